@@ -1,0 +1,85 @@
+// Package analytics is analytics-service's domain: it records patient events
+// once each and answers aggregate questions about them.
+package analytics
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/google/uuid"
+)
+
+// ErrMalformed marks an event that can never be recorded (bad JSON, missing
+// id or type); retrying it is pointless, so it is dropped.
+var ErrMalformed = errors.New("malformed patient event")
+
+// Event is the part of a patient event analytics keeps.
+type Event struct {
+	ID         string
+	Type       string // PATIENT_CREATED, PATIENT_UPDATED or PATIENT_DELETED
+	PatientID  string
+	OccurredAt time.Time
+}
+
+// DayCount is how many patients were created on one UTC day.
+type DayCount struct {
+	Date  string // YYYY-MM-DD
+	Count int64
+}
+
+// Summary aggregates the recorded events.
+type Summary struct {
+	TotalPatientsCreated int64
+	CreatedPerDay        []DayCount // oldest day first
+}
+
+// Store records events idempotently and aggregates them.
+type Store interface {
+	// Record stores ev unless an event with its id is already stored and
+	// reports whether it was new.
+	Record(ctx context.Context, ev Event) (bool, error)
+	Summary(ctx context.Context) (Summary, error)
+}
+
+// Service records and summarises events.
+type Service struct{ store Store }
+
+// NewService returns a Service over store.
+func NewService(store Store) *Service { return &Service{store: store} }
+
+var knownTypes = map[string]bool{"PATIENT_CREATED": true, "PATIENT_UPDATED": true, "PATIENT_DELETED": true}
+
+// Record validates and stores ev; a repeated event id is accepted and ignored.
+func (s *Service) Record(ctx context.Context, ev Event) (bool, error) {
+	switch {
+	case !validUUID(ev.ID):
+		return false, fmt.Errorf("%w: event id %q is not a UUID", ErrMalformed, ev.ID)
+	case !knownTypes[ev.Type]:
+		return false, fmt.Errorf("%w: unknown type %q", ErrMalformed, ev.Type)
+	case !validUUID(ev.PatientID):
+		return false, fmt.Errorf("%w: patient id %q is not a UUID", ErrMalformed, ev.PatientID)
+	case ev.OccurredAt.IsZero():
+		return false, fmt.Errorf("%w: no occurredAt", ErrMalformed)
+	}
+	isNew, err := s.store.Record(ctx, ev)
+	if err != nil {
+		return false, fmt.Errorf("analytics.record: %w", err)
+	}
+	return isNew, nil
+}
+
+// Summary returns the aggregates.
+func (s *Service) Summary(ctx context.Context) (Summary, error) {
+	sum, err := s.store.Summary(ctx)
+	if err != nil {
+		return Summary{}, fmt.Errorf("analytics.summary: %w", err)
+	}
+	return sum, nil
+}
+
+func validUUID(s string) bool {
+	_, err := uuid.Parse(s)
+	return err == nil && len(s) == 36
+}

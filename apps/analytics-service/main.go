@@ -1,0 +1,43 @@
+// Command analytics-service consumes patient events from the Dapr pub/sub
+// topic "patient" and serves aggregates over them.
+package main
+
+import (
+	"context"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/pms-dapr/pms/apps/analytics-service/internal/analytics"
+	"github.com/pms-dapr/pms/apps/analytics-service/internal/analyticsapi"
+	"github.com/pms-dapr/pms/apps/analytics-service/internal/analyticsdb"
+	"github.com/pms-dapr/pms/platform/pgdb"
+	"github.com/pms-dapr/pms/platform/service"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	log := service.NewLogger("analytics-service")
+	if err := run(ctx, log); err != nil {
+		log.Error("analytics-service stopped with an error", "err", err)
+		os.Exit(1)
+	}
+}
+
+func run(ctx context.Context, log *slog.Logger) error {
+	cfg := loadConfig()
+	pool, err := pgdb.Open(ctx, log, cfg.DatabaseURL, 30*time.Second)
+	if err != nil {
+		return err
+	}
+	defer pool.Close()
+	if err := pgdb.Migrate(ctx, log, pool, analyticsdb.Migrations()); err != nil {
+		return err
+	}
+	svc := analytics.NewService(analyticsdb.New(pool))
+	health := service.Health{Log: log, Checks: map[string]service.Check{"database": pool.Ping}}
+	return service.ListenAndServe(ctx, log, ":"+cfg.Port, analyticsapi.Routes(svc, health, log))
+}

@@ -1,0 +1,12 @@
+module github.com/pms-dapr/pms/apps/api-gateway
+
+go 1.26.5
+
+require github.com/pms-dapr/pms/platform v0.0.0
+
+require (
+	github.com/go-chi/chi/v5 v5.2.5
+	github.com/google/uuid v1.6.0 // indirect
+)
+
+replace github.com/pms-dapr/pms/platform => ../../platform

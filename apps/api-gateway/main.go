@@ -1,0 +1,58 @@
+// Command api-gateway is the only service clients talk to: it serves the
+// public REST API and forwards each call to the owning app through Dapr.
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/pms-dapr/pms/apps/api-gateway/internal/gateway"
+	"github.com/pms-dapr/pms/platform/service"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	log := service.NewLogger("api-gateway")
+	if err := run(ctx, log); err != nil {
+		log.Error("api-gateway stopped with an error", "err", err)
+		os.Exit(1)
+	}
+}
+
+func run(ctx context.Context, log *slog.Logger) error {
+	cfg := loadConfig()
+	sidecar := &url.URL{Scheme: "http", Host: "127.0.0.1:" + cfg.DaprHTTPPort}
+	health := service.Health{Log: log, Checks: map[string]service.Check{
+		"dapr-sidecar": sidecarReady(sidecar),
+	}}
+	h := gateway.Routes(sidecar, gateway.Targets{Patients: cfg.PatientAppID, Analytics: cfg.AnalyticsAppID}, health, log)
+	return service.ListenAndServe(ctx, log, ":"+cfg.Port, h)
+}
+
+// sidecarReady checks that the sidecar's outbound side (components, name
+// resolution) is up, which is what forwarding needs.
+func sidecarReady(sidecar *url.URL) service.Check {
+	u := sidecar.JoinPath("/v1.0/healthz/outbound").String()
+	return func(ctx context.Context) error {
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+		if err != nil {
+			return err
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			return err
+		}
+		resp.Body.Close()
+		if resp.StatusCode/100 != 2 {
+			return fmt.Errorf("sidecar outbound health: %s", resp.Status)
+		}
+		return nil
+	}
+}

@@ -1,0 +1,88 @@
+// Command billing-service owns billing accounts and serves them over gRPC
+// (pms.billing.v1.BillingService), reached through Dapr gRPC proxying.
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/go-chi/chi/v5"
+	"golang.org/x/sync/errgroup"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/health"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+
+	"github.com/pms-dapr/pms/apps/billing-service/internal/billing"
+	"github.com/pms-dapr/pms/apps/billing-service/internal/billingdb"
+	"github.com/pms-dapr/pms/apps/billing-service/internal/billinggrpc"
+	"github.com/pms-dapr/pms/platform/pgdb"
+	"github.com/pms-dapr/pms/platform/service"
+	billingv1 "github.com/pms-dapr/pms/proto/billing/v1"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	log := service.NewLogger("billing-service")
+	if err := run(ctx, log); err != nil {
+		log.Error("billing-service stopped with an error", "err", err)
+		os.Exit(1)
+	}
+}
+
+func run(ctx context.Context, log *slog.Logger) error {
+	cfg := loadConfig()
+	pool, err := pgdb.Open(ctx, log, cfg.DatabaseURL, 30*time.Second)
+	if err != nil {
+		return err
+	}
+	defer pool.Close()
+	if err := pgdb.Migrate(ctx, log, pool, billingdb.Migrations()); err != nil {
+		return err
+	}
+	svc := billing.NewService(billingdb.New(pool))
+
+	grpcSrv := grpc.NewServer()
+	billingv1.RegisterBillingServiceServer(grpcSrv, billinggrpc.NewServer(svc, log))
+	grpcHealth := health.NewServer()
+	healthpb.RegisterHealthServer(grpcSrv, grpcHealth)
+	lis, err := net.Listen("tcp", ":"+cfg.Port)
+	if err != nil {
+		return fmt.Errorf("billing-service: listen: %w", err)
+	}
+
+	checks := service.Health{Log: log, Checks: map[string]service.Check{"database": pool.Ping}}
+	hr := chi.NewRouter()
+	hr.Get("/healthz", checks.Live)
+	hr.Get("/readyz", checks.Ready)
+
+	g, ctx := errgroup.WithContext(ctx)
+	g.Go(func() error {
+		log.Info("grpc server listening", "addr", lis.Addr().String())
+		return grpcSrv.Serve(lis)
+	})
+	g.Go(func() error {
+		<-ctx.Done()
+		grpcHealth.Shutdown()
+		stopped := make(chan struct{})
+		go func() { grpcSrv.GracefulStop(); close(stopped) }()
+		select {
+		case <-stopped:
+		case <-time.After(service.ShutdownTimeout):
+			grpcSrv.Stop()
+		}
+		return nil
+	})
+	g.Go(func() error { return service.ListenAndServe(ctx, log, ":"+cfg.HealthPort, hr) })
+	if err := g.Wait(); err != nil {
+		return fmt.Errorf("billing-service: %w", err)
+	}
+	return nil
+}
+

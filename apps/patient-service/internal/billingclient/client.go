@@ -1,0 +1,52 @@
+// Package billingclient opens billing accounts by calling billing-service's
+// gRPC API through the local Dapr sidecar (gRPC proxying: the sidecar routes
+// on the dapr-app-id metadata, adding mTLS, retries and circuit breaking).
+package billingclient
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/metadata"
+
+	"github.com/pms-dapr/pms/apps/patient-service/internal/patient"
+	billingv1 "github.com/pms-dapr/pms/proto/billing/v1"
+)
+
+// Client implements patient.Billing.
+type Client struct {
+	conn    *grpc.ClientConn
+	api     billingv1.BillingServiceClient
+	appID   string
+	timeout time.Duration
+}
+
+// New returns a client that reaches app appID through the sidecar's gRPC
+// port at sidecarAddr (host:port). Each call is bounded by timeout.
+func New(sidecarAddr, appID string, timeout time.Duration) (*Client, error) {
+	conn, err := grpc.NewClient(sidecarAddr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		return nil, fmt.Errorf("billingclient.new: %w", err)
+	}
+	return &Client{conn: conn, api: billingv1.NewBillingServiceClient(conn), appID: appID, timeout: timeout}, nil
+}
+
+// Close releases the connection.
+func (c *Client) Close() error { return c.conn.Close() }
+
+// CreateAccount opens (or returns the existing) account for p.
+func (c *Client) CreateAccount(ctx context.Context, p patient.Patient) (string, error) {
+	ctx, cancel := context.WithTimeout(ctx, c.timeout)
+	defer cancel()
+	ctx = metadata.AppendToOutgoingContext(ctx, "dapr-app-id", c.appID)
+	resp, err := c.api.CreateBillingAccount(ctx, &billingv1.CreateBillingAccountRequest{
+		PatientId: p.ID, Name: p.Name, Email: p.Email,
+	})
+	if err != nil {
+		return "", fmt.Errorf("billingclient.create_account: %w", err)
+	}
+	return resp.GetAccountId(), nil
+}

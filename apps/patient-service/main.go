@@ -1,0 +1,82 @@
+// Command patient-service keeps the patient registry: it stores patients in
+// PostgreSQL, publishes their events through Dapr pub/sub (transactional
+// outbox) and opens their billing accounts over gRPC through Dapr.
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+
+	"github.com/pms-dapr/pms/apps/patient-service/internal/billingclient"
+	"github.com/pms-dapr/pms/apps/patient-service/internal/outbox"
+	"github.com/pms-dapr/pms/apps/patient-service/internal/patient"
+	"github.com/pms-dapr/pms/apps/patient-service/internal/patientapi"
+	"github.com/pms-dapr/pms/apps/patient-service/internal/patientdb"
+	"github.com/pms-dapr/pms/platform/pgdb"
+	"github.com/pms-dapr/pms/platform/service"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	log := service.NewLogger("patient-service")
+	if err := run(ctx, log); err != nil {
+		log.Error("patient-service stopped with an error", "err", err)
+		os.Exit(1)
+	}
+}
+
+func run(ctx context.Context, log *slog.Logger) error {
+	cfg, err := loadConfig()
+	if err != nil {
+		return err
+	}
+	pool, err := pgdb.Open(ctx, log, cfg.DatabaseURL, 30*time.Second)
+	if err != nil {
+		return err
+	}
+	defer pool.Close()
+	if err := pgdb.Migrate(ctx, log, pool, patientdb.Migrations()); err != nil {
+		return err
+	}
+	store := patientdb.New(pool)
+
+	billing, err := billingclient.New("127.0.0.1:"+cfg.DaprGRPCPort, cfg.BillingAppID, cfg.BillingTimeout)
+	if err != nil {
+		return err
+	}
+	defer billing.Close()
+	svc := patient.NewService(store, billing, log)
+
+	relay := &outbox.Relay{
+		Store: store,
+		Publisher: &outbox.DaprPublisher{
+			SidecarURL: "http://127.0.0.1:" + cfg.DaprHTTPPort,
+			PubSub:     cfg.PubSubName,
+			Client:     &http.Client{Timeout: 15 * time.Second},
+		},
+		Log:      log.With("component", "outbox"),
+		Interval: 200 * time.Millisecond,
+		MaxWait:  10 * time.Second,
+	}
+	health := service.Health{Log: log, Checks: map[string]service.Check{"database": pool.Ping}}
+
+	g, ctx := errgroup.WithContext(ctx)
+	g.Go(func() error {
+		return service.ListenAndServe(ctx, log, ":"+cfg.Port, patientapi.Routes(svc, health, log))
+	})
+	g.Go(func() error { return relay.Run(ctx) })
+	g.Go(func() error { return svc.ReconcileBilling(ctx, cfg.ReconcileInterval, 10*time.Second) })
+	if err := g.Wait(); err != nil {
+		return fmt.Errorf("patient-service: %w", err)
+	}
+	return nil
+}

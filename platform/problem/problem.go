@@ -1,0 +1,60 @@
+// Package problem writes RFC 9457 problem details (application/problem+json),
+// the one error format every HTTP API of the system answers with.
+package problem
+
+import (
+	"encoding/json"
+	"net/http"
+)
+
+// ContentType is the media type of a problem document.
+const ContentType = "application/problem+json"
+
+// FieldError names one invalid input field and why it was rejected.
+type FieldError struct {
+	Field   string `json:"field"`
+	Message string `json:"message"`
+}
+
+// Details is an RFC 9457 problem document. Errors lists the offending fields
+// of a validation failure.
+type Details struct {
+	Type      string       `json:"type"`
+	Title     string       `json:"title"`
+	Status    int          `json:"status"`
+	Detail    string       `json:"detail,omitempty"`
+	Instance  string       `json:"instance,omitempty"`
+	RequestID string       `json:"requestId,omitempty"`
+	Errors    []FieldError `json:"errors,omitempty"`
+}
+
+// New returns a problem of the given status with the standard status text as
+// its title and "about:blank" as its type.
+func New(status int, detail string) Details {
+	return Details{Type: "about:blank", Title: http.StatusText(status), Status: status, Detail: detail}
+}
+
+// Validation returns a 400 problem listing each bad field.
+func Validation(fields []FieldError) Details {
+	d := New(http.StatusBadRequest, "The request has invalid fields.")
+	d.Type = "https://pms.example/problems/validation"
+	d.Title = "Validation failed"
+	d.Errors = fields
+	return d
+}
+
+// Write sends d as the response, filling instance and request id from r.
+func Write(w http.ResponseWriter, r *http.Request, d Details) {
+	if r != nil {
+		if d.Instance == "" {
+			d.Instance = r.URL.Path
+		}
+		if d.RequestID == "" {
+			d.RequestID = r.Header.Get("X-Request-Id")
+		}
+	}
+	w.Header().Set("Content-Type", ContentType)
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(d.Status)
+	_ = json.NewEncoder(w).Encode(d)
+}

@@ -1,0 +1,118 @@
+// Command pmsrun runs the Patient Management System locally without the Dapr
+// CLI or containers.
+//
+//	pmsrun [-f dapr.yaml]                 start everything; Ctrl-C stops it
+//	pmsrun with-postgres -- CMD [ARGS]    run CMD with PMS_TEST_DATABASE_URL
+//	                                      pointing at a throwaway cluster
+//
+// Environment: PMS_POSTGRES_URL uses an existing PostgreSQL server (admin
+// URL) instead of a throwaway cluster; KAFKA_BROKERS uses an existing Kafka
+// instead of the in-memory dev broker.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"os/exec"
+	"os/signal"
+	"syscall"
+	"text/tabwriter"
+
+	"github.com/pms-dapr/pms/tools/pmsrun/runner"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	var err error
+	if len(os.Args) > 1 && os.Args[1] == "with-postgres" {
+		err = withPostgres(ctx, os.Args[2:])
+	} else {
+		err = run(ctx, os.Args[1:])
+	}
+	if err != nil {
+		var exit *exec.ExitError
+		if errors.As(err, &exit) {
+			os.Exit(exit.ExitCode())
+		}
+		fmt.Fprintln(os.Stderr, "pmsrun:", err)
+		os.Exit(1)
+	}
+}
+
+func run(ctx context.Context, args []string) error {
+	fs := flag.NewFlagSet("pmsrun", flag.ContinueOnError)
+	tmpl := fs.String("f", ".", "multi-app run template (dapr.yaml) or its directory")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	fmt.Println("Starting PostgreSQL, the Kafka broker, five apps and their Dapr sidecars...")
+	sys, err := runner.Start(ctx, runner.Options{
+		Template:     *tmpl,
+		Console:      os.Stdout,
+		PostgresURL:  os.Getenv("PMS_POSTGRES_URL"),
+		KafkaBrokers: os.Getenv("KAFKA_BROKERS"),
+	})
+	if err != nil {
+		return err
+	}
+	defer sys.Stop()
+	printSummary(sys)
+	select {
+	case <-ctx.Done():
+		fmt.Println("\nStopping...")
+		sys.Stop()
+		fmt.Println("Stopped; nothing left running.")
+		return nil
+	case crash := <-sys.Crashed():
+		sys.Stop()
+		return crash
+	}
+}
+
+func printSummary(sys *runner.System) {
+	fmt.Println()
+	fmt.Println("The system is up.")
+	if gw := sys.App("api-gateway"); gw != nil {
+		fmt.Printf("  Gateway (REST API): http://localhost:%d\n", gw.AppPort)
+	}
+	if sys.Postgres != nil {
+		fmt.Printf("  PostgreSQL:         throwaway cluster on 127.0.0.1:%d (deleted on exit)\n", sys.Postgres.Port)
+	} else {
+		fmt.Println("  PostgreSQL:         PMS_POSTGRES_URL")
+	}
+	fmt.Printf("  Kafka brokers:      %s\n", sys.KafkaBrokers)
+	fmt.Println()
+	w := tabwriter.NewWriter(os.Stdout, 2, 4, 2, ' ', 0)
+	fmt.Fprintln(w, "  APP\tAPP PORT\tDAPR HTTP\tDAPR GRPC\tLOGS")
+	for _, a := range sys.Apps() {
+		fmt.Fprintf(w, "  %s\t%d\t%d\t%d\t%s\n", a.ID, a.AppPort, a.DaprHTTPPort, a.DaprGRPCPort, a.LogDir)
+	}
+	w.Flush()
+	fmt.Println()
+	fmt.Println("Try: curl -s http://localhost:4004/patients   (see README for the walk-through)")
+	fmt.Println("Press Ctrl-C to stop everything.")
+}
+
+// withPostgres runs args with PMS_TEST_DATABASE_URL set to a throwaway
+// cluster that is removed afterwards.
+func withPostgres(ctx context.Context, args []string) error {
+	if len(args) > 0 && args[0] == "--" {
+		args = args[1:]
+	}
+	if len(args) == 0 {
+		return errors.New("with-postgres: no command given")
+	}
+	pg, err := runner.StartPostgres(ctx, ".data", runner.NewPortPicker(), nil)
+	if err != nil {
+		return err
+	}
+	defer pg.Stop()
+	cmd := exec.CommandContext(ctx, args[0], args[1:]...)
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
+	cmd.Env = append(os.Environ(), "PMS_TEST_DATABASE_URL="+pg.URL)
+	return cmd.Run()
+}

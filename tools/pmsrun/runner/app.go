@@ -1,0 +1,202 @@
+package runner
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+)
+
+// stopGrace is how long an app or sidecar gets to shut down before it is
+// killed; the services' own shutdown timeout is 10s.
+const stopGrace = 12 * time.Second
+
+// App is one app of the template with its sidecar.
+type App struct {
+	ID string
+	// Ports of the app and of its sidecar.
+	AppPort, HealthPort                   int
+	DaprHTTPPort, DaprGRPCPort            int
+	DaprInternalGRPCPort, DaprMetricsPort int
+	// LogDir holds app and sidecar logs: <appDirPath>/.dapr/logs.
+	LogDir string
+
+	spec     AppTemplate
+	database string // from the template's DATABASE_URL, if any
+	sys      *System
+
+	mu         sync.Mutex
+	app, daprd *proc
+}
+
+func (s *System) newApp(spec AppTemplate) (*App, error) {
+	a := &App{ID: spec.AppID, spec: spec, sys: s, AppPort: spec.AppPort,
+		LogDir: filepath.Join(spec.AppDirPath, ".dapr", "logs")}
+	if err := lookCommand(spec.AppDirPath, spec.Command[0]); err != nil {
+		return nil, fmt.Errorf("runner: %s: %w", a.ID, err)
+	}
+	a.HealthPort = a.AppPort
+	if hp := spec.Env["HEALTH_PORT"]; hp != "" {
+		if _, err := fmt.Sscan(hp, &a.HealthPort); err != nil {
+			return nil, fmt.Errorf("runner: %s: HEALTH_PORT=%q: %w", a.ID, hp, err)
+		}
+	}
+	if dbURL := spec.Env["DATABASE_URL"]; dbURL != "" {
+		name, err := databaseName(dbURL)
+		if err != nil {
+			return nil, fmt.Errorf("runner: %s: DATABASE_URL: %w", a.ID, err)
+		}
+		a.database = name
+	}
+	var err error
+	// Ports the template fixes must be free; the others are picked.
+	if a.DaprHTTPPort, err = s.ports.want(spec.DaprHTTPPort, spec.DaprHTTPPort == 0); err != nil {
+		return nil, fmt.Errorf("runner: %s: daprHTTPPort: %w", a.ID, err)
+	}
+	if a.DaprGRPCPort, err = s.ports.want(spec.DaprGRPCPort, spec.DaprGRPCPort == 0); err != nil {
+		return nil, fmt.Errorf("runner: %s: daprGRPCPort: %w", a.ID, err)
+	}
+	if a.DaprInternalGRPCPort, err = s.ports.want(spec.DaprInternalGRPCPort, spec.DaprInternalGRPCPort == 0); err != nil {
+		return nil, fmt.Errorf("runner: %s: daprInternalGRPCPort: %w", a.ID, err)
+	}
+	if a.DaprMetricsPort, err = s.ports.want(spec.MetricsPort, spec.MetricsPort == 0); err != nil {
+		return nil, fmt.Errorf("runner: %s: metricsPort: %w", a.ID, err)
+	}
+	for _, p := range []int{a.AppPort, a.HealthPort} {
+		if p > 0 && !portFree(p) {
+			return nil, fmt.Errorf("runner: %s: port %d is already in use (is another copy of the system running?)", a.ID, p)
+		}
+	}
+	return a, nil
+}
+
+// appEnv is what the Dapr CLI gives an app: the caller's environment, the
+// Dapr variables, then the template's env.
+func (a *App) appEnv() []string {
+	env := os.Environ()
+	env = append(env,
+		"APP_ID="+a.ID,
+		"APP_PROTOCOL="+a.spec.AppProtocol,
+		"APP_CHANNEL_ADDRESS="+a.spec.AppChannelAddress,
+		"DAPR_HTTP_PORT="+itoa(a.DaprHTTPPort),
+		"DAPR_GRPC_PORT="+itoa(a.DaprGRPCPort),
+		"DAPR_METRICS_PORT="+itoa(a.DaprMetricsPort),
+	)
+	if a.AppPort > 0 {
+		env = append(env, "APP_PORT="+itoa(a.AppPort))
+	}
+	return append(env, sortedEnv(a.spec.Env)...)
+}
+
+// daprdArgs are the flags the Dapr CLI passes to daprd for this app.
+func (a *App) daprdArgs() []string {
+	args := []string{a.sys.opts.Daprd,
+		"--app-id", a.ID,
+		"--app-protocol", a.spec.AppProtocol,
+		"--app-channel-address", a.spec.AppChannelAddress,
+		"--dapr-http-port", itoa(a.DaprHTTPPort),
+		"--dapr-grpc-port", itoa(a.DaprGRPCPort),
+		"--dapr-internal-grpc-port", itoa(a.DaprInternalGRPCPort),
+		"--metrics-port", itoa(a.DaprMetricsPort),
+		"--dapr-listen-addresses", "127.0.0.1",
+		"--metrics-listen-address", "127.0.0.1",
+		"--log-level", a.spec.LogLevel,
+	}
+	if a.AppPort > 0 {
+		args = append(args, "--app-port", itoa(a.AppPort))
+	}
+	for _, p := range a.spec.ResourcesPaths {
+		args = append(args, "--resources-path", p)
+	}
+	if a.spec.ConfigFilePath != "" {
+		args = append(args, "--config", a.spec.ConfigFilePath)
+	}
+	if p := a.spec.PlacementHostAddress; p != nil && *p != "" {
+		args = append(args, "--placement-host-address", *p)
+	}
+	if p := a.spec.SchedulerHostAddress; p != nil && *p != "" {
+		args = append(args, "--scheduler-host-address", *p)
+	}
+	return args
+}
+
+// start launches the app, then its sidecar (which waits for the app port).
+func (s *System) startApp(a *App) error {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	stamp := time.Now().Format("20060102150405")
+	app, err := startProc(procSpec{
+		name:    a.ID,
+		dir:     a.spec.AppDirPath,
+		argv:    a.spec.Command,
+		env:     a.appEnv(),
+		logFile: filepath.Join(a.LogDir, a.ID+"_app_"+stamp+".log"),
+		out:     s.opts.Console,
+	})
+	if err != nil {
+		return fmt.Errorf("runner: %w", err)
+	}
+	daprd, err := startProc(procSpec{
+		name:    a.ID + " daprd",
+		dir:     a.spec.AppDirPath,
+		argv:    a.daprdArgs(),
+		env:     append(a.appEnv(), "KAFKA_BROKERS="+s.KafkaBrokers),
+		logFile: filepath.Join(a.LogDir, a.ID+"_daprd_"+stamp+".log"),
+		out:     s.opts.Console,
+	})
+	if err != nil {
+		app.stop(stopGrace)
+		return fmt.Errorf("runner: %w", err)
+	}
+	a.app, a.daprd = app, daprd
+	for _, p := range []*proc{app, daprd} {
+		go func() {
+			<-p.done
+			if !p.stopping.Load() {
+				select {
+				case s.crashed <- p.crashReport():
+				default:
+				}
+			}
+		}()
+	}
+	return nil
+}
+
+// stop stops the app's sidecar and the app together.
+func (a *App) stop() {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	var wg sync.WaitGroup
+	for _, p := range []*proc{a.daprd, a.app} {
+		if p == nil {
+			continue
+		}
+		p.stopping.Store(true)
+		wg.Add(1)
+		go func() { defer wg.Done(); p.stop(stopGrace) }()
+	}
+	wg.Wait()
+}
+
+func (a *App) appHealthURL() string {
+	return fmt.Sprintf("http://127.0.0.1:%d/readyz", a.HealthPort)
+}
+
+func (a *App) sidecarHealthURL() string {
+	return fmt.Sprintf("http://127.0.0.1:%d/v1.0/healthz", a.DaprHTTPPort)
+}
+
+// SidecarHTTP is the base URL of the sidecar's HTTP API.
+func (a *App) SidecarHTTP() string { return fmt.Sprintf("http://127.0.0.1:%d", a.DaprHTTPPort) }
+
+// SidecarGRPC is the host:port of the sidecar's gRPC API.
+func (a *App) SidecarGRPC() string { return fmt.Sprintf("127.0.0.1:%d", a.DaprGRPCPort) }
+
+// Running reports whether both the app and its sidecar are up.
+func (a *App) Running() bool {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.app != nil && !a.app.exited() && a.daprd != nil && !a.daprd.exited()
+}

@@ -1,0 +1,294 @@
+package runner
+
+import (
+	"context"
+
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+)
+
+// Options configure a run. Zero values give the local defaults.
+type Options struct {
+	// Template is dapr.yaml or the directory holding it. Default ".".
+	Template string
+	// Daprd is the sidecar binary. Default <template dir>/bin/daprd.
+	Daprd string
+	// Console receives every process's output, one prefixed line at a time.
+	// Nil discards it (the per-app log files are written either way).
+	Console io.Writer
+	// PostgresURL points at an existing server (admin URL); the runner then
+	// creates the apps' databases there instead of starting its own cluster.
+	PostgresURL string
+	// KafkaBrokers points at an existing Kafka; empty starts the dev broker.
+	KafkaBrokers string
+	// DataDir holds the throwaway cluster. Default <template dir>/.data.
+	DataDir string
+	// ReadyTimeout bounds the wait for every app and sidecar. Default 2m.
+	ReadyTimeout time.Duration
+}
+
+// System is a running stack.
+type System struct {
+	opts     Options
+	tmpl     *Template
+	ports    *PortPicker
+	Postgres *Postgres // nil when PostgresURL was given
+	Kafka    *DevKafka // nil when KafkaBrokers was given
+
+	// PostgresURL and KafkaBrokers are what the apps were given.
+	PostgresURL  string
+	KafkaBrokers string
+
+	apps    []*App
+	crashed chan error
+	stop    sync.Once
+}
+
+// Start brings the whole stack up and returns once every app and sidecar is
+// healthy. On any failure it stops what it started and returns the error.
+func Start(ctx context.Context, opts Options) (sys *System, err error) {
+	tmpl, err := LoadTemplate(or(opts.Template, "."))
+	if err != nil {
+		return nil, err
+	}
+	opts.Daprd = or(opts.Daprd, filepath.Join(tmpl.Dir(), "bin", "daprd"))
+	opts.DataDir = or(opts.DataDir, filepath.Join(tmpl.Dir(), ".data"))
+	if opts.ReadyTimeout == 0 {
+		opts.ReadyTimeout = 2 * time.Minute
+	}
+	if opts.Console == nil {
+		opts.Console = io.Discard
+	}
+	if _, err := os.Stat(opts.Daprd); err != nil {
+		return nil, fmt.Errorf("runner: daprd not found at %s (build it with `make daprd`): %w", opts.Daprd, err)
+	}
+	s := &System{opts: opts, tmpl: tmpl, ports: NewPortPicker(), crashed: make(chan error, 16)}
+	defer func() {
+		if err != nil {
+			s.Stop()
+			s = nil
+		}
+	}()
+	for i := range tmpl.Apps {
+		a, err := s.newApp(tmpl.resolved(i))
+		if err != nil {
+			return s, err
+		}
+		s.apps = append(s.apps, a)
+	}
+	if err := s.startDependencies(ctx); err != nil {
+		return s, err
+	}
+	for _, a := range s.apps {
+		if err := s.startApp(a); err != nil {
+			return s, err
+		}
+	}
+	if err := s.waitReady(ctx, s.apps); err != nil {
+		return s, err
+	}
+	return s, nil
+}
+
+// startDependencies starts (or connects to) PostgreSQL and Kafka and points
+// each app's DATABASE_URL at its own database on that server.
+func (s *System) startDependencies(ctx context.Context) error {
+	s.PostgresURL = s.opts.PostgresURL
+	if s.PostgresURL == "" {
+		pg, err := StartPostgres(ctx, s.opts.DataDir, s.ports, s.opts.Console)
+		if err != nil {
+			return err
+		}
+		s.Postgres, s.PostgresURL = pg, pg.URL
+	}
+	var dbs []string
+	for _, a := range s.apps {
+		if a.database == "" {
+			continue
+		}
+		dbs = append(dbs, a.database)
+		u, err := withDatabase(s.PostgresURL, a.database)
+		if err != nil {
+			return err
+		}
+		a.spec.Env["DATABASE_URL"] = u
+	}
+	if err := EnsureDatabases(ctx, s.PostgresURL, dbs); err != nil {
+		return err
+	}
+	s.KafkaBrokers = s.opts.KafkaBrokers
+	if s.KafkaBrokers == "" {
+		k, err := StartDevKafka(s.ports)
+		if err != nil {
+			return err
+		}
+		s.Kafka, s.KafkaBrokers = k, k.Brokers
+	}
+	return nil
+}
+
+// Apps lists the running apps in template order.
+func (s *System) Apps() []*App { return s.apps }
+
+// App returns the app with id, or nil.
+func (s *System) App(id string) *App {
+	for _, a := range s.apps {
+		if a.ID == id {
+			return a
+		}
+	}
+	return nil
+}
+
+// Crashed delivers a report for each app or sidecar that exits without
+// being asked to, with its last log lines.
+func (s *System) Crashed() <-chan error { return s.crashed }
+
+// StopApp stops one app and its sidecar (as an operator or a failure
+// would); it is not reported as a crash.
+func (s *System) StopApp(id string) error {
+	a := s.App(id)
+	if a == nil {
+		return fmt.Errorf("runner: no app %q", id)
+	}
+	a.stop()
+	return nil
+}
+
+// RestartApp starts a stopped app and its sidecar again on the same ports
+// and waits until both are healthy.
+func (s *System) RestartApp(ctx context.Context, id string) error {
+	a := s.App(id)
+	if a == nil {
+		return fmt.Errorf("runner: no app %q", id)
+	}
+	a.stop()
+	if err := s.startApp(a); err != nil {
+		return err
+	}
+	return s.waitReady(ctx, []*App{a})
+}
+
+// PIDs lists every process the run started that should be gone after Stop:
+// apps, sidecars and the PostgreSQL server.
+func (s *System) PIDs() []int {
+	var pids []int
+	for _, a := range s.apps {
+		for _, p := range []*proc{a.app, a.daprd} {
+			if p != nil {
+				pids = append(pids, p.pid())
+			}
+		}
+	}
+	if s.Postgres != nil && s.Postgres.PID() != 0 {
+		pids = append(pids, s.Postgres.PID())
+	}
+	return pids
+}
+
+// Stop stops every app and sidecar (in parallel, each given time to finish
+// in-flight work), then the broker and the database. Safe to call twice.
+func (s *System) Stop() {
+	s.stop.Do(func() {
+		var wg sync.WaitGroup
+		for _, a := range s.apps {
+			wg.Add(1)
+			go func() { defer wg.Done(); a.stop() }()
+		}
+		wg.Wait()
+		if s.Kafka != nil {
+			s.Kafka.Stop()
+		}
+		if s.Postgres != nil {
+			s.Postgres.Stop()
+		}
+	})
+}
+
+// waitReady polls each app's /readyz and its sidecar's /v1.0/healthz until
+// all answer healthy, an app crashes, or the ready timeout passes.
+func (s *System) waitReady(ctx context.Context, apps []*App) error {
+	deadline := time.Now().Add(s.opts.ReadyTimeout)
+	client := &http.Client{Timeout: 2 * time.Second}
+	for {
+		var waiting []string
+		for _, a := range apps {
+			for _, p := range []*proc{a.app, a.daprd} {
+				if p.exited() {
+					return p.crashReport()
+				}
+			}
+			if !healthy(ctx, client, a.appHealthURL(), http.StatusOK) {
+				waiting = append(waiting, a.ID)
+			}
+			if !healthy(ctx, client, a.sidecarHealthURL(), http.StatusNoContent) {
+				waiting = append(waiting, a.ID+" sidecar")
+			}
+		}
+		if len(waiting) == 0 {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("runner: not healthy after %s: %s (see the logs under each app's .dapr/logs)",
+				s.opts.ReadyTimeout, strings.Join(waiting, ", "))
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(250 * time.Millisecond):
+		}
+	}
+}
+
+func healthy(ctx context.Context, c *http.Client, url string, want int) bool {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return false
+	}
+	resp, err := c.Do(req)
+	if err != nil {
+		return false
+	}
+	resp.Body.Close()
+	return resp.StatusCode == want
+}
+
+// sortedEnv renders m as KEY=value lines in a stable order.
+func sortedEnv(m map[string]string) []string {
+	out := make([]string, 0, len(m))
+	for k, v := range m {
+		out = append(out, k+"="+v)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// lookCommand checks that an app's command can be started, so a missing
+// build fails with a hint instead of a crash report.
+func lookCommand(dir, name string) error {
+	if strings.Contains(name, "/") {
+		p := name
+		if !filepath.IsAbs(p) {
+			p = filepath.Join(dir, p)
+		}
+		if _, err := os.Stat(p); err != nil {
+			return fmt.Errorf("%s not found (build the apps with `make build`)", p)
+		}
+		return nil
+	}
+	if _, err := exec.LookPath(name); err != nil {
+		return fmt.Errorf("%s not on PATH: %w", name, err)
+	}
+	return nil
+}
+
+func itoa(n int) string { return strconv.Itoa(n) }
