@@ -1,0 +1,140 @@
+package e2e
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+)
+
+// patient is the gateway's representation of a patient.
+type patient struct {
+	ID               string `json:"id"`
+	Name             string `json:"name"`
+	Email            string `json:"email"`
+	Address          string `json:"address"`
+	DateOfBirth      string `json:"dateOfBirth"`
+	RegisteredDate   string `json:"registeredDate"`
+	BillingAccountID string `json:"billingAccountId"`
+}
+
+type problemDoc struct {
+	Type   string `json:"type"`
+	Title  string `json:"title"`
+	Status int    `json:"status"`
+	Detail string `json:"detail"`
+	Errors []struct {
+		Field   string `json:"field"`
+		Message string `json:"message"`
+	} `json:"errors"`
+}
+
+type response struct {
+	status int
+	header http.Header
+	body   []byte
+}
+
+var httpClient = &http.Client{Timeout: 30 * time.Second}
+
+func do(t *testing.T, method, url string, body any) response {
+	t.Helper()
+	var rd io.Reader
+	switch b := body.(type) {
+	case nil:
+	case string:
+		rd = strings.NewReader(b)
+	default:
+		raw, err := json.Marshal(b)
+		require.NoError(t, err)
+		rd = bytes.NewReader(raw)
+	}
+	req, err := http.NewRequest(method, url, rd)
+	require.NoError(t, err)
+	if rd != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	resp, err := httpClient.Do(req)
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	raw, err := io.ReadAll(resp.Body)
+	require.NoError(t, err)
+	return response{status: resp.StatusCode, header: resp.Header, body: raw}
+}
+
+func decodeAs[T any](t *testing.T, r response) T {
+	t.Helper()
+	var v T
+	require.NoError(t, json.Unmarshal(r.body, &v), "body: %s", r.body)
+	return v
+}
+
+var seq atomic.Int64
+
+// newPatient returns a valid patient body with a unique email.
+func newPatient(name string) map[string]string {
+	n := seq.Add(1)
+	return map[string]string{
+		"name":        name,
+		"email":       fmt.Sprintf("%s.%d.%d@example.com", strings.ToLower(strings.ReplaceAll(name, " ", ".")), time.Now().UnixNano(), n),
+		"address":     "1 Test Street, Springfield",
+		"dateOfBirth": "1980-02-29",
+	}
+}
+
+func createPatient(t *testing.T, body map[string]string) (patient, response) {
+	t.Helper()
+	r := do(t, http.MethodPost, gateway+"/patients", body)
+	require.Equal(t, http.StatusCreated, r.status, "create: %s", r.body)
+	return decodeAs[patient](t, r), r
+}
+
+// eventually retries check until it passes or limit passes.
+func eventually(t *testing.T, limit time.Duration, what string, check func() error) {
+	t.Helper()
+	deadline := time.Now().Add(limit)
+	for {
+		err := check()
+		if err == nil {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: not true within %s: %v", what, limit, err)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+// sidecarConn is a gRPC connection to patient-service's sidecar, used to
+// reach billing-service the way patient-service does.
+func sidecarConn(t *testing.T) *grpc.ClientConn {
+	t.Helper()
+	conn, err := grpc.NewClient(sys.App("patient-service").SidecarGRPC(), grpc.WithTransportCredentials(insecure.NewCredentials()))
+	require.NoError(t, err)
+	t.Cleanup(func() { conn.Close() })
+	return conn
+}
+
+type summary struct {
+	TotalPatientsCreated int64 `json:"totalPatientsCreated"`
+	CreatedPerDay        []struct {
+		Date  string `json:"date"`
+		Count int64  `json:"count"`
+	} `json:"createdPerDay"`
+}
+
+func analyticsSummary(t *testing.T) summary {
+	t.Helper()
+	r := do(t, http.MethodGet, gateway+"/analytics/summary", nil)
+	require.Equal(t, http.StatusOK, r.status, "summary: %s", r.body)
+	return decodeAs[summary](t, r)
+}
