@@ -197,6 +197,10 @@ func postgresCredential() (*syscall.Credential, error) {
 // the server's user. If that user cannot reach baseDir (a private home
 // directory), the system temp directory is used instead.
 func clusterDir(baseDir string, cred *syscall.Credential) (string, error) {
+	baseDir, err := filepath.Abs(baseDir)
+	if err != nil {
+		return "", fmt.Errorf("postgres: %w", err)
+	}
 	if cred != nil && !othersCanTraverse(baseDir) {
 		baseDir = os.TempDir()
 	}

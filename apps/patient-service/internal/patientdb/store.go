@@ -121,6 +121,7 @@ func scanPatient(row pgx.CollectableRow) (patient.Patient, error) {
 	err := row.Scan(&p.ID, &p.Name, &p.Email, &p.Address, &p.DateOfBirth, &p.RegisteredDate,
 		&p.BillingAccountID, &p.Version, &p.CreatedAt, &p.UpdatedAt)
 	p.DateOfBirth, p.RegisteredDate = utcDate(p.DateOfBirth), utcDate(p.RegisteredDate)
+	p.CreatedAt, p.UpdatedAt = p.CreatedAt.UTC(), p.UpdatedAt.UTC()
 	return p, err
 }
 
