@@ -7,10 +7,14 @@ require (
 	github.com/jackc/pgx/v5 v5.12.0
 	github.com/pms-dapr/pms/platform v0.0.0
 	github.com/pms-dapr/pms/proto v0.0.0
+	github.com/stretchr/testify v1.12.1
 	google.golang.org/protobuf v1.36.12
 )
 
-require golang.org/x/sync v0.24.0 // indirect
+require (
+	go.yaml.in/yaml/v3 v3.0.5 // indirect
+	golang.org/x/sync v0.24.0 // indirect
+)
 
 require (
 	github.com/go-chi/chi/v5 v5.2.5

@@ -75,7 +75,7 @@ func Start(ctx context.Context, opts Options) (sys *System, err error) {
 	defer func() {
 		if err != nil {
 			s.Stop()
-			s = nil
+			sys = nil
 		}
 	}()
 	for i := range tmpl.Apps {

@@ -1,0 +1,116 @@
+package analyticsapi_test
+
+import (
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/pms-dapr/pms/apps/analytics-service/internal/analytics"
+	"github.com/pms-dapr/pms/apps/analytics-service/internal/analyticsapi"
+	"github.com/pms-dapr/pms/platform/service"
+)
+
+// fakeStore records events in memory, or fails with err.
+type fakeStore struct {
+	events map[string]analytics.Event
+	err    error
+}
+
+func (f *fakeStore) Record(_ context.Context, ev analytics.Event) (bool, error) {
+	if f.err != nil {
+		return false, f.err
+	}
+	if _, dup := f.events[ev.ID]; dup {
+		return false, nil
+	}
+	f.events[ev.ID] = ev
+	return true, nil
+}
+
+func (f *fakeStore) Summary(context.Context) (analytics.Summary, error) {
+	return analytics.Summary{TotalPatientsCreated: 3, CreatedPerDay: []analytics.DayCount{{Date: "2026-11-24", Count: 3}}}, f.err
+}
+
+const validEvent = `{"specversion":"1.0","id":"ce-1","type":"com.dapr.event.sent","datacontenttype":"application/json",
+	"data":{"eventId":"0b8f0c9e-8f43-4a39-a0a4-3a4f2f0b8e11","type":"PATIENT_CREATED",
+	"patient":{"id":"3d993b7f-67e8-4f2f-9429-e766ce3a9de7","name":"Ada"},"occurredAt":"2026-11-24T10:00:00Z","version":"1"}}`
+
+func deliver(store *fakeStore, body string) *httptest.ResponseRecorder {
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	svc := analytics.NewService(store)
+	h := analyticsapi.Routes(svc, service.Health{Log: log}, log)
+	req := httptest.NewRequest(http.MethodPost, analyticsapi.EventsPath, strings.NewReader(body))
+	req.Header.Set("Content-Type", "application/cloudevents+json")
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, req)
+	return rec
+}
+
+func TestEventIsRecordedOnce(t *testing.T) {
+	store := &fakeStore{events: map[string]analytics.Event{}}
+	for range 2 {
+		rec := deliver(store, validEvent)
+		require.Equal(t, http.StatusOK, rec.Code)
+		assert.JSONEq(t, `{"status":"SUCCESS"}`, rec.Body.String())
+	}
+	require.Len(t, store.events, 1)
+	ev := store.events["0b8f0c9e-8f43-4a39-a0a4-3a4f2f0b8e11"]
+	assert.Equal(t, "PATIENT_CREATED", ev.Type)
+	assert.Equal(t, "3d993b7f-67e8-4f2f-9429-e766ce3a9de7", ev.PatientID)
+	assert.Equal(t, time.Date(2026, 11, 24, 10, 0, 0, 0, time.UTC), ev.OccurredAt)
+}
+
+func TestDataAsJSONStringIsAccepted(t *testing.T) {
+	store := &fakeStore{events: map[string]analytics.Event{}}
+	body := `{"data":"{\"eventId\":\"0b8f0c9e-8f43-4a39-a0a4-3a4f2f0b8e12\",\"type\":\"PATIENT_DELETED\",` +
+		`\"patient\":{\"id\":\"3d993b7f-67e8-4f2f-9429-e766ce3a9de7\"},\"occurredAt\":\"2026-11-24T10:00:00Z\"}"}`
+	rec := deliver(store, body)
+	assert.JSONEq(t, `{"status":"SUCCESS"}`, rec.Body.String())
+	assert.Len(t, store.events, 1)
+}
+
+func TestMalformedEventsAreDropped(t *testing.T) {
+	cases := map[string]string{
+		"not json":        `{`,
+		"data not event":  `{"data":{"eventId":7}}`,
+		"no event id":     `{"data":{"type":"PATIENT_CREATED","patient":{"id":"3d993b7f-67e8-4f2f-9429-e766ce3a9de7"},"occurredAt":"2026-11-24T10:00:00Z"}}`,
+		"unknown type":    `{"data":{"eventId":"0b8f0c9e-8f43-4a39-a0a4-3a4f2f0b8e11","type":"PATIENT_EXPLODED"}}`,
+		"no patient":      `{"data":{"eventId":"0b8f0c9e-8f43-4a39-a0a4-3a4f2f0b8e11","type":"PATIENT_CREATED","occurredAt":"2026-11-24T10:00:00Z"}}`,
+		"no time":         `{"data":{"eventId":"0b8f0c9e-8f43-4a39-a0a4-3a4f2f0b8e11","type":"PATIENT_CREATED","patient":{"id":"3d993b7f-67e8-4f2f-9429-e766ce3a9de7"}}}`,
+		"id not a uuid":   `{"data":{"eventId":"x","type":"PATIENT_CREATED","patient":{"id":"3d993b7f-67e8-4f2f-9429-e766ce3a9de7"},"occurredAt":"2026-11-24T10:00:00Z"}}`,
+		"missing payload": `{}`,
+	}
+	for name, body := range cases {
+		t.Run(name, func(t *testing.T) {
+			store := &fakeStore{events: map[string]analytics.Event{}}
+			rec := deliver(store, body)
+			require.Equal(t, http.StatusOK, rec.Code)
+			assert.JSONEq(t, `{"status":"DROP"}`, rec.Body.String())
+			assert.Empty(t, store.events)
+		})
+	}
+}
+
+func TestStorageFailureAsksForRetry(t *testing.T) {
+	rec := deliver(&fakeStore{err: errors.New("database down")}, validEvent)
+	assert.Equal(t, http.StatusInternalServerError, rec.Code)
+	assert.JSONEq(t, `{"status":"RETRY"}`, rec.Body.String())
+}
+
+func TestSummary(t *testing.T) {
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	h := analyticsapi.Routes(analytics.NewService(&fakeStore{}), service.Health{Log: log}, log)
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/analytics/summary", nil))
+	require.Equal(t, http.StatusOK, rec.Code)
+	assert.JSONEq(t, `{"totalPatientsCreated":3,"createdPerDay":[{"date":"2026-11-24","count":3}]}`, rec.Body.String())
+}
