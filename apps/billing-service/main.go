@@ -85,4 +85,3 @@ func run(ctx context.Context, log *slog.Logger) error {
 	}
 	return nil
 }
-
