@@ -126,7 +126,7 @@ func TestDomainErrorsMapToProblems(t *testing.T) {
 		status int
 		field  string
 	}{
-		"validation": {&patient.ValidationError{Fields: []patient.FieldError{{"email", "bad"}, {"name", "bad"}}}, 400, "email"},
+		"validation": {&patient.ValidationError{Fields: []patient.FieldError{{Field: "email", Message: "bad"}, {Field: "name", Message: "bad"}}}, 400, "email"},
 		"conflict":   {patient.ErrEmailTaken, 409, "email"},
 		"internal":   {errors.New("connection reset by peer at 10.0.0.5"), 500, ""},
 	}
