@@ -21,7 +21,7 @@ type Health struct {
 
 // Live answers 200 while the process serves HTTP.
 func (h Health) Live(w http.ResponseWriter, _ *http.Request) {
-	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	WriteJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 }
 
 // Ready answers 200 when every check passes, else 503 listing the failures.
@@ -36,13 +36,15 @@ func (h Health) Ready(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	if len(failed) > 0 {
-		writeJSON(w, http.StatusServiceUnavailable, map[string]any{"status": "unavailable", "checks": failed})
+		WriteJSON(w, http.StatusServiceUnavailable, map[string]any{"status": "unavailable", "checks": failed})
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	WriteJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 }
 
-func writeJSON(w http.ResponseWriter, status int, v any) {
+// WriteJSON sends v as a JSON response that no cache may store (responses
+// carry patient data).
+func WriteJSON(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Cache-Control", "no-store")
 	w.WriteHeader(status)

@@ -70,13 +70,13 @@ func (h *handler) event(w http.ResponseWriter, r *http.Request) {
 	}
 	switch {
 	case err == nil:
-		writeJSON(w, http.StatusOK, map[string]string{"status": statusSuccess})
+		service.WriteJSON(w, http.StatusOK, map[string]string{"status": statusSuccess})
 	case errors.Is(err, analytics.ErrMalformed):
 		h.log.WarnContext(r.Context(), "malformed event dropped", "err", err)
-		writeJSON(w, http.StatusOK, map[string]string{"status": statusDrop})
+		service.WriteJSON(w, http.StatusOK, map[string]string{"status": statusDrop})
 	default:
 		h.log.ErrorContext(r.Context(), "event not recorded; asking for redelivery", "err", err)
-		writeJSON(w, http.StatusInternalServerError, map[string]string{"status": statusRetry})
+		service.WriteJSON(w, http.StatusInternalServerError, map[string]string{"status": statusRetry})
 	}
 }
 
@@ -129,12 +129,5 @@ func (h *handler) summary(w http.ResponseWriter, r *http.Request) {
 	for i, d := range sum.CreatedPerDay {
 		out.CreatedPerDay[i] = dayCount{Date: d.Date, Count: d.Count}
 	}
-	writeJSON(w, http.StatusOK, out)
-}
-
-func writeJSON(w http.ResponseWriter, status int, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("Cache-Control", "no-store")
-	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(v)
+	service.WriteJSON(w, http.StatusOK, out)
 }

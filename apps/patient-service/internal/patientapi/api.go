@@ -5,7 +5,6 @@ package patientapi
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"log/slog"
 	"net/http"
@@ -67,7 +66,7 @@ func (h *Handler) create(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	w.Header().Set("Location", "/patients/"+p.ID)
-	writeJSON(w, http.StatusCreated, toResponse(p))
+	service.WriteJSON(w, http.StatusCreated, toResponse(p))
 }
 
 func (h *Handler) get(w http.ResponseWriter, r *http.Request) {
@@ -76,7 +75,7 @@ func (h *Handler) get(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, toResponse(p))
+	service.WriteJSON(w, http.StatusOK, toResponse(p))
 }
 
 func (h *Handler) list(w http.ResponseWriter, r *http.Request) {
@@ -98,7 +97,7 @@ func (h *Handler) list(w http.ResponseWriter, r *http.Request) {
 	for i, p := range ps {
 		out.Items[i] = toResponse(p)
 	}
-	writeJSON(w, http.StatusOK, out)
+	service.WriteJSON(w, http.StatusOK, out)
 }
 
 // fail maps a domain error to its problem; anything unexpected is logged and
@@ -122,11 +121,4 @@ func (h *Handler) fail(w http.ResponseWriter, r *http.Request, err error) {
 		h.log.ErrorContext(r.Context(), "request failed", "err", err)
 		problem.Write(w, r, problem.New(http.StatusInternalServerError, "The request could not be completed."))
 	}
-}
-
-func writeJSON(w http.ResponseWriter, status int, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("Cache-Control", "no-store")
-	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(v)
 }
