@@ -2,11 +2,13 @@ package service
 
 import (
 	"context"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -26,8 +28,25 @@ func RequestIDs(next http.Handler) http.Handler {
 			r.Header.Set(RequestIDHeader, id)
 		}
 		w.Header().Set(RequestIDHeader, id)
-		next.ServeHTTP(w, r.WithContext(WithRequestID(r.Context(), id)))
+		ctx := WithRequestID(r.Context(), id)
+		if trace := traceID(r.Header.Get("Traceparent")); trace != "" {
+			ctx = WithTraceID(ctx, trace)
+		}
+		next.ServeHTTP(w, r.WithContext(ctx))
 	})
+}
+
+// traceID extracts the trace id from a W3C traceparent header
+// ("00-<32 hex>-<16 hex>-<2 hex>"), or "".
+func traceID(traceparent string) string {
+	parts := strings.Split(traceparent, "-")
+	if len(parts) != 4 || len(parts[1]) != 32 {
+		return ""
+	}
+	if _, err := hex.DecodeString(parts[1]); err != nil {
+		return ""
+	}
+	return parts[1]
 }
 
 func validRequestID(id string) bool {

@@ -5,18 +5,30 @@ package service
 
 import (
 	"context"
+	"io"
 	"log/slog"
 	"os"
 )
 
 // NewLogger returns a JSON logger tagged with the app id. Every line written
-// through a request's context also carries that request's id.
-func NewLogger(app string) *slog.Logger {
-	h := slog.NewJSONHandler(os.Stdout, &slog.HandlerOptions{Level: slog.LevelInfo})
+// through a request's context also carries that request's id and, when the
+// sidecar propagated one, its trace id.
+func NewLogger(app string) *slog.Logger { return NewLoggerTo(os.Stdout, app) }
+
+// NewLoggerTo is NewLogger writing to w.
+func NewLoggerTo(w io.Writer, app string) *slog.Logger {
+	h := slog.NewJSONHandler(w, &slog.HandlerOptions{Level: slog.LevelInfo})
 	return slog.New(requestIDHandler{h}).With("app", app)
 }
 
 type ctxKey struct{}
+
+type traceKey struct{}
+
+// WithTraceID returns a context carrying a W3C trace id, logged as trace_id.
+func WithTraceID(ctx context.Context, id string) context.Context {
+	return context.WithValue(ctx, traceKey{}, id)
+}
 
 // WithRequestID returns a context carrying id, logged as request_id.
 func WithRequestID(ctx context.Context, id string) context.Context {
@@ -34,6 +46,9 @@ type requestIDHandler struct{ slog.Handler }
 func (h requestIDHandler) Handle(ctx context.Context, r slog.Record) error {
 	if id := RequestID(ctx); id != "" {
 		r.AddAttrs(slog.String("request_id", id))
+	}
+	if id, _ := ctx.Value(traceKey{}).(string); id != "" {
+		r.AddAttrs(slog.String("trace_id", id))
 	}
 	return h.Handler.Handle(ctx, r)
 }

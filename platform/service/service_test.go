@@ -1,7 +1,9 @@
 package service_test
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"io"
 	"log/slog"
@@ -10,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 
 	"github.com/pms-dapr/pms/platform/service"
 )
@@ -49,4 +52,21 @@ func TestReadyReportsFailingChecksWithoutDetail(t *testing.T) {
 	rec = httptest.NewRecorder()
 	h.Ready(rec, httptest.NewRequest(http.MethodGet, "/readyz", nil))
 	assert.Equal(t, http.StatusOK, rec.Code)
+}
+
+func TestLogLinesCarryRequestAndTraceIDs(t *testing.T) {
+	var buf bytes.Buffer
+	log := service.NewLoggerTo(&buf, "test")
+	h := service.RequestIDs(http.HandlerFunc(func(_ http.ResponseWriter, r *http.Request) {
+		log.InfoContext(r.Context(), "hello")
+	}))
+	req := httptest.NewRequest(http.MethodGet, "/", nil)
+	req.Header.Set("X-Request-Id", "req-9")
+	req.Header.Set("Traceparent", "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01")
+	h.ServeHTTP(httptest.NewRecorder(), req)
+	var line map[string]any
+	require.NoError(t, json.Unmarshal(buf.Bytes(), &line))
+	assert.Equal(t, "req-9", line["request_id"])
+	assert.Equal(t, "4bf92f3577b34da6a3ce929d0e0e4736", line["trace_id"])
+	assert.Equal(t, "test", line["app"])
 }

@@ -99,12 +99,14 @@ func (a *App) daprdArgs() []string {
 		"--dapr-grpc-port", itoa(a.DaprGRPCPort),
 		"--dapr-internal-grpc-port", itoa(a.DaprInternalGRPCPort),
 		"--metrics-port", itoa(a.DaprMetricsPort),
-		"--dapr-listen-addresses", "127.0.0.1",
 		"--metrics-listen-address", "127.0.0.1",
 		"--log-level", a.spec.LogLevel,
 	}
 	if a.AppPort > 0 {
 		args = append(args, "--app-port", itoa(a.AppPort))
+	}
+	if a.spec.APIListenAddresses != "" {
+		args = append(args, "--dapr-listen-addresses", a.spec.APIListenAddresses)
 	}
 	for _, p := range a.spec.ResourcesPaths {
 		args = append(args, "--resources-path", p)

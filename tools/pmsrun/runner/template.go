@@ -32,6 +32,7 @@ type AppTemplate struct {
 	AppPort              int               `yaml:"appPort"`
 	AppProtocol          string            `yaml:"appProtocol"`
 	AppChannelAddress    string            `yaml:"appChannelAddress"`
+	APIListenAddresses   string            `yaml:"apiListenAddresses"`
 	Command              []string          `yaml:"command"`
 	ResourcesPath        string            `yaml:"resourcesPath"` // deprecated single form
 	ResourcesPaths       []string          `yaml:"resourcesPaths"`
@@ -91,14 +92,19 @@ func LoadTemplate(path string) (*Template, error) {
 // Dir is the directory relative paths in the template are resolved against.
 func (t *Template) Dir() string { return t.dir }
 
-// resolved returns app i with the common section applied (the app's own
-// values win) and every path made absolute.
+// resolved returns app i as the Dapr CLI would run it: paths the app sets
+// are relative to its appDirPath, common paths to the template's directory;
+// resources and configuration come from the app, else from
+// <appDirPath>/.dapr/, else from the common section; env merges common
+// under the app's own.
 func (t *Template) resolved(i int) AppTemplate {
 	a, c := t.Apps[i], t.Common
+	a.AppDirPath = absFrom(t.dir, a.AppDirPath)
 	if a.AppProtocol == "" {
 		a.AppProtocol = or(c.AppProtocol, "http")
 	}
 	a.AppChannelAddress = or(a.AppChannelAddress, or(c.AppChannelAddress, "127.0.0.1"))
+	a.APIListenAddresses = or(a.APIListenAddresses, c.APIListenAddresses)
 	a.LogLevel = or(a.LogLevel, or(c.LogLevel, "info"))
 	if a.PlacementHostAddress == nil {
 		a.PlacementHostAddress = c.PlacementHostAddress
@@ -106,18 +112,24 @@ func (t *Template) resolved(i int) AppTemplate {
 	if a.SchedulerHostAddress == nil {
 		a.SchedulerHostAddress = c.SchedulerHostAddress
 	}
-	if a.ConfigFilePath == "" {
-		a.ConfigFilePath = c.ConfigFilePath
-	}
-	if len(a.ResourcesPaths) == 0 && a.ResourcesPath != "" {
-		a.ResourcesPaths = []string{a.ResourcesPath}
-	}
+
+	local := filepath.Join(a.AppDirPath, ".dapr")
+	a.ResourcesPaths = absAll(a.AppDirPath, withSingle(a.ResourcesPaths, a.ResourcesPath))
 	if len(a.ResourcesPaths) == 0 {
-		a.ResourcesPaths = c.ResourcesPaths
-		if len(a.ResourcesPaths) == 0 && c.ResourcesPath != "" {
-			a.ResourcesPaths = []string{c.ResourcesPath}
+		if isDir(filepath.Join(local, "resources")) {
+			a.ResourcesPaths = []string{filepath.Join(local, "resources")}
+		} else {
+			a.ResourcesPaths = absAll(t.dir, withSingle(c.ResourcesPaths, c.ResourcesPath))
 		}
 	}
+	if a.ConfigFilePath != "" {
+		a.ConfigFilePath = absFrom(a.AppDirPath, a.ConfigFilePath)
+	} else if isFile(filepath.Join(local, "config.yaml")) {
+		a.ConfigFilePath = filepath.Join(local, "config.yaml")
+	} else if c.ConfigFilePath != "" {
+		a.ConfigFilePath = absFrom(t.dir, c.ConfigFilePath)
+	}
+
 	env := map[string]string{}
 	for k, v := range c.Env {
 		env[k] = v
@@ -126,23 +138,39 @@ func (t *Template) resolved(i int) AppTemplate {
 		env[k] = v
 	}
 	a.Env = env
-	a.AppDirPath = t.abs(a.AppDirPath)
-	if a.ConfigFilePath != "" {
-		a.ConfigFilePath = t.abs(a.ConfigFilePath)
-	}
-	paths := make([]string, len(a.ResourcesPaths))
-	for j, p := range a.ResourcesPaths {
-		paths[j] = t.abs(p)
-	}
-	a.ResourcesPaths = paths
 	return a
 }
 
-func (t *Template) abs(p string) string {
+func withSingle(paths []string, single string) []string {
+	if single != "" {
+		return append(append([]string(nil), paths...), single)
+	}
+	return paths
+}
+
+func absAll(base string, paths []string) []string {
+	out := make([]string, len(paths))
+	for i, p := range paths {
+		out[i] = absFrom(base, p)
+	}
+	return out
+}
+
+func absFrom(base, p string) string {
 	if filepath.IsAbs(p) {
 		return p
 	}
-	return filepath.Join(t.dir, p)
+	return filepath.Join(base, p)
+}
+
+func isDir(p string) bool {
+	st, err := os.Stat(p)
+	return err == nil && st.IsDir()
+}
+
+func isFile(p string) bool {
+	st, err := os.Stat(p)
+	return err == nil && !st.IsDir()
 }
 
 func or(v, def string) string {

@@ -30,6 +30,7 @@ apps:
   - appID: a
     appDirPath: ./apps/a/
     appPort: 4000
+    configFilePath: ./own.yaml
     command: ["../../bin/a"]
     env:
       SHARED: "2"
@@ -47,7 +48,7 @@ apps:
 	assert.Equal(t, "http", a.AppProtocol, "protocol defaults to http")
 	assert.Equal(t, "127.0.0.1", a.AppChannelAddress)
 	assert.Equal(t, []string{filepath.Join(dir, "components")}, a.ResourcesPaths)
-	assert.Equal(t, filepath.Join(dir, "components/config.yaml"), a.ConfigFilePath)
+	assert.Equal(t, filepath.Join(dir, "apps/a/own.yaml"), a.ConfigFilePath, "an app's paths are relative to its directory")
 	assert.Equal(t, map[string]string{"SHARED": "2", "DEBUG": "true"}, a.Env, "the app's env wins")
 	require.NotNil(t, a.PlacementHostAddress)
 	assert.Empty(t, *a.PlacementHostAddress)
@@ -56,6 +57,18 @@ apps:
 	assert.Equal(t, "b-service", b.AppID, "app id defaults to the directory name")
 	assert.Equal(t, "grpc", b.AppProtocol)
 	assert.Equal(t, []string{"/abs/res"}, b.ResourcesPaths)
+	assert.Equal(t, filepath.Join(dir, "components/config.yaml"), b.ConfigFilePath, "common paths are relative to the template")
+}
+
+func TestAppDotDaprDirectoryComesBeforeCommon(t *testing.T) {
+	dir := writeTemplate(t, "version: 1\ncommon:\n  resourcesPaths: [./components]\n  configFilePath: ./c.yaml\napps:\n  - {appID: a, appDirPath: ./a, command: [x]}\n")
+	require.NoError(t, os.MkdirAll(filepath.Join(dir, "a/.dapr/resources"), 0o755))
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "a/.dapr/config.yaml"), nil, 0o644))
+	tmpl, err := LoadTemplate(dir)
+	require.NoError(t, err)
+	a := tmpl.resolved(0)
+	assert.Equal(t, []string{filepath.Join(dir, "a/.dapr/resources")}, a.ResourcesPaths)
+	assert.Equal(t, filepath.Join(dir, "a/.dapr/config.yaml"), a.ConfigFilePath)
 }
 
 func TestTemplateErrors(t *testing.T) {
@@ -96,13 +109,14 @@ func TestDaprdArgsMatchTheCLI(t *testing.T) {
 	a := &App{ID: "billing-service", AppPort: 9001, DaprHTTPPort: 3503, DaprGRPCPort: 50013,
 		DaprInternalGRPCPort: 40001, DaprMetricsPort: 40002,
 		spec: AppTemplate{AppProtocol: "grpc", AppChannelAddress: "127.0.0.1", LogLevel: "info",
-			ResourcesPaths: []string{"/r1", "/r2"}, ConfigFilePath: "/c.yaml", PlacementHostAddress: &empty},
+			ResourcesPaths: []string{"/r1", "/r2"}, ConfigFilePath: "/c.yaml", PlacementHostAddress: &empty,
+			APIListenAddresses: "127.0.0.1"},
 		sys: &System{opts: Options{Daprd: "/bin/daprd"}}}
 	assert.Equal(t, []string{"/bin/daprd",
 		"--app-id", "billing-service", "--app-protocol", "grpc", "--app-channel-address", "127.0.0.1",
 		"--dapr-http-port", "3503", "--dapr-grpc-port", "50013", "--dapr-internal-grpc-port", "40001",
-		"--metrics-port", "40002", "--dapr-listen-addresses", "127.0.0.1", "--metrics-listen-address", "127.0.0.1",
-		"--log-level", "info", "--app-port", "9001",
+		"--metrics-port", "40002", "--metrics-listen-address", "127.0.0.1",
+		"--log-level", "info", "--app-port", "9001", "--dapr-listen-addresses", "127.0.0.1",
 		"--resources-path", "/r1", "--resources-path", "/r2", "--config", "/c.yaml",
 	}, a.daprdArgs())
 
