@@ -13,6 +13,7 @@ import (
 	"github.com/pms-dapr/pms/apps/analytics-service/internal/analytics"
 	"github.com/pms-dapr/pms/apps/analytics-service/internal/analyticsapi"
 	"github.com/pms-dapr/pms/apps/analytics-service/internal/analyticsdb"
+	"github.com/pms-dapr/pms/platform/authn"
 	"github.com/pms-dapr/pms/platform/pgdb"
 	"github.com/pms-dapr/pms/platform/service"
 )
@@ -28,7 +29,10 @@ func main() {
 }
 
 func run(ctx context.Context, log *slog.Logger) error {
-	cfg := loadConfig()
+	cfg, err := loadConfig()
+	if err != nil {
+		return err
+	}
 	pool, err := pgdb.Open(ctx, log, cfg.DatabaseURL, 30*time.Second)
 	if err != nil {
 		return err
@@ -38,6 +42,12 @@ func run(ctx context.Context, log *slog.Logger) error {
 		return err
 	}
 	svc := analytics.NewService(analyticsdb.New(pool))
+	sidecarURL := "http://127.0.0.1:" + cfg.DaprHTTPPort
+	verifier, err := authn.NewVerifier(ctx, sidecarURL+"/v1.0/invoke/"+cfg.AuthAppID+"/method/.well-known/jwks.json",
+		cfg.Issuer, cfg.Audience, authn.SidecarClient(cfg.DaprAPIToken))
+	if err != nil {
+		return err
+	}
 	health := service.Health{Log: log, Checks: map[string]service.Check{"database": pool.Ping}}
-	return service.ListenAndServe(ctx, log, ":"+cfg.Port, analyticsapi.Routes(svc, health, log))
+	return service.ListenAndServe(ctx, log, ":"+cfg.Port, analyticsapi.Routes(svc, analyticsapi.Security{AppAPIToken: cfg.AppAPIToken, Tokens: verifier}, health, log))
 }

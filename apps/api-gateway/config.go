@@ -1,20 +1,41 @@
 package main
 
-import "github.com/pms-dapr/pms/platform/service"
+import (
+	"errors"
+	"strings"
+
+	"github.com/pms-dapr/pms/platform/service"
+)
 
 // config is everything the gateway reads from its environment.
 type config struct {
-	Port           string // APP_PORT
-	DaprHTTPPort   string // DAPR_HTTP_PORT
-	PatientAppID   string // PATIENT_APP_ID
-	AnalyticsAppID string // ANALYTICS_APP_ID
+	Port            string   // APP_PORT
+	DaprHTTPPort    string   // DAPR_HTTP_PORT
+	DaprAPIToken    string   // DAPR_API_TOKEN: presented to the sidecar
+	PatientAppID    string   // PATIENT_APP_ID
+	AnalyticsAppID  string   // ANALYTICS_APP_ID
+	AuthAppID       string   // AUTH_APP_ID
+	BearerComponent string   // JWT_BEARER_COMPONENT: the middleware.http.bearer manifest
+	AllowedOrigins  []string // CORS_ALLOWED_ORIGINS: comma-separated; empty closes CORS
 }
 
-func loadConfig() config {
-	return config{
-		Port:           service.Env("APP_PORT", "4004"),
-		DaprHTTPPort:   service.Env("DAPR_HTTP_PORT", "3500"),
-		PatientAppID:   service.Env("PATIENT_APP_ID", "patient-service"),
-		AnalyticsAppID: service.Env("ANALYTICS_APP_ID", "analytics-service"),
+func loadConfig() (config, error) {
+	c := config{
+		Port:            service.Env("APP_PORT", "4004"),
+		DaprHTTPPort:    service.Env("DAPR_HTTP_PORT", "3500"),
+		DaprAPIToken:    service.Env("DAPR_API_TOKEN", ""),
+		PatientAppID:    service.Env("PATIENT_APP_ID", "patient-service"),
+		AnalyticsAppID:  service.Env("ANALYTICS_APP_ID", "analytics-service"),
+		AuthAppID:       service.Env("AUTH_APP_ID", "auth-service"),
+		BearerComponent: service.Env("JWT_BEARER_COMPONENT", "../../components/middleware/jwt-bearer.yaml"),
 	}
+	for _, o := range strings.Split(service.Env("CORS_ALLOWED_ORIGINS", ""), ",") {
+		if o = strings.TrimSpace(o); o != "" {
+			c.AllowedOrigins = append(c.AllowedOrigins, o)
+		}
+	}
+	if c.DaprAPIToken == "" {
+		return c, errors.New("config: DAPR_API_TOKEN is required (the token the sidecar expects)")
+	}
+	return c, nil
 }

@@ -1,5 +1,6 @@
-// Command api-gateway is the only service clients talk to: it serves the
-// public REST API and forwards each call to the owning app through Dapr.
+// Command api-gateway is the only service clients talk to: it checks their
+// access tokens (Dapr bearer middleware) and roles, and forwards each call to
+// the owning app through Dapr service invocation.
 package main
 
 import (
@@ -12,7 +13,10 @@ import (
 	"os/signal"
 	"syscall"
 
+	"golang.org/x/sync/errgroup"
+
 	"github.com/pms-dapr/pms/apps/api-gateway/internal/gateway"
+	"github.com/pms-dapr/pms/platform/authn"
 	"github.com/pms-dapr/pms/platform/service"
 )
 
@@ -27,25 +31,41 @@ func main() {
 }
 
 func run(ctx context.Context, log *slog.Logger) error {
-	cfg := loadConfig()
+	cfg, err := loadConfig()
+	if err != nil {
+		return err
+	}
+	md, err := gateway.LoadBearerMetadata(cfg.BearerComponent)
+	if err != nil {
+		return err
+	}
+	bearer := gateway.NewBearer(md, log)
 	sidecar := &url.URL{Scheme: "http", Host: "127.0.0.1:" + cfg.DaprHTTPPort}
 	health := service.Health{Log: log, Checks: map[string]service.Check{
-		"dapr-sidecar": sidecarReady(sidecar),
+		"dapr-sidecar": sidecarReady(sidecar, authn.SidecarClient(cfg.DaprAPIToken)),
+		"jwks":         bearer.Ready,
 	}}
-	h := gateway.Routes(sidecar, gateway.Targets{Patients: cfg.PatientAppID, Analytics: cfg.AnalyticsAppID}, health, log)
-	return service.ListenAndServe(ctx, log, ":"+cfg.Port, h)
+	h := gateway.Routes(
+		gateway.Config{Sidecar: sidecar, DaprAPIToken: cfg.DaprAPIToken, AllowedOrigins: cfg.AllowedOrigins},
+		gateway.Targets{Patients: cfg.PatientAppID, Analytics: cfg.AnalyticsAppID, Auth: cfg.AuthAppID},
+		bearer.Middleware, health, log)
+
+	g, ctx := errgroup.WithContext(ctx)
+	g.Go(func() error { return service.ListenAndServe(ctx, log, ":"+cfg.Port, h) })
+	g.Go(func() error { return bearer.Run(ctx) })
+	return g.Wait()
 }
 
 // sidecarReady checks that the sidecar's outbound side (components, name
 // resolution) is up, which is what forwarding needs.
-func sidecarReady(sidecar *url.URL) service.Check {
+func sidecarReady(sidecar *url.URL, client *http.Client) service.Check {
 	u := sidecar.JoinPath("/v1.0/healthz/outbound").String()
 	return func(ctx context.Context) error {
 		req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
 		if err != nil {
 			return err
 		}
-		resp, err := http.DefaultClient.Do(req)
+		resp, err := client.Do(req)
 		if err != nil {
 			return err
 		}

@@ -1,21 +1,23 @@
-// Command auth-service will issue and verify the system's access tokens.
-//
-// For now it only starts, connects to its database and reports health, so
-// the local stack and its sidecar are complete: it serves no login yet, and
-// the gateway routes nothing to it. Identity and token issuing are the next
-// piece of work (see README "Status").
+// Command auth-service is the system's identity provider: it keeps user
+// accounts, checks passwords (argon2id, throttled), issues ES256 access
+// tokens with rotating refresh tokens, and publishes its public keys as a
+// JWKS for the gateway and the services to verify tokens with.
 package main
 
 import (
 	"context"
+	"crypto/ecdsa"
+	"fmt"
 	"log/slog"
 	"os"
 	"os/signal"
 	"syscall"
 	"time"
 
-	"github.com/go-chi/chi/v5"
-
+	"github.com/pms-dapr/pms/apps/auth-service/internal/authapi"
+	"github.com/pms-dapr/pms/apps/auth-service/internal/identity"
+	"github.com/pms-dapr/pms/apps/auth-service/internal/identitydb"
+	"github.com/pms-dapr/pms/apps/auth-service/internal/signing"
 	"github.com/pms-dapr/pms/platform/pgdb"
 	"github.com/pms-dapr/pms/platform/service"
 )
@@ -31,17 +33,70 @@ func main() {
 }
 
 func run(ctx context.Context, log *slog.Logger) error {
-	port := service.Env("APP_PORT", "4005")
-	dbURL := service.Env("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/auth?sslmode=disable")
-	pool, err := pgdb.Open(ctx, log, dbURL, 30*time.Second)
+	cfg, err := loadConfig()
+	if err != nil {
+		return err
+	}
+	keys, err := loadKeys(cfg, log)
+	if err != nil {
+		return err
+	}
+	pool, err := pgdb.Open(ctx, log, cfg.DatabaseURL, 30*time.Second)
 	if err != nil {
 		return err
 	}
 	defer pool.Close()
+	if err := pgdb.Migrate(ctx, log, pool, identitydb.Migrations()); err != nil {
+		return err
+	}
+	accounts, err := identity.NewService(identitydb.New(pool), keys, identity.Options{
+		Hash:       identity.OWASPParams,
+		RefreshTTL: cfg.RefreshTTL,
+		Throttle:   identity.NewThrottle(cfg.LoginFailLimit, time.Minute),
+	})
+	if err != nil {
+		return err
+	}
+	if cfg.AdminEmail != "" {
+		created, err := accounts.EnsureAdmin(ctx, cfg.AdminEmail, cfg.AdminPassword)
+		if err != nil {
+			return fmt.Errorf("bootstrap admin: %w", err)
+		}
+		if created {
+			log.Info("bootstrap admin created", "email", cfg.AdminEmail)
+		}
+	}
 	health := service.Health{Log: log, Checks: map[string]service.Check{"database": pool.Ping}}
-	r := chi.NewRouter()
-	r.Use(service.RequestIDs, service.AccessLog(log))
-	r.Get("/healthz", health.Live)
-	r.Get("/readyz", health.Ready)
-	return service.ListenAndServe(ctx, log, ":"+port, r)
+	h := authapi.Routes(accounts, keys, authapi.Config{Issuer: cfg.Issuer, AppAPIToken: cfg.AppAPIToken}, health, log)
+	return service.ListenAndServe(ctx, log, ":"+cfg.Port, h)
+}
+
+// loadKeys reads the signing key (and the next one, if configured); in
+// development mode without a key file it uses a generated key kept in
+// AUTH_DEV_KEY_FILE, so tokens survive a restart.
+func loadKeys(cfg config, log *slog.Logger) (*signing.Keys, error) {
+	var current, next *ecdsa.PrivateKey
+	var err error
+	if cfg.KeyFile != "" {
+		current, err = signing.LoadKey(cfg.KeyFile)
+	} else {
+		var created bool
+		current, created, err = signing.LoadOrCreateDevKey(cfg.DevKeyFile)
+		log.Warn("DEVELOPMENT signing key in use: set AUTH_SIGNING_KEY_FILE for any real deployment",
+			"file", cfg.DevKeyFile, "generated", created)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if cfg.NextKeyFile != "" {
+		if next, err = signing.LoadKey(cfg.NextKeyFile); err != nil {
+			return nil, err
+		}
+	}
+	keys, err := signing.New(current, next, cfg.Issuer, cfg.Audience)
+	if err != nil {
+		return nil, err
+	}
+	log.Info("signing keys loaded", "kid", keys.KeyID(), "next_key", next != nil, "issuer", cfg.Issuer, "audience", cfg.Audience)
+	return keys, nil
 }

@@ -1,18 +1,28 @@
 package main
 
-import "github.com/pms-dapr/pms/platform/service"
+import (
+	"errors"
+
+	"github.com/pms-dapr/pms/platform/service"
+)
 
 // config is everything billing-service reads from its environment.
 type config struct {
 	Port        string // APP_PORT: gRPC port the sidecar proxies to
 	HealthPort  string // HEALTH_PORT: HTTP /healthz and /readyz
 	DatabaseURL string // DATABASE_URL
+	AppAPIToken string // APP_API_TOKEN: what the sidecar presents to this app
 }
 
-func loadConfig() config {
-	return config{
+func loadConfig() (config, error) {
+	c := config{
 		Port:        service.Env("APP_PORT", "9001"),
 		HealthPort:  service.Env("HEALTH_PORT", "4001"),
 		DatabaseURL: service.Env("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/billing?sslmode=disable"),
+		AppAPIToken: service.Env("APP_API_TOKEN", ""),
 	}
+	if c.AppAPIToken == "" {
+		return c, errors.New("config: APP_API_TOKEN is required (the token the Dapr sidecar presents)")
+	}
+	return c, nil
 }

@@ -37,7 +37,10 @@ func main() {
 }
 
 func run(ctx context.Context, log *slog.Logger) error {
-	cfg := loadConfig()
+	cfg, err := loadConfig()
+	if err != nil {
+		return err
+	}
 	pool, err := pgdb.Open(ctx, log, cfg.DatabaseURL, 30*time.Second)
 	if err != nil {
 		return err
@@ -48,7 +51,7 @@ func run(ctx context.Context, log *slog.Logger) error {
 	}
 	svc := billing.NewService(billingdb.New(pool))
 
-	grpcSrv := grpc.NewServer()
+	grpcSrv := grpc.NewServer(grpc.UnaryInterceptor(billinggrpc.RequireAppToken(cfg.AppAPIToken)))
 	billingv1.RegisterBillingServiceServer(grpcSrv, billinggrpc.NewServer(svc, log))
 	grpcHealth := health.NewServer()
 	healthpb.RegisterHealthServer(grpcSrv, grpcHealth)

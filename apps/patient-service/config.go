@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"time"
 
 	"github.com/pms-dapr/pms/platform/service"
@@ -16,6 +17,11 @@ type config struct {
 	PubSubName        string        // PUBSUB_NAME
 	BillingTimeout    time.Duration // BILLING_TIMEOUT
 	ReconcileInterval time.Duration // BILLING_RECONCILE_INTERVAL
+	AppAPIToken       string        // APP_API_TOKEN: what the sidecar presents to this app
+	DaprAPIToken      string        // DAPR_API_TOKEN: what this app presents to the sidecar
+	AuthAppID         string        // AUTH_APP_ID: where the JWKS comes from (through Dapr)
+	Issuer            string        // AUTH_ISSUER
+	Audience          string        // AUTH_AUDIENCE
 }
 
 func loadConfig() (config, error) {
@@ -26,6 +32,14 @@ func loadConfig() (config, error) {
 		DaprGRPCPort: service.Env("DAPR_GRPC_PORT", "50001"),
 		BillingAppID: service.Env("BILLING_APP_ID", "billing-service"),
 		PubSubName:   service.Env("PUBSUB_NAME", "pubsub"),
+		AppAPIToken:  service.Env("APP_API_TOKEN", ""),
+		DaprAPIToken: service.Env("DAPR_API_TOKEN", ""),
+		AuthAppID:    service.Env("AUTH_APP_ID", "auth-service"),
+		Issuer:       service.Env("AUTH_ISSUER", "http://localhost:4004/auth"),
+		Audience:     service.Env("AUTH_AUDIENCE", "pms-api"),
+	}
+	if c.AppAPIToken == "" || c.DaprAPIToken == "" {
+		return c, errors.New("config: APP_API_TOKEN and DAPR_API_TOKEN are required (the Dapr app and sidecar API tokens)")
 	}
 	var err error
 	if c.BillingTimeout, err = service.EnvDuration("BILLING_TIMEOUT", 5*time.Second); err != nil {

@@ -7,7 +7,6 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"net/http"
 	"os"
 	"os/signal"
 	"syscall"
@@ -20,6 +19,7 @@ import (
 	"github.com/pms-dapr/pms/apps/patient-service/internal/patient"
 	"github.com/pms-dapr/pms/apps/patient-service/internal/patientapi"
 	"github.com/pms-dapr/pms/apps/patient-service/internal/patientdb"
+	"github.com/pms-dapr/pms/platform/authn"
 	"github.com/pms-dapr/pms/platform/pgdb"
 	"github.com/pms-dapr/pms/platform/service"
 )
@@ -48,8 +48,16 @@ func run(ctx context.Context, log *slog.Logger) error {
 		return err
 	}
 	store := patientdb.New(pool)
+	sidecarURL := "http://127.0.0.1:" + cfg.DaprHTTPPort
+	sidecarClient := authn.SidecarClient(cfg.DaprAPIToken)
+	sidecarClient.Timeout = 15 * time.Second
+	verifier, err := authn.NewVerifier(ctx, sidecarURL+"/v1.0/invoke/"+cfg.AuthAppID+"/method/.well-known/jwks.json",
+		cfg.Issuer, cfg.Audience, sidecarClient)
+	if err != nil {
+		return err
+	}
 
-	billing, err := billingclient.New("127.0.0.1:"+cfg.DaprGRPCPort, cfg.BillingAppID, cfg.BillingTimeout)
+	billing, err := billingclient.New("127.0.0.1:"+cfg.DaprGRPCPort, cfg.BillingAppID, cfg.DaprAPIToken, cfg.BillingTimeout)
 	if err != nil {
 		return err
 	}
@@ -59,9 +67,9 @@ func run(ctx context.Context, log *slog.Logger) error {
 	relay := &outbox.Relay{
 		Store: store,
 		Publisher: &outbox.DaprPublisher{
-			SidecarURL: "http://127.0.0.1:" + cfg.DaprHTTPPort,
+			SidecarURL: sidecarURL,
 			PubSub:     cfg.PubSubName,
-			Client:     &http.Client{Timeout: 15 * time.Second},
+			Client:     sidecarClient,
 		},
 		Log:      log.With("component", "outbox"),
 		Interval: 200 * time.Millisecond,
@@ -71,7 +79,7 @@ func run(ctx context.Context, log *slog.Logger) error {
 
 	g, ctx := errgroup.WithContext(ctx)
 	g.Go(func() error {
-		return service.ListenAndServe(ctx, log, ":"+cfg.Port, patientapi.Routes(svc, health, log))
+		return service.ListenAndServe(ctx, log, ":"+cfg.Port, patientapi.Routes(svc, patientapi.Security{AppAPIToken: cfg.AppAPIToken, Tokens: verifier}, health, log))
 	})
 	g.Go(func() error { return relay.Run(ctx) })
 	g.Go(func() error { return svc.ReconcileBilling(ctx, cfg.ReconcileInterval, 10*time.Second) })

@@ -47,6 +47,15 @@ func (h Health) Ready(w http.ResponseWriter, r *http.Request) {
 func WriteJSON(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Cache-Control", "no-store")
+	WriteJSONBody(w, status, v)
+}
+
+// WriteJSONBody sends v as JSON with the headers the caller already set
+// (Content-Type defaults to application/json).
+func WriteJSONBody(w http.ResponseWriter, status int, v any) {
+	if w.Header().Get("Content-Type") == "" {
+		w.Header().Set("Content-Type", "application/json")
+	}
 	w.WriteHeader(status)
 	_ = json.NewEncoder(w).Encode(v)
 }

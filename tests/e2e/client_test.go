@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -14,6 +15,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/metadata"
 )
 
 // patient is the gateway's representation of a patient.
@@ -46,7 +48,14 @@ type response struct {
 
 var httpClient = &http.Client{Timeout: 30 * time.Second}
 
+// do sends a request as the development admin.
 func do(t *testing.T, method, url string, body any) response {
+	t.Helper()
+	return doAs(t, adminToken, method, url, body)
+}
+
+// doAs sends a request with token as its bearer token ("" sends none).
+func doAs(t *testing.T, token, method, url string, body any, headers ...string) response {
 	t.Helper()
 	var rd io.Reader
 	switch b := body.(type) {
@@ -62,6 +71,12 @@ func do(t *testing.T, method, url string, body any) response {
 	require.NoError(t, err)
 	if rd != nil {
 		req.Header.Set("Content-Type", "application/json")
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	for i := 0; i+1 < len(headers); i += 2 {
+		req.Header.Set(headers[i], headers[i+1])
 	}
 	resp, err := httpClient.Do(req)
 	require.NoError(t, err)
@@ -122,6 +137,34 @@ func sidecarConn(t *testing.T) *grpc.ClientConn {
 	require.NoError(t, err)
 	t.Cleanup(func() { conn.Close() })
 	return conn
+}
+
+// toBilling is a context addressing billing-service through
+// patient-service's sidecar, with that sidecar's API token.
+func toBilling() context.Context {
+	return metadata.AppendToOutgoingContext(context.Background(),
+		"dapr-app-id", "billing-service", "dapr-api-token", sys.App("patient-service").DaprAPIToken)
+}
+
+type session struct {
+	AccessToken  string `json:"accessToken"`
+	TokenType    string `json:"tokenType"`
+	ExpiresIn    int    `json:"expiresIn"`
+	RefreshToken string `json:"refreshToken"`
+}
+
+func login(email, password string) (session, int, error) {
+	raw, _ := json.Marshal(map[string]string{"email": email, "password": password})
+	resp, err := httpClient.Post(gateway+"/auth/login", "application/json", bytes.NewReader(raw))
+	if err != nil {
+		return session{}, 0, err
+	}
+	defer resp.Body.Close()
+	var s session
+	if resp.StatusCode == http.StatusOK {
+		err = json.NewDecoder(resp.Body).Decode(&s)
+	}
+	return s, resp.StatusCode, err
 }
 
 type summary struct {

@@ -20,8 +20,12 @@ import (
 // sidecar, as patient-service's outbox relay does.
 func publish(t *testing.T, data []byte) {
 	t.Helper()
-	url := sys.App("patient-service").SidecarHTTP() + "/v1.0/publish/pubsub/patient"
-	resp, err := http.Post(url, "application/json", bytes.NewReader(data))
+	app := sys.App("patient-service")
+	req, err := http.NewRequest(http.MethodPost, app.SidecarHTTP()+"/v1.0/publish/pubsub/patient", bytes.NewReader(data))
+	require.NoError(t, err)
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("dapr-api-token", app.DaprAPIToken)
+	resp, err := http.DefaultClient.Do(req)
 	require.NoError(t, err)
 	resp.Body.Close()
 	require.Equal(t, http.StatusNoContent, resp.StatusCode)

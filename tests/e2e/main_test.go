@@ -19,6 +19,9 @@ import (
 // sys is the stack every test in the package shares.
 var sys *runner.System
 
+// adminToken is an access token of the development admin.
+var adminToken string
+
 const gateway = "http://127.0.0.1:4004"
 
 func TestMain(m *testing.M) {
@@ -47,6 +50,13 @@ func run(m *testing.M) int {
 		fmt.Fprintf(os.Stderr, "e2e: the system did not start (run `make build` first; output in %s):\n%v\n", consolePath, err)
 		return 1
 	}
+	s, status, err := login(sys.AdminEmail, sys.AdminPassword)
+	if err != nil || status != 200 {
+		fmt.Fprintf(os.Stderr, "e2e: admin login failed: status %d, %v\n", status, err)
+		sys.Stop()
+		return 1
+	}
+	adminToken = s.AccessToken
 	code := m.Run()
 
 	pids := sys.PIDs() // after the tests: restarted apps have new ones

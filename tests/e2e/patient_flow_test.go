@@ -11,7 +11,6 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 
 	billingv1 "github.com/pms-dapr/pms/proto/billing/v1"
@@ -36,8 +35,7 @@ func TestCreatePatientReachesBillingAndAnalytics(t *testing.T) {
 	require.Equal(t, http.StatusOK, got.status, "%s", got.body)
 	assert.Equal(t, created, decodeAs[patient](t, got))
 
-	ctx := metadata.AppendToOutgoingContext(context.Background(), "dapr-app-id", "billing-service")
-	acct, err := billingv1.NewBillingServiceClient(sidecarConn(t)).GetBillingAccount(ctx,
+	acct, err := billingv1.NewBillingServiceClient(sidecarConn(t)).GetBillingAccount(toBilling(),
 		&billingv1.GetBillingAccountRequest{PatientId: created.ID})
 	require.NoError(t, err)
 	assert.Equal(t, created.BillingAccountID, acct.GetAccount().GetAccountId())
@@ -167,15 +165,14 @@ func TestPatientCreatedDuringBillingOutageGetsAccount(t *testing.T) {
 		acct = p.BillingAccountID
 		return nil
 	})
-	mctx := metadata.AppendToOutgoingContext(context.Background(), "dapr-app-id", "billing-service")
-	got, err := billingv1.NewBillingServiceClient(sidecarConn(t)).GetBillingAccount(mctx,
+	got, err := billingv1.NewBillingServiceClient(sidecarConn(t)).GetBillingAccount(toBilling(),
 		&billingv1.GetBillingAccountRequest{PatientId: created.ID})
 	require.NoError(t, err)
 	assert.Equal(t, acct, got.GetAccount().GetAccountId())
 }
 
 func TestBillingRejectsBadInputWithGRPCCodes(t *testing.T) {
-	ctx := metadata.AppendToOutgoingContext(context.Background(), "dapr-app-id", "billing-service")
+	ctx := toBilling()
 	api := billingv1.NewBillingServiceClient(sidecarConn(t))
 
 	_, err := api.CreateBillingAccount(ctx, &billingv1.CreateBillingAccountRequest{PatientId: "nope"})

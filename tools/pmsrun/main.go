@@ -92,8 +92,13 @@ func printSummary(sys *runner.System) {
 		fmt.Fprintf(w, "  %s\t%d\t%d\t%d\t%s\n", a.ID, a.AppPort, a.DaprHTTPPort, a.DaprGRPCPort, a.LogDir)
 	}
 	w.Flush()
+	if sys.AdminPassword != "" {
+		fmt.Println()
+		fmt.Println("  Development admin (shown once; lives as long as this run's database):")
+		fmt.Printf("    email:    %s\n    password: %s\n", sys.AdminEmail, sys.AdminPassword)
+	}
 	fmt.Println()
-	fmt.Println("Try: curl -s http://localhost:4004/patients   (see README for the walk-through)")
+	fmt.Println("Log in: see README \"Walk-through\".")
 	fmt.Println("Press Ctrl-C to stop everything.")
 }
 

@@ -21,6 +21,10 @@ type App struct {
 	DaprInternalGRPCPort, DaprMetricsPort int
 	// LogDir holds app and sidecar logs: <appDirPath>/.dapr/logs.
 	LogDir string
+	// AppAPIToken is what the sidecar presents to the app; DaprAPIToken is
+	// what the sidecar requires of callers of its API. Generated per run
+	// unless the template sets them.
+	AppAPIToken, DaprAPIToken string
 
 	spec     AppTemplate
 	database string // from the template's DATABASE_URL, if any
@@ -42,6 +46,9 @@ func (s *System) newApp(spec AppTemplate) (*App, error) {
 			return nil, fmt.Errorf("runner: %s: HEALTH_PORT=%q: %w", a.ID, hp, err)
 		}
 	}
+	a.AppAPIToken = or(spec.Env["APP_API_TOKEN"], randomHex(32))
+	a.DaprAPIToken = or(spec.Env["DAPR_API_TOKEN"], randomHex(32))
+	spec.Env["APP_API_TOKEN"], spec.Env["DAPR_API_TOKEN"] = a.AppAPIToken, a.DaprAPIToken
 	if dbURL := spec.Env["DATABASE_URL"]; dbURL != "" {
 		name, err := databaseName(dbURL)
 		if err != nil {

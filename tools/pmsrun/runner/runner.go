@@ -47,6 +47,9 @@ type System struct {
 	// PostgresURL and KafkaBrokers are what the apps were given.
 	PostgresURL  string
 	KafkaBrokers string
+	// AdminEmail and AdminPassword are the bootstrap admin's credentials
+	// when the runner generated the password (empty otherwise).
+	AdminEmail, AdminPassword string
 
 	apps    []*App
 	crashed chan error
@@ -79,7 +82,9 @@ func Start(ctx context.Context, opts Options) (sys *System, err error) {
 		}
 	}()
 	for i := range tmpl.Apps {
-		a, err := s.newApp(tmpl.resolved(i))
+		spec := tmpl.resolved(i)
+		s.bootstrapAdmin(spec.Env)
+		a, err := s.newApp(spec)
 		if err != nil {
 			return s, err
 		}
@@ -97,6 +102,23 @@ func Start(ctx context.Context, opts Options) (sys *System, err error) {
 		return s, err
 	}
 	return s, nil
+}
+
+// bootstrapAdmin generates the development admin's password when the
+// template names an admin (AUTH_BOOTSTRAP_ADMIN_EMAIL) but neither it nor
+// the caller's environment gives a password. It is shown once, in the
+// run's summary, and lives only as long as the throwaway database.
+func (s *System) bootstrapAdmin(env map[string]string) {
+	email := env["AUTH_BOOTSTRAP_ADMIN_EMAIL"]
+	if email == "" || env["AUTH_BOOTSTRAP_ADMIN_PASSWORD"] != "" {
+		return
+	}
+	if pw := os.Getenv("AUTH_BOOTSTRAP_ADMIN_PASSWORD"); pw != "" {
+		env["AUTH_BOOTSTRAP_ADMIN_PASSWORD"] = pw
+		return
+	}
+	s.AdminEmail, s.AdminPassword = email, randomHex(12)
+	env["AUTH_BOOTSTRAP_ADMIN_PASSWORD"] = s.AdminPassword
 }
 
 // startDependencies starts (or connects to) PostgreSQL and Kafka and points

@@ -15,6 +15,7 @@ import (
 	"google.golang.org/protobuf/encoding/protojson"
 
 	"github.com/pms-dapr/pms/apps/analytics-service/internal/analytics"
+	"github.com/pms-dapr/pms/platform/authn"
 	"github.com/pms-dapr/pms/platform/problem"
 	"github.com/pms-dapr/pms/platform/service"
 	patientv1 "github.com/pms-dapr/pms/proto/patient/v1"
@@ -30,15 +31,29 @@ type Recorder interface {
 	Summary(ctx context.Context) (analytics.Summary, error)
 }
 
+// TokenVerifier wraps handlers so they see only callers with a valid access
+// token.
+type TokenVerifier interface {
+	Middleware(next http.Handler) http.Handler
+}
+
+// Security is how the service trusts a request: everything must come through
+// its Dapr sidecar (app API token); the analytics API also needs a valid
+// user access token (event deliveries come from the sidecar, not a user).
+type Security struct {
+	AppAPIToken string
+	Tokens      TokenVerifier
+}
+
 // Routes returns the service's router.
-func Routes(rec Recorder, health service.Health, log *slog.Logger) http.Handler {
+func Routes(rec Recorder, sec Security, health service.Health, log *slog.Logger) http.Handler {
 	h := &handler{rec: rec, log: log}
 	r := chi.NewRouter()
-	r.Use(service.RequestIDs, service.AccessLog(log), middleware.Recoverer)
+	r.Use(service.RequestIDs, service.AccessLog(log), middleware.Recoverer, authn.RequireAppToken(sec.AppAPIToken))
 	r.Get("/healthz", health.Live)
 	r.Get("/readyz", health.Ready)
 	r.Post(EventsPath, h.event)
-	r.Get("/analytics/summary", h.summary)
+	r.With(sec.Tokens.Middleware).Get("/analytics/summary", h.summary)
 	r.NotFound(func(w http.ResponseWriter, r *http.Request) {
 		problem.Write(w, r, problem.New(http.StatusNotFound, "No such resource."))
 	})

@@ -16,6 +16,7 @@ import (
 
 	"github.com/pms-dapr/pms/apps/analytics-service/internal/analytics"
 	"github.com/pms-dapr/pms/apps/analytics-service/internal/analyticsapi"
+	"github.com/pms-dapr/pms/platform/authn"
 	"github.com/pms-dapr/pms/platform/service"
 )
 
@@ -44,11 +45,31 @@ const validEvent = `{"specversion":"1.0","id":"ce-1","type":"com.dapr.event.sent
 	"data":{"eventId":"0b8f0c9e-8f43-4a39-a0a4-3a4f2f0b8e11","type":"PATIENT_CREATED",
 	"patient":{"id":"3d993b7f-67e8-4f2f-9429-e766ce3a9de7","name":"Ada"},"occurredAt":"2026-11-24T10:00:00Z","version":"1"}}`
 
-func deliver(store *fakeStore, body string) *httptest.ResponseRecorder {
+// fakeTokens accepts the token "good" and nothing else.
+type fakeTokens struct{}
+
+func (fakeTokens) Middleware(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if authn.BearerToken(r) != "good" {
+			authn.Unauthorized(w, r)
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+const appToken = "app-token-for-tests"
+
+func routes(store *fakeStore) http.Handler {
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	svc := analytics.NewService(store)
-	h := analyticsapi.Routes(svc, service.Health{Log: log}, log)
+	return analyticsapi.Routes(analytics.NewService(store), analyticsapi.Security{AppAPIToken: appToken, Tokens: fakeTokens{}},
+		service.Health{Log: log}, log)
+}
+
+func deliver(store *fakeStore, body string) *httptest.ResponseRecorder {
+	h := routes(store)
 	req := httptest.NewRequest(http.MethodPost, analyticsapi.EventsPath, strings.NewReader(body))
+	req.Header.Set("dapr-api-token", appToken)
 	req.Header.Set("Content-Type", "application/cloudevents+json")
 	rec := httptest.NewRecorder()
 	h.ServeHTTP(rec, req)
@@ -107,10 +128,27 @@ func TestStorageFailureAsksForRetry(t *testing.T) {
 }
 
 func TestSummary(t *testing.T) {
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	h := analyticsapi.Routes(analytics.NewService(&fakeStore{}), service.Health{Log: log}, log)
+	h := routes(&fakeStore{})
+	req := httptest.NewRequest(http.MethodGet, "/analytics/summary", nil)
+	req.Header.Set("dapr-api-token", appToken)
+	req.Header.Set("Authorization", "Bearer good")
 	rec := httptest.NewRecorder()
-	h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/analytics/summary", nil))
+	h.ServeHTTP(rec, req)
 	require.Equal(t, http.StatusOK, rec.Code)
 	assert.JSONEq(t, `{"totalPatientsCreated":3,"createdPerDay":[{"date":"2026-11-24","count":3}]}`, rec.Body.String())
+}
+
+func TestRequestsMustComeThroughTheSidecar(t *testing.T) {
+	store := &fakeStore{events: map[string]analytics.Event{}}
+	req := httptest.NewRequest(http.MethodPost, analyticsapi.EventsPath, strings.NewReader(validEvent))
+	rec := httptest.NewRecorder()
+	routes(store).ServeHTTP(rec, req)
+	assert.Equal(t, http.StatusUnauthorized, rec.Code, "no app token: an event cannot be injected")
+	assert.Empty(t, store.events)
+
+	req = httptest.NewRequest(http.MethodGet, "/analytics/summary", nil)
+	req.Header.Set("dapr-api-token", appToken)
+	rec = httptest.NewRecorder()
+	routes(store).ServeHTTP(rec, req)
+	assert.Equal(t, http.StatusUnauthorized, rec.Code, "the summary needs a user token too")
 }

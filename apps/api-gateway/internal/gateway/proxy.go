@@ -12,7 +12,6 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httputil"
-	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -25,16 +24,18 @@ import (
 // could not reach the target app.
 var errInvocation = errors.New("dapr invocation failed")
 
-// NewProxy returns a handler forwarding requests (method, path, query, body,
-// headers and request id) to app appID through the sidecar at sidecar.
-// Headers a client could use to choose another target or impersonate the
-// sidecar are replaced or removed.
-func NewProxy(sidecar *url.URL, appID string, log *slog.Logger) http.Handler {
+// NewProxy returns a handler forwarding requests (method, path without
+// stripPrefix, query, body, headers and request id) to app appID through the
+// sidecar. Headers a client could use to choose another target or to pose
+// as the gateway are replaced.
+func NewProxy(cfg Config, appID, stripPrefix string, log *slog.Logger) http.Handler {
 	rp := &httputil.ReverseProxy{
 		Rewrite: func(pr *httputil.ProxyRequest) {
-			pr.SetURL(sidecar)
+			pr.Out.URL.Path = strings.TrimPrefix(pr.Out.URL.Path, stripPrefix)
+			pr.Out.URL.RawPath = ""
+			pr.SetURL(cfg.Sidecar)
 			pr.SetXForwarded()
-			pr.Out.Header.Del("Dapr-Api-Token")
+			pr.Out.Header.Set("Dapr-Api-Token", cfg.DaprAPIToken)
 			pr.Out.Header.Set("Dapr-App-Id", appID)
 			pr.Out.Header.Set(service.RequestIDHeader, service.RequestID(pr.In.Context()))
 		},

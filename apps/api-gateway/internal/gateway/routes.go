@@ -7,33 +7,102 @@ import (
 
 	"github.com/go-chi/chi/v5"
 	"github.com/go-chi/chi/v5/middleware"
+	"github.com/go-chi/cors"
 
 	"github.com/pms-dapr/pms/platform/problem"
 	"github.com/pms-dapr/pms/platform/service"
 )
 
+// MaxBodyBytes bounds every request body the gateway accepts.
+const MaxBodyBytes = 1 << 20
+
 // Targets names the Dapr app behind each group of public routes.
 type Targets struct {
 	Patients  string // app id serving /patients
 	Analytics string // app id serving /analytics
+	Auth      string // app id serving /auth (prefix removed)
 }
 
-// Routes returns the gateway's router. Only the listed paths are forwarded;
-// anything else is answered 404 here and never reaches an internal app.
-func Routes(sidecar *url.URL, t Targets, health service.Health, log *slog.Logger) http.Handler {
+// Config is how the gateway reaches its sidecar and whom browsers may call
+// it from.
+type Config struct {
+	Sidecar        *url.URL
+	DaprAPIToken   string
+	AllowedOrigins []string // CORS allow-list; empty means no cross-origin access
+}
+
+// Routes returns the gateway's router. Only the listed paths are served;
+// every path but login, refresh, the public key documents and health needs
+// a valid access token and a role the policy allows.
+func Routes(cfg Config, t Targets, auth func(http.Handler) http.Handler, health service.Health, log *slog.Logger) http.Handler {
 	r := chi.NewRouter()
-	r.Use(service.RequestIDs, service.AccessLog(log), middleware.Recoverer)
+	r.Use(service.RequestIDs, service.AccessLog(log), middleware.Recoverer, securityHeaders, limitBody)
+	if len(cfg.AllowedOrigins) > 0 {
+		r.Use(cors.Handler(cors.Options{
+			AllowedOrigins: cfg.AllowedOrigins,
+			AllowedMethods: []string{"GET", "POST", "PUT", "PATCH", "DELETE"},
+			AllowedHeaders: []string{"Authorization", "Content-Type", "If-Match", "Idempotency-Key", "X-Request-Id"},
+			ExposedHeaders: []string{"Location", "ETag", "X-Request-Id", "Retry-After"},
+			MaxAge:         600,
+		}))
+	}
 	r.Get("/healthz", health.Live)
 	r.Get("/readyz", health.Ready)
 
-	patients := NewProxy(sidecar, t.Patients, log)
-	r.Handle("/patients", patients)
-	r.Handle("/patients/*", patients)
-	analytics := NewProxy(sidecar, t.Analytics, log)
-	r.Handle("/analytics/*", analytics)
+	authApp := NewProxy(cfg, t.Auth, "/auth", log)
+	r.Post("/auth/login", authApp.ServeHTTP)
+	r.Post("/auth/refresh", authApp.ServeHTTP)
+	r.Get("/auth/.well-known/jwks.json", authApp.ServeHTTP)
+	r.Get("/auth/.well-known/openid-configuration", authApp.ServeHTTP)
+
+	patients := NewProxy(cfg, t.Patients, "", log)
+	analytics := NewProxy(cfg, t.Analytics, "", log)
+	r.Group(func(r chi.Router) {
+		r.Use(auth)
+		r.Post("/auth/logout", allow(anyRole, authApp).ServeHTTP)
+		r.Handle("/auth/users", allow(adminsOnly, authApp))
+		r.Handle("/auth/users/*", allow(adminsOnly, authApp))
+
+		r.Get("/patients", allow(patientReaders, patients).ServeHTTP)
+		r.Post("/patients", allow(patientWriters, patients).ServeHTTP)
+		r.Get("/patients/*", allow(patientReaders, patients).ServeHTTP)
+		r.Put("/patients/*", allow(patientWriters, patients).ServeHTTP)
+		r.Patch("/patients/*", allow(patientWriters, patients).ServeHTTP)
+		r.Delete("/patients/*", allow(adminsOnly, patients).ServeHTTP)
+
+		r.Get("/analytics/*", allow(adminsOnly, analytics).ServeHTTP)
+	})
 
 	r.NotFound(func(w http.ResponseWriter, r *http.Request) {
 		problem.Write(w, r, problem.New(http.StatusNotFound, "No such resource."))
 	})
+	r.MethodNotAllowed(func(w http.ResponseWriter, r *http.Request) {
+		problem.Write(w, r, problem.New(http.StatusMethodNotAllowed, "Method not allowed on this resource."))
+	})
 	return r
+}
+
+// securityHeaders sets the headers an API that serves patient data should
+// always send.
+func securityHeaders(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h := w.Header()
+		h.Set("X-Content-Type-Options", "nosniff")
+		h.Set("X-Frame-Options", "DENY")
+		h.Set("Referrer-Policy", "no-referrer")
+		h.Set("Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'")
+		h.Set("Strict-Transport-Security", "max-age=63072000; includeSubDomains")
+		next.ServeHTTP(w, r)
+	})
+}
+
+func limitBody(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.ContentLength > MaxBodyBytes {
+			problem.Write(w, r, problem.New(http.StatusRequestEntityTooLarge, "The body is too large."))
+			return
+		}
+		r.Body = http.MaxBytesReader(w, r.Body, MaxBodyBytes)
+		next.ServeHTTP(w, r)
+	})
 }

@@ -13,6 +13,7 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 	"google.golang.org/grpc/test/bufconn"
 
@@ -27,15 +28,22 @@ var template = pgtest.NewTemplate(billingdb.Migrations())
 
 // client serves the API over an in-memory connection, backed by a real
 // database cloned for the test.
-func client(t *testing.T) billingv1.BillingServiceClient {
+const appToken = "app-token-for-tests"
+
+func client(t *testing.T) billingv1.BillingServiceClient { return clientWithToken(t, appToken) }
+
+func clientWithToken(t *testing.T, token string) billingv1.BillingServiceClient {
 	t.Helper()
 	lis := bufconn.Listen(1 << 20)
-	srv := grpc.NewServer()
+	srv := grpc.NewServer(grpc.UnaryInterceptor(billinggrpc.RequireAppToken(appToken)))
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	billingv1.RegisterBillingServiceServer(srv, billinggrpc.NewServer(billing.NewService(billingdb.New(template.Pool(t))), log))
 	go func() { _ = srv.Serve(lis) }()
 	t.Cleanup(srv.Stop)
 	conn, err := grpc.NewClient("passthrough:///bufnet",
+		grpc.WithUnaryInterceptor(func(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error {
+			return invoker(metadata.AppendToOutgoingContext(ctx, "dapr-api-token", token), method, req, reply, cc, opts...)
+		}),
 		grpc.WithContextDialer(func(ctx context.Context, _ string) (net.Conn, error) { return lis.DialContext(ctx) }),
 		grpc.WithTransportCredentials(insecure.NewCredentials()))
 	require.NoError(t, err)
@@ -89,4 +97,11 @@ func TestBadInputIsInvalidArgumentNamingFields(t *testing.T) {
 func TestUnknownPatientIsNotFound(t *testing.T) {
 	_, err := client(t).GetBillingAccount(context.Background(), &billingv1.GetBillingAccountRequest{PatientId: patientID})
 	assert.Equal(t, codes.NotFound, status.Code(err))
+}
+
+func TestCallsWithoutTheAppTokenAreRejected(t *testing.T) {
+	for _, token := range []string{"", "wrong"} {
+		_, err := clientWithToken(t, token).GetBillingAccount(context.Background(), &billingv1.GetBillingAccountRequest{PatientId: patientID})
+		assert.Equal(t, codes.Unauthenticated, status.Code(err), "token %q", token)
+	}
 }

@@ -21,17 +21,19 @@ type Client struct {
 	conn    *grpc.ClientConn
 	api     billingv1.BillingServiceClient
 	appID   string
+	token   string
 	timeout time.Duration
 }
 
 // New returns a client that reaches app appID through the sidecar's gRPC
-// port at sidecarAddr (host:port). Each call is bounded by timeout.
-func New(sidecarAddr, appID string, timeout time.Duration) (*Client, error) {
+// port at sidecarAddr (host:port), presenting the sidecar's API token. Each
+// call is bounded by timeout.
+func New(sidecarAddr, appID, daprAPIToken string, timeout time.Duration) (*Client, error) {
 	conn, err := grpc.NewClient(sidecarAddr, grpc.WithTransportCredentials(insecure.NewCredentials()))
 	if err != nil {
 		return nil, fmt.Errorf("billingclient.new: %w", err)
 	}
-	return &Client{conn: conn, api: billingv1.NewBillingServiceClient(conn), appID: appID, timeout: timeout}, nil
+	return &Client{conn: conn, api: billingv1.NewBillingServiceClient(conn), appID: appID, token: daprAPIToken, timeout: timeout}, nil
 }
 
 // Close releases the connection.
@@ -41,7 +43,7 @@ func (c *Client) Close() error { return c.conn.Close() }
 func (c *Client) CreateAccount(ctx context.Context, p patient.Patient) (string, error) {
 	ctx, cancel := context.WithTimeout(ctx, c.timeout)
 	defer cancel()
-	ctx = metadata.AppendToOutgoingContext(ctx, "dapr-app-id", c.appID)
+	ctx = metadata.AppendToOutgoingContext(ctx, "dapr-app-id", c.appID, "dapr-api-token", c.token)
 	resp, err := c.api.CreateBillingAccount(ctx, &billingv1.CreateBillingAccountRequest{
 		PatientId: p.ID, Name: p.Name, Email: p.Email,
 	})

@@ -14,6 +14,8 @@ import (
 	"github.com/go-chi/chi/v5/middleware"
 
 	"github.com/pms-dapr/pms/apps/patient-service/internal/patient"
+	"github.com/pms-dapr/pms/platform/authn"
+	"github.com/pms-dapr/pms/platform/jsonbody"
 	"github.com/pms-dapr/pms/platform/problem"
 	"github.com/pms-dapr/pms/platform/service"
 )
@@ -34,14 +36,29 @@ type Handler struct {
 	log *slog.Logger
 }
 
+// TokenVerifier wraps handlers so they see only callers with a valid access
+// token, whose identity is then in the request context.
+type TokenVerifier interface {
+	Middleware(next http.Handler) http.Handler
+}
+
+// Security is how the service trusts a request: it must come through the
+// app's Dapr sidecar (app API token) and carry a valid user access token,
+// checked here again although the gateway checked it (defence in depth).
+type Security struct {
+	AppAPIToken string
+	Tokens      TokenVerifier
+}
+
 // Routes returns the service's router: the patient API plus health.
-func Routes(reg Registry, health service.Health, log *slog.Logger) http.Handler {
+func Routes(reg Registry, sec Security, health service.Health, log *slog.Logger) http.Handler {
 	h := &Handler{reg: reg, log: log}
 	r := chi.NewRouter()
-	r.Use(service.RequestIDs, service.AccessLog(log), middleware.Recoverer)
+	r.Use(service.RequestIDs, service.AccessLog(log), middleware.Recoverer, authn.RequireAppToken(sec.AppAPIToken))
 	r.Get("/healthz", health.Live)
 	r.Get("/readyz", health.Ready)
 	r.Route("/patients", func(r chi.Router) {
+		r.Use(sec.Tokens.Middleware)
 		r.Post("/", h.create)
 		r.Get("/", h.list)
 		r.Get("/{id}", h.get)
@@ -57,20 +74,23 @@ func Routes(reg Registry, health service.Health, log *slog.Logger) http.Handler 
 
 func (h *Handler) create(w http.ResponseWriter, r *http.Request) {
 	var body patientRequest
-	if !decode(w, r, &body) {
+	if !jsonbody.Decode(w, r, &body, MaxBodyBytes) {
 		return
 	}
 	p, err := h.reg.Create(r.Context(), body.draft())
 	if err != nil {
+		h.audit(r, "patient.create", "", err)
 		h.fail(w, r, err)
 		return
 	}
+	h.audit(r, "patient.create", p.ID, nil)
 	w.Header().Set("Location", "/patients/"+p.ID)
 	service.WriteJSON(w, http.StatusCreated, toResponse(p))
 }
 
 func (h *Handler) get(w http.ResponseWriter, r *http.Request) {
 	p, err := h.reg.Get(r.Context(), chi.URLParam(r, "id"))
+	h.audit(r, "patient.read", chi.URLParam(r, "id"), err)
 	if err != nil {
 		h.fail(w, r, err)
 		return
@@ -89,6 +109,7 @@ func (h *Handler) list(w http.ResponseWriter, r *http.Request) {
 		limit = n
 	}
 	ps, err := h.reg.List(r.Context(), limit)
+	h.audit(r, "patient.list", "", err)
 	if err != nil {
 		h.fail(w, r, err)
 		return
@@ -98,6 +119,17 @@ func (h *Handler) list(w http.ResponseWriter, r *http.Request) {
 		out.Items[i] = toResponse(p)
 	}
 	service.WriteJSON(w, http.StatusOK, out)
+}
+
+// audit logs who did what to which record and how it ended.
+func (h *Handler) audit(r *http.Request, action, patientID string, err error) {
+	id, _ := authn.FromContext(r.Context())
+	outcome := "success"
+	if err != nil {
+		outcome = "failure"
+	}
+	h.log.InfoContext(r.Context(), "audit", "action", action, "patient_id", patientID,
+		"user_id", id.Subject, "role", id.Role, "outcome", outcome)
 }
 
 // fail maps a domain error to its problem; anything unexpected is logged and

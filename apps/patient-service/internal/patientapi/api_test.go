@@ -17,6 +17,7 @@ import (
 
 	"github.com/pms-dapr/pms/apps/patient-service/internal/patient"
 	"github.com/pms-dapr/pms/apps/patient-service/internal/patientapi"
+	"github.com/pms-dapr/pms/platform/authn"
 	"github.com/pms-dapr/pms/platform/service"
 )
 
@@ -54,10 +55,31 @@ var sample = patient.Patient{
 	RegisteredDate: time.Date(2026, 11, 24, 0, 0, 0, 0, time.UTC), BillingAccountID: "acct-1",
 }
 
-func serve(reg *fakeRegistry, method, path, contentType, body string) *httptest.ResponseRecorder {
+// fakeTokens accepts the token "good" as a clinician and nothing else.
+type fakeTokens struct{}
+
+func (fakeTokens) Middleware(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if authn.BearerToken(r) != "good" {
+			authn.Unauthorized(w, r)
+			return
+		}
+		next.ServeHTTP(w, r.WithContext(authn.WithIdentity(r.Context(), authn.Identity{Subject: "u1", Role: authn.RoleClinician})))
+	})
+}
+
+const appToken = "app-token-for-tests"
+
+func routes(reg *fakeRegistry) http.Handler {
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	h := patientapi.Routes(reg, service.Health{Log: log}, log)
+	return patientapi.Routes(reg, patientapi.Security{AppAPIToken: appToken, Tokens: fakeTokens{}}, service.Health{Log: log}, log)
+}
+
+func serve(reg *fakeRegistry, method, path, contentType, body string) *httptest.ResponseRecorder {
+	h := routes(reg)
 	req := httptest.NewRequest(method, path, strings.NewReader(body))
+	req.Header.Set("dapr-api-token", appToken)
+	req.Header.Set("Authorization", "Bearer good")
 	if contentType != "" {
 		req.Header.Set("Content-Type", contentType)
 	}
@@ -163,4 +185,35 @@ func TestGetAndList(t *testing.T) {
 
 	rec = serve(reg, http.MethodDelete, "/patients/"+sample.ID, "", "")
 	assert.Equal(t, http.StatusMethodNotAllowed, rec.Code)
+}
+
+func TestOnlySidecarTrafficWithAValidTokenIsServed(t *testing.T) {
+	cases := map[string]struct {
+		appToken, bearer string
+		status           int
+	}{
+		"no app token":        {"", "good", http.StatusUnauthorized},
+		"wrong app token":     {"guess", "good", http.StatusUnauthorized},
+		"no access token":     {appToken, "", http.StatusUnauthorized},
+		"bad access token":    {appToken, "forged", http.StatusUnauthorized},
+		"both tokens present": {appToken, "good", http.StatusOK},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			reg := &fakeRegistry{p: sample}
+			req := httptest.NewRequest(http.MethodGet, "/patients/"+sample.ID, nil)
+			if tc.appToken != "" {
+				req.Header.Set("dapr-api-token", tc.appToken)
+			}
+			if tc.bearer != "" {
+				req.Header.Set("Authorization", "Bearer "+tc.bearer)
+			}
+			rec := httptest.NewRecorder()
+			routes(reg).ServeHTTP(rec, req)
+			assert.Equal(t, tc.status, rec.Code, rec.Body.String())
+		})
+	}
+	rec := httptest.NewRecorder()
+	routes(&fakeRegistry{}).ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/healthz", nil))
+	assert.Equal(t, http.StatusOK, rec.Code, "probes need no token")
 }

@@ -1,0 +1,156 @@
+package gateway
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"os"
+	"sync/atomic"
+	"time"
+
+	"github.com/dapr/components-contrib/metadata"
+	"github.com/dapr/components-contrib/middleware"
+	"github.com/dapr/components-contrib/middleware/http/bearer"
+	"github.com/dapr/kit/logger"
+	"gopkg.in/yaml.v3"
+
+	"github.com/pms-dapr/pms/platform/problem"
+)
+
+// BearerComponentType is the Dapr component type the manifest must declare.
+const BearerComponentType = "middleware.http.bearer"
+
+// component is the part of a Dapr Component manifest the gateway reads.
+type component struct {
+	Kind     string `yaml:"kind"`
+	Metadata struct {
+		Name string `yaml:"name"`
+	} `yaml:"metadata"`
+	Spec struct {
+		Type     string `yaml:"type"`
+		Metadata []struct {
+			Name  string `yaml:"name"`
+			Value string `yaml:"value"`
+		} `yaml:"metadata"`
+	} `yaml:"spec"`
+}
+
+// LoadBearerMetadata reads a middleware.http.bearer Component manifest into
+// the metadata the middleware is configured with.
+func LoadBearerMetadata(path string) (middleware.Metadata, error) {
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		return middleware.Metadata{}, fmt.Errorf("gateway: bearer component: %w", err)
+	}
+	var c component
+	if err := yaml.Unmarshal(raw, &c); err != nil {
+		return middleware.Metadata{}, fmt.Errorf("gateway: bearer component %s: %w", path, err)
+	}
+	if c.Kind != "Component" || c.Spec.Type != BearerComponentType {
+		return middleware.Metadata{}, fmt.Errorf("gateway: %s is not a %s Component", path, BearerComponentType)
+	}
+	props := map[string]string{}
+	for _, m := range c.Spec.Metadata {
+		props[m.Name] = m.Value
+	}
+	return middleware.Metadata{Base: metadata.Base{Name: c.Metadata.Name, Properties: props}}, nil
+}
+
+// Bearer is the Dapr bearer middleware, set up in the background: building
+// it fetches the JWKS, which may not be reachable yet (auth-service starting
+// or down). Until it is built every protected request is refused with 503;
+// nothing passes unauthenticated.
+type Bearer struct {
+	md      middleware.Metadata
+	log     *slog.Logger
+	handler atomic.Pointer[func(http.Handler) http.Handler]
+}
+
+// NewBearer returns an unready Bearer for md.
+func NewBearer(md middleware.Metadata, log *slog.Logger) *Bearer {
+	return &Bearer{md: md, log: log}
+}
+
+// Run builds the middleware, retrying with backoff until it succeeds or ctx
+// ends.
+func (b *Bearer) Run(ctx context.Context) error {
+	wait := time.Second
+	for {
+		mw := bearer.NewBearerMiddleware(logger.NewLogger("api-gateway.bearer"))
+		h, err := mw.GetHandler(ctx, b.md)
+		if err == nil {
+			b.handler.Store(&h)
+			b.log.Info("JWT verification ready", "component", b.md.Name)
+			return nil
+		}
+		b.log.Warn("JWT verification not ready; protected routes answer 503", "err", err, "retry_in", wait.String())
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(wait):
+		}
+		wait = min(wait*2, 30*time.Second)
+	}
+}
+
+// Ready reports whether tokens can be verified.
+func (b *Bearer) Ready(context.Context) error {
+	if b.handler.Load() == nil {
+		return errors.New("JWKS not loaded yet")
+	}
+	return nil
+}
+
+// Middleware verifies the bearer token before next runs. The bearer
+// middleware's own plain-text rejections become problem+json 401s.
+func (b *Bearer) Middleware(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h := b.handler.Load()
+		if h == nil {
+			w.Header().Set("Retry-After", "5")
+			problem.Write(w, r, problem.New(http.StatusServiceUnavailable, "Sign-in verification is starting; try again shortly."))
+			return
+		}
+		passed := false
+		inner := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			passed = true
+			next.ServeHTTP(w, r)
+		})
+		rw := &rejectionWriter{ResponseWriter: w, r: r, passed: &passed}
+		(*h)(inner).ServeHTTP(rw, r)
+	})
+}
+
+// rejectionWriter turns a response the bearer middleware writes itself
+// (never one from next) into a problem document.
+type rejectionWriter struct {
+	http.ResponseWriter
+	r        *http.Request
+	passed   *bool
+	rejected bool
+}
+
+func (w *rejectionWriter) WriteHeader(code int) {
+	if *w.passed {
+		w.ResponseWriter.WriteHeader(code)
+		return
+	}
+	w.rejected = true
+	if code == http.StatusUnauthorized {
+		w.ResponseWriter.Header().Set("WWW-Authenticate", `Bearer error="invalid_token"`)
+		problem.Write(w.ResponseWriter, w.r, problem.New(code, "A valid access token is required."))
+		return
+	}
+	problem.Write(w.ResponseWriter, w.r, problem.New(code, "The access token could not be checked."))
+}
+
+func (w *rejectionWriter) Write(b []byte) (int, error) {
+	if w.rejected {
+		return len(b), nil // the problem document is already written
+	}
+	return w.ResponseWriter.Write(b)
+}
+
+func (w *rejectionWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }

@@ -1,0 +1,63 @@
+package main
+
+import (
+	"errors"
+	"time"
+
+	"github.com/pms-dapr/pms/platform/service"
+)
+
+// config is everything auth-service reads from its environment. Nothing
+// secret has a default: without a signing key file the service only starts
+// in development mode, where it makes (and keeps) its own key.
+type config struct {
+	Port           string        // APP_PORT
+	DatabaseURL    string        // DATABASE_URL
+	AppAPIToken    string        // APP_API_TOKEN: what the sidecar must present
+	DevMode        bool          // AUTH_DEV_MODE=true: allows a generated key and the local issuer
+	Issuer         string        // AUTH_ISSUER
+	Audience       string        // AUTH_AUDIENCE
+	KeyFile        string        // AUTH_SIGNING_KEY_FILE: PEM EC P-256 private key
+	NextKeyFile    string        // AUTH_NEXT_SIGNING_KEY_FILE: published, not yet used
+	DevKeyFile     string        // AUTH_DEV_KEY_FILE: where development mode keeps its key
+	AdminEmail     string        // AUTH_BOOTSTRAP_ADMIN_EMAIL
+	AdminPassword  string        // AUTH_BOOTSTRAP_ADMIN_PASSWORD
+	RefreshTTL     time.Duration // AUTH_REFRESH_TTL
+	LoginFailLimit int           // failed logins per minute per account and per client
+}
+
+func loadConfig() (config, error) {
+	c := config{
+		Port:           service.Env("APP_PORT", "4005"),
+		DatabaseURL:    service.Env("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/auth?sslmode=disable"),
+		AppAPIToken:    service.Env("APP_API_TOKEN", ""),
+		DevMode:        service.Env("AUTH_DEV_MODE", "") == "true",
+		Audience:       service.Env("AUTH_AUDIENCE", "pms-api"),
+		KeyFile:        service.Env("AUTH_SIGNING_KEY_FILE", ""),
+		NextKeyFile:    service.Env("AUTH_NEXT_SIGNING_KEY_FILE", ""),
+		DevKeyFile:     service.Env("AUTH_DEV_KEY_FILE", ".dapr/dev-signing-key.pem"),
+		AdminEmail:     service.Env("AUTH_BOOTSTRAP_ADMIN_EMAIL", ""),
+		AdminPassword:  service.Env("AUTH_BOOTSTRAP_ADMIN_PASSWORD", ""),
+		LoginFailLimit: 5,
+	}
+	devIssuer := ""
+	if c.DevMode {
+		devIssuer = "http://localhost:4004/auth"
+	}
+	c.Issuer = service.Env("AUTH_ISSUER", devIssuer)
+	var err error
+	if c.RefreshTTL, err = service.EnvDuration("AUTH_REFRESH_TTL", 12*time.Hour); err != nil {
+		return c, err
+	}
+	switch {
+	case c.AppAPIToken == "":
+		return c, errors.New("config: APP_API_TOKEN is required (the token the Dapr sidecar presents)")
+	case c.Issuer == "":
+		return c, errors.New("config: AUTH_ISSUER is required outside development mode")
+	case c.KeyFile == "" && !c.DevMode:
+		return c, errors.New("config: AUTH_SIGNING_KEY_FILE is required outside development mode")
+	case c.AdminEmail != "" && c.AdminPassword == "":
+		return c, errors.New("config: AUTH_BOOTSTRAP_ADMIN_EMAIL is set but AUTH_BOOTSTRAP_ADMIN_PASSWORD is not")
+	}
+	return c, nil
+}

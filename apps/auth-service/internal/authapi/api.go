@@ -1,0 +1,201 @@
+// Package authapi serves auth-service's HTTP API: login, refresh and logout,
+// the public key set and discovery document, and admin user management.
+package authapi
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"math"
+	"net"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/go-chi/chi/v5"
+	"github.com/go-chi/chi/v5/middleware"
+	"github.com/lestrrat-go/jwx/v2/jwk"
+
+	"github.com/pms-dapr/pms/apps/auth-service/internal/identity"
+	"github.com/pms-dapr/pms/platform/authn"
+	"github.com/pms-dapr/pms/platform/jsonbody"
+	"github.com/pms-dapr/pms/platform/problem"
+	"github.com/pms-dapr/pms/platform/service"
+)
+
+// maxBody bounds request bodies; credentials are small.
+const maxBody = 8 << 10
+
+// Accounts is what the handlers need from the domain.
+type Accounts interface {
+	Login(ctx context.Context, email, password, clientAddr string) (identity.Session, error)
+	Refresh(ctx context.Context, refresh string) (identity.Session, error)
+	Logout(ctx context.Context, refresh string) error
+	CreateUser(ctx context.Context, n identity.NewUser) (identity.User, error)
+	ListUsers(ctx context.Context) ([]identity.User, error)
+	UpdateUser(ctx context.Context, id string, p identity.UserPatch) (identity.User, error)
+}
+
+// Keys publishes and checks tokens.
+type Keys interface {
+	JWKS() jwk.Set
+	Verify(raw string) (authn.Identity, error)
+}
+
+// Config is what the routes need besides the domain.
+type Config struct {
+	Issuer      string // also the public base URL of this API
+	AppAPIToken string
+}
+
+// Routes returns auth-service's router.
+func Routes(acc Accounts, keys Keys, cfg Config, health service.Health, log *slog.Logger) http.Handler {
+	h := &handler{acc: acc, keys: keys, cfg: cfg, log: log}
+	r := chi.NewRouter()
+	r.Use(service.RequestIDs, service.AccessLog(log), middleware.Recoverer, authn.RequireAppToken(cfg.AppAPIToken))
+	r.Get("/healthz", health.Live)
+	r.Get("/readyz", health.Ready)
+	r.Post("/login", h.login)
+	r.Post("/refresh", h.refresh)
+	r.Post("/logout", h.logout)
+	r.Get("/.well-known/jwks.json", h.jwks)
+	r.Get("/.well-known/openid-configuration", h.discovery)
+	r.Route("/users", func(r chi.Router) {
+		r.Use(h.requireAdmin)
+		r.Post("/", h.createUser)
+		r.Get("/", h.listUsers)
+		r.Patch("/{id}", h.updateUser)
+	})
+	r.NotFound(func(w http.ResponseWriter, r *http.Request) {
+		problem.Write(w, r, problem.New(http.StatusNotFound, "No such resource."))
+	})
+	return r
+}
+
+type handler struct {
+	acc  Accounts
+	keys Keys
+	cfg  Config
+	log  *slog.Logger
+}
+
+type loginRequest struct {
+	Email    string `json:"email"`
+	Password string `json:"password"`
+}
+
+type refreshRequest struct {
+	RefreshToken string `json:"refreshToken"`
+}
+
+type sessionResponse struct {
+	AccessToken  string `json:"accessToken"`
+	TokenType    string `json:"tokenType"`
+	ExpiresIn    int    `json:"expiresIn"`
+	RefreshToken string `json:"refreshToken"`
+}
+
+func toSession(s identity.Session) sessionResponse {
+	return sessionResponse{AccessToken: s.AccessToken, TokenType: "Bearer",
+		ExpiresIn: int(s.ExpiresIn / time.Second), RefreshToken: s.RefreshToken}
+}
+
+func (h *handler) login(w http.ResponseWriter, r *http.Request) {
+	var body loginRequest
+	if !jsonbody.Decode(w, r, &body, maxBody) {
+		return
+	}
+	if body.Email == "" || body.Password == "" {
+		var fields []problem.FieldError
+		if body.Email == "" {
+			fields = append(fields, problem.FieldError{Field: "email", Message: "is required"})
+		}
+		if body.Password == "" {
+			fields = append(fields, problem.FieldError{Field: "password", Message: "is required"})
+		}
+		problem.Write(w, r, problem.Validation(fields))
+		return
+	}
+	s, err := h.acc.Login(r.Context(), body.Email, body.Password, clientAddr(r))
+	var throttled *identity.ThrottledError
+	switch {
+	case errors.As(err, &throttled):
+		w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(throttled.RetryAfter.Seconds()))))
+		problem.Write(w, r, problem.New(http.StatusTooManyRequests, "Too many failed logins; wait before trying again."))
+	case errors.Is(err, identity.ErrBadCredentials):
+		h.log.InfoContext(r.Context(), "login failed", "client", clientAddr(r))
+		problem.Write(w, r, problem.New(http.StatusUnauthorized, "Invalid email or password."))
+	case err != nil:
+		h.internal(w, r, err)
+	default:
+		service.WriteJSON(w, http.StatusOK, toSession(s))
+	}
+}
+
+func (h *handler) refresh(w http.ResponseWriter, r *http.Request) {
+	var body refreshRequest
+	if !jsonbody.Decode(w, r, &body, maxBody) {
+		return
+	}
+	s, err := h.acc.Refresh(r.Context(), body.RefreshToken)
+	switch {
+	case errors.Is(err, identity.ErrInvalidRefresh):
+		problem.Write(w, r, problem.New(http.StatusUnauthorized, "The refresh token is not valid; log in again."))
+	case err != nil:
+		h.internal(w, r, err)
+	default:
+		service.WriteJSON(w, http.StatusOK, toSession(s))
+	}
+}
+
+func (h *handler) logout(w http.ResponseWriter, r *http.Request) {
+	var body refreshRequest
+	if !jsonbody.Decode(w, r, &body, maxBody) {
+		return
+	}
+	if err := h.acc.Logout(r.Context(), body.RefreshToken); err != nil {
+		h.internal(w, r, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+func (h *handler) jwks(w http.ResponseWriter, _ *http.Request) {
+	w.Header().Set("Content-Type", "application/jwk-set+json")
+	w.Header().Set("Cache-Control", "public, max-age=300")
+	service.WriteJSONBody(w, http.StatusOK, h.keys.JWKS())
+}
+
+func (h *handler) discovery(w http.ResponseWriter, _ *http.Request) {
+	iss := strings.TrimSuffix(h.cfg.Issuer, "/")
+	w.Header().Set("Cache-Control", "public, max-age=300")
+	service.WriteJSONBody(w, http.StatusOK, map[string]any{
+		"issuer":                                iss,
+		"jwks_uri":                              iss + "/.well-known/jwks.json",
+		"token_endpoint":                        iss + "/login",
+		"grant_types_supported":                 []string{"password", "refresh_token"},
+		"id_token_signing_alg_values_supported": []string{"ES256"},
+		"subject_types_supported":               []string{"public"},
+		"response_types_supported":              []string{"token"},
+		"claims_supported":                      []string{"iss", "aud", "sub", "email", "role", "iat", "nbf", "exp", "jti"},
+	})
+}
+
+func (h *handler) internal(w http.ResponseWriter, r *http.Request, err error) {
+	h.log.ErrorContext(r.Context(), "request failed", "err", err)
+	problem.Write(w, r, problem.New(http.StatusInternalServerError, "The request could not be completed."))
+}
+
+// clientAddr is the caller's address as the gateway saw it (it overwrites
+// X-Forwarded-For), else the peer's.
+func clientAddr(r *http.Request) string {
+	if xff := r.Header.Get("X-Forwarded-For"); xff != "" {
+		return strings.TrimSpace(strings.Split(xff, ",")[0])
+	}
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
+}

@@ -1,0 +1,103 @@
+// Package identity is auth-service's domain: users and their roles,
+// password checks with throttling, and sessions made of a short-lived access
+// token and a rotating refresh token.
+package identity
+
+import (
+	"errors"
+	"net/mail"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/pms-dapr/pms/platform/authn"
+)
+
+// Sentinel errors the transport maps to status codes.
+var (
+	// ErrBadCredentials covers a wrong password, an unknown email and a
+	// disabled account alike, so a caller cannot tell which.
+	ErrBadCredentials = errors.New("invalid email or password")
+	// ErrInvalidRefresh covers an unknown, expired, revoked or reused
+	// refresh token.
+	ErrInvalidRefresh = errors.New("invalid refresh token")
+	ErrNotFound       = errors.New("user not found")
+	ErrEmailTaken     = errors.New("email already registered")
+)
+
+// ThrottledError says a login was refused without checking the password
+// because of recent failures; RetryAfter is when to try again.
+type ThrottledError struct{ RetryAfter time.Duration }
+
+func (e *ThrottledError) Error() string { return "too many failed logins" }
+
+// FieldError names one invalid input field.
+type FieldError struct{ Field, Message string }
+
+// ValidationError lists every invalid field of an input.
+type ValidationError struct{ Fields []FieldError }
+
+func (e *ValidationError) Error() string {
+	parts := make([]string, len(e.Fields))
+	for i, f := range e.Fields {
+		parts[i] = f.Field + " " + f.Message
+	}
+	return "invalid input: " + strings.Join(parts, "; ")
+}
+
+func (e *ValidationError) add(field, msg string) { e.Fields = append(e.Fields, FieldError{field, msg}) }
+
+// Password length bounds: long enough to resist guessing, short enough that
+// hashing cannot be used to exhaust the server.
+const (
+	MinPasswordLen = 12
+	MaxPasswordLen = 128
+)
+
+// User is an account.
+type User struct {
+	ID           string
+	Email        string
+	PasswordHash string
+	Role         string
+	Disabled     bool
+	CreatedAt    time.Time
+	UpdatedAt    time.Time
+}
+
+// NewUser is an account to create.
+type NewUser struct {
+	Email    string
+	Password string
+	Role     string
+}
+
+func (n NewUser) validate() error {
+	var v ValidationError
+	if a, err := mail.ParseAddress(n.Email); err != nil || a.Address != n.Email {
+		v.add("email", "must be an email address like name@example.com")
+	}
+	validatePassword(&v, n.Password)
+	if !authn.ValidRole(n.Role) {
+		v.add("role", "must be one of admin, clinician, billing")
+	}
+	if len(v.Fields) > 0 {
+		return &v
+	}
+	return nil
+}
+
+func validatePassword(v *ValidationError, p string) {
+	switch n := utf8.RuneCountInString(p); {
+	case n < MinPasswordLen:
+		v.add("password", "must be at least 12 characters")
+	case n > MaxPasswordLen:
+		v.add("password", "must be at most 128 characters")
+	}
+}
+
+// UserPatch changes a user; nil fields stay as they are.
+type UserPatch struct {
+	Role     *string
+	Disabled *bool
+}
