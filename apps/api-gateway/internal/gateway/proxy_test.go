@@ -2,8 +2,6 @@ package gateway_test
 
 import (
 	"encoding/json"
-	"io"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -13,70 +11,67 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/pms-dapr/pms/apps/api-gateway/internal/gateway"
-	"github.com/pms-dapr/pms/platform/service"
+	"github.com/pms-dapr/pms/platform/authn/authntest"
 )
 
-// seen is what the fake sidecar received.
-type seen struct {
-	method, path, query, body, appID, token, requestID string
-}
-
-// fakeSidecar answers every request with status/contentType/body and records it.
-func fakeSidecar(t *testing.T, status int, contentType, body string) (*url.URL, *seen) {
-	t.Helper()
-	got := &seen{}
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		b, _ := io.ReadAll(r.Body)
-		*got = seen{r.Method, r.URL.Path, r.URL.RawQuery, string(b), r.Header.Get("Dapr-App-Id"),
-			r.Header.Get("Dapr-Api-Token"), r.Header.Get("X-Request-Id")}
-		w.Header().Set("Content-Type", contentType)
-		w.Header().Set("X-Request-Id", "upstream-copy")
-		w.WriteHeader(status)
-		_, _ = io.WriteString(w, body)
-	}))
-	t.Cleanup(srv.Close)
-	u, _ := url.Parse(srv.URL)
-	return u, got
-}
-
-func routes(sidecar *url.URL) http.Handler {
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	return gateway.Routes(sidecar, gateway.Targets{Patients: "patient-service", Analytics: "analytics-service"}, service.Health{Log: log}, log)
-}
-
 func TestForwardsThroughSidecarToOwningApp(t *testing.T) {
+	signer := newSigner(t)
+	bearer := readyBearer(t, signer)
 	sidecar, got := fakeSidecar(t, http.StatusCreated, "application/json", `{"id":"1"}`)
 	req := httptest.NewRequest(http.MethodPost, "/patients?x=1&y=2", strings.NewReader(`{"name":"Ada"}`))
-	req.Header.Set("Dapr-App-Id", "billing-service") // a client must not pick the target
-	req.Header.Set("Dapr-Api-Token", "stolen")       // nor pass a sidecar token along
+	req.Header.Set("Authorization", "Bearer "+signer.Token(authntest.Claims{Role: "clinician"}))
+	req.Header.Set("Dapr-App-Id", "billing-service")   // a client must not pick the target
+	req.Header.Set("Dapr-Api-Token", "client-guessed") // nor present its own sidecar token
 	req.Header.Set("X-Request-Id", "req-123")
 	rec := httptest.NewRecorder()
-	routes(sidecar).ServeHTTP(rec, req)
+	routes(sidecar, bearer.Middleware).ServeHTTP(rec, req)
 
-	require.Equal(t, http.StatusCreated, rec.Code)
+	require.Equal(t, http.StatusCreated, rec.Code, rec.Body.String())
 	assert.JSONEq(t, `{"id":"1"}`, rec.Body.String())
 	assert.Equal(t, seen{method: "POST", path: "/patients", query: "x=1&y=2", body: `{"name":"Ada"}`,
-		appID: "patient-service", token: "", requestID: "req-123"}, *got)
+		appID: "patient-service", token: daprToken, requestID: "req-123"}, *got)
 	assert.Equal(t, []string{"req-123"}, rec.Header().Values("X-Request-Id"), "one request id in the answer")
+}
 
-	rec = httptest.NewRecorder()
-	routes(sidecar).ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/analytics/summary", nil))
-	assert.Equal(t, "analytics-service", got.appID)
-	assert.Equal(t, "/analytics/summary", got.path)
+func TestAuthRoutesLosePrefixAndLoginNeedsNoToken(t *testing.T) {
+	signer := newSigner(t)
+	sidecar, got := fakeSidecar(t, http.StatusOK, "application/json", `{}`)
+	h := routes(sidecar, readyBearer(t, signer).Middleware)
+	for path, want := range map[string]string{
+		"/auth/login":                            "/login",
+		"/auth/refresh":                          "/refresh",
+		"/auth/.well-known/jwks.json":            "/.well-known/jwks.json",
+		"/auth/.well-known/openid-configuration": "/.well-known/openid-configuration",
+	} {
+		method := http.MethodPost
+		if strings.Contains(path, "well-known") {
+			method = http.MethodGet
+		}
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, httptest.NewRequest(method, path, strings.NewReader(`{}`)))
+		assert.Equal(t, http.StatusOK, rec.Code, path)
+		assert.Equal(t, want, got.path)
+		assert.Equal(t, "auth-service", got.appID)
+	}
 }
 
 func TestUnknownPathsStayInside(t *testing.T) {
+	signer := newSigner(t)
 	sidecar, got := fakeSidecar(t, http.StatusOK, "application/json", `{}`)
-	for _, p := range []string{"/v1.0/invoke/billing-service/method/x", "/v1.0/secrets/envstore/KAFKA_BROKERS", "/events/patient", "/"} {
+	h := routes(sidecar, readyBearer(t, signer).Middleware)
+	for _, p := range []string{"/v1.0/invoke/billing-service/method/x", "/v1.0/secrets/envstore/KAFKA_BROKERS", "/events/patient", "/", "/auth/../patients"} {
+		req := httptest.NewRequest(http.MethodGet, p, nil)
+		req.Header.Set("Authorization", "Bearer "+signer.Token(authntest.Claims{}))
 		rec := httptest.NewRecorder()
-		routes(sidecar).ServeHTTP(rec, httptest.NewRequest(http.MethodGet, p, nil))
-		assert.Equal(t, http.StatusNotFound, rec.Code, p)
+		h.ServeHTTP(rec, req)
+		assert.Contains(t, []int{http.StatusNotFound, http.StatusMethodNotAllowed}, rec.Code, p)
 	}
 	assert.Empty(t, got.path, "nothing reached the sidecar")
 }
 
 func TestInvocationFailuresBecomeProblems(t *testing.T) {
+	signer := newSigner(t)
+	bearer := readyBearer(t, signer)
 	cases := map[string]struct {
 		status      int
 		contentType string
@@ -91,8 +86,10 @@ func TestInvocationFailuresBecomeProblems(t *testing.T) {
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {
 			sidecar, _ := fakeSidecar(t, tc.status, tc.contentType, tc.body)
+			req := httptest.NewRequest(http.MethodGet, "/patients/1", nil)
+			req.Header.Set("Authorization", "Bearer "+signer.Token(authntest.Claims{}))
 			rec := httptest.NewRecorder()
-			routes(sidecar).ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/patients/1", nil))
+			routes(sidecar, bearer.Middleware).ServeHTTP(rec, req)
 			assert.Equal(t, tc.want, rec.Code)
 			if tc.want != tc.status {
 				assert.Equal(t, "application/problem+json", rec.Header().Get("Content-Type"))
@@ -109,7 +106,7 @@ func TestSidecarDownIsBadGateway(t *testing.T) {
 	u, _ := url.Parse(srv.URL)
 	srv.Close()
 	rec := httptest.NewRecorder()
-	routes(u).ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/patients", nil))
+	routes(u, func(h http.Handler) http.Handler { return h }).ServeHTTP(rec, httptest.NewRequest(http.MethodPost, "/auth/login", strings.NewReader("{}")))
 	require.Equal(t, http.StatusBadGateway, rec.Code)
 	var p struct{ Status int }
 	require.NoError(t, json.Unmarshal(rec.Body.Bytes(), &p))

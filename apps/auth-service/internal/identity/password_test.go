@@ -1,0 +1,53 @@
+package identity_test
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/pms-dapr/pms/apps/auth-service/internal/identity"
+)
+
+// cheap keeps unit tests fast; production uses OWASPParams.
+var cheap = identity.Argon2Params{MemoryKiB: 64, Time: 1, Threads: 1}
+
+func TestPasswordHashRoundTrip(t *testing.T) {
+	h, err := identity.HashPassword("correct horse battery", identity.OWASPParams)
+	require.NoError(t, err)
+	assert.True(t, strings.HasPrefix(h, "$argon2id$v=19$m=19456,t=2,p=1$"), h)
+
+	ok, err := identity.CheckPassword("correct horse battery", h)
+	require.NoError(t, err)
+	assert.True(t, ok)
+	ok, err = identity.CheckPassword("correct horse batterY", h)
+	require.NoError(t, err)
+	assert.False(t, ok)
+
+	h2, _ := identity.HashPassword("correct horse battery", identity.OWASPParams)
+	assert.NotEqual(t, h, h2, "salted")
+}
+
+func TestCheckPasswordRejectsMalformedHashes(t *testing.T) {
+	for _, h := range []string{"", "plain", "$2a$12$abc", "$argon2i$v=19$m=64,t=1,p=1$c2FsdA$aGFzaA", "$argon2id$v=19$m=x,t=1,p=1$c2FsdA$aGFzaA"} {
+		ok, err := identity.CheckPassword("pw", h)
+		assert.False(t, ok, h)
+		assert.Error(t, err, h)
+	}
+}
+
+func TestThrottleBlocksAfterLimitWithinWindow(t *testing.T) {
+	th := identity.NewThrottle(5, time.Minute)
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	for i := range 5 {
+		assert.Zero(t, th.Blocked("a", t0.Add(time.Duration(i)*time.Second)))
+		th.Fail("a", t0.Add(time.Duration(i)*time.Second))
+	}
+	assert.Equal(t, 55*time.Second, th.Blocked("a", t0.Add(5*time.Second)), "until the first failure leaves the window")
+	assert.Zero(t, th.Blocked("b", t0.Add(5*time.Second)), "keys are independent")
+	assert.Zero(t, th.Blocked("a", t0.Add(61*time.Second)), "the window slides")
+	th.Reset("a")
+	assert.Zero(t, th.Blocked("a", t0.Add(6*time.Second)))
+}
