@@ -186,19 +186,41 @@ func (s *System) StopApp(id string) error {
 	return nil
 }
 
-// RestartApp starts a stopped app and its sidecar again on the same ports
-// and waits until both are healthy.
-func (s *System) RestartApp(ctx context.Context, id string) error {
+// StartApp starts a stopped app and its sidecar again on the same ports
+// without waiting for them to become healthy.
+func (s *System) StartApp(id string) error {
 	a := s.App(id)
 	if a == nil {
 		return fmt.Errorf("runner: no app %q", id)
 	}
 	a.stop()
-	if err := s.startApp(a); err != nil {
+	return s.startApp(a)
+}
+
+// WaitReady waits until the named apps and their sidecars are healthy.
+func (s *System) WaitReady(ctx context.Context, ids ...string) error {
+	apps := make([]*App, 0, len(ids))
+	for _, id := range ids {
+		a := s.App(id)
+		if a == nil {
+			return fmt.Errorf("runner: no app %q", id)
+		}
+		apps = append(apps, a)
+	}
+	return s.waitReady(ctx, apps)
+}
+
+// RestartApp starts a stopped app and its sidecar again on the same ports
+// and waits until both are healthy.
+func (s *System) RestartApp(ctx context.Context, id string) error {
+	if err := s.StartApp(id); err != nil {
 		return err
 	}
-	return s.waitReady(ctx, []*App{a})
+	return s.WaitReady(ctx, id)
 }
+
+// Root is the directory of the template (the repository root).
+func (s *System) Root() string { return s.tmpl.Dir() }
 
 // PIDs lists every process the run started that should be gone after Stop:
 // apps, sidecars and the PostgreSQL server.
