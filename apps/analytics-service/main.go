@@ -43,8 +43,7 @@ func run(ctx context.Context, log *slog.Logger) error {
 	}
 	svc := analytics.NewService(analyticsdb.New(pool))
 	sidecarURL := "http://127.0.0.1:" + cfg.DaprHTTPPort
-	verifier, err := authn.NewVerifier(ctx, sidecarURL+"/v1.0/invoke/"+cfg.AuthAppID+"/method/.well-known/jwks.json",
-		cfg.Issuer, cfg.Audience, authn.SidecarClient(cfg.DaprAPIToken))
+	verifier, err := authn.NewVerifierFor(ctx, cfg.JWKSURL, sidecarURL, cfg.AuthAppID, cfg.DaprAPIToken, cfg.Issuer, cfg.Audience)
 	if err != nil {
 		return err
 	}

@@ -22,6 +22,7 @@ type config struct {
 	AuthAppID         string        // AUTH_APP_ID: where the JWKS comes from (through Dapr)
 	Issuer            string        // AUTH_ISSUER
 	Audience          string        // AUTH_AUDIENCE
+	JWKSURL           string        // AUTH_JWKS_URL: another identity provider's JWKS instead of auth-service's
 }
 
 func loadConfig() (config, error) {
@@ -37,6 +38,7 @@ func loadConfig() (config, error) {
 		AuthAppID:    service.Env("AUTH_APP_ID", "auth-service"),
 		Issuer:       service.Env("AUTH_ISSUER", "http://localhost:4004/auth"),
 		Audience:     service.Env("AUTH_AUDIENCE", "pms-api"),
+		JWKSURL:      service.Env("AUTH_JWKS_URL", ""),
 	}
 	if c.AppAPIToken == "" || c.DaprAPIToken == "" {
 		return c, errors.New("config: APP_API_TOKEN and DAPR_API_TOKEN are required (the Dapr app and sidecar API tokens)")

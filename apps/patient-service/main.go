@@ -51,8 +51,7 @@ func run(ctx context.Context, log *slog.Logger) error {
 	sidecarURL := "http://127.0.0.1:" + cfg.DaprHTTPPort
 	sidecarClient := authn.SidecarClient(cfg.DaprAPIToken)
 	sidecarClient.Timeout = 15 * time.Second
-	verifier, err := authn.NewVerifier(ctx, sidecarURL+"/v1.0/invoke/"+cfg.AuthAppID+"/method/.well-known/jwks.json",
-		cfg.Issuer, cfg.Audience, sidecarClient)
+	verifier, err := authn.NewVerifierFor(ctx, cfg.JWKSURL, sidecarURL, cfg.AuthAppID, cfg.DaprAPIToken, cfg.Issuer, cfg.Audience)
 	if err != nil {
 		return err
 	}

@@ -95,7 +95,7 @@ func printSummary(sys *runner.System) {
 	if sys.AdminPassword != "" {
 		fmt.Println()
 		fmt.Println("  Development admin (shown once; lives as long as this run's database):")
-		fmt.Printf("    email:    %s\n    password: %s\n", sys.AdminEmail, sys.AdminPassword)
+		fmt.Printf("    email:    %s\n    password: %s   (also in %s until exit)\n", sys.AdminEmail, sys.AdminPassword, sys.AdminPasswordFile())
 	}
 	fmt.Println()
 	fmt.Println("Log in: see README \"Walk-through\".")

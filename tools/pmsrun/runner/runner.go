@@ -93,6 +93,9 @@ func Start(ctx context.Context, opts Options) (sys *System, err error) {
 	if err := s.startDependencies(ctx); err != nil {
 		return s, err
 	}
+	if err := s.writeAdminPassword(); err != nil {
+		return s, err
+	}
 	for _, a := range s.apps {
 		if err := s.startApp(a); err != nil {
 			return s, err
@@ -119,6 +122,23 @@ func (s *System) bootstrapAdmin(env map[string]string) {
 	}
 	s.AdminEmail, s.AdminPassword = email, randomHex(12)
 	env["AUTH_BOOTSTRAP_ADMIN_PASSWORD"] = s.AdminPassword
+}
+
+// AdminPasswordFile holds the generated admin password while the run
+// lasts (mode 0600, removed on Stop), so scripts can log in.
+func (s *System) AdminPasswordFile() string { return filepath.Join(s.opts.DataDir, "admin-password") }
+
+func (s *System) writeAdminPassword() error {
+	if s.AdminPassword == "" {
+		return nil
+	}
+	if err := os.MkdirAll(s.opts.DataDir, 0o755); err != nil {
+		return fmt.Errorf("runner: %w", err)
+	}
+	if err := os.WriteFile(s.AdminPasswordFile(), []byte(s.AdminPassword+"\n"), 0o600); err != nil {
+		return fmt.Errorf("runner: admin password file: %w", err)
+	}
+	return nil
 }
 
 // startDependencies starts (or connects to) PostgreSQL and Kafka and points
@@ -254,6 +274,9 @@ func (s *System) Stop() {
 		}
 		if s.Postgres != nil {
 			s.Postgres.Stop()
+		}
+		if s.AdminPassword != "" {
+			os.Remove(s.AdminPasswordFile())
 		}
 	})
 }
