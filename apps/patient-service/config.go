@@ -1,9 +1,9 @@
 package main
 
 import (
-	"errors"
 	"time"
 
+	"github.com/pms-dapr/pms/platform/authn"
 	"github.com/pms-dapr/pms/platform/service"
 )
 
@@ -17,12 +17,7 @@ type config struct {
 	PubSubName        string        // PUBSUB_NAME
 	BillingTimeout    time.Duration // BILLING_TIMEOUT
 	ReconcileInterval time.Duration // BILLING_RECONCILE_INTERVAL
-	AppAPIToken       string        // APP_API_TOKEN: what the sidecar presents to this app
-	DaprAPIToken      string        // DAPR_API_TOKEN: what this app presents to the sidecar
-	AuthAppID         string        // AUTH_APP_ID: where the JWKS comes from (through Dapr)
-	Issuer            string        // AUTH_ISSUER
-	Audience          string        // AUTH_AUDIENCE
-	JWKSURL           string        // AUTH_JWKS_URL: another identity provider's JWKS instead of auth-service's
+	Trust             authn.ServiceConfig
 }
 
 func loadConfig() (config, error) {
@@ -33,17 +28,11 @@ func loadConfig() (config, error) {
 		DaprGRPCPort: service.Env("DAPR_GRPC_PORT", "50001"),
 		BillingAppID: service.Env("BILLING_APP_ID", "billing-service"),
 		PubSubName:   service.Env("PUBSUB_NAME", "pubsub"),
-		AppAPIToken:  service.Env("APP_API_TOKEN", ""),
-		DaprAPIToken: service.Env("DAPR_API_TOKEN", ""),
-		AuthAppID:    service.Env("AUTH_APP_ID", "auth-service"),
-		Issuer:       service.Env("AUTH_ISSUER", "http://localhost:4004/auth"),
-		Audience:     service.Env("AUTH_AUDIENCE", "pms-api"),
-		JWKSURL:      service.Env("AUTH_JWKS_URL", ""),
-	}
-	if c.AppAPIToken == "" || c.DaprAPIToken == "" {
-		return c, errors.New("config: APP_API_TOKEN and DAPR_API_TOKEN are required (the Dapr app and sidecar API tokens)")
 	}
 	var err error
+	if c.Trust, err = authn.LoadServiceConfig(service.Env); err != nil {
+		return c, err
+	}
 	if c.BillingTimeout, err = service.EnvDuration("BILLING_TIMEOUT", 5*time.Second); err != nil {
 		return c, err
 	}

@@ -49,14 +49,14 @@ func run(ctx context.Context, log *slog.Logger) error {
 	}
 	store := patientdb.New(pool)
 	sidecarURL := "http://127.0.0.1:" + cfg.DaprHTTPPort
-	sidecarClient := authn.SidecarClient(cfg.DaprAPIToken)
+	sidecarClient := authn.SidecarClient(cfg.Trust.DaprAPIToken)
 	sidecarClient.Timeout = 15 * time.Second
-	verifier, err := authn.NewVerifierFor(ctx, cfg.JWKSURL, sidecarURL, cfg.AuthAppID, cfg.DaprAPIToken, cfg.Issuer, cfg.Audience)
+	verifier, err := authn.NewVerifierFor(ctx, sidecarURL, cfg.Trust)
 	if err != nil {
 		return err
 	}
 
-	billing, err := billingclient.New("127.0.0.1:"+cfg.DaprGRPCPort, cfg.BillingAppID, cfg.DaprAPIToken, cfg.BillingTimeout)
+	billing, err := billingclient.New("127.0.0.1:"+cfg.DaprGRPCPort, cfg.BillingAppID, cfg.Trust.DaprAPIToken, cfg.BillingTimeout)
 	if err != nil {
 		return err
 	}
@@ -78,7 +78,7 @@ func run(ctx context.Context, log *slog.Logger) error {
 
 	g, ctx := errgroup.WithContext(ctx)
 	g.Go(func() error {
-		return service.ListenAndServe(ctx, log, ":"+cfg.Port, patientapi.Routes(svc, patientapi.Security{AppAPIToken: cfg.AppAPIToken, Tokens: verifier}, health, log))
+		return service.ListenAndServe(ctx, log, ":"+cfg.Port, patientapi.Routes(svc, patientapi.Security{AppAPIToken: cfg.Trust.AppAPIToken, Tokens: verifier}, health, log))
 	})
 	g.Go(func() error { return relay.Run(ctx) })
 	g.Go(func() error { return svc.ReconcileBilling(ctx, cfg.ReconcileInterval, 10*time.Second) })

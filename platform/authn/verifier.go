@@ -41,17 +41,17 @@ func NewVerifier(ctx context.Context, jwksURL, issuer, audience string, client *
 	return &Verifier{cache: cache, jwksURL: jwksURL, issuer: issuer, audience: audience}, nil
 }
 
-// NewVerifierFor returns the Verifier a service uses: keys from jwksURL
-// when one is configured (another identity provider), else auth-service's
-// JWKS fetched through the app's own sidecar (service invocation of
-// authAppID, presenting the Dapr API token).
-func NewVerifierFor(ctx context.Context, jwksURL, sidecarURL, authAppID, daprAPIToken, issuer, audience string) (*Verifier, error) {
-	if jwksURL != "" {
-		return NewVerifier(ctx, jwksURL, issuer, audience, &http.Client{Timeout: 10 * time.Second})
+// NewVerifierFor returns the Verifier a service uses: keys from
+// cfg.JWKSURL when one is configured (another identity provider), else
+// auth-service's JWKS fetched through the app's own sidecar at sidecarURL
+// (service invocation of cfg.AuthAppID, presenting the Dapr API token).
+func NewVerifierFor(ctx context.Context, sidecarURL string, cfg ServiceConfig) (*Verifier, error) {
+	if cfg.JWKSURL != "" {
+		return NewVerifier(ctx, cfg.JWKSURL, cfg.Issuer, cfg.Audience, &http.Client{Timeout: 10 * time.Second})
 	}
-	client := SidecarClient(daprAPIToken)
+	client := SidecarClient(cfg.DaprAPIToken)
 	client.Timeout = 10 * time.Second
-	return NewVerifier(ctx, sidecarURL+"/v1.0/invoke/"+authAppID+"/method/.well-known/jwks.json", issuer, audience, client)
+	return NewVerifier(ctx, sidecarURL+"/v1.0/invoke/"+cfg.AuthAppID+"/method/.well-known/jwks.json", cfg.Issuer, cfg.Audience, client)
 }
 
 // Ready reports whether the keys can be had (fetching them if needed).
