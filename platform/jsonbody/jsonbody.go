@@ -32,11 +32,12 @@ func Decode(w http.ResponseWriter, r *http.Request, dst any, maxBytes int64) boo
 	if err == nil {
 		return true
 	}
-	problem.Write(w, r, decodeProblem(err, maxBytes))
+	problem.Write(w, r, Problem(err, maxBytes))
 	return false
 }
 
-func decodeProblem(err error, maxBytes int64) problem.Details {
+// Problem describes a JSON decoding error the way Decode answers it.
+func Problem(err error, maxBytes int64) problem.Details {
 	var (
 		maxErr    *http.MaxBytesError
 		typeErr   *json.UnmarshalTypeError

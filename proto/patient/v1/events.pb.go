@@ -89,8 +89,13 @@ type Patient struct {
 	DateOfBirth string `protobuf:"bytes,5,opt,name=date_of_birth,json=dateOfBirth,proto3" json:"date_of_birth,omitempty"`
 	// YYYY-MM-DD
 	RegisteredDate string `protobuf:"bytes,6,opt,name=registered_date,json=registeredDate,proto3" json:"registered_date,omitempty"`
-	unknownFields  protoimpl.UnknownFields
-	sizeCache      protoimpl.SizeCache
+	Phone          string `protobuf:"bytes,7,opt,name=phone,proto3" json:"phone,omitempty"`
+	// FHIR AdministrativeGender: male, female, other, unknown (or empty).
+	Gender string `protobuf:"bytes,8,opt,name=gender,proto3" json:"gender,omitempty"`
+	// Medical record number.
+	Mrn           string `protobuf:"bytes,9,opt,name=mrn,proto3" json:"mrn,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Patient) Reset() {
@@ -161,6 +166,27 @@ func (x *Patient) GetDateOfBirth() string {
 func (x *Patient) GetRegisteredDate() string {
 	if x != nil {
 		return x.RegisteredDate
+	}
+	return ""
+}
+
+func (x *Patient) GetPhone() string {
+	if x != nil {
+		return x.Phone
+	}
+	return ""
+}
+
+func (x *Patient) GetGender() string {
+	if x != nil {
+		return x.Gender
+	}
+	return ""
+}
+
+func (x *Patient) GetMrn() string {
+	if x != nil {
+		return x.Mrn
 	}
 	return ""
 }
@@ -249,14 +275,17 @@ var File_patient_v1_events_proto protoreflect.FileDescriptor
 
 const file_patient_v1_events_proto_rawDesc = "" +
 	"\n" +
-	"\x17patient/v1/events.proto\x12\x0epms.patient.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xaa\x01\n" +
+	"\x17patient/v1/events.proto\x12\x0epms.patient.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xea\x01\n" +
 	"\aPatient\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n" +
 	"\x04name\x18\x02 \x01(\tR\x04name\x12\x14\n" +
 	"\x05email\x18\x03 \x01(\tR\x05email\x12\x18\n" +
 	"\aaddress\x18\x04 \x01(\tR\aaddress\x12\"\n" +
 	"\rdate_of_birth\x18\x05 \x01(\tR\vdateOfBirth\x12'\n" +
-	"\x0fregistered_date\x18\x06 \x01(\tR\x0eregisteredDate\"\xe2\x01\n" +
+	"\x0fregistered_date\x18\x06 \x01(\tR\x0eregisteredDate\x12\x14\n" +
+	"\x05phone\x18\a \x01(\tR\x05phone\x12\x16\n" +
+	"\x06gender\x18\b \x01(\tR\x06gender\x12\x10\n" +
+	"\x03mrn\x18\t \x01(\tR\x03mrn\"\xe2\x01\n" +
 	"\fPatientEvent\x12\x19\n" +
 	"\bevent_id\x18\x01 \x01(\tR\aeventId\x12-\n" +
 	"\x04type\x18\x02 \x01(\x0e2\x19.pms.patient.v1.EventTypeR\x04type\x121\n" +

@@ -4,8 +4,10 @@
 package patient
 
 import (
+	"crypto/rand"
 	"errors"
 	"net/mail"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -27,8 +29,20 @@ const (
 // Sentinel errors the adapters map to their protocol's status.
 var (
 	ErrNotFound   = errors.New("patient not found")
+	ErrGone       = errors.New("patient deleted")
 	ErrEmailTaken = errors.New("email already registered")
+	ErrMRNTaken   = errors.New("medical record number already registered")
+	// ErrVersionMismatch: the change was based on an older version.
+	ErrVersionMismatch = errors.New("patient changed since it was read")
+	// ErrIdempotencyMismatch: an Idempotency-Key was reused for a
+	// different request.
+	ErrIdempotencyMismatch = errors.New("idempotency key reused with a different request")
+	// ErrForbidden: the caller's role does not allow the operation.
+	ErrForbidden = errors.New("not allowed for this role")
 )
+
+// Genders are the FHIR AdministrativeGender codes.
+var Genders = []string{"male", "female", "other", "unknown"}
 
 // Patient is one registered patient.
 type Patient struct {
@@ -36,13 +50,20 @@ type Patient struct {
 	Name             string
 	Email            string
 	Address          string
+	Phone            string // optional
+	Gender           string // optional, one of Genders
+	MRN              string // medical record number, unique
 	DateOfBirth      time.Time // UTC midnight
 	RegisteredDate   time.Time // UTC midnight
 	BillingAccountID string    // empty until billing-service has opened the account
 	Version          int64
 	CreatedAt        time.Time
 	UpdatedAt        time.Time
+	DeletedAt        time.Time // zero unless soft-deleted
 }
+
+// Deleted reports whether the record was soft-deleted.
+func (p Patient) Deleted() bool { return !p.DeletedAt.IsZero() }
 
 // Draft is a patient as a client submitted it, before validation.
 type Draft struct {
@@ -51,6 +72,16 @@ type Draft struct {
 	Address        string
 	DateOfBirth    string
 	RegisteredDate string // optional; today when empty
+	Phone          string // optional
+	Gender         string // optional
+	MRN            string // optional; generated when empty
+}
+
+// DraftOf is the client-writable part of p, as a client would send it.
+func DraftOf(p Patient) Draft {
+	return Draft{Name: p.Name, Email: p.Email, Address: p.Address,
+		DateOfBirth: p.DateOfBirth.Format(DateLayout), RegisteredDate: p.RegisteredDate.Format(DateLayout),
+		Phone: p.Phone, Gender: p.Gender, MRN: p.MRN}
 }
 
 // FieldError says why one input field was rejected.
@@ -82,9 +113,21 @@ func (d Draft) Validate(today time.Time) (Patient, error) {
 		Name:    strings.TrimSpace(d.Name),
 		Email:   strings.TrimSpace(d.Email),
 		Address: strings.TrimSpace(d.Address),
+		Phone:   strings.TrimSpace(d.Phone),
+		Gender:  strings.TrimSpace(d.Gender),
+		MRN:     strings.TrimSpace(d.MRN),
 	}
 	requireText(&verr, "name", p.Name, MaxNameLen)
 	requireText(&verr, "address", p.Address, MaxAddressLen)
+	if p.Phone != "" && !validPhone(p.Phone) {
+		verr.add("phone", "must be a phone number of 5 to 20 digits, optionally with +, spaces, dashes or parentheses")
+	}
+	if p.Gender != "" && !slices.Contains(Genders, p.Gender) {
+		verr.add("gender", "must be one of male, female, other, unknown")
+	}
+	if p.MRN != "" && !validMRN(p.MRN) {
+		verr.add("mrn", "must be 3 to 32 letters, digits or dashes")
+	}
 	switch {
 	case p.Email == "":
 		verr.add("email", "is required")
@@ -119,6 +162,43 @@ func requireText(verr *ValidationError, field, v string, max int) {
 	case strings.ContainsFunc(v, func(r rune) bool { return r < 0x20 && r != '\t' }):
 		verr.add(field, "must not contain control characters")
 	}
+}
+
+func validPhone(s string) bool {
+	digits := 0
+	for i, r := range s {
+		switch {
+		case r >= '0' && r <= '9':
+			digits++
+		case r == '+' && i == 0, r == ' ', r == '-', r == '(', r == ')', r == '.':
+		default:
+			return false
+		}
+	}
+	return digits >= 5 && digits <= 20 && len(s) <= 32
+}
+
+func validMRN(s string) bool {
+	if len(s) < 3 || len(s) > 32 {
+		return false
+	}
+	for _, r := range s {
+		if !(r == '-' || (r >= '0' && r <= '9') || (r >= 'a' && r <= 'z') || (r >= 'A' && r <= 'Z')) {
+			return false
+		}
+	}
+	return true
+}
+
+// NewMRN makes a medical record number for a patient registered without one.
+func NewMRN() string {
+	const alphabet = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789" // no 0/O, 1/I
+	b := make([]byte, 10)
+	_, _ = rand.Read(b)
+	for i := range b {
+		b[i] = alphabet[int(b[i])%len(alphabet)]
+	}
+	return "MRN-" + string(b)
 }
 
 func validEmail(s string) bool {

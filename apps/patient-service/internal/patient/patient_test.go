@@ -62,6 +62,12 @@ func TestValidateRejects(t *testing.T) {
 			{"registeredDate", "must not be before dateOfBirth"}}},
 		"registered in future": {func(d *patient.Draft) { d.RegisteredDate = "2027-01-01" }, []patient.FieldError{
 			{"registeredDate", "must not be in the future"}}},
+		"bad phone": {func(d *patient.Draft) { d.Phone = "call me" }, []patient.FieldError{
+			{"phone", "must be a phone number of 5 to 20 digits, optionally with +, spaces, dashes or parentheses"}}},
+		"bad gender": {func(d *patient.Draft) { d.Gender = "M" }, []patient.FieldError{
+			{"gender", "must be one of male, female, other, unknown"}}},
+		"bad mrn": {func(d *patient.Draft) { d.MRN = "a b" }, []patient.FieldError{
+			{"mrn", "must be 3 to 32 letters, digits or dashes"}}},
 	}
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {
@@ -77,17 +83,19 @@ func TestValidateRejects(t *testing.T) {
 	}
 }
 
-// fakeStore keeps patients in memory.
+// fakeStore keeps patients in memory, with the version checks the real
+// store makes.
 type fakeStore struct {
 	mu       sync.Mutex
 	patients map[string]patient.Patient
 	events   []patient.Event
+	audit    []patient.AuditEntry
 	err      error
 }
 
 func newFakeStore() *fakeStore { return &fakeStore{patients: map[string]patient.Patient{}} }
 
-func (s *fakeStore) Create(_ context.Context, p patient.Patient, ev patient.Event) error {
+func (s *fakeStore) Create(_ context.Context, p patient.Patient, ev patient.Event, a patient.AuditEntry, _ *patient.IdempotencyKey) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.err != nil {
@@ -95,6 +103,7 @@ func (s *fakeStore) Create(_ context.Context, p patient.Patient, ev patient.Even
 	}
 	s.patients[p.ID] = p
 	s.events = append(s.events, ev)
+	s.audit = append(s.audit, a)
 	return nil
 }
 
@@ -108,7 +117,37 @@ func (s *fakeStore) Get(_ context.Context, id string) (patient.Patient, error) {
 	return p, nil
 }
 
-func (s *fakeStore) List(context.Context, int) ([]patient.Patient, error) { return nil, nil }
+func (s *fakeStore) write(p patient.Patient, ev patient.Event, a patient.AuditEntry) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	cur := s.patients[p.ID]
+	if cur.Version != p.Version-1 {
+		return patient.ErrVersionMismatch
+	}
+	s.patients[p.ID] = p
+	s.events = append(s.events, ev)
+	s.audit = append(s.audit, a)
+	return nil
+}
+
+func (s *fakeStore) Update(_ context.Context, p patient.Patient, ev patient.Event, a patient.AuditEntry) error {
+	return s.write(p, ev, a)
+}
+
+func (s *fakeStore) Delete(_ context.Context, p patient.Patient, ev patient.Event, a patient.AuditEntry) error {
+	return s.write(p, ev, a)
+}
+
+func (s *fakeStore) Search(context.Context, patient.Query) (patient.Page, error) { return patient.Page{}, nil }
+
+func (s *fakeStore) RecordAudit(_ context.Context, a patient.AuditEntry) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.audit = append(s.audit, a)
+	return nil
+}
+
+func (s *fakeStore) AuditTrail(context.Context, string) ([]patient.AuditEntry, error) { return s.audit, nil }
 
 func (s *fakeStore) SetBillingAccount(_ context.Context, id, acct string) error {
 	s.mu.Lock()
@@ -158,44 +197,54 @@ func (b *fakeBilling) setDown(v bool) {
 
 func discard() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
 
-func TestCreateStoresPatientWithEventAndAccount(t *testing.T) {
+var (
+	clinician = patient.Actor{UserID: "u-clin", Role: "clinician", RequestID: "r-1"}
+	admin     = patient.Actor{UserID: "u-admin", Role: "admin", RequestID: "r-2"}
+)
+
+func TestCreateStoresPatientWithEventAuditAndAccount(t *testing.T) {
 	store, billing := newFakeStore(), &fakeBilling{}
 	svc := patient.NewService(store, billing, discard())
-	p, err := svc.Create(context.Background(), valid())
+	p, replayed, err := svc.Create(context.Background(), clinician, valid(), "")
 	require.NoError(t, err)
+	assert.False(t, replayed)
 	assert.True(t, patient.ValidID(p.ID))
 	assert.Equal(t, "acct-"+p.ID, p.BillingAccountID)
 	assert.EqualValues(t, 1, p.Version)
+	assert.Regexp(t, `^MRN-[A-Z2-9]{10}$`, p.MRN, "generated when absent")
 	require.Len(t, store.events, 1)
 	assert.Equal(t, patient.EventCreated, store.events[0].Type)
 	assert.Equal(t, p.ID, store.events[0].Patient.ID)
 	assert.NotEqual(t, p.ID, store.events[0].ID, "events have their own ids")
-	stored, _ := store.Get(context.Background(), p.ID)
-	assert.Equal(t, "acct-"+p.ID, stored.BillingAccountID)
+	require.Len(t, store.audit, 1)
+	assert.Equal(t, patient.AuditEntry{At: store.audit[0].At, UserID: "u-clin", Role: "clinician", Action: "create",
+		PatientIDs: []string{p.ID}, RequestID: "r-1", Outcome: "success"}, store.audit[0])
 }
 
-func TestCreateInvalidStoresNothing(t *testing.T) {
+func TestCreateInvalidStoresNothingButAudits(t *testing.T) {
 	store, billing := newFakeStore(), &fakeBilling{}
 	svc := patient.NewService(store, billing, discard())
-	_, err := svc.Create(context.Background(), patient.Draft{Name: "x"})
+	_, _, err := svc.Create(context.Background(), clinician, patient.Draft{Name: "x"}, "")
 	var verr *patient.ValidationError
 	require.ErrorAs(t, err, &verr)
 	assert.Empty(t, store.patients)
 	assert.Zero(t, billing.calls)
+	require.Len(t, store.audit, 1)
+	assert.Equal(t, "invalid", store.audit[0].Outcome)
 }
 
 func TestCreatePropagatesStoreErrors(t *testing.T) {
 	store := newFakeStore()
 	store.err = patient.ErrEmailTaken
 	svc := patient.NewService(store, &fakeBilling{}, discard())
-	_, err := svc.Create(context.Background(), valid())
+	_, _, err := svc.Create(context.Background(), clinician, valid(), "")
 	assert.ErrorIs(t, err, patient.ErrEmailTaken)
 }
 
 func TestBillingOutageIsReconciled(t *testing.T) {
 	store, billing := newFakeStore(), &fakeBilling{down: true}
 	svc := patient.NewService(store, billing, discard())
-	p, err := svc.Create(context.Background(), valid())
+	p, _, err := svc.Create(context.Background(), clinician, valid(), "")
 	require.NoError(t, err, "a billing outage does not fail registration")
 	assert.Empty(t, p.BillingAccountID)
 
@@ -215,19 +264,79 @@ func TestBillingOutageIsReconciled(t *testing.T) {
 	assert.NoError(t, <-done)
 }
 
-func TestListLimits(t *testing.T) {
-	svc := patient.NewService(newFakeStore(), &fakeBilling{}, discard())
-	for _, limit := range []int{-1, 101} {
-		_, err := svc.List(context.Background(), limit)
-		var verr *patient.ValidationError
-		assert.ErrorAs(t, err, &verr, "limit %d", limit)
-	}
-	_, err := svc.List(context.Background(), 0)
+func TestChangesNeedTheCurrentVersion(t *testing.T) {
+	store := newFakeStore()
+	svc := patient.NewService(store, &fakeBilling{}, discard())
+	ctx := context.Background()
+	p, _, err := svc.Create(ctx, clinician, valid(), "")
+	require.NoError(t, err)
+
+	d := valid()
+	d.Name = "Ada King"
+	_, err = svc.Replace(ctx, clinician, p.ID, 2, d)
+	assert.ErrorIs(t, err, patient.ErrVersionMismatch)
+	up, err := svc.Replace(ctx, clinician, p.ID, 1, d)
+	require.NoError(t, err)
+	assert.EqualValues(t, 2, up.Version)
+	assert.Equal(t, "Ada King", up.Name)
+	assert.Equal(t, p.MRN, up.MRN, "an MRN left out is kept")
+	assert.Equal(t, p.BillingAccountID, up.BillingAccountID, "server-owned fields survive")
+	assert.Equal(t, patient.EventUpdated, store.events[len(store.events)-1].Type)
+
+	patched, err := svc.Patch(ctx, clinician, p.ID, 2, func(d patient.Draft) (patient.Draft, error) {
+		d.Phone = "+44 20 7946 0000"
+		return d, nil
+	})
+	require.NoError(t, err)
+	assert.EqualValues(t, 3, patched.Version)
+	assert.Equal(t, "Ada King", patched.Name)
+
+	assert.ErrorIs(t, svc.Delete(ctx, clinician, p.ID, 3), patient.ErrForbidden, "only admins delete")
+	require.NoError(t, svc.Delete(ctx, admin, p.ID, 3))
+	assert.Equal(t, patient.EventDeleted, store.events[len(store.events)-1].Type)
+	assert.EqualValues(t, 4, store.events[len(store.events)-1].Patient.Version)
+	_, err = svc.Get(ctx, clinician, p.ID)
+	assert.ErrorIs(t, err, patient.ErrGone)
+	_, err = svc.Replace(ctx, clinician, p.ID, 4, d)
+	assert.ErrorIs(t, err, patient.ErrGone)
+}
+
+func TestSearchAndAuditTrailRules(t *testing.T) {
+	store := newFakeStore()
+	svc := patient.NewService(store, &fakeBilling{}, discard())
+	ctx := context.Background()
+	_, err := svc.Search(ctx, clinician, patient.Query{Deleted: true, Limit: 20})
+	assert.ErrorIs(t, err, patient.ErrForbidden, "only admins list deleted records")
+	_, err = svc.Search(ctx, admin, patient.Query{Deleted: true, Limit: 20})
 	assert.NoError(t, err)
+	_, err = svc.AuditTrail(ctx, clinician, "6f1c4a50-0000-4000-8000-000000000000")
+	assert.ErrorIs(t, err, patient.ErrForbidden)
+	outcomes := []string{}
+	for _, e := range store.audit {
+		outcomes = append(outcomes, e.Action+":"+e.Outcome)
+	}
+	assert.Equal(t, []string{"search:forbidden", "search:success", "audit.read:forbidden"}, outcomes, "refusals are audited too")
+}
+
+func TestQueryInputParsing(t *testing.T) {
+	q, err := patient.QueryInput{Name: " Ad ", BirthDate: "1985-12-10", Limit: "50"}.Parse()
+	require.NoError(t, err)
+	assert.Equal(t, "Ad", q.Name)
+	assert.Equal(t, 50, q.Limit)
+	c := patient.Cursor{CreatedAt: time.Date(2026, 1, 2, 3, 4, 5, 123456000, time.UTC), ID: "6f1c4a50-0000-4000-8000-000000000000"}
+	q, err = patient.QueryInput{Cursor: c.Encode()}.Parse()
+	require.NoError(t, err)
+	assert.Equal(t, &c, q.After)
+	assert.Equal(t, patient.DefaultListLimit, q.Limit)
+
+	_, err = patient.QueryInput{Limit: "101", Cursor: "!!", BirthDate: "1985-13-01"}.Parse()
+	var verr *patient.ValidationError
+	require.ErrorAs(t, err, &verr)
+	assert.Len(t, verr.Fields, 3)
 }
 
 func TestGetMalformedIDIsNotFound(t *testing.T) {
 	svc := patient.NewService(newFakeStore(), &fakeBilling{}, discard())
-	_, err := svc.Get(context.Background(), "../../etc")
+	_, err := svc.Get(context.Background(), clinician, "../../etc")
 	assert.ErrorIs(t, err, patient.ErrNotFound)
 }

@@ -2,6 +2,8 @@ package patient
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -25,15 +27,42 @@ const (
 type Event struct {
 	ID         string
 	Type       EventType
-	Patient    Patient
+	Patient    Patient // the record after the change
 	OccurredAt time.Time
 }
 
-// Store persists patients. Create writes the patient and its event atomically.
+// IdempotencyKey ties a client's retry key to the create it made.
+type IdempotencyKey struct {
+	UserID      string
+	Key         string
+	RequestHash []byte
+}
+
+// ReplayError says a create was a retry: PatientID is what the first
+// attempt created.
+type ReplayError struct{ PatientID string }
+
+func (e *ReplayError) Error() string { return "create already done for this idempotency key" }
+
+// Store persists patients. Every write stores its event and its audit entry
+// in the same transaction.
 type Store interface {
-	Create(ctx context.Context, p Patient, ev Event) error
+	// Create inserts p. With a key it first claims the key; a key already
+	// claimed with the same hash gives *ReplayError, with another hash
+	// ErrIdempotencyMismatch.
+	Create(ctx context.Context, p Patient, ev Event, audit AuditEntry, key *IdempotencyKey) error
+	// Get returns the patient, deleted or not.
 	Get(ctx context.Context, id string) (Patient, error)
-	List(ctx context.Context, limit int) ([]Patient, error)
+	// Update replaces the client-writable fields of p.ID and stores
+	// p.Version, if the stored version is p.Version-1 and the record is
+	// live.
+	Update(ctx context.Context, p Patient, ev Event, audit AuditEntry) error
+	// Delete soft-deletes p.ID at p.DeletedAt with version p.Version, under
+	// the same condition as Update.
+	Delete(ctx context.Context, p Patient, ev Event, audit AuditEntry) error
+	Search(ctx context.Context, q Query) (Page, error)
+	RecordAudit(ctx context.Context, e AuditEntry) error
+	AuditTrail(ctx context.Context, patientID string) ([]AuditEntry, error)
 	SetBillingAccount(ctx context.Context, id, accountID string) error
 	MissingBillingAccount(ctx context.Context, limit int) ([]Patient, error)
 }
@@ -43,13 +72,7 @@ type Billing interface {
 	CreateAccount(ctx context.Context, p Patient) (accountID string, err error)
 }
 
-// List limits.
-const (
-	DefaultListLimit = 20
-	MaxListLimit     = 100
-)
-
-// Service registers patients.
+// Service registers and maintains patients.
 type Service struct {
 	store   Store
 	billing Billing
@@ -62,29 +85,60 @@ func NewService(store Store, billing Billing, log *slog.Logger) *Service {
 	return &Service{store: store, billing: billing, log: log, now: time.Now}
 }
 
-// Create validates d, stores the patient with its PATIENT_CREATED event, then
-// asks billing for an account. A billing failure does not fail the
+// Create validates d and stores the patient with its PATIENT_CREATED event,
+// then asks billing for an account. A billing failure does not fail the
 // registration: the patient is returned without an account and
-// ReconcileBilling opens it later.
-func (s *Service) Create(ctx context.Context, d Draft) (Patient, error) {
+// ReconcileBilling opens it later. With an idempotency key, a retry returns
+// the patient the first attempt created (replayed true).
+func (s *Service) Create(ctx context.Context, a Actor, d Draft, key string) (p Patient, replayed bool, err error) {
 	now := s.now().UTC()
-	p, err := d.Validate(now.Truncate(24 * time.Hour))
+	p, err = d.Validate(today(now))
 	if err != nil {
-		return Patient{}, err
+		s.auditFailure(ctx, a, ActionCreate, "", err)
+		return Patient{}, false, err
 	}
-	p.ID = uuid.NewString()
-	p.Version = 1
-	p.CreatedAt, p.UpdatedAt = now, now
-	ev := Event{ID: uuid.NewString(), Type: EventCreated, Patient: p, OccurredAt: now}
-	if err := s.store.Create(ctx, p, ev); err != nil {
-		return Patient{}, fmt.Errorf("patient.create: %w", err)
+	var idem *IdempotencyKey
+	if key != "" {
+		idem = &IdempotencyKey{UserID: a.UserID, Key: key, RequestHash: hashDraft(d)}
+	}
+	generated := p.MRN == ""
+	p.ID, p.Version, p.CreatedAt, p.UpdatedAt = uuid.NewString(), 1, now, now
+	for attempt := 0; ; attempt++ {
+		if generated {
+			p.MRN = NewMRN()
+		}
+		ev := Event{ID: uuid.NewString(), Type: EventCreated, Patient: p, OccurredAt: now}
+		err = s.store.Create(ctx, p, ev, a.entry(ActionCreate, now, p.ID), idem)
+		if !(generated && errors.Is(err, ErrMRNTaken) && attempt < 3) {
+			break
+		}
+	}
+	var replay *ReplayError
+	if errors.As(err, &replay) {
+		p, err = s.store.Get(ctx, replay.PatientID)
+		if err == nil {
+			err = s.store.RecordAudit(ctx, a.entry(ActionCreateReplay, now, p.ID))
+		}
+		return p, true, wrap("patient.create", err)
+	}
+	if err != nil {
+		s.auditFailure(ctx, a, ActionCreate, "", err)
+		return Patient{}, false, wrap("patient.create", err)
 	}
 	if acct, err := s.openAccount(ctx, p); err != nil {
 		s.log.WarnContext(ctx, "billing account not opened yet; will retry in background", "patient_id", p.ID, "err", err)
 	} else {
 		p.BillingAccountID = acct
 	}
-	return p, nil
+	return p, false, nil
+}
+
+// hashDraft fingerprints a create request, to tell a retry from a
+// different request reusing its key.
+func hashDraft(d Draft) []byte {
+	b, _ := json.Marshal(d)
+	h := sha256.Sum256(b)
+	return h[:]
 }
 
 func (s *Service) openAccount(ctx context.Context, p Patient) (string, error) {
@@ -102,70 +156,127 @@ func (s *Service) openAccount(ctx context.Context, p Patient) (string, error) {
 	return acct, nil
 }
 
-// Get returns the patient with id.
-func (s *Service) Get(ctx context.Context, id string) (Patient, error) {
+// Get returns the live patient with id (ErrGone once deleted). The read is
+// audited; if it cannot be, nothing is disclosed.
+func (s *Service) Get(ctx context.Context, a Actor, id string) (Patient, error) {
+	p, err := s.get(ctx, id)
+	if aerr := s.store.RecordAudit(ctx, a.outcome(a.entry(ActionRead, s.now().UTC(), id), err)); aerr != nil {
+		return Patient{}, wrap("patient.get", aerr)
+	}
+	return p, err
+}
+
+func (s *Service) get(ctx context.Context, id string) (Patient, error) {
 	if !ValidID(id) {
 		return Patient{}, ErrNotFound
 	}
 	p, err := s.store.Get(ctx, id)
 	if err != nil {
-		return Patient{}, fmt.Errorf("patient.get: %w", err)
+		return Patient{}, wrap("patient.get", err)
+	}
+	if p.Deleted() {
+		return Patient{}, ErrGone
 	}
 	return p, nil
 }
 
-// List returns up to limit patients, newest first. limit 0 means the default;
-// more than MaxListLimit is a validation error.
-func (s *Service) List(ctx context.Context, limit int) ([]Patient, error) {
-	switch {
-	case limit == 0:
-		limit = DefaultListLimit
-	case limit < 0 || limit > MaxListLimit:
-		return nil, &ValidationError{Fields: []FieldError{{"limit", "must be between 1 and 100"}}}
-	}
-	ps, err := s.store.List(ctx, limit)
-	if err != nil {
-		return nil, fmt.Errorf("patient.list: %w", err)
-	}
-	return ps, nil
+// Replace sets every client-writable field of patient id from d (an MRN
+// left empty keeps the current one), if the stored version is still
+// ifMatch.
+func (s *Service) Replace(ctx context.Context, a Actor, id string, ifMatch int64, d Draft) (Patient, error) {
+	return s.change(ctx, a, ActionUpdate, id, ifMatch, func(Draft) (Draft, error) { return d, nil })
 }
 
-// ReconcileBilling opens the billing accounts that Create could not, until
-// ctx ends: every interval it retries each patient still without an account,
-// backing off (up to maxBackoff) while billing keeps failing.
-func (s *Service) ReconcileBilling(ctx context.Context, interval, maxBackoff time.Duration) error {
-	wait := interval
-	for {
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-time.After(wait):
-		}
-		if err := s.reconcileOnce(ctx); err != nil {
-			if ctx.Err() != nil {
-				return nil
-			}
-			wait = min(wait*2, maxBackoff)
-			s.log.WarnContext(ctx, "billing reconciliation failed", "err", err, "retry_in", wait.String())
-			continue
-		}
-		wait = interval
-	}
+// Patch applies edit to the current client-writable fields of patient id
+// (a JSON merge patch, say) and stores the result if it is valid and the
+// stored version is still ifMatch.
+func (s *Service) Patch(ctx context.Context, a Actor, id string, ifMatch int64, edit func(Draft) (Draft, error)) (Patient, error) {
+	return s.change(ctx, a, ActionPatch, id, ifMatch, edit)
 }
 
-func (s *Service) reconcileOnce(ctx context.Context) error {
-	pending, err := s.store.MissingBillingAccount(ctx, 50)
-	if err != nil {
-		return err
-	}
-	var errs []error
-	for _, p := range pending {
-		acct, err := s.openAccount(ctx, p)
+func (s *Service) change(ctx context.Context, a Actor, action, id string, ifMatch int64, edit func(Draft) (Draft, error)) (Patient, error) {
+	now := s.now().UTC()
+	p, err := s.updated(ctx, id, ifMatch, now, func(cur Patient) (Patient, error) {
+		d, err := edit(DraftOf(cur))
 		if err != nil {
-			errs = append(errs, fmt.Errorf("patient %s: %w", p.ID, err))
-			continue
+			return Patient{}, err
 		}
-		s.log.InfoContext(ctx, "billing account opened by reconciliation", "patient_id", p.ID, "billing_account_id", acct)
+		if d.MRN == "" {
+			d.MRN = cur.MRN
+		}
+		next, err := d.Validate(today(now))
+		if err != nil {
+			return Patient{}, err
+		}
+		next.ID, next.BillingAccountID, next.CreatedAt = cur.ID, cur.BillingAccountID, cur.CreatedAt
+		return next, nil
+	})
+	if err == nil {
+		ev := Event{ID: uuid.NewString(), Type: EventUpdated, Patient: p, OccurredAt: now}
+		err = s.store.Update(ctx, p, ev, a.entry(action, now, id))
 	}
-	return errors.Join(errs...)
+	if err != nil {
+		s.auditFailure(ctx, a, action, id, err)
+		return Patient{}, wrap("patient."+action, err)
+	}
+	return p, nil
+}
+
+// updated loads the live patient, checks ifMatch and returns the next
+// version built by build.
+func (s *Service) updated(ctx context.Context, id string, ifMatch int64, now time.Time, build func(Patient) (Patient, error)) (Patient, error) {
+	cur, err := s.get(ctx, id)
+	if err != nil {
+		return Patient{}, err
+	}
+	if cur.Version != ifMatch {
+		return Patient{}, ErrVersionMismatch
+	}
+	next, err := build(cur)
+	if err != nil {
+		return Patient{}, err
+	}
+	next.Version, next.UpdatedAt = cur.Version+1, now
+	return next, nil
+}
+
+// Delete soft-deletes patient id if the stored version is still ifMatch.
+// Only admins may delete.
+func (s *Service) Delete(ctx context.Context, a Actor, id string, ifMatch int64) error {
+	now := s.now().UTC()
+	var p Patient
+	err := ErrForbidden
+	if a.Role == RoleAdmin {
+		p, err = s.updated(ctx, id, ifMatch, now, func(cur Patient) (Patient, error) {
+			cur.DeletedAt = now
+			return cur, nil
+		})
+	}
+	if err == nil {
+		ev := Event{ID: uuid.NewString(), Type: EventDeleted, Patient: p, OccurredAt: now}
+		err = s.store.Delete(ctx, p, ev, a.entry(ActionDelete, now, id))
+	}
+	if err != nil {
+		s.auditFailure(ctx, a, ActionDelete, id, err)
+		return wrap("patient.delete", err)
+	}
+	return nil
+}
+
+// auditFailure records a refused or failed operation. Its own failure is
+// logged: the operation already failed and reports that.
+func (s *Service) auditFailure(ctx context.Context, a Actor, action, id string, cause error) {
+	e := a.outcome(a.entry(action, s.now().UTC(), id), cause)
+	if err := s.store.RecordAudit(ctx, e); err != nil {
+		s.log.ErrorContext(ctx, "audit entry not recorded", "action", action, "patient_id", id, "err", err)
+	}
+}
+
+func today(now time.Time) time.Time { return now.Truncate(24 * time.Hour) }
+
+func wrap(op string, err error) error {
+	if err == nil {
+		return nil
+	}
+	return fmt.Errorf("%s: %w", op, err)
 }

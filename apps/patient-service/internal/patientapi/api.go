@@ -1,6 +1,6 @@
 // Package patientapi serves patient-service's REST API: request decoding,
-// the JSON representation of a patient, and the mapping of domain errors to
-// problem+json.
+// the JSON representation of a patient, conditional requests (ETag and
+// If-Match), and the mapping of domain errors to problem+json.
 package patientapi
 
 import (
@@ -8,14 +8,12 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
-	"strconv"
 
 	"github.com/go-chi/chi/v5"
 	"github.com/go-chi/chi/v5/middleware"
 
 	"github.com/pms-dapr/pms/apps/patient-service/internal/patient"
 	"github.com/pms-dapr/pms/platform/authn"
-	"github.com/pms-dapr/pms/platform/jsonbody"
 	"github.com/pms-dapr/pms/platform/problem"
 	"github.com/pms-dapr/pms/platform/service"
 )
@@ -25,9 +23,13 @@ const MaxBodyBytes = 64 << 10
 
 // Registry is what the handlers need from the domain.
 type Registry interface {
-	Create(ctx context.Context, d patient.Draft) (patient.Patient, error)
-	Get(ctx context.Context, id string) (patient.Patient, error)
-	List(ctx context.Context, limit int) ([]patient.Patient, error)
+	Create(ctx context.Context, a patient.Actor, d patient.Draft, idempotencyKey string) (patient.Patient, bool, error)
+	Get(ctx context.Context, a patient.Actor, id string) (patient.Patient, error)
+	Search(ctx context.Context, a patient.Actor, q patient.Query) (patient.Page, error)
+	Replace(ctx context.Context, a patient.Actor, id string, ifMatch int64, d patient.Draft) (patient.Patient, error)
+	Patch(ctx context.Context, a patient.Actor, id string, ifMatch int64, edit func(patient.Draft) (patient.Draft, error)) (patient.Patient, error)
+	Delete(ctx context.Context, a patient.Actor, id string, ifMatch int64) error
+	AuditTrail(ctx context.Context, a patient.Actor, id string) ([]patient.AuditEntry, error)
 }
 
 // Handler serves the patient routes.
@@ -60,8 +62,12 @@ func Routes(reg Registry, sec Security, health service.Health, log *slog.Logger)
 	r.Route("/patients", func(r chi.Router) {
 		r.Use(sec.Tokens.Middleware)
 		r.Post("/", h.create)
-		r.Get("/", h.list)
+		r.Get("/", h.search)
 		r.Get("/{id}", h.get)
+		r.Put("/{id}", h.replace)
+		r.Patch("/{id}", h.patch)
+		r.Delete("/{id}", h.delete)
+		r.Get("/{id}/audit", h.audit)
 	})
 	r.NotFound(func(w http.ResponseWriter, r *http.Request) {
 		problem.Write(w, r, problem.New(http.StatusNotFound, "No such resource."))
@@ -72,64 +78,10 @@ func Routes(reg Registry, sec Security, health service.Health, log *slog.Logger)
 	return r
 }
 
-func (h *Handler) create(w http.ResponseWriter, r *http.Request) {
-	var body patientRequest
-	if !jsonbody.Decode(w, r, &body, MaxBodyBytes) {
-		return
-	}
-	p, err := h.reg.Create(r.Context(), body.draft())
-	if err != nil {
-		h.audit(r, "patient.create", "", err)
-		h.fail(w, r, err)
-		return
-	}
-	h.audit(r, "patient.create", p.ID, nil)
-	w.Header().Set("Location", "/patients/"+p.ID)
-	service.WriteJSON(w, http.StatusCreated, toResponse(p))
-}
-
-func (h *Handler) get(w http.ResponseWriter, r *http.Request) {
-	p, err := h.reg.Get(r.Context(), chi.URLParam(r, "id"))
-	h.audit(r, "patient.read", chi.URLParam(r, "id"), err)
-	if err != nil {
-		h.fail(w, r, err)
-		return
-	}
-	service.WriteJSON(w, http.StatusOK, toResponse(p))
-}
-
-func (h *Handler) list(w http.ResponseWriter, r *http.Request) {
-	limit := 0
-	if v := r.URL.Query().Get("limit"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil {
-			problem.Write(w, r, problem.Validation([]problem.FieldError{{Field: "limit", Message: "must be a whole number"}}))
-			return
-		}
-		limit = n
-	}
-	ps, err := h.reg.List(r.Context(), limit)
-	h.audit(r, "patient.list", "", err)
-	if err != nil {
-		h.fail(w, r, err)
-		return
-	}
-	out := listResponse{Items: make([]patientResponse, len(ps))}
-	for i, p := range ps {
-		out.Items[i] = toResponse(p)
-	}
-	service.WriteJSON(w, http.StatusOK, out)
-}
-
-// audit logs who did what to which record and how it ended.
-func (h *Handler) audit(r *http.Request, action, patientID string, err error) {
+// actor is the verified caller of r.
+func actor(r *http.Request) patient.Actor {
 	id, _ := authn.FromContext(r.Context())
-	outcome := "success"
-	if err != nil {
-		outcome = "failure"
-	}
-	h.log.InfoContext(r.Context(), "audit", "action", action, "patient_id", patientID,
-		"user_id", id.Subject, "role", id.Role, "outcome", outcome)
+	return patient.Actor{UserID: id.Subject, Role: id.Role, RequestID: service.RequestID(r.Context())}
 }
 
 // fail maps a domain error to its problem; anything unexpected is logged and
@@ -145,12 +97,26 @@ func (h *Handler) fail(w http.ResponseWriter, r *http.Request, err error) {
 		problem.Write(w, r, problem.Validation(fields))
 	case errors.Is(err, patient.ErrNotFound):
 		problem.Write(w, r, problem.New(http.StatusNotFound, "No patient with this id."))
+	case errors.Is(err, patient.ErrGone):
+		problem.Write(w, r, problem.New(http.StatusGone, "This patient record was deleted."))
+	case errors.Is(err, patient.ErrVersionMismatch):
+		problem.Write(w, r, problem.New(http.StatusPreconditionFailed, "The patient changed since you read it; read it again and reapply your change."))
+	case errors.Is(err, patient.ErrForbidden):
+		problem.Write(w, r, problem.New(http.StatusForbidden, "Your role does not allow this."))
+	case errors.Is(err, patient.ErrIdempotencyMismatch):
+		problem.Write(w, r, problem.New(http.StatusUnprocessableEntity, "This Idempotency-Key was used for a different request."))
 	case errors.Is(err, patient.ErrEmailTaken):
-		d := problem.New(http.StatusConflict, "A patient with this email is already registered.")
-		d.Errors = []problem.FieldError{{Field: "email", Message: "is already registered"}}
-		problem.Write(w, r, d)
+		conflict(w, r, "email", "A patient with this email is already registered.")
+	case errors.Is(err, patient.ErrMRNTaken):
+		conflict(w, r, "mrn", "A patient with this medical record number is already registered.")
 	default:
 		h.log.ErrorContext(r.Context(), "request failed", "err", err)
 		problem.Write(w, r, problem.New(http.StatusInternalServerError, "The request could not be completed."))
 	}
+}
+
+func conflict(w http.ResponseWriter, r *http.Request, field, detail string) {
+	d := problem.New(http.StatusConflict, detail)
+	d.Errors = []problem.FieldError{{Field: field, Message: "is already registered"}}
+	problem.Write(w, r, d)
 }

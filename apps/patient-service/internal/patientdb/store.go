@@ -1,4 +1,6 @@
-// Package patientdb stores patients and their outbox events in PostgreSQL.
+// Package patientdb stores patients, their outbox events, idempotency keys
+// and the audit trail in PostgreSQL. Every write and its event and audit
+// entry commit together.
 package patientdb
 
 import (
@@ -36,40 +38,87 @@ type Store struct {
 // New returns a Store on pool.
 func New(pool *pgxpool.Pool) *Store { return &Store{pool: pool} }
 
-const patientColumns = `id, name, email, address, date_of_birth, registered_date,
-	coalesce(billing_account_id, ''), version, created_at, updated_at`
+const patientColumns = `id, name, email, address, coalesce(phone, ''), coalesce(gender, ''), mrn,
+	date_of_birth, registered_date, coalesce(billing_account_id, ''), version, created_at, updated_at,
+	coalesce(deleted_at, '0001-01-01 00:00:00+00')`
 
 const insertPatient = `INSERT INTO patients
-	(id, name, email, address, date_of_birth, registered_date, version, created_at, updated_at)
-	VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`
+	(id, name, email, address, phone, gender, mrn, date_of_birth, registered_date, version, created_at, updated_at)
+	VALUES ($1, $2, $3, $4, nullif($5, ''), nullif($6, ''), $7, $8, $9, $10, $11, $12)`
 
-const insertOutbox = `INSERT INTO outbox (event_id, topic, partition_key, payload) VALUES ($1, $2, $3, $4)`
+const claimKey = `INSERT INTO idempotency_keys (user_id, key, request_hash, patient_id)
+	VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING`
 
-// Create inserts p and its event in one transaction.
-func (s *Store) Create(ctx context.Context, p patient.Patient, ev patient.Event) error {
-	payload, err := encodeEvent(ev)
-	if err != nil {
-		return fmt.Errorf("patientdb.create: %w", err)
-	}
-	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		if _, err := tx.Exec(ctx, insertPatient, p.ID, p.Name, p.Email, p.Address,
+// Create inserts p with its event and audit entry; with a key, only if the
+// key is new.
+func (s *Store) Create(ctx context.Context, p patient.Patient, ev patient.Event, audit patient.AuditEntry, key *patient.IdempotencyKey) error {
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, insertPatient, p.ID, p.Name, p.Email, p.Address, p.Phone, p.Gender, p.MRN,
 			p.DateOfBirth, p.RegisteredDate, p.Version, p.CreatedAt, p.UpdatedAt); err != nil {
 			return err
 		}
-		_, err := tx.Exec(ctx, insertOutbox, ev.ID, Topic, p.ID, payload)
-		return err
+		if key != nil {
+			if err := claim(ctx, tx, key, p.ID); err != nil {
+				return err
+			}
+		}
+		return writeChange(ctx, tx, ev, audit)
 	})
-	var pgErr *pgconn.PgError
-	if errors.As(err, &pgErr) && pgErr.Code == "23505" && pgErr.ConstraintName == "patients_email_key" {
-		return patient.ErrEmailTaken
-	}
-	if err != nil {
-		return fmt.Errorf("patientdb.create: %w", err)
-	}
-	return nil
+	return s.mapErr("create", err)
 }
 
-// Get returns the patient with id or patient.ErrNotFound.
+// claim records key for patientID; a key already there means a replay (same
+// request) or a misuse (another request).
+func claim(ctx context.Context, tx pgx.Tx, key *patient.IdempotencyKey, patientID string) error {
+	tag, err := tx.Exec(ctx, claimKey, key.UserID, key.Key, key.RequestHash, patientID)
+	if err != nil || tag.RowsAffected() == 1 {
+		return err
+	}
+	var hash []byte
+	var first string
+	if err := tx.QueryRow(ctx, `SELECT request_hash, patient_id FROM idempotency_keys WHERE user_id = $1 AND key = $2`,
+		key.UserID, key.Key).Scan(&hash, &first); err != nil {
+		return err
+	}
+	if string(hash) != string(key.RequestHash) {
+		return patient.ErrIdempotencyMismatch
+	}
+	return &patient.ReplayError{PatientID: first}
+}
+
+// writeChange stores a change's event in the outbox and its audit entry.
+func writeChange(ctx context.Context, tx pgx.Tx, ev patient.Event, audit patient.AuditEntry) error {
+	payload, err := encodeEvent(ev)
+	if err != nil {
+		return err
+	}
+	if _, err := tx.Exec(ctx, insertOutbox, ev.ID, Topic, ev.Patient.ID, payload); err != nil {
+		return err
+	}
+	return insertAudit(ctx, tx, audit)
+}
+
+const insertOutbox = `INSERT INTO outbox (event_id, topic, partition_key, payload) VALUES ($1, $2, $3, $4)`
+
+// mapErr turns constraint violations into domain errors.
+func (s *Store) mapErr(op string, err error) error {
+	var pgErr *pgconn.PgError
+	var replay *patient.ReplayError
+	switch {
+	case err == nil:
+		return nil
+	case errors.As(err, &replay), errors.Is(err, patient.ErrIdempotencyMismatch),
+		errors.Is(err, patient.ErrVersionMismatch), errors.Is(err, patient.ErrNotFound), errors.Is(err, patient.ErrGone):
+		return err
+	case errors.As(err, &pgErr) && pgErr.Code == "23505" && pgErr.ConstraintName == "patients_email_key":
+		return patient.ErrEmailTaken
+	case errors.As(err, &pgErr) && pgErr.Code == "23505" && pgErr.ConstraintName == "patients_mrn_key":
+		return patient.ErrMRNTaken
+	}
+	return fmt.Errorf("patientdb.%s: %w", op, err)
+}
+
+// Get returns the patient with id, deleted or not, or patient.ErrNotFound.
 func (s *Store) Get(ctx context.Context, id string) (patient.Patient, error) {
 	rows, _ := s.pool.Query(ctx, `SELECT `+patientColumns+` FROM patients WHERE id = $1`, id)
 	p, err := pgx.CollectExactlyOneRow(rows, scanPatient)
@@ -82,15 +131,55 @@ func (s *Store) Get(ctx context.Context, id string) (patient.Patient, error) {
 	return p, nil
 }
 
-// List returns up to limit patients, newest first.
-func (s *Store) List(ctx context.Context, limit int) ([]patient.Patient, error) {
-	rows, _ := s.pool.Query(ctx, `SELECT `+patientColumns+` FROM patients
-		ORDER BY created_at DESC, id DESC LIMIT $1`, limit)
-	ps, err := pgx.CollectRows(rows, scanPatient)
-	if err != nil {
-		return nil, fmt.Errorf("patientdb.list: %w", err)
+const updatePatient = `UPDATE patients SET name = $2, email = $3, address = $4, phone = nullif($5, ''),
+	gender = nullif($6, ''), mrn = $7, date_of_birth = $8, registered_date = $9, version = $10, updated_at = $11
+	WHERE id = $1 AND version = $10 - 1 AND deleted_at IS NULL`
+
+// Update stores p as the next version of its record.
+func (s *Store) Update(ctx context.Context, p patient.Patient, ev patient.Event, audit patient.AuditEntry) error {
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx, updatePatient, p.ID, p.Name, p.Email, p.Address, p.Phone, p.Gender, p.MRN,
+			p.DateOfBirth, p.RegisteredDate, p.Version, p.UpdatedAt)
+		if err != nil {
+			return err
+		}
+		if tag.RowsAffected() == 0 {
+			return whyUnchanged(ctx, tx, p.ID)
+		}
+		return writeChange(ctx, tx, ev, audit)
+	})
+	return s.mapErr("update", err)
+}
+
+// Delete marks p.ID deleted at p.DeletedAt as version p.Version.
+func (s *Store) Delete(ctx context.Context, p patient.Patient, ev patient.Event, audit patient.AuditEntry) error {
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx, `UPDATE patients SET deleted_at = $3, version = $2, updated_at = $3
+			WHERE id = $1 AND version = $2 - 1 AND deleted_at IS NULL`, p.ID, p.Version, p.DeletedAt)
+		if err != nil {
+			return err
+		}
+		if tag.RowsAffected() == 0 {
+			return whyUnchanged(ctx, tx, p.ID)
+		}
+		return writeChange(ctx, tx, ev, audit)
+	})
+	return s.mapErr("delete", err)
+}
+
+// whyUnchanged explains a conditional update that matched no row.
+func whyUnchanged(ctx context.Context, tx pgx.Tx, id string) error {
+	var deleted bool
+	err := tx.QueryRow(ctx, `SELECT deleted_at IS NOT NULL FROM patients WHERE id = $1`, id).Scan(&deleted)
+	switch {
+	case errors.Is(err, pgx.ErrNoRows):
+		return patient.ErrNotFound
+	case err != nil:
+		return err
+	case deleted:
+		return patient.ErrGone
 	}
-	return ps, nil
+	return patient.ErrVersionMismatch
 }
 
 // SetBillingAccount records the billing account of patient id. An account
@@ -104,11 +193,11 @@ func (s *Store) SetBillingAccount(ctx context.Context, id, accountID string) err
 	return nil
 }
 
-// MissingBillingAccount returns up to limit patients without a billing
+// MissingBillingAccount returns up to limit live patients without a billing
 // account, oldest first.
 func (s *Store) MissingBillingAccount(ctx context.Context, limit int) ([]patient.Patient, error) {
 	rows, _ := s.pool.Query(ctx, `SELECT `+patientColumns+` FROM patients
-		WHERE billing_account_id IS NULL ORDER BY created_at LIMIT $1`, limit)
+		WHERE billing_account_id IS NULL AND deleted_at IS NULL ORDER BY created_at LIMIT $1`, limit)
 	ps, err := pgx.CollectRows(rows, scanPatient)
 	if err != nil {
 		return nil, fmt.Errorf("patientdb.missing_billing_account: %w", err)
@@ -118,10 +207,15 @@ func (s *Store) MissingBillingAccount(ctx context.Context, limit int) ([]patient
 
 func scanPatient(row pgx.CollectableRow) (patient.Patient, error) {
 	var p patient.Patient
-	err := row.Scan(&p.ID, &p.Name, &p.Email, &p.Address, &p.DateOfBirth, &p.RegisteredDate,
-		&p.BillingAccountID, &p.Version, &p.CreatedAt, &p.UpdatedAt)
+	err := row.Scan(&p.ID, &p.Name, &p.Email, &p.Address, &p.Phone, &p.Gender, &p.MRN, &p.DateOfBirth, &p.RegisteredDate,
+		&p.BillingAccountID, &p.Version, &p.CreatedAt, &p.UpdatedAt, &p.DeletedAt)
 	p.DateOfBirth, p.RegisteredDate = utcDate(p.DateOfBirth), utcDate(p.RegisteredDate)
 	p.CreatedAt, p.UpdatedAt = p.CreatedAt.UTC(), p.UpdatedAt.UTC()
+	if p.DeletedAt.Year() <= 1 {
+		p.DeletedAt = time.Time{}
+	} else {
+		p.DeletedAt = p.DeletedAt.UTC()
+	}
 	return p, err
 }
 

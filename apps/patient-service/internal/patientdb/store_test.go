@@ -3,6 +3,7 @@ package patientdb_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"testing"
 	"time"
 
@@ -21,71 +22,192 @@ import (
 
 var template = pgtest.NewTemplate(patientdb.Migrations())
 
-func newPatient(email string) (patient.Patient, patient.Event) {
-	now := time.Now().UTC().Truncate(time.Microsecond)
+var clock = time.Date(2026, 11, 24, 9, 0, 0, 0, time.UTC)
+
+func newPatient(email string) (patient.Patient, patient.Event, patient.AuditEntry) {
+	clock = clock.Add(time.Second)
 	p := patient.Patient{
-		ID: uuid.NewString(), Name: "Ada", Email: email, Address: "x",
+		ID: uuid.NewString(), Name: "Ada " + email, Email: email, Address: "x", Phone: "+44 1", Gender: "female",
+		MRN:            "MRN-" + email,
 		DateOfBirth:    time.Date(1985, 12, 10, 0, 0, 0, 0, time.UTC),
 		RegisteredDate: time.Date(2026, 11, 24, 0, 0, 0, 0, time.UTC),
-		Version:        1, CreatedAt: now, UpdatedAt: now,
+		Version:        1, CreatedAt: clock, UpdatedAt: clock,
 	}
-	return p, patient.Event{ID: uuid.NewString(), Type: patient.EventCreated, Patient: p, OccurredAt: now}
+	return p, patient.Event{ID: uuid.NewString(), Type: patient.EventCreated, Patient: p, OccurredAt: clock},
+		patient.AuditEntry{At: clock, UserID: "u1", Role: "clinician", Action: "create", PatientIDs: []string{p.ID}, RequestID: "r", Outcome: "success"}
 }
 
-func count(t *testing.T, pool *pgxpool.Pool, sql string) int {
+func create(t *testing.T, store *patientdb.Store, email string) patient.Patient {
+	t.Helper()
+	p, ev, a := newPatient(email)
+	require.NoError(t, store.Create(context.Background(), p, ev, a, nil))
+	return p
+}
+
+func count(t *testing.T, pool *pgxpool.Pool, sql string, args ...any) int {
 	t.Helper()
 	var n int
-	require.NoError(t, pool.QueryRow(context.Background(), sql).Scan(&n))
+	require.NoError(t, pool.QueryRow(context.Background(), sql, args...).Scan(&n))
 	return n
 }
 
 func TestCreateGetRoundTrip(t *testing.T) {
 	pool := template.Pool(t)
 	store := patientdb.New(pool)
-	ctx := context.Background()
-	p, ev := newPatient("ada@example.com")
-	require.NoError(t, store.Create(ctx, p, ev))
-
-	got, err := store.Get(ctx, p.ID)
+	p := create(t, store, "ada@example.com")
+	got, err := store.Get(context.Background(), p.ID)
 	require.NoError(t, err)
 	assert.Equal(t, p, got)
-
-	_, err = store.Get(ctx, uuid.NewString())
+	_, err = store.Get(context.Background(), uuid.NewString())
 	assert.ErrorIs(t, err, patient.ErrNotFound)
+	assert.Equal(t, 1, count(t, pool, `SELECT count(*) FROM audit_log WHERE $1::uuid = ANY (patient_ids)`, p.ID))
 }
 
-func TestDuplicateEmailWritesNothing(t *testing.T) {
+func TestUniqueEmailAndMRNWriteNothing(t *testing.T) {
 	pool := template.Pool(t)
 	store := patientdb.New(pool)
 	ctx := context.Background()
-	p, ev := newPatient("ada@example.com")
-	require.NoError(t, store.Create(ctx, p, ev))
+	first := create(t, store, "ada@example.com")
 
-	dup, dupEv := newPatient("ADA@Example.com")
-	err := store.Create(ctx, dup, dupEv)
-	assert.ErrorIs(t, err, patient.ErrEmailTaken)
+	dup, ev, a := newPatient("ADA@Example.com")
+	assert.ErrorIs(t, store.Create(ctx, dup, ev, a, nil), patient.ErrEmailTaken)
+	dup, ev, a = newPatient("other@example.com")
+	dup.MRN = first.MRN
+	assert.ErrorIs(t, store.Create(ctx, dup, ev, a, nil), patient.ErrMRNTaken)
 	assert.Equal(t, 1, count(t, pool, `SELECT count(*) FROM patients`))
-	assert.Equal(t, 1, count(t, pool, `SELECT count(*) FROM outbox`), "no event for the rejected patient")
+	assert.Equal(t, 1, count(t, pool, `SELECT count(*) FROM outbox`), "no event for a rejected patient")
+	assert.Equal(t, 1, count(t, pool, `SELECT count(*) FROM audit_log`), "no success recorded for it either")
+}
+
+func TestIdempotencyKeyReplaysAndRejectsMisuse(t *testing.T) {
+	store := patientdb.New(template.Pool(t))
+	ctx := context.Background()
+	key := &patient.IdempotencyKey{UserID: "u1", Key: "k", RequestHash: []byte("h1")}
+	p, ev, a := newPatient("a@example.com")
+	require.NoError(t, store.Create(ctx, p, ev, a, key))
+
+	again, ev, a := newPatient("a2@example.com")
+	var replay *patient.ReplayError
+	require.ErrorAs(t, store.Create(ctx, again, ev, a, key), &replay)
+	assert.Equal(t, p.ID, replay.PatientID)
+	_, err := store.Get(ctx, again.ID)
+	assert.ErrorIs(t, err, patient.ErrNotFound, "the retry created nothing")
+
+	other := &patient.IdempotencyKey{UserID: "u1", Key: "k", RequestHash: []byte("h2")}
+	third, ev, a := newPatient("a3@example.com")
+	assert.ErrorIs(t, store.Create(ctx, third, ev, a, other), patient.ErrIdempotencyMismatch)
+	fourth, ev, a := newPatient("a4@example.com")
+	require.NoError(t, store.Create(ctx, fourth, ev, a, &patient.IdempotencyKey{UserID: "u2", Key: "k", RequestHash: []byte("h1")}),
+		"keys are per user")
+}
+
+func TestUpdateAndDeleteNeedTheExpectedVersion(t *testing.T) {
+	pool := template.Pool(t)
+	store := patientdb.New(pool)
+	ctx := context.Background()
+	p := create(t, store, "a@example.com")
+	audit := patient.AuditEntry{At: clock, UserID: "u1", Role: "admin", Action: "update", PatientIDs: []string{p.ID}, RequestID: "r", Outcome: "success"}
+
+	next := p
+	next.Name, next.Version, next.UpdatedAt = "Ada King", 2, clock.Add(time.Minute)
+	ev := patient.Event{ID: uuid.NewString(), Type: patient.EventUpdated, Patient: next, OccurredAt: clock}
+	require.NoError(t, store.Update(ctx, next, ev, audit))
+	stale := next
+	stale.Name = "Lost update"
+	ev.ID = uuid.NewString()
+	assert.ErrorIs(t, store.Update(ctx, stale, ev, audit), patient.ErrVersionMismatch, "version 2 is already taken")
+
+	del := next
+	del.Version, del.DeletedAt = 3, clock.Add(2*time.Minute)
+	ev = patient.Event{ID: uuid.NewString(), Type: patient.EventDeleted, Patient: del, OccurredAt: clock}
+	require.NoError(t, store.Delete(ctx, del, ev, audit))
+	got, err := store.Get(ctx, p.ID)
+	require.NoError(t, err)
+	assert.True(t, got.Deleted())
+	assert.Equal(t, "Ada King", got.Name)
+	after := del
+	after.Version = 4
+	ev.ID = uuid.NewString()
+	assert.ErrorIs(t, store.Update(ctx, after, ev, audit), patient.ErrGone)
+	missing := after
+	missing.ID = uuid.NewString()
+	assert.ErrorIs(t, store.Update(ctx, missing, ev, audit), patient.ErrNotFound)
+	assert.Equal(t, 3, count(t, pool, `SELECT count(*) FROM outbox`), "create, update, delete")
+}
+
+func TestSearchFiltersAndPagesEachRecordOnce(t *testing.T) {
+	store := patientdb.New(template.Pool(t))
+	ctx := context.Background()
+	var all []patient.Patient
+	for i := range 25 {
+		all = append(all, create(t, store, fmt.Sprintf("p%02d@example.com", i)))
+	}
+	seen := map[string]int{}
+	q := patient.Query{Limit: 10}
+	pages := 0
+	for {
+		page, err := store.Search(ctx, q)
+		require.NoError(t, err)
+		pages++
+		for _, p := range page.Items {
+			seen[p.ID]++
+		}
+		if page.Next == nil {
+			break
+		}
+		q.After = page.Next
+	}
+	assert.Equal(t, 3, pages)
+	assert.Len(t, seen, 25)
+	for id, n := range seen {
+		assert.Equal(t, 1, n, id)
+	}
+
+	find := func(q patient.Query) []string {
+		q.Limit = 100
+		page, err := store.Search(ctx, q)
+		require.NoError(t, err)
+		var ids []string
+		for _, p := range page.Items {
+			ids = append(ids, p.ID)
+		}
+		return ids
+	}
+	assert.Equal(t, []string{all[3].ID}, find(patient.Query{Email: "P03@EXAMPLE.COM"}))
+	assert.Equal(t, []string{all[4].ID}, find(patient.Query{MRN: "mrn-p04@example.com"}))
+	assert.Len(t, find(patient.Query{Name: "ada p1"}), 10, "case-insensitive name prefix")
+	assert.Len(t, find(patient.Query{Q: "p2"}), 5, "q matches email prefix")
+	assert.Empty(t, find(patient.Query{Name: "%"}), "LIKE wildcards are literal")
+	assert.Len(t, find(patient.Query{BirthDate: time.Date(1985, 12, 10, 0, 0, 0, 0, time.UTC)}), 25)
+	assert.Empty(t, find(patient.Query{Deleted: true}))
+}
+
+func TestAuditLogIsAppendOnly(t *testing.T) {
+	pool := template.Pool(t)
+	store := patientdb.New(pool)
+	p := create(t, store, "a@example.com")
+	entries, err := store.AuditTrail(context.Background(), p.ID)
+	require.NoError(t, err)
+	require.Len(t, entries, 1)
+	assert.Equal(t, "create", entries[0].Action)
+	_, err = pool.Exec(context.Background(), `UPDATE audit_log SET outcome = 'tampered'`)
+	assert.ErrorContains(t, err, "append-only")
+	_, err = pool.Exec(context.Background(), `DELETE FROM audit_log`)
+	assert.ErrorContains(t, err, "append-only")
 }
 
 func TestBillingAccountBookkeeping(t *testing.T) {
-	pool := template.Pool(t)
-	store := patientdb.New(pool)
+	store := patientdb.New(template.Pool(t))
 	ctx := context.Background()
-	a, aev := newPatient("a@example.com")
-	b, bev := newPatient("b@example.com")
-	require.NoError(t, store.Create(ctx, a, aev))
-	require.NoError(t, store.Create(ctx, b, bev))
-
+	a := create(t, store, "a@example.com")
+	b := create(t, store, "b@example.com")
 	missing, err := store.MissingBillingAccount(ctx, 10)
 	require.NoError(t, err)
 	assert.Len(t, missing, 2)
-
 	require.NoError(t, store.SetBillingAccount(ctx, a.ID, "acct-a"))
 	require.NoError(t, store.SetBillingAccount(ctx, a.ID, "acct-other"), "a second answer is ignored")
 	got, _ := store.Get(ctx, a.ID)
 	assert.Equal(t, "acct-a", got.BillingAccountID)
-
 	missing, err = store.MissingBillingAccount(ctx, 10)
 	require.NoError(t, err)
 	require.Len(t, missing, 1)
@@ -98,11 +220,10 @@ func TestPublishPendingDeliversInOrderAndStopsAtFailure(t *testing.T) {
 	ctx := context.Background()
 	var ids []string
 	for _, email := range []string{"1@example.com", "2@example.com", "3@example.com"} {
-		p, ev := newPatient(email)
-		require.NoError(t, store.Create(ctx, p, ev))
+		p, ev, a := newPatient(email)
+		require.NoError(t, store.Create(ctx, p, ev, a, nil))
 		ids = append(ids, ev.ID)
 	}
-
 	var seen []string
 	n, err := store.PublishPending(ctx, 10, func(_ context.Context, m outbox.Message) error {
 		if len(seen) == 1 {
@@ -115,6 +236,8 @@ func TestPublishPendingDeliversInOrderAndStopsAtFailure(t *testing.T) {
 		assert.Equal(t, m.EventID, ev.GetEventId())
 		assert.Equal(t, m.Key, ev.GetPatient().GetId(), "partitioned by patient")
 		assert.Equal(t, "1985-12-10", ev.GetPatient().GetDateOfBirth())
+		assert.Equal(t, "female", ev.GetPatient().GetGender())
+		assert.EqualValues(t, 1, ev.GetVersion())
 		assert.Equal(t, patientdb.Topic, m.Topic)
 		return nil
 	})
@@ -132,5 +255,4 @@ func TestPublishPendingDeliversInOrderAndStopsAtFailure(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, 2, n)
 	assert.Equal(t, ids[1:], seen, "the failed event is retried first")
-	assert.Equal(t, 0, count(t, pool, `SELECT count(*) FROM outbox WHERE sent_at IS NULL`))
 }

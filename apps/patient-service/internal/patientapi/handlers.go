@@ -1,0 +1,223 @@
+package patientapi
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"mime"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/go-chi/chi/v5"
+	jsonpatch "github.com/evanphx/json-patch/v5"
+
+	"github.com/pms-dapr/pms/apps/patient-service/internal/patient"
+	"github.com/pms-dapr/pms/platform/jsonbody"
+	"github.com/pms-dapr/pms/platform/problem"
+	"github.com/pms-dapr/pms/platform/service"
+)
+
+// maxIdempotencyKey bounds the Idempotency-Key header.
+const maxIdempotencyKey = 255
+
+func (h *Handler) create(w http.ResponseWriter, r *http.Request) {
+	key := r.Header.Get("Idempotency-Key")
+	if len(key) > maxIdempotencyKey || strings.ContainsFunc(key, func(c rune) bool { return c < 0x21 || c > 0x7e }) {
+		problem.Write(w, r, problem.Validation([]problem.FieldError{{Field: "Idempotency-Key", Message: "must be 1 to 255 visible ASCII characters"}}))
+		return
+	}
+	var body patientRequest
+	if !jsonbody.Decode(w, r, &body, MaxBodyBytes) {
+		return
+	}
+	p, replayed, err := h.reg.Create(r.Context(), actor(r), body.draft(), key)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	if replayed {
+		w.Header().Set("Idempotent-Replayed", "true")
+	}
+	w.Header().Set("Location", "/patients/"+p.ID)
+	writePatient(w, http.StatusCreated, p)
+}
+
+func (h *Handler) get(w http.ResponseWriter, r *http.Request) {
+	p, err := h.reg.Get(r.Context(), actor(r), chi.URLParam(r, "id"))
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	writePatient(w, http.StatusOK, p)
+}
+
+func (h *Handler) search(w http.ResponseWriter, r *http.Request) {
+	v := r.URL.Query()
+	deleted, err := parseBool(v.Get("deleted"))
+	if err != nil {
+		problem.Write(w, r, problem.Validation([]problem.FieldError{{Field: "deleted", Message: "must be true or false"}}))
+		return
+	}
+	q, err := patient.QueryInput{Name: v.Get("name"), Email: v.Get("email"), MRN: v.Get("mrn"), BirthDate: v.Get("birthDate"),
+		Q: v.Get("q"), Cursor: v.Get("cursor"), Limit: v.Get("limit"), Deleted: deleted}.Parse()
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	page, err := h.reg.Search(r.Context(), actor(r), q)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	out := listResponse{Items: make([]patientResponse, len(page.Items))}
+	for i, p := range page.Items {
+		out.Items[i] = toResponse(p)
+	}
+	if page.Next != nil {
+		next := url.Values{}
+		for k, vs := range v {
+			if k != "cursor" {
+				next[k] = vs
+			}
+		}
+		next.Set("cursor", page.Next.Encode())
+		out.Next = "/patients?" + next.Encode()
+	}
+	service.WriteJSON(w, http.StatusOK, out)
+}
+
+func parseBool(s string) (bool, error) {
+	if s == "" {
+		return false, nil
+	}
+	return strconv.ParseBool(s)
+}
+
+func (h *Handler) replace(w http.ResponseWriter, r *http.Request) {
+	version, ok := ifMatch(w, r)
+	if !ok {
+		return
+	}
+	var body patientRequest
+	if !jsonbody.Decode(w, r, &body, MaxBodyBytes) {
+		return
+	}
+	p, err := h.reg.Replace(r.Context(), actor(r), chi.URLParam(r, "id"), version, body.draft())
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	writePatient(w, http.StatusOK, p)
+}
+
+// patch applies a JSON merge patch (RFC 7396) to the patient's
+// client-writable fields.
+func (h *Handler) patch(w http.ResponseWriter, r *http.Request) {
+	version, ok := ifMatch(w, r)
+	if !ok {
+		return
+	}
+	mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	if err != nil || (mt != "application/merge-patch+json" && mt != "application/json") {
+		problem.Write(w, r, problem.New(http.StatusUnsupportedMediaType, "Send the patch as application/merge-patch+json."))
+		return
+	}
+	raw, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxBodyBytes))
+	if err != nil {
+		problem.Write(w, r, problem.New(http.StatusRequestEntityTooLarge, fmt.Sprintf("The body must be at most %d bytes.", MaxBodyBytes)))
+		return
+	}
+	var probe map[string]json.RawMessage
+	if json.Unmarshal(raw, &probe) != nil {
+		problem.Write(w, r, problem.New(http.StatusBadRequest, "The patch must be a JSON object."))
+		return
+	}
+	p, err := h.reg.Patch(r.Context(), actor(r), chi.URLParam(r, "id"), version, func(cur patient.Draft) (patient.Draft, error) {
+		return applyMergePatch(cur, raw)
+	})
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	writePatient(w, http.StatusOK, p)
+}
+
+// applyMergePatch merges patch into cur's JSON form and decodes the result
+// strictly: a field the API does not know is a validation error.
+func applyMergePatch(cur patient.Draft, patch []byte) (patient.Draft, error) {
+	doc, _ := json.Marshal(fromDraft(cur))
+	merged, err := jsonpatch.MergePatch(doc, patch)
+	if err != nil {
+		return patient.Draft{}, &patient.ValidationError{Fields: []patient.FieldError{{Field: "body", Message: "is not a valid merge patch"}}}
+	}
+	dec := json.NewDecoder(bytes.NewReader(merged))
+	dec.DisallowUnknownFields()
+	var next patientRequest
+	if err := dec.Decode(&next); err != nil {
+		d := jsonbody.Problem(err, MaxBodyBytes)
+		fields := make([]patient.FieldError, len(d.Errors))
+		for i, f := range d.Errors {
+			fields[i] = patient.FieldError{Field: f.Field, Message: f.Message}
+		}
+		if len(fields) == 0 {
+			fields = []patient.FieldError{{Field: "body", Message: d.Detail}}
+		}
+		return patient.Draft{}, &patient.ValidationError{Fields: fields}
+	}
+	return next.draft(), nil
+}
+
+func (h *Handler) delete(w http.ResponseWriter, r *http.Request) {
+	version, ok := ifMatch(w, r)
+	if !ok {
+		return
+	}
+	if err := h.reg.Delete(r.Context(), actor(r), chi.URLParam(r, "id"), version); err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+func (h *Handler) audit(w http.ResponseWriter, r *http.Request) {
+	entries, err := h.reg.AuditTrail(r.Context(), actor(r), chi.URLParam(r, "id"))
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	out := auditResponse{Items: make([]auditEntry, len(entries))}
+	for i, e := range entries {
+		out.Items[i] = auditEntry{At: e.At.Format(time.RFC3339Nano), UserID: e.UserID, Role: e.Role, Action: e.Action,
+			PatientIDs: e.PatientIDs, RequestID: e.RequestID, Outcome: e.Outcome, Detail: e.Detail}
+	}
+	service.WriteJSON(w, http.StatusOK, out)
+}
+
+// ifMatch reads the version a change is based on from If-Match. Without it
+// the change is refused (428): every write must say what it overwrites.
+func ifMatch(w http.ResponseWriter, r *http.Request) (int64, bool) {
+	v := strings.TrimSpace(r.Header.Get("If-Match"))
+	if v == "" {
+		problem.Write(w, r, problem.New(http.StatusPreconditionRequired, "Send If-Match with the ETag of the version you are changing."))
+		return 0, false
+	}
+	v = strings.TrimPrefix(v, "W/")
+	n, err := strconv.ParseInt(strings.Trim(v, `"`), 10, 64)
+	if err != nil || n < 1 {
+		problem.Write(w, r, problem.New(http.StatusPreconditionFailed, "If-Match must be an ETag this API returned."))
+		return 0, false
+	}
+	return n, true
+}
+
+// ETag is the entity tag of version v of a patient.
+func ETag(v int64) string { return `"` + strconv.FormatInt(v, 10) + `"` }
+
+func writePatient(w http.ResponseWriter, status int, p patient.Patient) {
+	w.Header().Set("ETag", ETag(p.Version))
+	service.WriteJSON(w, status, toResponse(p))
+}

@@ -1,0 +1,54 @@
+package patientdb
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/pms-dapr/pms/apps/patient-service/internal/patient"
+)
+
+const auditColumns = `occurred_at, user_id, role, action, patient_ids::text[], request_id, outcome, detail`
+
+// execer is a pool or a transaction.
+type execer interface {
+	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
+}
+
+func insertAudit(ctx context.Context, db execer, e patient.AuditEntry) error {
+	ids := e.PatientIDs
+	if ids == nil {
+		ids = []string{}
+	}
+	_, err := db.Exec(ctx, `INSERT INTO audit_log
+		(occurred_at, user_id, role, action, patient_ids, request_id, outcome, detail)
+		VALUES ($1, $2, $3, $4, $5::uuid[], $6, $7, $8)`,
+		e.At, e.UserID, e.Role, e.Action, ids, e.RequestID, e.Outcome, e.Detail)
+	return err
+}
+
+// RecordAudit stores one audit entry on its own.
+func (s *Store) RecordAudit(ctx context.Context, e patient.AuditEntry) error {
+	if err := insertAudit(ctx, s.pool, e); err != nil {
+		return fmt.Errorf("patientdb.record_audit: %w", err)
+	}
+	return nil
+}
+
+// AuditTrail lists the entries naming patientID, oldest first.
+func (s *Store) AuditTrail(ctx context.Context, patientID string) ([]patient.AuditEntry, error) {
+	rows, _ := s.pool.Query(ctx, `SELECT `+auditColumns+` FROM audit_log
+		WHERE patient_ids @> ARRAY[$1::uuid] ORDER BY id`, patientID)
+	es, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (patient.AuditEntry, error) {
+		var e patient.AuditEntry
+		err := r.Scan(&e.At, &e.UserID, &e.Role, &e.Action, &e.PatientIDs, &e.RequestID, &e.Outcome, &e.Detail)
+		e.At = e.At.UTC()
+		return e, err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("patientdb.audit_trail: %w", err)
+	}
+	return es, nil
+}
