@@ -50,9 +50,9 @@ type Patient struct {
 	Name             string
 	Email            string
 	Address          string
-	Phone            string // optional
-	Gender           string // optional, one of Genders
-	MRN              string // medical record number, unique
+	Phone            string    // optional
+	Gender           string    // optional, one of Genders
+	MRN              string    // medical record number, unique
 	DateOfBirth      time.Time // UTC midnight
 	RegisteredDate   time.Time // UTC midnight
 	BillingAccountID string    // empty until billing-service has opened the account

@@ -138,7 +138,9 @@ func (s *fakeStore) Delete(_ context.Context, p patient.Patient, ev patient.Even
 	return s.write(p, ev, a)
 }
 
-func (s *fakeStore) Search(context.Context, patient.Query) (patient.Page, error) { return patient.Page{}, nil }
+func (s *fakeStore) Search(context.Context, patient.Query) (patient.Page, error) {
+	return patient.Page{}, nil
+}
 
 func (s *fakeStore) RecordAudit(_ context.Context, a patient.AuditEntry) error {
 	s.mu.Lock()
@@ -147,7 +149,9 @@ func (s *fakeStore) RecordAudit(_ context.Context, a patient.AuditEntry) error {
 	return nil
 }
 
-func (s *fakeStore) AuditTrail(context.Context, string) ([]patient.AuditEntry, error) { return s.audit, nil }
+func (s *fakeStore) AuditTrail(context.Context, string) ([]patient.AuditEntry, error) {
+	return s.audit, nil
+}
 
 func (s *fakeStore) SetBillingAccount(_ context.Context, id, acct string) error {
 	s.mu.Lock()

@@ -12,8 +12,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/go-chi/chi/v5"
 	jsonpatch "github.com/evanphx/json-patch/v5"
+	"github.com/go-chi/chi/v5"
 
 	"github.com/pms-dapr/pms/apps/patient-service/internal/patient"
 	"github.com/pms-dapr/pms/platform/jsonbody"
