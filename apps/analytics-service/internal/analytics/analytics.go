@@ -29,11 +29,17 @@ type DayCount struct {
 	Count int64
 }
 
-// Summary aggregates the recorded events.
+// Summary aggregates the recorded events. Counts are of distinct events,
+// so a redelivered event never counts twice.
 type Summary struct {
 	TotalPatientsCreated int64
+	TotalUpdates         int64
+	TotalPatientsDeleted int64
 	CreatedPerDay        []DayCount // oldest day first
 }
+
+// CurrentPatients is how many registered patients are not deleted.
+func (s Summary) CurrentPatients() int64 { return s.TotalPatientsCreated - s.TotalPatientsDeleted }
 
 // Store records events idempotently and aggregates them.
 type Store interface {

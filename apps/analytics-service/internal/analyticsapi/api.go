@@ -130,6 +130,9 @@ type dayCount struct {
 
 type summaryResponse struct {
 	TotalPatientsCreated int64      `json:"totalPatientsCreated"`
+	TotalUpdates         int64      `json:"totalUpdates"`
+	TotalPatientsDeleted int64      `json:"totalPatientsDeleted"`
+	CurrentPatients      int64      `json:"currentPatients"`
 	CreatedPerDay        []dayCount `json:"createdPerDay"`
 }
 
@@ -140,7 +143,9 @@ func (h *handler) summary(w http.ResponseWriter, r *http.Request) {
 		problem.Write(w, r, problem.New(http.StatusInternalServerError, "The summary could not be computed."))
 		return
 	}
-	out := summaryResponse{TotalPatientsCreated: sum.TotalPatientsCreated, CreatedPerDay: make([]dayCount, len(sum.CreatedPerDay))}
+	out := summaryResponse{TotalPatientsCreated: sum.TotalPatientsCreated, TotalUpdates: sum.TotalUpdates,
+		TotalPatientsDeleted: sum.TotalPatientsDeleted, CurrentPatients: sum.CurrentPatients(),
+		CreatedPerDay: make([]dayCount, len(sum.CreatedPerDay))}
 	for i, d := range sum.CreatedPerDay {
 		out.CreatedPerDay[i] = dayCount{Date: d.Date, Count: d.Count}
 	}

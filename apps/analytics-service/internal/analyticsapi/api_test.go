@@ -38,7 +38,8 @@ func (f *fakeStore) Record(_ context.Context, ev analytics.Event) (bool, error) 
 }
 
 func (f *fakeStore) Summary(context.Context) (analytics.Summary, error) {
-	return analytics.Summary{TotalPatientsCreated: 3, CreatedPerDay: []analytics.DayCount{{Date: "2026-11-24", Count: 3}}}, f.err
+	return analytics.Summary{TotalPatientsCreated: 3, TotalUpdates: 4, TotalPatientsDeleted: 1,
+		CreatedPerDay: []analytics.DayCount{{Date: "2026-11-24", Count: 3}}}, f.err
 }
 
 const validEvent = `{"specversion":"1.0","id":"ce-1","type":"com.dapr.event.sent","datacontenttype":"application/json",
@@ -135,7 +136,8 @@ func TestSummary(t *testing.T) {
 	rec := httptest.NewRecorder()
 	h.ServeHTTP(rec, req)
 	require.Equal(t, http.StatusOK, rec.Code)
-	assert.JSONEq(t, `{"totalPatientsCreated":3,"createdPerDay":[{"date":"2026-11-24","count":3}]}`, rec.Body.String())
+	assert.JSONEq(t, `{"totalPatientsCreated":3,"totalUpdates":4,"totalPatientsDeleted":1,"currentPatients":2,
+		"createdPerDay":[{"date":"2026-11-24","count":3}]}`, rec.Body.String())
 }
 
 func TestRequestsMustComeThroughTheSidecar(t *testing.T) {

@@ -44,7 +44,13 @@ const createdPerDay = `SELECT to_char(occurred_at AT TIME ZONE 'UTC', 'YYYY-MM-D
 	FROM patient_events WHERE event_type = 'PATIENT_CREATED'
 	GROUP BY day ORDER BY day`
 
-// Summary counts creations in total and per UTC day.
+const totals = `SELECT count(*) FILTER (WHERE event_type = 'PATIENT_CREATED'),
+	count(*) FILTER (WHERE event_type = 'PATIENT_UPDATED'),
+	count(DISTINCT patient_id) FILTER (WHERE event_type = 'PATIENT_DELETED')
+	FROM patient_events`
+
+// Summary counts creations (in total and per UTC day), updates and
+// deletions.
 func (s *Store) Summary(ctx context.Context) (analytics.Summary, error) {
 	rows, _ := s.pool.Query(ctx, createdPerDay)
 	days, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (analytics.DayCount, error) {
@@ -56,8 +62,9 @@ func (s *Store) Summary(ctx context.Context) (analytics.Summary, error) {
 		return analytics.Summary{}, fmt.Errorf("analyticsdb.summary: %w", err)
 	}
 	sum := analytics.Summary{CreatedPerDay: days}
-	for _, d := range days {
-		sum.TotalPatientsCreated += d.Count
+	err = s.pool.QueryRow(ctx, totals).Scan(&sum.TotalPatientsCreated, &sum.TotalUpdates, &sum.TotalPatientsDeleted)
+	if err != nil {
+		return analytics.Summary{}, fmt.Errorf("analyticsdb.summary: %w", err)
 	}
 	return sum, nil
 }

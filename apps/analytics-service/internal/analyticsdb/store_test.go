@@ -22,11 +22,14 @@ func TestRecordOnceAndSummarisePerDay(t *testing.T) {
 	day1 := time.Date(2026, 11, 23, 23, 59, 0, 0, time.UTC)
 	day2 := time.Date(2026, 11, 24, 0, 1, 0, 0, time.FixedZone("CET", 3600)) // 2026-11-23 23:01 UTC
 	day3 := time.Date(2026, 11, 24, 8, 0, 0, 0, time.UTC)
+	deletedPatient := uuid.NewString()
 	events := []analytics.Event{
 		{ID: uuid.NewString(), Type: "PATIENT_CREATED", PatientID: uuid.NewString(), OccurredAt: day1},
 		{ID: uuid.NewString(), Type: "PATIENT_CREATED", PatientID: uuid.NewString(), OccurredAt: day2},
 		{ID: uuid.NewString(), Type: "PATIENT_CREATED", PatientID: uuid.NewString(), OccurredAt: day3},
 		{ID: uuid.NewString(), Type: "PATIENT_UPDATED", PatientID: uuid.NewString(), OccurredAt: day3},
+		{ID: uuid.NewString(), Type: "PATIENT_UPDATED", PatientID: uuid.NewString(), OccurredAt: day3},
+		{ID: uuid.NewString(), Type: "PATIENT_DELETED", PatientID: deletedPatient, OccurredAt: day3},
 	}
 	for _, ev := range events {
 		isNew, err := store.Record(ctx, ev)
@@ -41,6 +44,9 @@ func TestRecordOnceAndSummarisePerDay(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, analytics.Summary{
 		TotalPatientsCreated: 3,
+		TotalUpdates:         2,
+		TotalPatientsDeleted: 1,
 		CreatedPerDay:        []analytics.DayCount{{Date: "2026-11-23", Count: 2}, {Date: "2026-11-24", Count: 1}},
 	}, sum)
+	assert.EqualValues(t, 2, sum.CurrentPatients())
 }

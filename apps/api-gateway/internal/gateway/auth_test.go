@@ -52,6 +52,8 @@ func TestRolesDecide(t *testing.T) {
 		{"clinician", "DELETE", "/patients/x", 403},
 		{"clinician", "GET", "/analytics/summary", 403},
 		{"clinician", "GET", "/auth/users", 403},
+		{"clinician", "GET", "/patients/x/audit", 403},
+		{"admin", "GET", "/patients/x/audit", 200},
 		{"clinician", "POST", "/auth/logout", 200},
 		{"billing", "GET", "/patients", 200},
 		{"billing", "POST", "/patients", 403},

@@ -11,7 +11,8 @@ import (
 // Who may do what. Only routes listed here are served behind the bearer
 // middleware; each names the roles allowed.
 //
-//	admin      everything, including user management, analytics and deletes
+//	admin      everything, including user management, analytics, deletes,
+//	           deleted records and audit trails
 //	clinician  register, read, search and update patients
 //	billing    read patients (to match them with billing accounts)
 var (

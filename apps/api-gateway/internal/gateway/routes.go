@@ -63,6 +63,7 @@ func Routes(cfg Config, t Targets, auth func(http.Handler) http.Handler, health 
 		r.Handle("/auth/users", allow(adminsOnly, authApp))
 		r.Handle("/auth/users/*", allow(adminsOnly, authApp))
 
+		r.Get("/patients/{id}/audit", allow(adminsOnly, patients).ServeHTTP)
 		r.Get("/patients", allow(patientReaders, patients).ServeHTTP)
 		r.Post("/patients", allow(patientWriters, patients).ServeHTTP)
 		r.Get("/patients/*", allow(patientReaders, patients).ServeHTTP)
