@@ -45,10 +45,13 @@ func run(ctx context.Context, log *slog.Logger) error {
 		"dapr-sidecar": sidecarReady(sidecar, authn.SidecarClient(cfg.DaprAPIToken)),
 		"jwks":         bearer.Ready,
 	}}
-	h := gateway.Routes(
+	h, err := gateway.Routes(
 		gateway.Config{Sidecar: sidecar, DaprAPIToken: cfg.DaprAPIToken, AllowedOrigins: cfg.AllowedOrigins},
 		gateway.Targets{Patients: cfg.PatientAppID, Analytics: cfg.AnalyticsAppID, Auth: cfg.AuthAppID},
 		bearer.Middleware, health, log)
+	if err != nil {
+		return err
+	}
 
 	g, ctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return service.ListenAndServe(ctx, log, ":"+cfg.Port, h) })

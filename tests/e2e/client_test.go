@@ -21,12 +21,19 @@ import (
 // patient is the gateway's representation of a patient.
 type patient struct {
 	ID               string `json:"id"`
+	MRN              string `json:"mrn"`
 	Name             string `json:"name"`
 	Email            string `json:"email"`
+	Phone            string `json:"phone"`
+	Gender           string `json:"gender"`
 	Address          string `json:"address"`
 	DateOfBirth      string `json:"dateOfBirth"`
 	RegisteredDate   string `json:"registeredDate"`
 	BillingAccountID string `json:"billingAccountId"`
+	Version          int64  `json:"version"`
+	CreatedAt        string `json:"createdAt"`
+	UpdatedAt        string `json:"updatedAt"`
+	DeletedAt        string `json:"deletedAt"`
 }
 
 type problemDoc struct {
@@ -78,11 +85,17 @@ func doAs(t *testing.T, token, method, url string, body any, headers ...string) 
 	for i := 0; i+1 < len(headers); i += 2 {
 		req.Header.Set(headers[i], headers[i+1])
 	}
+	var sent []byte
+	if rd != nil {
+		sent, _ = io.ReadAll(rd)
+		req.Body = io.NopCloser(bytes.NewReader(sent))
+	}
 	resp, err := httpClient.Do(req)
 	require.NoError(t, err)
 	defer resp.Body.Close()
 	raw, err := io.ReadAll(resp.Body)
 	require.NoError(t, err)
+	record(req, sent, resp, raw)
 	return response{status: resp.StatusCode, header: resp.Header, body: raw}
 }
 
@@ -155,20 +168,33 @@ type session struct {
 
 func login(email, password string) (session, int, error) {
 	raw, _ := json.Marshal(map[string]string{"email": email, "password": password})
-	resp, err := httpClient.Post(gateway+"/auth/login", "application/json", bytes.NewReader(raw))
+	req, err := http.NewRequest(http.MethodPost, gateway+"/auth/login", bytes.NewReader(raw))
+	if err != nil {
+		return session{}, 0, err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := httpClient.Do(req)
 	if err != nil {
 		return session{}, 0, err
 	}
 	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return session{}, 0, err
+	}
+	record(req, raw, resp, body)
 	var s session
 	if resp.StatusCode == http.StatusOK {
-		err = json.NewDecoder(resp.Body).Decode(&s)
+		err = json.Unmarshal(body, &s)
 	}
 	return s, resp.StatusCode, err
 }
 
 type summary struct {
 	TotalPatientsCreated int64 `json:"totalPatientsCreated"`
+	TotalUpdates         int64 `json:"totalUpdates"`
+	TotalPatientsDeleted int64 `json:"totalPatientsDeleted"`
+	CurrentPatients      int64 `json:"currentPatients"`
 	CreatedPerDay        []struct {
 		Date  string `json:"date"`
 		Count int64  `json:"count"`

@@ -128,7 +128,9 @@ func TestRolesDecideWhoMayDoWhat(t *testing.T) {
 	assert.Equal(t, http.StatusOK, do(t, http.MethodGet, gateway+"/auth/users", nil).status)
 	del := do(t, http.MethodDelete, gateway+"/patients/"+p.ID, nil)
 	assert.NotContains(t, []int{http.StatusUnauthorized, http.StatusForbidden}, del.status, "an admin's delete passes the gateway")
-	assert.Contains(t, appLogs(t, "patient-service"), `"user_id":"`+tokenSubject(t, clin.AccessToken)+`"`,
+	trail := do(t, http.MethodGet, gateway+"/patients/"+p.ID+"/audit", nil)
+	require.Equal(t, http.StatusOK, trail.status)
+	assert.Contains(t, string(trail.body), `"userId":"`+tokenSubject(t, clin.AccessToken)+`"`,
 		"patient-service records who acted, from the verified token")
 }
 

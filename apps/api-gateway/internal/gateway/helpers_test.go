@@ -94,7 +94,11 @@ func newSigner(t *testing.T) *authntest.Signer {
 func discard() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
 
 func routes(sidecar *url.URL, auth func(http.Handler) http.Handler, origins ...string) http.Handler {
-	return gateway.Routes(gateway.Config{Sidecar: sidecar, DaprAPIToken: daprToken, AllowedOrigins: origins},
+	h, err := gateway.Routes(gateway.Config{Sidecar: sidecar, DaprAPIToken: daprToken, AllowedOrigins: origins},
 		gateway.Targets{Patients: "patient-service", Analytics: "analytics-service", Auth: "auth-service"},
 		auth, service.Health{Log: discard()}, discard())
+	if err != nil {
+		panic(err)
+	}
+	return h
 }

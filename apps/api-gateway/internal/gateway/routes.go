@@ -9,6 +9,7 @@ import (
 	"github.com/go-chi/chi/v5/middleware"
 	"github.com/go-chi/cors"
 
+	"github.com/pms-dapr/pms/apps/api-gateway/internal/apidocs"
 	"github.com/pms-dapr/pms/platform/problem"
 	"github.com/pms-dapr/pms/platform/service"
 )
@@ -34,7 +35,11 @@ type Config struct {
 // Routes returns the gateway's router. Only the listed paths are served;
 // every path but login, refresh, the public key documents and health needs
 // a valid access token and a role the policy allows.
-func Routes(cfg Config, t Targets, auth func(http.Handler) http.Handler, health service.Health, log *slog.Logger) http.Handler {
+func Routes(cfg Config, t Targets, auth func(http.Handler) http.Handler, health service.Health, log *slog.Logger) (http.Handler, error) {
+	docs, err := apidocs.Page()
+	if err != nil {
+		return nil, err
+	}
 	r := chi.NewRouter()
 	r.Use(service.RequestIDs, service.AccessLog(log), middleware.Recoverer, securityHeaders, limitBody)
 	if len(cfg.AllowedOrigins) > 0 {
@@ -48,6 +53,8 @@ func Routes(cfg Config, t Targets, auth func(http.Handler) http.Handler, health 
 	}
 	r.Get("/healthz", health.Live)
 	r.Get("/readyz", health.Ready)
+	r.Get("/openapi.yaml", apidocs.Spec)
+	r.Get("/docs", docs)
 
 	authApp := NewProxy(cfg, t.Auth, "/auth", log)
 	r.Post("/auth/login", authApp.ServeHTTP)
@@ -80,7 +87,7 @@ func Routes(cfg Config, t Targets, auth func(http.Handler) http.Handler, health 
 	r.MethodNotAllowed(func(w http.ResponseWriter, r *http.Request) {
 		problem.Write(w, r, problem.New(http.StatusMethodNotAllowed, "Method not allowed on this resource."))
 	})
-	return r
+	return r, nil
 }
 
 // securityHeaders sets the headers an API that serves patient data should

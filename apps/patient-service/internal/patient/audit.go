@@ -85,7 +85,7 @@ func (s *Service) AuditTrail(ctx context.Context, a Actor, id string) ([]AuditEn
 	} else if !ValidID(id) {
 		err = ErrNotFound
 	}
-	if aerr := s.store.RecordAudit(ctx, a.outcome(a.entry(ActionAuditRead, s.now().UTC(), id), err)); aerr != nil {
+	if aerr := s.store.RecordAudit(ctx, a.outcome(a.entry(ActionAuditRead, s.clock(), id), err)); aerr != nil {
 		return nil, wrap("patient.audit_trail", aerr)
 	}
 	if err != nil {

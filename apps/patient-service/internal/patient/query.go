@@ -116,7 +116,7 @@ func (s *Service) Search(ctx context.Context, a Actor, q Query) (Page, error) {
 	for i, p := range page.Items {
 		ids[i] = p.ID
 	}
-	e := a.outcome(a.entry(ActionSearch, s.now().UTC(), ids...), err)
+	e := a.outcome(a.entry(ActionSearch, s.clock(), ids...), err)
 	e.Detail = q.describe()
 	if aerr := s.store.RecordAudit(ctx, e); aerr != nil {
 		return Page{}, wrap("patient.search", aerr)

@@ -91,7 +91,7 @@ func NewService(store Store, billing Billing, log *slog.Logger) *Service {
 // ReconcileBilling opens it later. With an idempotency key, a retry returns
 // the patient the first attempt created (replayed true).
 func (s *Service) Create(ctx context.Context, a Actor, d Draft, key string) (p Patient, replayed bool, err error) {
-	now := s.now().UTC()
+	now := s.clock()
 	p, err = d.Validate(today(now))
 	if err != nil {
 		s.auditFailure(ctx, a, ActionCreate, "", err)
@@ -160,7 +160,7 @@ func (s *Service) openAccount(ctx context.Context, p Patient) (string, error) {
 // audited; if it cannot be, nothing is disclosed.
 func (s *Service) Get(ctx context.Context, a Actor, id string) (Patient, error) {
 	p, err := s.get(ctx, id)
-	if aerr := s.store.RecordAudit(ctx, a.outcome(a.entry(ActionRead, s.now().UTC(), id), err)); aerr != nil {
+	if aerr := s.store.RecordAudit(ctx, a.outcome(a.entry(ActionRead, s.clock(), id), err)); aerr != nil {
 		return Patient{}, wrap("patient.get", aerr)
 	}
 	return p, err
@@ -195,7 +195,7 @@ func (s *Service) Patch(ctx context.Context, a Actor, id string, ifMatch int64, 
 }
 
 func (s *Service) change(ctx context.Context, a Actor, action, id string, ifMatch int64, edit func(Draft) (Draft, error)) (Patient, error) {
-	now := s.now().UTC()
+	now := s.clock()
 	p, err := s.updated(ctx, id, ifMatch, now, func(cur Patient) (Patient, error) {
 		d, err := edit(DraftOf(cur))
 		if err != nil {
@@ -243,7 +243,7 @@ func (s *Service) updated(ctx context.Context, id string, ifMatch int64, now tim
 // Delete soft-deletes patient id if the stored version is still ifMatch.
 // Only admins may delete.
 func (s *Service) Delete(ctx context.Context, a Actor, id string, ifMatch int64) error {
-	now := s.now().UTC()
+	now := s.clock()
 	var p Patient
 	err := ErrForbidden
 	if a.Role == RoleAdmin {
@@ -266,11 +266,15 @@ func (s *Service) Delete(ctx context.Context, a Actor, id string, ifMatch int64)
 // auditFailure records a refused or failed operation. Its own failure is
 // logged: the operation already failed and reports that.
 func (s *Service) auditFailure(ctx context.Context, a Actor, action, id string, cause error) {
-	e := a.outcome(a.entry(action, s.now().UTC(), id), cause)
+	e := a.outcome(a.entry(action, s.clock(), id), cause)
 	if err := s.store.RecordAudit(ctx, e); err != nil {
 		s.log.ErrorContext(ctx, "audit entry not recorded", "action", action, "patient_id", id, "err", err)
 	}
 }
+
+// clock is the current time at the database's precision (microseconds),
+// so what a write returns equals what a later read returns.
+func (s *Service) clock() time.Time { return s.now().UTC().Truncate(time.Microsecond) }
 
 func today(now time.Time) time.Time { return now.Truncate(24 * time.Hour) }
 

@@ -53,14 +53,16 @@ const claimKey = `INSERT INTO idempotency_keys (user_id, key, request_hash, pati
 // key is new.
 func (s *Store) Create(ctx context.Context, p patient.Patient, ev patient.Event, audit patient.AuditEntry, key *patient.IdempotencyKey) error {
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		if _, err := tx.Exec(ctx, insertPatient, p.ID, p.Name, p.Email, p.Address, p.Phone, p.Gender, p.MRN,
-			p.DateOfBirth, p.RegisteredDate, p.Version, p.CreatedAt, p.UpdatedAt); err != nil {
-			return err
-		}
+		// The key first: a retry must find the first attempt's patient, not
+		// trip over its email.
 		if key != nil {
 			if err := claim(ctx, tx, key, p.ID); err != nil {
 				return err
 			}
+		}
+		if _, err := tx.Exec(ctx, insertPatient, p.ID, p.Name, p.Email, p.Address, p.Phone, p.Gender, p.MRN,
+			p.DateOfBirth, p.RegisteredDate, p.Version, p.CreatedAt, p.UpdatedAt); err != nil {
+			return err
 		}
 		return writeChange(ctx, tx, ev, audit)
 	})

@@ -28,7 +28,8 @@ CREATE TABLE idempotency_keys (
     user_id      text        NOT NULL,
     key          text        NOT NULL,
     request_hash bytea       NOT NULL,
-    patient_id   uuid        NOT NULL REFERENCES patients (id),
+    -- Deferred: the key is claimed before the patient row exists.
+    patient_id   uuid        NOT NULL REFERENCES patients (id) DEFERRABLE INITIALLY DEFERRED,
     created_at   timestamptz NOT NULL DEFAULT now(),
     PRIMARY KEY (user_id, key)
 );
