@@ -93,7 +93,7 @@ func Start(ctx context.Context, opts Options) (sys *System, err error) {
 	if err := s.startDependencies(ctx); err != nil {
 		return s, err
 	}
-	if err := s.writeAdminPassword(); err != nil {
+	if err := s.writeRunSecrets(); err != nil {
 		return s, err
 	}
 	for _, a := range s.apps {
@@ -128,12 +128,25 @@ func (s *System) bootstrapAdmin(env map[string]string) {
 // lasts (mode 0600, removed on Stop), so scripts can log in.
 func (s *System) AdminPasswordFile() string { return filepath.Join(s.opts.DataDir, "admin-password") }
 
-func (s *System) writeAdminPassword() error {
-	if s.AdminPassword == "" {
-		return nil
-	}
+// TokensFile holds each sidecar's Dapr API token while the run lasts (mode
+// 0600, removed on Stop), for calling a sidecar by hand (grpc-requests/).
+func (s *System) TokensFile() string { return filepath.Join(s.opts.DataDir, "dapr-api-tokens.env") }
+
+// writeRunSecrets writes AdminPasswordFile and TokensFile.
+func (s *System) writeRunSecrets() error {
 	if err := os.MkdirAll(s.opts.DataDir, 0o755); err != nil {
 		return fmt.Errorf("runner: %w", err)
+	}
+	var tokens strings.Builder
+	for _, a := range s.apps {
+		name := strings.ToUpper(strings.ReplaceAll(a.ID, "-", "_"))
+		fmt.Fprintf(&tokens, "%s_DAPR_API_TOKEN=%s\n", name, a.DaprAPIToken)
+	}
+	if err := os.WriteFile(s.TokensFile(), []byte(tokens.String()), 0o600); err != nil {
+		return fmt.Errorf("runner: tokens file: %w", err)
+	}
+	if s.AdminPassword == "" {
+		return nil
 	}
 	if err := os.WriteFile(s.AdminPasswordFile(), []byte(s.AdminPassword+"\n"), 0o600); err != nil {
 		return fmt.Errorf("runner: admin password file: %w", err)
@@ -275,9 +288,8 @@ func (s *System) Stop() {
 		if s.Postgres != nil {
 			s.Postgres.Stop()
 		}
-		if s.AdminPassword != "" {
-			os.Remove(s.AdminPasswordFile())
-		}
+		os.Remove(s.AdminPasswordFile())
+		os.Remove(s.TokensFile())
 	})
 }
 
