@@ -47,6 +47,13 @@ func Open(ctx context.Context, log *slog.Logger, url string, wait time.Duration)
 	}
 }
 
+// Dir returns the migrations directory of an embedded file system (a
+// service embeds migrations/*.sql and hands the result to Migrate).
+func Dir(embedded fs.FS) fs.FS {
+	sub, _ := fs.Sub(embedded, "migrations") // fails only for an invalid path, which this is not
+	return sub
+}
+
 // Migrate applies every pending migration in migrations (goose SQL files at
 // its root) to the database behind pool.
 func Migrate(ctx context.Context, log *slog.Logger, pool *pgxpool.Pool, migrations fs.FS) error {

@@ -12,16 +12,14 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/pms-dapr/pms/apps/billing-service/internal/billing"
+	"github.com/pms-dapr/pms/platform/pgdb"
 )
 
 //go:embed migrations/*.sql
 var migrationFiles embed.FS
 
 // Migrations returns the schema migrations, applied at start.
-func Migrations() fs.FS {
-	sub, _ := fs.Sub(migrationFiles, "migrations")
-	return sub
-}
+func Migrations() fs.FS { return pgdb.Dir(migrationFiles) }
 
 // Store implements billing.Store.
 type Store struct{ pool *pgxpool.Pool }

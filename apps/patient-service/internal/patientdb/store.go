@@ -16,16 +16,14 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/pms-dapr/pms/apps/patient-service/internal/patient"
+	"github.com/pms-dapr/pms/platform/pgdb"
 )
 
 //go:embed migrations/*.sql
 var migrationFiles embed.FS
 
 // Migrations returns the schema migrations, applied at start.
-func Migrations() fs.FS {
-	sub, _ := fs.Sub(migrationFiles, "migrations")
-	return sub
-}
+func Migrations() fs.FS { return pgdb.Dir(migrationFiles) }
 
 // Topic is the pub/sub topic patient events go to.
 const Topic = "patient"
