@@ -58,3 +58,13 @@ func Write(w http.ResponseWriter, r *http.Request, d Details) {
 	w.WriteHeader(d.Status)
 	_ = json.NewEncoder(w).Encode(d)
 }
+
+// NotFound answers 404 for a path no route serves.
+func NotFound(w http.ResponseWriter, r *http.Request) {
+	Write(w, r, New(http.StatusNotFound, "No such resource."))
+}
+
+// MethodNotAllowed answers 405 for a method a route does not serve.
+func MethodNotAllowed(w http.ResponseWriter, r *http.Request) {
+	Write(w, r, New(http.StatusMethodNotAllowed, "Method not allowed on this resource."))
+}

@@ -54,9 +54,7 @@ func Routes(rec Recorder, sec Security, health service.Health, log *slog.Logger)
 	r.Get("/readyz", health.Ready)
 	r.Post(EventsPath, h.event)
 	r.With(sec.Tokens.Middleware).Get("/analytics/summary", h.summary)
-	r.NotFound(func(w http.ResponseWriter, r *http.Request) {
-		problem.Write(w, r, problem.New(http.StatusNotFound, "No such resource."))
-	})
+	r.NotFound(problem.NotFound)
 	return r
 }
 

@@ -81,12 +81,8 @@ func Routes(cfg Config, t Targets, auth func(http.Handler) http.Handler, health 
 		r.Get("/analytics/*", allow(adminsOnly, analytics).ServeHTTP)
 	})
 
-	r.NotFound(func(w http.ResponseWriter, r *http.Request) {
-		problem.Write(w, r, problem.New(http.StatusNotFound, "No such resource."))
-	})
-	r.MethodNotAllowed(func(w http.ResponseWriter, r *http.Request) {
-		problem.Write(w, r, problem.New(http.StatusMethodNotAllowed, "Method not allowed on this resource."))
-	})
+	r.NotFound(problem.NotFound)
+	r.MethodNotAllowed(problem.MethodNotAllowed)
 	return r, nil
 }
 

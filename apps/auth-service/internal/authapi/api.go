@@ -67,9 +67,7 @@ func Routes(acc Accounts, keys Keys, cfg Config, health service.Health, log *slo
 		r.Get("/", h.listUsers)
 		r.Patch("/{id}", h.updateUser)
 	})
-	r.NotFound(func(w http.ResponseWriter, r *http.Request) {
-		problem.Write(w, r, problem.New(http.StatusNotFound, "No such resource."))
-	})
+	r.NotFound(problem.NotFound)
 	return r
 }
 

@@ -69,12 +69,8 @@ func Routes(reg Registry, sec Security, health service.Health, log *slog.Logger)
 		r.Delete("/{id}", h.delete)
 		r.Get("/{id}/audit", h.audit)
 	})
-	r.NotFound(func(w http.ResponseWriter, r *http.Request) {
-		problem.Write(w, r, problem.New(http.StatusNotFound, "No such resource."))
-	})
-	r.MethodNotAllowed(func(w http.ResponseWriter, r *http.Request) {
-		problem.Write(w, r, problem.New(http.StatusMethodNotAllowed, "Method not allowed on this resource."))
-	})
+	r.NotFound(problem.NotFound)
+	r.MethodNotAllowed(problem.MethodNotAllowed)
 	return r
 }
 
