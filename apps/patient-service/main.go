@@ -82,8 +82,29 @@ func run(ctx context.Context, log *slog.Logger) error {
 	})
 	g.Go(func() error { return relay.Run(ctx) })
 	g.Go(func() error { return svc.ReconcileBilling(ctx, cfg.ReconcileInterval, 10*time.Second) })
+	g.Go(func() error { return housekeep(ctx, store, log, time.Hour) })
 	if err := g.Wait(); err != nil {
 		return fmt.Errorf("patient-service: %w", err)
 	}
 	return nil
+}
+
+// housekeep prunes expired idempotency keys and old published events every
+// interval until ctx ends. A failure is logged and retried next time.
+func housekeep(ctx context.Context, store *patientdb.Store, log *slog.Logger, interval time.Duration) error {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		keys, events, err := store.Housekeep(ctx, time.Now())
+		if err != nil && ctx.Err() == nil {
+			log.Warn("housekeeping failed", "err", err)
+		} else if keys+events > 0 {
+			log.Info("housekeeping", "idempotency_keys_removed", keys, "sent_events_removed", events)
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+		}
+	}
 }

@@ -256,3 +256,29 @@ func TestPublishPendingDeliversInOrderAndStopsAtFailure(t *testing.T) {
 	assert.Equal(t, 2, n)
 	assert.Equal(t, ids[1:], seen, "the failed event is retried first")
 }
+
+func TestHousekeepingRemovesOnlyExpiredBookkeeping(t *testing.T) {
+	pool := template.Pool(t)
+	store := patientdb.New(pool)
+	ctx := context.Background()
+	for i, email := range []string{"old@example.com", "new@example.com"} {
+		p, ev, a := newPatient(email)
+		require.NoError(t, store.Create(ctx, p, ev, a, &patient.IdempotencyKey{UserID: "u", Key: email, RequestHash: []byte{byte(i)}}))
+	}
+	_, err := store.PublishPending(ctx, 10, func(context.Context, outbox.Message) error { return nil })
+	require.NoError(t, err)
+	_, err = pool.Exec(ctx, `UPDATE idempotency_keys SET created_at = now() - interval '25 hours' WHERE key = 'old@example.com'`)
+	require.NoError(t, err)
+	_, err = pool.Exec(ctx, `UPDATE outbox SET sent_at = now() - interval '8 days' WHERE id = (SELECT min(id) FROM outbox)`)
+	require.NoError(t, err)
+	p, ev, a := newPatient("unsent@example.com")
+	require.NoError(t, store.Create(ctx, p, ev, a, nil))
+
+	keys, events, err := store.Housekeep(ctx, time.Now())
+	require.NoError(t, err)
+	assert.EqualValues(t, 1, keys)
+	assert.EqualValues(t, 1, events)
+	assert.Equal(t, 1, count(t, pool, `SELECT count(*) FROM idempotency_keys`))
+	assert.Equal(t, 1, count(t, pool, `SELECT count(*) FROM outbox WHERE sent_at IS NULL`), "unsent events stay")
+	assert.Equal(t, 3, count(t, pool, `SELECT count(*) FROM patients`), "patients are never touched")
+}
