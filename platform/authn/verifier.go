@@ -54,14 +54,6 @@ func NewVerifierFor(ctx context.Context, sidecarURL string, cfg ServiceConfig) (
 	return NewVerifier(ctx, sidecarURL+"/v1.0/invoke/"+cfg.AuthAppID+"/method/.well-known/jwks.json", cfg.Issuer, cfg.Audience, client)
 }
 
-// Ready reports whether the keys can be had (fetching them if needed).
-func (v *Verifier) Ready(ctx context.Context) error {
-	if _, err := v.cache.Get(ctx, v.jwksURL); err != nil {
-		return fmt.Errorf("%w: %v", ErrKeysUnavailable, err)
-	}
-	return nil
-}
-
 // Verify checks raw's signature (ES256/RS256 keys of the JWKS, kid
 // required), issuer, audience, expiry and not-before, and returns the
 // identity it carries.
