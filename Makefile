@@ -17,7 +17,10 @@ PROTOGEN_CACHE := .cache/protogen/$(PROTOGEN_KEY)
 # Every module of the workspace, as package patterns.
 MODULE_PATTERNS = $(shell go list -m -f '{{.Path}}/...')
 
-.PHONY: build apps runner daprd run proto proto-check test test-go vet fmt-check clean
+# Modules built on their own (the Dockerfile builds each app with GOWORK=off).
+STANDALONE_MODULES := $(shell go list -m -f '{{.Dir}}') $(CURDIR)/tests/deploy
+
+.PHONY: build apps runner daprd run proto proto-check mod-check test test-go test-deploy vet fmt-check clean
 
 ## build: the five apps, the runner and daprd, into bin/
 build: apps runner daprd
@@ -65,6 +68,13 @@ proto-check: proto
 	@untracked=$$(git ls-files --others --exclude-standard -- proto); \
 		if [ -n "$$untracked" ]; then echo "proto/: untracked generated files: $$untracked"; exit 1; fi
 
+## mod-check: fail when a module's go.mod/go.sum is not tidy on its own (what an image build needs)
+mod-check:
+	@for d in $(STANDALONE_MODULES); do \
+		(cd $$d && GOWORK=off go mod tidy) || exit 1; \
+	done
+	@git diff --exit-code -- '*go.mod' '*go.sum' || { echo "go.mod/go.sum not tidy; run 'make mod-check' and commit"; exit 1; }
+
 fmt-check:
 	@out=$$(gofmt -l apps platform proto tools tests); \
 		if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
@@ -73,8 +83,12 @@ vet:
 	go vet $(MODULE_PATTERNS)
 
 ## test: everything CI runs: generated code, formatting, vet, unit, store and end-to-end tests
-test: proto-check fmt-check vet build
+test: proto-check mod-check fmt-check vet build test-deploy
 	bin/pmsrun with-postgres -- $(MAKE) --no-print-directory test-go
+
+## test-deploy: check Dockerfile, docker-compose.yml, Kubernetes and CloudFormation files (no Docker or cluster needed)
+test-deploy:
+	cd tests/deploy && GOWORK=off go vet ./... && GOWORK=off go test -count=1 ./...
 
 # Needs PMS_TEST_DATABASE_URL (set by `pmsrun with-postgres`).
 test-go:

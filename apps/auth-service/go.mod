@@ -5,6 +5,7 @@ go 1.26.5
 require (
 	github.com/lestrrat-go/jwx/v2 v2.1.6
 	github.com/pms-dapr/pms/platform v0.0.0
+	github.com/stretchr/testify v1.12.1
 	golang.org/x/crypto v0.58.0
 )
 
@@ -17,6 +18,7 @@ require (
 	github.com/lestrrat-go/iter v1.0.2 // indirect
 	github.com/lestrrat-go/option v1.0.1 // indirect
 	github.com/segmentio/asm v1.2.1 // indirect
+	go.yaml.in/yaml/v3 v3.0.5 // indirect
 	golang.org/x/sys v0.49.0 // indirect
 )
 

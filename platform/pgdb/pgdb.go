@@ -14,6 +14,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/jackc/pgx/v5/stdlib"
 	"github.com/pressly/goose/v3"
+	"github.com/pressly/goose/v3/lock"
 )
 
 // Open connects to url, waiting up to wait for the server to accept
@@ -55,7 +56,8 @@ func Dir(embedded fs.FS) fs.FS {
 }
 
 // Migrate applies every pending migration in migrations (goose SQL files at
-// its root) to the database behind pool.
+// its root) to the database behind pool, holding a PostgreSQL advisory lock
+// so that concurrent starts do not race.
 func Migrate(ctx context.Context, log *slog.Logger, pool *pgxpool.Pool, migrations fs.FS) error {
 	db := stdlib.OpenDBFromPool(pool)
 	defer db.Close()
@@ -63,7 +65,12 @@ func Migrate(ctx context.Context, log *slog.Logger, pool *pgxpool.Pool, migratio
 }
 
 func migrateDB(ctx context.Context, log *slog.Logger, db *sql.DB, migrations fs.FS) error {
-	p, err := goose.NewProvider(goose.DialectPostgres, db, migrations)
+	// An advisory lock makes replicas that start together migrate once.
+	locker, err := lock.NewPostgresSessionLocker()
+	if err != nil {
+		return fmt.Errorf("pgdb.migrate: %w", err)
+	}
+	p, err := goose.NewProvider(goose.DialectPostgres, db, migrations, goose.WithSessionLocker(locker))
 	if err != nil {
 		return fmt.Errorf("pgdb.migrate: %w", err)
 	}

@@ -1,0 +1,119 @@
+package deploy
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/compose-spec/compose-go/v2/cli"
+	"github.com/moby/buildkit/frontend/dockerfile/parser"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// Every base image is pinned by a tag (not latest), and the final stage
+// runs as a non-root user with a HEALTHCHECK.
+func TestDockerfilePinsBasesAndRunsAsNonRoot(t *testing.T) {
+	f, err := os.Open(filepath.Join(root(t), "Dockerfile"))
+	require.NoError(t, err)
+	defer f.Close()
+	res, err := parser.Parse(f)
+	require.NoError(t, err)
+
+	var stages [][]string // instructions of each stage, as "cmd args"
+	for _, n := range res.AST.Children {
+		var args []string
+		for a := n.Next; a != nil; a = a.Next {
+			args = append(args, a.Value)
+		}
+		cmd := strings.ToLower(n.Value)
+		line := cmd + " " + strings.Join(args, " ")
+		if cmd == "from" {
+			image := args[0]
+			if !strings.HasPrefix(image, "${") {
+				name := image[strings.LastIndex(image, "/")+1:]
+				_, tag, tagged := strings.Cut(name, ":")
+				assert.True(t, tagged || strings.Contains(image, "@sha256:"), "base image %s has no tag", image)
+				assert.NotEqual(t, "latest", tag, "base image %s is not pinned", image)
+			}
+			stages = append(stages, nil)
+		}
+		require.NotEmpty(t, stages, "an instruction before the first FROM: %s", line)
+		stages[len(stages)-1] = append(stages[len(stages)-1], line)
+	}
+	require.GreaterOrEqual(t, len(stages), 2, "multi-stage build")
+	final := stages[len(stages)-1]
+	var user string
+	healthcheck := false
+	for _, l := range final {
+		if u, ok := strings.CutPrefix(l, "user "); ok {
+			user = u
+		}
+		healthcheck = healthcheck || strings.HasPrefix(l, "healthcheck ")
+	}
+	require.NotEmpty(t, user, "the final stage sets USER")
+	name := strings.Split(user, ":")[0]
+	assert.NotContains(t, []string{"root", "0"}, name, "the final stage runs as non-root")
+	assert.True(t, healthcheck, "the final stage has a HEALTHCHECK")
+	assert.FileExists(t, filepath.Join(root(t), ".dockerignore"))
+}
+
+// docker-compose.yml loads with the compose-spec loader; each app has a
+// sidecar in its network namespace with dapr.yaml's flags; only the gateway
+// and the database's admin port are published.
+func TestComposeMatchesTheRunTemplate(t *testing.T) {
+	dir := root(t)
+	opts, err := cli.NewProjectOptions([]string{filepath.Join(dir, "docker-compose.yml")},
+		cli.WithWorkingDirectory(dir), cli.WithEnvFiles(filepath.Join(dir, ".env.example")), cli.WithDotEnv, cli.WithName("pms"))
+	require.NoError(t, err)
+	project, err := cli.ProjectFromOptions(context.Background(), opts)
+	require.NoError(t, err, "docker-compose.yml must load (with .env.example's variables)")
+
+	for _, a := range templateApps(t) {
+		svc, ok := project.Services[a.AppID]
+		require.True(t, ok, "service %s", a.AppID)
+		require.NotNil(t, svc.Build, "%s is built from the Dockerfile", a.AppID)
+		assert.Equal(t, a.AppID, *svc.Build.Args["APP"], "%s builds its own app", a.AppID)
+		require.NotNil(t, svc.Environment["APP_ID"], a.AppID)
+		assert.Equal(t, a.AppID, *svc.Environment["APP_ID"])
+
+		side, ok := project.Services[a.AppID+"-dapr"]
+		require.True(t, ok, "sidecar %s-dapr", a.AppID)
+		assert.Equal(t, "daprio/daprd:1.18.2", side.Image)
+		assert.Equal(t, "service:"+a.AppID, side.NetworkMode, "the sidecar shares its app's network namespace")
+		flags := map[string]string{}
+		for _, arg := range side.Command {
+			if k, v, ok := strings.Cut(strings.TrimPrefix(arg, "--"), "="); ok {
+				flags[k] = v
+			}
+		}
+		want := map[string]string{"app-id": a.AppID, "app-port": fmt.Sprint(a.AppPort), "app-protocol": a.AppProtocol,
+			"dapr-http-port": fmt.Sprint(a.DaprHTTPPort), "dapr-grpc-port": fmt.Sprint(a.DaprGRPCPort)}
+		for k, v := range want {
+			assert.Equal(t, v, flags[k], "%s sidecar --%s", a.AppID, k)
+		}
+		assert.Equal(t, *svc.Environment["APP_API_TOKEN"], *side.Environment["APP_API_TOKEN"], "%s: app and sidecar share the app token", a.AppID)
+		if dbURL, ok := a.Env["DATABASE_URL"]; ok {
+			db := dbURL[strings.LastIndex(dbURL, "/")+1 : strings.Index(dbURL, "?")]
+			assert.Contains(t, *svc.Environment["DATABASE_URL"], "/"+db+"?", "%s uses its own database", a.AppID)
+		}
+	}
+
+	var published []string
+	for name, svc := range project.Services {
+		for _, p := range svc.Ports {
+			published = append(published, fmt.Sprintf("%s:%s", name, p.Published))
+		}
+	}
+	slices.Sort(published)
+	assert.Equal(t, []string{"api-gateway:4004", "postgres:5432"}, published)
+	assert.Equal(t, "127.0.0.1", project.Services["postgres"].Ports[0].HostIP, "the database admin port stays on loopback")
+
+	ignored, err := os.ReadFile(filepath.Join(dir, ".gitignore"))
+	require.NoError(t, err)
+	assert.Contains(t, string(ignored), "/.env", "the real env file is never committed")
+}

@@ -1,0 +1,320 @@
+package deploy
+
+import (
+	"bytes"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	componentsapi "github.com/dapr/dapr/pkg/apis/components/v1alpha1"
+	configurationapi "github.com/dapr/dapr/pkg/apis/configuration/v1alpha1"
+	resiliencyapi "github.com/dapr/dapr/pkg/apis/resiliency/v1alpha1"
+	subscriptionsapi "github.com/dapr/dapr/pkg/apis/subscriptions/v2alpha1"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"gopkg.in/yaml.v3"
+	appsv1 "k8s.io/api/apps/v1"
+	autoscalingv2 "k8s.io/api/autoscaling/v2"
+	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
+	policyv1 "k8s.io/api/policy/v1"
+	"sigs.k8s.io/kustomize/api/krusty"
+	"sigs.k8s.io/kustomize/kyaml/filesys"
+)
+
+// built is one kustomization, decoded strictly into its real types.
+type built struct {
+	deployments   []appsv1.Deployment
+	components    []componentsapi.Component
+	configs       []configurationapi.Configuration
+	resiliencies  []resiliencyapi.Resiliency
+	subscriptions []subscriptionsapi.Subscription
+	configMaps    []corev1.ConfigMap
+	kinds         map[string]int
+}
+
+// decodeStrict fails on any field the type does not have.
+func decodeStrict(t *testing.T, raw []byte, into any, what string) {
+	t.Helper()
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.DisallowUnknownFields()
+	require.NoError(t, dec.Decode(into), "%s does not decode strictly", what)
+}
+
+func build(t *testing.T, dir string) built {
+	t.Helper()
+	m, err := krusty.MakeKustomizer(krusty.MakeDefaultOptions()).Run(filesys.MakeFsOnDisk(), dir)
+	require.NoError(t, err, "kustomize build %s", dir)
+	b := built{kinds: map[string]int{}}
+	for _, r := range m.Resources() {
+		raw, err := r.MarshalJSON()
+		require.NoError(t, err)
+		what := r.GetKind() + "/" + r.GetName()
+		b.kinds[r.GetKind()]++
+		switch r.GetGvk().Group + "/" + r.GetKind() {
+		case "apps/Deployment":
+			var d appsv1.Deployment
+			decodeStrict(t, raw, &d, what)
+			b.deployments = append(b.deployments, d)
+		case "/Service":
+			decodeStrict(t, raw, &corev1.Service{}, what)
+		case "/ConfigMap":
+			var c corev1.ConfigMap
+			decodeStrict(t, raw, &c, what)
+			b.configMaps = append(b.configMaps, c)
+		case "/Namespace":
+			decodeStrict(t, raw, &corev1.Namespace{}, what)
+		case "networking.k8s.io/Ingress":
+			decodeStrict(t, raw, &networkingv1.Ingress{}, what)
+		case "policy/PodDisruptionBudget":
+			decodeStrict(t, raw, &policyv1.PodDisruptionBudget{}, what)
+		case "autoscaling/HorizontalPodAutoscaler":
+			decodeStrict(t, raw, &autoscalingv2.HorizontalPodAutoscaler{}, what)
+		case "dapr.io/Component":
+			var c componentsapi.Component
+			decodeStrict(t, raw, &c, what)
+			b.components = append(b.components, c)
+		case "dapr.io/Configuration":
+			var c configurationapi.Configuration
+			decodeStrict(t, raw, &c, what)
+			b.configs = append(b.configs, c)
+		case "dapr.io/Resiliency":
+			var c resiliencyapi.Resiliency
+			decodeStrict(t, raw, &c, what)
+			b.resiliencies = append(b.resiliencies, c)
+		case "dapr.io/Subscription":
+			var s subscriptionsapi.Subscription
+			decodeStrict(t, raw, &s, what)
+			b.subscriptions = append(b.subscriptions, s)
+		default:
+			t.Errorf("%s: no type to check %s against", what, r.GetGvk())
+		}
+	}
+	return b
+}
+
+var overlays = []string{"base", "overlays/dev", "overlays/prod"}
+
+func k8sDir(t *testing.T, sub string) string { return filepath.Join(root(t), "infrastructure", "k8s", sub) }
+
+func TestEveryAppHasOneDeploymentMatchingTheRunTemplate(t *testing.T) {
+	for _, o := range overlays {
+		t.Run(o, func(t *testing.T) {
+			b := build(t, k8sDir(t, o))
+			configs := map[string]bool{}
+			for _, c := range b.configs {
+				configs[c.Name] = true
+			}
+			for _, a := range templateApps(t) {
+				var found []appsv1.Deployment
+				for _, d := range b.deployments {
+					if d.Spec.Template.Annotations["dapr.io/app-id"] == a.AppID {
+						found = append(found, d)
+					}
+				}
+				require.Len(t, found, 1, "%s: exactly one Deployment", a.AppID)
+				ann := found[0].Spec.Template.Annotations
+				assert.Equal(t, "true", ann["dapr.io/enabled"], a.AppID)
+				assert.Equal(t, itoa(a.AppPort), ann["dapr.io/app-port"], a.AppID)
+				assert.Equal(t, a.AppProtocol, ann["dapr.io/app-protocol"], a.AppID)
+				assert.True(t, configs[ann["dapr.io/config"]], "%s: dapr.io/config names a Configuration", a.AppID)
+				c := found[0].Spec.Template.Spec.Containers[0]
+				require.NotNil(t, c.ReadinessProbe, a.AppID)
+				require.NotNil(t, c.LivenessProbe, a.AppID)
+				assert.Equal(t, "/readyz", c.ReadinessProbe.HTTPGet.Path, a.AppID)
+				assert.Equal(t, "/healthz", c.LivenessProbe.HTTPGet.Path, a.AppID)
+				assert.False(t, c.Resources.Limits.Memory().IsZero(), "%s has limits", a.AppID)
+				assert.NotEmpty(t, ann["dapr.io/sidecar-memory-limit"], a.AppID)
+			}
+			assert.Equal(t, 2, b.kinds["PodDisruptionBudget"])
+			assert.Equal(t, 2, b.kinds["HorizontalPodAutoscaler"])
+			assert.Equal(t, 1, b.kinds["Ingress"])
+			require.Len(t, b.configs, 1)
+			assert.True(t, *b.configs[0].Spec.MTLSSpec.Enabled, "mTLS on")
+		})
+	}
+}
+
+func TestDaprResourcesAreScopedToRealApps(t *testing.T) {
+	ids := appIDs(t)
+	for _, o := range overlays {
+		b := build(t, k8sDir(t, o))
+		require.NotEmpty(t, b.components, o)
+		for _, c := range b.components {
+			require.NotEmpty(t, c.Scopes, "%s: Component %s is scoped", o, c.Name)
+			for _, s := range c.Scopes {
+				assert.True(t, ids[s], "%s: Component %s scope %q is not an app id", o, c.Name, s)
+			}
+		}
+		for _, s := range b.subscriptions {
+			assert.NotEmpty(t, s.Spec.DeadLetterTopic, "%s: Subscription %s has a dead-letter topic", o, s.Name)
+			for _, sc := range s.Scopes {
+				assert.True(t, ids[sc], "%s: Subscription %s scope %q", o, s.Name, sc)
+			}
+		}
+		for _, r := range b.resiliencies {
+			for _, sc := range r.Scopes {
+				assert.True(t, ids[sc], "%s: Resiliency %s scope %q", o, r.Name, sc)
+			}
+		}
+	}
+	prod := build(t, k8sDir(t, "overlays/prod"))
+	md := map[string]string{}
+	for _, c := range prod.components {
+		if c.Name == "pubsub" {
+			for _, m := range c.Spec.Metadata {
+				md[m.Name] = m.Value.String()
+				if m.SecretKeyRef.Name != "" {
+					md[m.Name] = "secret:" + m.SecretKeyRef.Name
+				}
+			}
+		}
+	}
+	assert.Equal(t, "password", md["authType"], "prod Kafka uses SASL")
+	assert.Equal(t, "secret:kafka", md["saslPassword"])
+	assert.Equal(t, "false", md["disableTls"], "prod Kafka uses TLS")
+}
+
+func TestEverySecretReferenceIsDeclared(t *testing.T) {
+	raw, err := os.ReadFile(k8sDir(t, "required-secrets.yaml"))
+	require.NoError(t, err)
+	var declared struct{ Secrets map[string][]string }
+	require.NoError(t, yaml.Unmarshal(raw, &declared))
+	has := func(name, key string) bool {
+		keys, ok := declared.Secrets[name]
+		if !ok || key == "" {
+			return ok
+		}
+		for _, k := range keys {
+			if k == key {
+				return true
+			}
+		}
+		return false
+	}
+	for _, o := range overlays {
+		b := build(t, k8sDir(t, o))
+		refs := 0
+		check := func(where, name, key string) {
+			refs++
+			assert.True(t, has(name, key), "%s: %s refers to Secret %s key %q, not in required-secrets.yaml", o, where, name, key)
+		}
+		for _, d := range b.deployments {
+			spec := d.Spec.Template.Spec
+			for _, c := range spec.Containers {
+				for _, e := range c.Env {
+					if e.ValueFrom != nil && e.ValueFrom.SecretKeyRef != nil {
+						check(d.Name+" env "+e.Name, e.ValueFrom.SecretKeyRef.Name, e.ValueFrom.SecretKeyRef.Key)
+					}
+					assert.False(t, e.Value != "" && strings.Contains(strings.ToUpper(e.Name), "TOKEN"), "%s: %s is inlined", d.Name, e.Name)
+				}
+				for _, ef := range c.EnvFrom {
+					if ef.SecretRef != nil {
+						check(d.Name+" envFrom", ef.SecretRef.Name, "")
+					}
+				}
+			}
+			for _, v := range spec.Volumes {
+				if v.Secret != nil {
+					check(d.Name+" volume "+v.Name, v.Secret.SecretName, "")
+				}
+			}
+			for _, ann := range []string{"dapr.io/app-token-secret", "dapr.io/api-token-secret"} {
+				if n := d.Spec.Template.Annotations[ann]; n != "" {
+					check(d.Name+" "+ann, n, "token")
+				}
+			}
+		}
+		for _, c := range b.components {
+			for _, m := range c.Spec.Metadata {
+				if m.SecretKeyRef.Name != "" {
+					check("Component "+c.Name+" "+m.Name, m.SecretKeyRef.Name, m.SecretKeyRef.Key)
+				}
+			}
+		}
+		assert.Greater(t, refs, 15, "%s: the manifests do reference their secrets", o)
+		assert.Zero(t, b.kinds["Secret"], "%s: no Secret is inlined", o)
+	}
+}
+
+// The gateway's bearer middleware manifest reaches it as a ConfigMap with
+// the issuer the overlay serves.
+func TestGatewayGetsItsBearerManifest(t *testing.T) {
+	for _, o := range overlays {
+		b := build(t, k8sDir(t, o))
+		var manifest string
+		for _, c := range b.configMaps {
+			if strings.HasPrefix(c.Name, "jwt-bearer") {
+				manifest = c.Data["jwt-bearer.yaml"]
+			}
+		}
+		require.NotEmpty(t, manifest, o)
+		var comp componentsapi.Component
+		decodeStrict(t, yamlToJSON(t, []byte(manifest)), &comp, o+" jwt-bearer ConfigMap")
+		assert.Equal(t, "middleware.http.bearer", comp.Spec.Type)
+		md := map[string]string{}
+		for _, m := range comp.Spec.Metadata {
+			md[m.Name] = m.Value.String()
+		}
+		issuer := ""
+		for _, c := range b.configMaps {
+			if strings.HasPrefix(c.Name, "pms-settings") {
+				issuer = c.Data["AUTH_ISSUER"]
+			}
+		}
+		assert.Equal(t, issuer, md["issuer"], "%s: the gateway and the services agree on the issuer", o)
+		assert.Equal(t, "pms-api", md["audience"], o)
+	}
+}
+
+func itoa(n int) string { b, _ := json.Marshal(n); return string(b) }
+
+// The local resources (components/, loaded by the sidecars of `make run`)
+// decode strictly into the Dapr types too, and are scoped to real apps.
+func TestLocalDaprResourcesDecodeStrictly(t *testing.T) {
+	ids := appIDs(t)
+	files, err := filepath.Glob(filepath.Join(root(t), "components", "*.yaml"))
+	require.NoError(t, err)
+	files = append(files, filepath.Join(root(t), "components", "middleware", "jwt-bearer.yaml"))
+	require.GreaterOrEqual(t, len(files), 6)
+	for _, f := range files {
+		raw, err := os.ReadFile(f)
+		require.NoError(t, err)
+		var doc map[string]any
+		require.NoError(t, yaml.Unmarshal(raw, &doc), f)
+		js := yamlToJSON(t, raw)
+		var scopes []string
+		switch doc["kind"] {
+		case "Component":
+			var c componentsapi.Component
+			decodeStrict(t, js, &c, f)
+			scopes = c.Scopes
+		case "Configuration":
+			decodeStrict(t, js, &configurationapi.Configuration{}, f)
+		case "Resiliency":
+			var r resiliencyapi.Resiliency
+			decodeStrict(t, js, &r, f)
+			scopes = r.Scopes
+		case "Subscription":
+			var s subscriptionsapi.Subscription
+			decodeStrict(t, js, &s, f)
+			scopes = s.Scopes
+		default:
+			t.Errorf("%s: unexpected kind %v", f, doc["kind"])
+		}
+		for _, s := range scopes {
+			assert.True(t, ids[s], "%s: scope %q is not an app id", f, s)
+		}
+	}
+}
+
+func yamlToJSON(t *testing.T, raw []byte) []byte {
+	t.Helper()
+	var doc map[string]any
+	require.NoError(t, yaml.Unmarshal(raw, &doc))
+	js, err := json.Marshal(doc)
+	require.NoError(t, err)
+	return js
+}

@@ -1,0 +1,3 @@
+module github.com/pms-dapr/pms/tools/healthcheck
+
+go 1.26.5
