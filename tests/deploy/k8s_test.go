@@ -97,7 +97,9 @@ func build(t *testing.T, dir string) built {
 
 var overlays = []string{"base", "overlays/dev", "overlays/prod"}
 
-func k8sDir(t *testing.T, sub string) string { return filepath.Join(root(t), "infrastructure", "k8s", sub) }
+func k8sDir(t *testing.T, sub string) string {
+	return filepath.Join(root(t), "infrastructure", "k8s", sub)
+}
 
 func TestEveryAppHasOneDeploymentMatchingTheRunTemplate(t *testing.T) {
 	for _, o := range overlays {
