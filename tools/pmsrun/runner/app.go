@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"sync"
 	"time"
 )
@@ -86,12 +87,12 @@ func (a *App) appEnv() []string {
 		"APP_ID="+a.ID,
 		"APP_PROTOCOL="+a.spec.AppProtocol,
 		"APP_CHANNEL_ADDRESS="+a.spec.AppChannelAddress,
-		"DAPR_HTTP_PORT="+itoa(a.DaprHTTPPort),
-		"DAPR_GRPC_PORT="+itoa(a.DaprGRPCPort),
-		"DAPR_METRICS_PORT="+itoa(a.DaprMetricsPort),
+		"DAPR_HTTP_PORT="+strconv.Itoa(a.DaprHTTPPort),
+		"DAPR_GRPC_PORT="+strconv.Itoa(a.DaprGRPCPort),
+		"DAPR_METRICS_PORT="+strconv.Itoa(a.DaprMetricsPort),
 	)
 	if a.AppPort > 0 {
-		env = append(env, "APP_PORT="+itoa(a.AppPort))
+		env = append(env, "APP_PORT="+strconv.Itoa(a.AppPort))
 	}
 	return append(env, sortedEnv(a.spec.Env)...)
 }
@@ -102,15 +103,15 @@ func (a *App) daprdArgs() []string {
 		"--app-id", a.ID,
 		"--app-protocol", a.spec.AppProtocol,
 		"--app-channel-address", a.spec.AppChannelAddress,
-		"--dapr-http-port", itoa(a.DaprHTTPPort),
-		"--dapr-grpc-port", itoa(a.DaprGRPCPort),
-		"--dapr-internal-grpc-port", itoa(a.DaprInternalGRPCPort),
-		"--metrics-port", itoa(a.DaprMetricsPort),
+		"--dapr-http-port", strconv.Itoa(a.DaprHTTPPort),
+		"--dapr-grpc-port", strconv.Itoa(a.DaprGRPCPort),
+		"--dapr-internal-grpc-port", strconv.Itoa(a.DaprInternalGRPCPort),
+		"--metrics-port", strconv.Itoa(a.DaprMetricsPort),
 		"--metrics-listen-address", "127.0.0.1",
 		"--log-level", a.spec.LogLevel,
 	}
 	if a.AppPort > 0 {
-		args = append(args, "--app-port", itoa(a.AppPort))
+		args = append(args, "--app-port", strconv.Itoa(a.AppPort))
 	}
 	if a.spec.APIListenAddresses != "" {
 		args = append(args, "--dapr-listen-addresses", a.spec.APIListenAddresses)

@@ -2,7 +2,6 @@ package runner
 
 import (
 	"context"
-
 	"fmt"
 	"io"
 	"net/http"
@@ -10,7 +9,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"sort"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -369,5 +367,3 @@ func lookCommand(dir, name string) error {
 	}
 	return nil
 }
-
-func itoa(n int) string { return strconv.Itoa(n) }

@@ -17,6 +17,7 @@ import (
 	"github.com/pms-dapr/pms/apps/analytics-service/internal/analytics"
 	"github.com/pms-dapr/pms/apps/analytics-service/internal/analyticsapi"
 	"github.com/pms-dapr/pms/platform/authn"
+	"github.com/pms-dapr/pms/platform/authn/authntest"
 	"github.com/pms-dapr/pms/platform/service"
 )
 
@@ -46,24 +47,11 @@ const validEvent = `{"specversion":"1.0","id":"ce-1","type":"com.dapr.event.sent
 	"data":{"eventId":"0b8f0c9e-8f43-4a39-a0a4-3a4f2f0b8e11","type":"PATIENT_CREATED",
 	"patient":{"id":"3d993b7f-67e8-4f2f-9429-e766ce3a9de7","name":"Ada"},"occurredAt":"2026-11-24T10:00:00Z","version":"1"}}`
 
-// fakeTokens accepts the token "good" and nothing else.
-type fakeTokens struct{}
-
-func (fakeTokens) Middleware(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if authn.BearerToken(r) != "good" {
-			authn.Unauthorized(w, r)
-			return
-		}
-		next.ServeHTTP(w, r)
-	})
-}
-
 const appToken = "app-token-for-tests"
 
 func routes(store *fakeStore) http.Handler {
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	return analyticsapi.Routes(analytics.NewService(store), analyticsapi.Security{AppAPIToken: appToken, Tokens: fakeTokens{}},
+	return analyticsapi.Routes(analytics.NewService(store), analyticsapi.Security{AppAPIToken: appToken, Tokens: authntest.Tokens{Token: "good", Identity: authn.Identity{Subject: "u1", Role: authn.RoleAdmin}}},
 		service.Health{Log: log}, log)
 }
 

@@ -16,8 +16,8 @@ import (
 //	clinician  register, read, search and update patients
 //	billing    read patients (to match them with billing accounts)
 var (
-	anyRole        = []string{authn.RoleAdmin, authn.RoleClinician, authn.RoleBilling}
-	patientReaders = []string{authn.RoleAdmin, authn.RoleClinician, authn.RoleBilling}
+	anyRole        = authn.Roles
+	patientReaders = anyRole
 	patientWriters = []string{authn.RoleAdmin, authn.RoleClinician}
 	adminsOnly     = []string{authn.RoleAdmin}
 )

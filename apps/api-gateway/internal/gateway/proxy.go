@@ -24,11 +24,21 @@ import (
 // could not reach the target app.
 var errInvocation = errors.New("dapr invocation failed")
 
+// newSidecarTransport is the connection pool every proxy shares: they all
+// talk to the same sidecar.
+func newSidecarTransport() http.RoundTripper {
+	return &http.Transport{
+		MaxIdleConnsPerHost:   64,
+		IdleConnTimeout:       90 * time.Second,
+		ResponseHeaderTimeout: 30 * time.Second,
+	}
+}
+
 // NewProxy returns a handler forwarding requests (method, path without
 // stripPrefix, query, body, headers and request id) to app appID through the
-// sidecar. Headers a client could use to choose another target or to pose
-// as the gateway are replaced.
-func NewProxy(cfg Config, appID, stripPrefix string, log *slog.Logger) http.Handler {
+// sidecar over transport. Headers a client could use to choose another
+// target or to pose as the gateway are replaced.
+func NewProxy(cfg Config, transport http.RoundTripper, appID, stripPrefix string, log *slog.Logger) http.Handler {
 	rp := &httputil.ReverseProxy{
 		Rewrite: func(pr *httputil.ProxyRequest) {
 			pr.Out.URL.Path = strings.TrimPrefix(pr.Out.URL.Path, stripPrefix)
@@ -39,11 +49,7 @@ func NewProxy(cfg Config, appID, stripPrefix string, log *slog.Logger) http.Hand
 			pr.Out.Header.Set("Dapr-App-Id", appID)
 			pr.Out.Header.Set(service.RequestIDHeader, service.RequestID(pr.In.Context()))
 		},
-		Transport: &http.Transport{
-			MaxIdleConnsPerHost:   64,
-			IdleConnTimeout:       90 * time.Second,
-			ResponseHeaderTimeout: 30 * time.Second,
-		},
+		Transport:      transport,
 		ModifyResponse: detectInvocationFailure,
 		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
 			status := http.StatusBadGateway

@@ -56,14 +56,15 @@ func Routes(cfg Config, t Targets, auth func(http.Handler) http.Handler, health 
 	r.Get("/openapi.yaml", apidocs.Spec)
 	r.Get("/docs", docs)
 
-	authApp := NewProxy(cfg, t.Auth, "/auth", log)
+	transport := newSidecarTransport()
+	authApp := NewProxy(cfg, transport, t.Auth, "/auth", log)
 	r.Post("/auth/login", authApp.ServeHTTP)
 	r.Post("/auth/refresh", authApp.ServeHTTP)
 	r.Get("/auth/.well-known/jwks.json", authApp.ServeHTTP)
 	r.Get("/auth/.well-known/openid-configuration", authApp.ServeHTTP)
 
-	patients := NewProxy(cfg, t.Patients, "", log)
-	analytics := NewProxy(cfg, t.Analytics, "", log)
+	patients := NewProxy(cfg, transport, t.Patients, "", log)
+	analytics := NewProxy(cfg, transport, t.Analytics, "", log)
 	r.Group(func(r chi.Router) {
 		r.Use(auth)
 		r.Post("/auth/logout", allow(anyRole, authApp).ServeHTTP)

@@ -18,6 +18,7 @@ import (
 	"github.com/pms-dapr/pms/apps/patient-service/internal/patient"
 	"github.com/pms-dapr/pms/apps/patient-service/internal/patientapi"
 	"github.com/pms-dapr/pms/platform/authn"
+	"github.com/pms-dapr/pms/platform/authn/authntest"
 	"github.com/pms-dapr/pms/platform/service"
 )
 
@@ -103,24 +104,11 @@ var sample = patient.Patient{
 	CreatedAt: time.Date(2026, 11, 24, 10, 0, 0, 0, time.UTC), UpdatedAt: time.Date(2026, 11, 24, 11, 0, 0, 0, time.UTC),
 }
 
-// fakeTokens accepts the token "good" as a clinician and nothing else.
-type fakeTokens struct{}
-
-func (fakeTokens) Middleware(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if authn.BearerToken(r) != "good" {
-			authn.Unauthorized(w, r)
-			return
-		}
-		next.ServeHTTP(w, r.WithContext(authn.WithIdentity(r.Context(), authn.Identity{Subject: "u1", Role: authn.RoleClinician})))
-	})
-}
-
 const appToken = "app-token-for-tests"
 
 func routes(reg *fakeRegistry) http.Handler {
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	return patientapi.Routes(reg, patientapi.Security{AppAPIToken: appToken, Tokens: fakeTokens{}}, service.Health{Log: log}, log)
+	return patientapi.Routes(reg, patientapi.Security{AppAPIToken: appToken, Tokens: authntest.Tokens{Token: "good", Identity: authn.Identity{Subject: "u1", Role: authn.RoleClinician}}}, service.Health{Log: log}, log)
 }
 
 func serve(reg *fakeRegistry, method, path, contentType, body string, headers ...string) *httptest.ResponseRecorder {
