@@ -43,10 +43,14 @@ func run(ctx context.Context, log *slog.Logger) error {
 	}
 	svc := analytics.NewService(analyticsdb.New(pool))
 	sidecarURL := "http://127.0.0.1:" + cfg.DaprHTTPPort
-	verifier, err := authn.NewVerifierFor(ctx, sidecarURL, cfg.Trust)
+	verifier, err := authn.NewVerifierFor(ctx, sidecarURL, cfg.Trust, log)
 	if err != nil {
 		return err
 	}
 	health := service.Health{Log: log, Checks: map[string]service.Check{"database": pool.Ping}}
-	return service.ListenAndServe(ctx, log, ":"+cfg.Port, analyticsapi.Routes(svc, analyticsapi.Security{AppAPIToken: cfg.Trust.AppAPIToken, Tokens: verifier}, health, log))
+	routes, err := analyticsapi.Routes(svc, analyticsapi.Security{AppAPIToken: cfg.Trust.AppAPIToken, Tokens: verifier}, health, log)
+	if err != nil {
+		return err
+	}
+	return service.ListenAndServe(ctx, log, ":"+cfg.Port, routes)
 }

@@ -39,7 +39,10 @@ func run(ctx context.Context, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
-	bearer := gateway.NewBearer(md, log)
+	bearer, err := gateway.NewBearer(ctx, md, log)
+	if err != nil {
+		return err
+	}
 	sidecar := &url.URL{Scheme: "http", Host: "127.0.0.1:" + cfg.DaprHTTPPort}
 	health := service.Health{Log: log, Checks: map[string]service.Check{
 		"dapr-sidecar": sidecarReady(sidecar, authn.SidecarClient(cfg.DaprAPIToken)),

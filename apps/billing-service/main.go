@@ -51,7 +51,7 @@ func run(ctx context.Context, log *slog.Logger) error {
 	}
 	svc := billing.NewService(billingdb.New(pool))
 
-	grpcSrv := grpc.NewServer(grpc.UnaryInterceptor(billinggrpc.RequireAppToken(cfg.AppAPIToken)))
+	grpcSrv := grpc.NewServer(grpc.ChainUnaryInterceptor(billinggrpc.RequestIDs, billinggrpc.RequireAppToken(cfg.AppAPIToken)))
 	billingv1.RegisterBillingServiceServer(grpcSrv, billinggrpc.NewServer(svc, log))
 	grpcHealth := health.NewServer()
 	healthpb.RegisterHealthServer(grpcSrv, grpcHealth)

@@ -11,8 +11,8 @@ import (
 type config struct {
 	Port              string        // APP_PORT: where the sidecar reaches the app
 	DatabaseURL       string        // DATABASE_URL
-	DaprHTTPPort      string        // DAPR_HTTP_PORT: sidecar HTTP API (publishing)
-	DaprGRPCPort      string        // DAPR_GRPC_PORT: sidecar gRPC API (billing calls)
+	DaprHTTPPort      string        // DAPR_HTTP_PORT: sidecar HTTP API (invoking auth-service for its keys)
+	DaprGRPCPort      string        // DAPR_GRPC_PORT: sidecar gRPC API (publishing, billing calls)
 	BillingAppID      string        // BILLING_APP_ID
 	PubSubName        string        // PUBSUB_NAME
 	BillingTimeout    time.Duration // BILLING_TIMEOUT

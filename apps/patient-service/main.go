@@ -49,9 +49,7 @@ func run(ctx context.Context, log *slog.Logger) error {
 	}
 	store := patientdb.New(pool)
 	sidecarURL := "http://127.0.0.1:" + cfg.DaprHTTPPort
-	sidecarClient := authn.SidecarClient(cfg.Trust.DaprAPIToken)
-	sidecarClient.Timeout = 15 * time.Second
-	verifier, err := authn.NewVerifierFor(ctx, sidecarURL, cfg.Trust)
+	verifier, err := authn.NewVerifierFor(ctx, sidecarURL, cfg.Trust, log)
 	if err != nil {
 		return err
 	}
@@ -63,16 +61,18 @@ func run(ctx context.Context, log *slog.Logger) error {
 	defer billing.Close()
 	svc := patient.NewService(store, billing, log)
 
+	publisher := &outbox.DaprPublisher{
+		Address:  "127.0.0.1:" + cfg.DaprGRPCPort,
+		PubSub:   cfg.PubSubName,
+		APIToken: cfg.Trust.DaprAPIToken,
+	}
+	defer publisher.Close()
 	relay := &outbox.Relay{
-		Store: store,
-		Publisher: &outbox.DaprPublisher{
-			SidecarURL: sidecarURL,
-			PubSub:     cfg.PubSubName,
-			Client:     sidecarClient,
-		},
-		Log:      log.With("component", "outbox"),
-		Interval: 200 * time.Millisecond,
-		MaxWait:  10 * time.Second,
+		Store:     store,
+		Publisher: publisher,
+		Log:       log.With("component", "outbox"),
+		Interval:  200 * time.Millisecond,
+		MaxWait:   10 * time.Second,
 	}
 	health := service.Health{Log: log, Checks: map[string]service.Check{"database": pool.Ping}}
 

@@ -92,16 +92,31 @@ func BearerToken(r *http.Request) string {
 // SidecarClient returns an HTTP client that sends the Dapr API token with
 // every request (for calls to the app's own sidecar).
 func SidecarClient(daprAPIToken string) *http.Client {
-	return &http.Client{Transport: tokenTransport{token: daprAPIToken, base: http.DefaultTransport}}
+	return &http.Client{Transport: sidecarTransport{token: daprAPIToken, base: http.DefaultTransport}}
 }
 
-type tokenTransport struct {
+// InvokeClient returns an HTTP client for service invocation of appID
+// through the app's own sidecar: requests go to the sidecar's HTTP address
+// with the target's own path, and the dapr-app-id header names the target
+// (Dapr's HTTP invocation form that keeps paths as they are).
+func InvokeClient(daprAPIToken, appID string) *http.Client {
+	return &http.Client{Transport: sidecarTransport{token: daprAPIToken, appID: appID, base: http.DefaultTransport}}
+}
+
+// AppIDHeader names the app a request to a sidecar is for.
+const AppIDHeader = "dapr-app-id"
+
+type sidecarTransport struct {
 	token string
+	appID string
 	base  http.RoundTripper
 }
 
-func (t tokenTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+func (t sidecarTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 	r = r.Clone(r.Context())
 	r.Header.Set(APITokenHeader, t.token)
+	if t.appID != "" {
+		r.Header.Set(AppIDHeader, t.appID)
+	}
 	return t.base.RoundTrip(r)
 }

@@ -4,12 +4,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
+	"strings"
 	"time"
 
-	"github.com/lestrrat-go/jwx/v2/jwk"
-	"github.com/lestrrat-go/jwx/v2/jws"
-	"github.com/lestrrat-go/jwx/v2/jwt"
+	"github.com/MicahParks/keyfunc/v3"
+	"github.com/golang-jwt/jwt/v5"
+	"golang.org/x/time/rate"
 
 	"github.com/pms-dapr/pms/platform/problem"
 )
@@ -18,74 +20,143 @@ import (
 // verified, so requests are refused (never let through).
 var ErrKeysUnavailable = errors.New("signing keys unavailable")
 
-// ClockSkew is the leeway allowed on exp and nbf.
+// ClockSkew is the leeway allowed on exp, nbf and iat.
 const ClockSkew = 30 * time.Second
 
-// Verifier checks access tokens against a JWKS that it fetches lazily and
-// caches (refreshing at most every 10 minutes, as the gateway's bearer
-// middleware does).
+// Algorithm is the only signing algorithm accepted (RFC 7518 ES256). Pinning
+// it closes algorithm-confusion attacks (alg none, HS256 with a public key,
+// RS256 by another key the JWKS happens to hold).
+const Algorithm = "ES256"
+
+// TokenType is the typ header of an access token (RFC 9068). An ID token or
+// any other JWT signed by the same keys is not an access token.
+const TokenType = "at+jwt"
+
+// JWKSRefreshInterval is how often a verifier re-reads the JWKS; a key must
+// be published at least this long before it signs (see README, rotation).
+const JWKSRefreshInterval = 10 * time.Minute
+
+// unknownKeyRefresh bounds re-reads of the JWKS triggered by a token whose
+// kid is not cached (a rotated key, or the first token after a start while
+// the identity provider was down), so forged kids cannot flood it.
+const unknownKeyRefresh = 10 * time.Second
+
+// Claims are the claims of an access token.
+type Claims struct {
+	jwt.RegisteredClaims
+	Email string `json:"email,omitempty"`
+	Role  string `json:"role,omitempty"`
+}
+
+// Verifier checks access tokens against a JWKS.
 type Verifier struct {
-	cache    *jwk.Cache
-	jwksURL  string
-	issuer   string
-	audience string
+	keys   keyfunc.Keyfunc
+	parser *jwt.Parser
 }
 
 // NewVerifier returns a Verifier for tokens from issuer meant for audience,
-// with keys fetched from jwksURL by client.
-func NewVerifier(ctx context.Context, jwksURL, issuer, audience string, client *http.Client) (*Verifier, error) {
-	cache := jwk.NewCache(ctx)
-	if err := cache.Register(jwksURL, jwk.WithHTTPClient(client), jwk.WithMinRefreshInterval(10*time.Minute)); err != nil {
-		return nil, fmt.Errorf("authn: register jwks: %w", err)
+// with keys fetched from jwksURL by client: lazily (a service may start
+// before its identity provider), then every JWKSRefreshInterval and when a
+// token names an unknown kid. Fetch failures are logged to log.
+func NewVerifier(ctx context.Context, jwksURL, issuer, audience string, client *http.Client, log *slog.Logger) (*Verifier, error) {
+	noFirstFetchError := true
+	keys, err := keyfunc.NewDefaultOverrideCtx(ctx, []string{jwksURL}, keyfunc.Override{
+		Client:                    client,
+		HTTPTimeout:               10 * time.Second,
+		NoErrorReturnFirstHTTPReq: &noFirstFetchError,
+		RefreshInterval:           JWKSRefreshInterval,
+		RefreshUnknownKID:         rate.NewLimiter(rate.Every(unknownKeyRefresh), 1),
+		// A request never waits for the limiter: while it is spent, an
+		// unknown kid is simply unknown.
+		RateLimitWaitMax: time.Millisecond,
+		RefreshErrorHandlerFunc: func(u string) func(context.Context, error) {
+			return func(ctx context.Context, err error) {
+				log.WarnContext(ctx, "JWKS fetch failed", "url", u, "err", err)
+			}
+		},
+	})
+	if err != nil {
+		return nil, fmt.Errorf("authn: jwks: %w", err)
 	}
-	return &Verifier{cache: cache, jwksURL: jwksURL, issuer: issuer, audience: audience}, nil
+	return newVerifier(keys, issuer, audience), nil
+}
+
+// NewStaticVerifier returns a Verifier whose keys are the JWKS document
+// jwks (an identity provider checking its own tokens).
+func NewStaticVerifier(jwks []byte, issuer, audience string) (*Verifier, error) {
+	keys, err := keyfunc.NewJWKSetJSON(jwks)
+	if err != nil {
+		return nil, fmt.Errorf("authn: jwks: %w", err)
+	}
+	return newVerifier(keys, issuer, audience), nil
+}
+
+func newVerifier(keys keyfunc.Keyfunc, issuer, audience string) *Verifier {
+	return &Verifier{keys: keys, parser: jwt.NewParser(
+		jwt.WithValidMethods([]string{Algorithm}),
+		jwt.WithIssuer(issuer),
+		jwt.WithAudience(audience),
+		jwt.WithExpirationRequired(),
+		jwt.WithIssuedAt(),
+		jwt.WithLeeway(ClockSkew),
+	)}
 }
 
 // NewVerifierFor returns the Verifier a service uses: keys from
 // cfg.JWKSURL when one is configured (another identity provider), else
 // auth-service's JWKS fetched through the app's own sidecar at sidecarURL
 // (service invocation of cfg.AuthAppID, presenting the Dapr API token).
-func NewVerifierFor(ctx context.Context, sidecarURL string, cfg ServiceConfig) (*Verifier, error) {
+func NewVerifierFor(ctx context.Context, sidecarURL string, cfg ServiceConfig, log *slog.Logger) (*Verifier, error) {
 	if cfg.JWKSURL != "" {
-		return NewVerifier(ctx, cfg.JWKSURL, cfg.Issuer, cfg.Audience, &http.Client{Timeout: 10 * time.Second})
+		return NewVerifier(ctx, cfg.JWKSURL, cfg.Issuer, cfg.Audience, &http.Client{Timeout: 10 * time.Second}, log)
 	}
-	client := SidecarClient(cfg.DaprAPIToken)
+	client := InvokeClient(cfg.DaprAPIToken, cfg.AuthAppID)
 	client.Timeout = 10 * time.Second
-	return NewVerifier(ctx, sidecarURL+"/v1.0/invoke/"+cfg.AuthAppID+"/method/.well-known/jwks.json", cfg.Issuer, cfg.Audience, client)
+	return NewVerifier(ctx, sidecarURL+"/.well-known/jwks.json", cfg.Issuer, cfg.Audience, client, log)
 }
 
-// Verify checks raw's signature (ES256/RS256 keys of the JWKS, kid
-// required), issuer, audience, expiry and not-before, and returns the
-// identity it carries.
+// Verify checks raw's signature (ES256 only, by the JWKS key its kid
+// names), type (at+jwt), issuer, audience, expiry (required), not-before
+// and issued-at, and returns the identity it carries.
 func (v *Verifier) Verify(ctx context.Context, raw string) (Identity, error) {
-	keys, err := v.cache.Get(ctx, v.jwksURL)
+	var claims Claims
+	tok, err := v.parser.ParseWithClaims(raw, &claims, v.key(ctx))
 	if err != nil {
-		return Identity{}, fmt.Errorf("%w: %v", ErrKeysUnavailable, err)
-	}
-	tok, err := jwt.Parse([]byte(raw),
-		jwt.WithContext(ctx),
-		jwt.WithKeySet(keys, jws.WithInferAlgorithmFromKey(true), jws.WithRequireKid(true)),
-		jwt.WithIssuer(v.issuer),
-		jwt.WithAudience(v.audience),
-		jwt.WithAcceptableSkew(ClockSkew),
-		jwt.WithRequiredClaim("exp"),
-		jwt.WithRequiredClaim("sub"),
-	)
-	if err != nil {
+		// No key could be looked up and none is cached: the JWKS has not
+		// been fetched yet, which is an outage, not a bad token.
+		if errors.Is(err, jwt.ErrTokenUnverifiable) {
+			if all, rerr := v.keys.Storage().KeyReadAll(ctx); rerr == nil && len(all) == 0 {
+				return Identity{}, fmt.Errorf("%w: %v", ErrKeysUnavailable, err)
+			}
+		}
 		return Identity{}, fmt.Errorf("authn: %w", err)
 	}
-	return IdentityOf(tok)
+	if typ, _ := tok.Header["typ"].(string); !isAccessTokenType(typ) {
+		return Identity{}, fmt.Errorf("authn: token type %q is not %s", typ, TokenType)
+	}
+	return claims.identity()
 }
 
-// IdentityOf reads the identity claims of a verified token.
-func IdentityOf(tok jwt.Token) (Identity, error) {
-	id := Identity{Subject: tok.Subject()}
-	if v, ok := tok.Get("email"); ok {
-		id.Email, _ = v.(string)
+// key picks the verification key by kid, which is required: without it
+// keyfunc would try every key of the set.
+func (v *Verifier) key(ctx context.Context) jwt.Keyfunc {
+	byKID := v.keys.KeyfuncCtx(ctx)
+	return func(t *jwt.Token) (any, error) {
+		if kid, _ := t.Header["kid"].(string); kid == "" {
+			return nil, errors.New("token has no kid")
+		}
+		return byKID(t)
 	}
-	if v, ok := tok.Get("role"); ok {
-		id.Role, _ = v.(string)
-	}
+}
+
+// isAccessTokenType accepts "at+jwt" and its media-type form (RFC 9068 §4).
+func isAccessTokenType(typ string) bool {
+	typ = strings.ToLower(typ)
+	return typ == TokenType || typ == "application/"+TokenType
+}
+
+func (c Claims) identity() (Identity, error) {
+	id := Identity{Subject: c.Subject, Email: c.Email, Role: c.Role}
 	if id.Subject == "" || !ValidRole(id.Role) {
 		return Identity{}, errors.New("authn: token lacks a subject or a known role")
 	}
@@ -104,14 +175,19 @@ func (v *Verifier) Middleware(next http.Handler) http.Handler {
 		id, err := v.Verify(r.Context(), BearerToken(r))
 		switch {
 		case errors.Is(err, ErrKeysUnavailable):
-			w.Header().Set("Retry-After", "5")
-			problem.Write(w, r, problem.New(http.StatusServiceUnavailable, "Access tokens cannot be checked right now; try again shortly."))
+			KeysUnavailable(w, r)
 		case err != nil:
 			Unauthorized(w, r)
 		default:
 			next.ServeHTTP(w, r.WithContext(WithIdentity(r.Context(), id)))
 		}
 	})
+}
+
+// KeysUnavailable answers 503: tokens cannot be checked yet.
+func KeysUnavailable(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Retry-After", "5")
+	problem.Write(w, r, problem.New(http.StatusServiceUnavailable, "Access tokens cannot be checked right now; try again shortly."))
 }
 
 // Unauthorized answers 401 with a bearer challenge.

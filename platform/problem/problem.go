@@ -4,17 +4,17 @@ package problem
 
 import (
 	"encoding/json"
+	"errors"
 	"net/http"
+
+	"github.com/pms-dapr/pms/platform/validation"
 )
 
 // ContentType is the media type of a problem document.
 const ContentType = "application/problem+json"
 
 // FieldError names one invalid input field and why it was rejected.
-type FieldError struct {
-	Field   string `json:"field"`
-	Message string `json:"message"`
-}
+type FieldError = validation.FieldError
 
 // Details is an RFC 9457 problem document. Errors lists the offending fields
 // of a validation failure.
@@ -41,6 +41,16 @@ func Validation(fields []FieldError) Details {
 	d.Title = "Validation failed"
 	d.Errors = fields
 	return d
+}
+
+// Invalid maps a *validation.Error anywhere in err's chain to its 400
+// problem, in the order the fields were checked.
+func Invalid(err error) (Details, bool) {
+	var verr *validation.Error
+	if !errors.As(err, &verr) {
+		return Details{}, false
+	}
+	return Validation(verr.Fields), true
 }
 
 // Write sends d as the response, filling instance and request id from r.

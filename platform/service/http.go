@@ -22,11 +22,8 @@ const RequestIDHeader = "X-Request-Id"
 // the sidecars) or makes a new one, and echoes it in the response.
 func RequestIDs(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		id := r.Header.Get(RequestIDHeader)
-		if !validRequestID(id) {
-			id = uuid.NewString()
-			r.Header.Set(RequestIDHeader, id)
-		}
+		id := EnsureRequestID(r.Header.Get(RequestIDHeader))
+		r.Header.Set(RequestIDHeader, id)
 		w.Header().Set(RequestIDHeader, id)
 		ctx := WithRequestID(r.Context(), id)
 		if trace := traceID(r.Header.Get("Traceparent")); trace != "" {
@@ -47,6 +44,15 @@ func traceID(traceparent string) string {
 		return ""
 	}
 	return parts[1]
+}
+
+// EnsureRequestID returns id when it is a well-formed request id (up to 128
+// letters, digits, '-', '_' or '.'), else a new one.
+func EnsureRequestID(id string) string {
+	if validRequestID(id) {
+		return id
+	}
+	return uuid.NewString()
 }
 
 func validRequestID(id string) bool {

@@ -2,14 +2,18 @@ package e2e
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"github.com/twmb/franz-go/pkg/kgo"
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
@@ -32,9 +36,11 @@ func publish(t *testing.T, data []byte) {
 }
 
 // analytics stores an event once even when it is delivered twice, and a
-// malformed event is dropped without blocking the events behind it.
-func TestAnalyticsIsIdempotentAndSkipsMalformedEvents(t *testing.T) {
+// malformed event goes to the dead-letter topic without blocking the events
+// behind it.
+func TestAnalyticsIsIdempotentAndDeadLettersMalformedEvents(t *testing.T) {
 	before := analyticsSummary(t).TotalPatientsCreated
+	marker := "malformed-" + uuid.NewString()
 	ev, err := protojson.Marshal(&patientv1.PatientEvent{
 		EventId:    uuid.NewString(),
 		Type:       patientv1.EventType_PATIENT_CREATED,
@@ -44,11 +50,11 @@ func TestAnalyticsIsIdempotentAndSkipsMalformedEvents(t *testing.T) {
 	})
 	require.NoError(t, err)
 
-	publish(t, []byte(`{"eventId": 12, "type": "NOPE"}`))
+	publish(t, []byte(`{"eventId": "`+marker+`", "type": "NOPE"}`))
 	publish(t, ev)
 	publish(t, ev)
-	marker, _ := createPatient(t, newPatient("After Replay"))
-	require.NotEmpty(t, marker.ID)
+	after, _ := createPatient(t, newPatient("After Replay"))
+	require.NotEmpty(t, after.ID)
 
 	// The replayed event counts once, the real patient once: +2 in all.
 	eventually(t, 10*time.Second, "analytics catches up", func() error {
@@ -59,4 +65,84 @@ func TestAnalyticsIsIdempotentAndSkipsMalformedEvents(t *testing.T) {
 	})
 	time.Sleep(time.Second)
 	assert.Equal(t, before+2, analyticsSummary(t).TotalPatientsCreated, "no late duplicate")
+	eventually(t, 10*time.Second, "the malformed event is in the dead-letter topic", func() error {
+		for _, r := range topicRecords(t, deadLetterTopic) {
+			if strings.Contains(string(r.Value), marker) {
+				return nil
+			}
+		}
+		return fmt.Errorf("%s not in %s", marker, deadLetterTopic)
+	})
+}
+
+const deadLetterTopic = "patient-deadletter"
+
+// With analytics' database refusing connections for a minute, events wait
+// (redelivered by the sidecar's retry policy): none is dead-lettered, and
+// every one is counted once the database is back.
+func TestAnalyticsDatabaseOutageLosesNothing(t *testing.T) {
+	before := analyticsSummary(t).TotalPatientsCreated
+	dead := len(topicRecords(t, deadLetterTopic))
+
+	ctx := context.Background()
+	admin, err := pgx.Connect(ctx, sys.PostgresURL)
+	require.NoError(t, err)
+	defer admin.Close(ctx)
+	setAnalyticsDatabase := func(allow bool) {
+		_, err := admin.Exec(ctx, fmt.Sprintf("ALTER DATABASE analytics WITH ALLOW_CONNECTIONS %t", allow))
+		require.NoError(t, err)
+		if !allow {
+			_, err = admin.Exec(ctx, "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = 'analytics'")
+			require.NoError(t, err)
+		}
+	}
+	setAnalyticsDatabase(false)
+	restored := false
+	defer func() {
+		if !restored {
+			setAnalyticsDatabase(true)
+		}
+	}()
+
+	const n = 3
+	for i := range n {
+		createPatient(t, newPatient(fmt.Sprintf("During Outage %d", i)))
+	}
+	time.Sleep(time.Minute)
+	setAnalyticsDatabase(true)
+	restored = true
+
+	eventually(t, 90*time.Second, "every event of the outage is counted", func() error {
+		if got := analyticsSummary(t).TotalPatientsCreated; got != before+n {
+			return fmt.Errorf("totalPatientsCreated = %d, want %d", got, before+n)
+		}
+		return nil
+	})
+	assert.Len(t, topicRecords(t, deadLetterTopic), dead, "nothing was dead-lettered for an outage")
+}
+
+// topicRecords reads every record of topic from the dev broker, as any
+// Kafka consumer would.
+func topicRecords(t *testing.T, topic string) []*kgo.Record {
+	t.Helper()
+	cl, err := kgo.NewClient(
+		kgo.SeedBrokers(strings.Split(sys.KafkaBrokers, ",")...),
+		kgo.ConsumeTopics(topic),
+		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
+	)
+	require.NoError(t, err)
+	defer cl.Close()
+	var out []*kgo.Record
+	deadline := time.Now().Add(3 * time.Second)
+	for time.Now().Before(deadline) {
+		ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
+		fetches := cl.PollFetches(ctx)
+		cancel()
+		n := 0
+		fetches.EachRecord(func(r *kgo.Record) { out = append(out, r); n++ })
+		if n == 0 && len(out) > 0 {
+			break // caught up
+		}
+	}
+	return out
 }

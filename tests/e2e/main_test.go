@@ -58,6 +58,10 @@ func run(m *testing.M) int {
 	}
 	adminToken = s.AccessToken
 	code := m.Run()
+	if err := checkOpenAPI(root); err != nil {
+		fmt.Fprintf(os.Stderr, "e2e: FAIL: gateway responses and the OpenAPI document disagree:\n%v\n", err)
+		code = 1
+	}
 
 	pids := sys.PIDs() // after the tests: restarted apps have new ones
 	sys.Stop()

@@ -97,6 +97,25 @@ func TestForgedTokensNeverReachPatientService(t *testing.T) {
 	}
 }
 
+// patient-service verifies the forwarded token itself: invoked through a
+// sidecar without the gateway in front, it refuses a token that is not an
+// access token (typ) or never expires, although both are signed with the
+// real key.
+func TestPatientServiceRefusesNonAccessTokensItself(t *testing.T) {
+	signer := devSigner(t)
+	gw := sys.App("api-gateway")
+	invoke := func(tok string) response {
+		return doAs(t, tok, http.MethodGet, gw.SidecarHTTP()+"/patients",
+			nil, "dapr-app-id", "patient-service", "dapr-api-token", gw.DaprAPIToken)
+	}
+	require.Equal(t, http.StatusOK, invoke(signer.Token(authntest.Claims{Role: "clinician"})).status, "the control: a real access token works")
+	forgeries := signer.Forgeries()
+	for _, name := range []string{"typ JWT", "no exp"} {
+		r := invoke(forgeries[name])
+		assert.Equal(t, http.StatusUnauthorized, r.status, "%s: %s", name, r.body)
+	}
+}
+
 // appLogs returns everything app id has logged this run.
 func appLogs(t *testing.T, id string) string {
 	t.Helper()

@@ -5,19 +5,17 @@ package authntest
 import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
-	"crypto/hmac"
 	"crypto/rand"
-	"crypto/sha256"
+	"crypto/rsa"
 	"crypto/x509"
 	"encoding/base64"
 	"encoding/json"
 	"strings"
 	"time"
 
-	"github.com/lestrrat-go/jwx/v2/jwa"
-	"github.com/lestrrat-go/jwx/v2/jwk"
-	"github.com/lestrrat-go/jwx/v2/jws"
-	"github.com/lestrrat-go/jwx/v2/jwt"
+	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/pms-dapr/pms/platform/authn"
 )
 
 // Signer signs tokens with one EC P-256 key, as auth-service does.
@@ -40,24 +38,19 @@ func NewSigner(issuer, audience string) (*Signer, error) {
 // FromKey returns a Signer for k, whose kid is its RFC 7638 thumbprint (as
 // auth-service assigns it).
 func FromKey(k *ecdsa.PrivateKey, issuer, audience string) (*Signer, error) {
-	jk, err := jwk.FromRaw(k)
+	kid, err := authn.KeyID(&k.PublicKey)
 	if err != nil {
 		return nil, err
 	}
-	if err := jwk.AssignKeyID(jk); err != nil {
-		return nil, err
-	}
-	return &Signer{Key: k, KID: jk.KeyID(), Issuer: issuer, Audience: audience}, nil
+	return &Signer{Key: k, KID: kid, Issuer: issuer, Audience: audience}, nil
 }
 
 // JWKS is the public key set to verify this signer's tokens with.
 func (s *Signer) JWKS() []byte {
-	jk, _ := jwk.FromRaw(&s.Key.PublicKey)
-	_ = jk.Set(jwk.KeyIDKey, s.KID)
-	_ = jk.Set(jwk.AlgorithmKey, jwa.ES256)
-	set := jwk.NewSet()
-	_ = set.AddKey(jk)
-	b, _ := json.Marshal(set)
+	b, err := authn.PublicJWKS(&s.Key.PublicKey)
+	if err != nil {
+		panic(err) // test helper: a P-256 key always renders
+	}
 	return b
 }
 
@@ -66,9 +59,11 @@ type Claims struct {
 	Subject, Email, Role string
 	Issuer, Audience     string
 	IssuedAt, Expires    time.Time
+	NoExpiry             bool   // leave exp out
+	Type                 string // typ header; "" means at+jwt
 }
 
-func (s *Signer) fill(c Claims) Claims {
+func (s *Signer) claims(c Claims) jwt.MapClaims {
 	now := time.Now()
 	if c.Subject == "" {
 		c.Subject = "3f0c8a4e-8d7e-4d1a-9a51-6a3c2b1d0e0f"
@@ -91,65 +86,120 @@ func (s *Signer) fill(c Claims) Claims {
 	if c.Expires.IsZero() {
 		c.Expires = c.IssuedAt.Add(15 * time.Minute)
 	}
-	return c
-}
-
-func (s *Signer) claimsJSON(c Claims) map[string]any {
-	c = s.fill(c)
-	return map[string]any{"iss": c.Issuer, "aud": []string{c.Audience}, "sub": c.Subject, "email": c.Email,
+	m := jwt.MapClaims{"iss": c.Issuer, "aud": []string{c.Audience}, "sub": c.Subject, "email": c.Email,
 		"role": c.Role, "iat": c.IssuedAt.Unix(), "nbf": c.IssuedAt.Unix(), "exp": c.Expires.Unix()}
+	if c.NoExpiry {
+		delete(m, "exp")
+	}
+	return m
 }
 
 // Token signs c with the signer's key and kid (ES256).
 func (s *Signer) Token(c Claims) string { return s.tokenWithKID(c, s.KID) }
 
 func (s *Signer) tokenWithKID(c Claims, kid string) string {
-	tok := jwt.New()
-	for k, v := range s.claimsJSON(c) {
-		_ = tok.Set(k, v)
+	tok := jwt.NewWithClaims(jwt.SigningMethodES256, s.claims(c))
+	tok.Header["kid"] = kid
+	tok.Header["typ"] = authn.TokenType
+	if c.Type != "" {
+		tok.Header["typ"] = c.Type
 	}
-	hdr := jws.NewHeaders()
-	_ = hdr.Set(jws.KeyIDKey, kid)
-	b, err := jwt.Sign(tok, jwt.WithKey(jwa.ES256, s.Key, jws.WithProtectedHeaders(hdr)))
+	signed, err := tok.SignedString(s.Key)
 	if err != nil {
 		panic(err) // test helper: a valid key always signs
 	}
-	return string(b)
+	return signed
 }
 
 // Forgeries returns, by name, tokens a verifier trusting this signer must
-// reject: expired, signed by another key, unsigned (alg none), HMAC-signed
-// with the public key, wrong issuer, wrong audience, tampered payload,
-// unknown kid, malformed.
+// reject: expired, without exp, of another type, signed by another key,
+// unsigned (alg none), HMAC-signed with the public key, wrong issuer, wrong
+// audience, tampered payload, unknown kid, no kid, malformed.
 func (s *Signer) Forgeries() map[string]string {
 	other, _ := NewSigner(s.Issuer, s.Audience)
 	other.KID = s.KID // claims to be our key
 	valid := s.Token(Claims{})
 	parts := strings.Split(valid, ".")
-	tampered := s.claimsJSON(Claims{Role: "admin", Subject: "00000000-0000-4000-8000-000000000000"})
+	tampered := s.claims(Claims{Role: "admin", Subject: "00000000-0000-4000-8000-000000000000"})
 	return map[string]string{
 		"expired":          s.Token(Claims{IssuedAt: time.Now().Add(-2 * time.Hour), Expires: time.Now().Add(-time.Hour)}),
+		"no exp":           s.Token(Claims{NoExpiry: true}),
+		"typ JWT":          s.Token(Claims{Type: "JWT"}),
 		"other key":        other.Token(Claims{}),
-		"alg none":         unsigned(map[string]any{"alg": "none", "kid": s.KID, "typ": "JWT"}, s.claimsJSON(Claims{})),
+		"alg none":         unsigned(map[string]any{"alg": "none", "kid": s.KID, "typ": authn.TokenType}, s.claims(Claims{})),
 		"hs256 public key": s.hmacWithPublicKey(),
 		"wrong issuer":     s.Token(Claims{Issuer: "https://evil.example"}),
 		"wrong audience":   s.Token(Claims{Audience: "another-api"}),
 		"tampered payload": parts[0] + "." + b64json(tampered) + "." + parts[2],
 		"unknown kid":      s.tokenWithKID(Claims{}, "no-such-key"),
+		"no kid":           s.withoutKID(),
 		"malformed":        "not.a.jwt",
 		"garbage":          "bearer-garbage-0123456789",
 	}
 }
 
-func (s *Signer) hmacWithPublicKey() string {
-	der, _ := x509.MarshalPKIXPublicKey(&s.Key.PublicKey)
-	signing := b64json(map[string]any{"alg": "HS256", "kid": s.KID, "typ": "JWT"}) + "." + b64json(s.claimsJSON(Claims{}))
-	mac := hmac.New(sha256.New, der)
-	mac.Write([]byte(signing))
-	return signing + "." + base64.RawURLEncoding.EncodeToString(mac.Sum(nil))
+func (s *Signer) withoutKID() string {
+	tok := jwt.NewWithClaims(jwt.SigningMethodES256, s.claims(Claims{}))
+	tok.Header["typ"] = authn.TokenType
+	signed, _ := tok.SignedString(s.Key)
+	return signed
 }
 
-func unsigned(header, claims map[string]any) string {
+func (s *Signer) hmacWithPublicKey() string {
+	der, _ := x509.MarshalPKIXPublicKey(&s.Key.PublicKey)
+	tok := jwt.NewWithClaims(jwt.SigningMethodHS256, s.claims(Claims{}))
+	tok.Header["kid"] = s.KID
+	tok.Header["typ"] = authn.TokenType
+	signed, _ := tok.SignedString(der)
+	return signed
+}
+
+// RSASigner signs RS256 tokens with an RSA key whose public half a
+// stand-in JWKS can publish beside the ES256 key: a verifier that pins
+// ES256 must refuse its tokens although it trusts the key.
+type RSASigner struct {
+	Key *rsa.PrivateKey
+	KID string
+}
+
+// NewRSASigner returns an RSASigner with a fresh 2048-bit key.
+func NewRSASigner() (*RSASigner, error) {
+	k, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		return nil, err
+	}
+	return &RSASigner{Key: k, KID: "rsa-key"}, nil
+}
+
+// JWK is the public key as a JWKS member (alg RS256).
+func (r *RSASigner) JWK() map[string]any {
+	enc := base64.RawURLEncoding.EncodeToString
+	e := big(r.Key.E)
+	return map[string]any{"kty": "RSA", "kid": r.KID, "alg": "RS256", "use": "sig",
+		"n": enc(r.Key.N.Bytes()), "e": enc(e)}
+}
+
+// Token signs claims otherwise valid for s with the RSA key (RS256).
+func (r *RSASigner) Token(s *Signer) string {
+	tok := jwt.NewWithClaims(jwt.SigningMethodRS256, s.claims(Claims{}))
+	tok.Header["kid"] = r.KID
+	tok.Header["typ"] = authn.TokenType
+	signed, err := tok.SignedString(r.Key)
+	if err != nil {
+		panic(err)
+	}
+	return signed
+}
+
+func big(e int) []byte {
+	var b []byte
+	for ; e > 0; e >>= 8 {
+		b = append([]byte{byte(e)}, b...)
+	}
+	return b
+}
+
+func unsigned(header map[string]any, claims jwt.MapClaims) string {
 	return b64json(header) + "." + b64json(claims) + "."
 }
 

@@ -2,8 +2,12 @@ package runner
 
 import (
 	"context"
+	"errors"
 	"os"
 	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -20,7 +24,8 @@ func TestStartReportsCrashedAppWithItsLastLines(t *testing.T) {
 	}
 	dir := t.TempDir()
 	fakeDaprd := filepath.Join(dir, "daprd")
-	require.NoError(t, os.WriteFile(fakeDaprd, []byte("#!/bin/sh\nexec sleep 300\n"), 0o755))
+	pidFile := filepath.Join(dir, "daprd.pid")
+	require.NoError(t, os.WriteFile(fakeDaprd, []byte("#!/bin/sh\necho $$ > '"+pidFile+"'\nexec sleep 300\n"), 0o755))
 	require.NoError(t, os.WriteFile(filepath.Join(dir, "dapr.yaml"), []byte(`
 version: 1
 apps:
@@ -42,15 +47,13 @@ apps:
 	raw, _ := os.ReadFile(logs[0])
 	assert.Contains(t, string(raw), "starting")
 
-	// The fake sidecar was stopped with the failed run.
+	// The fake sidecar (this run's own child, by the pid it wrote) was
+	// stopped with the failed run.
+	raw, err = os.ReadFile(pidFile)
+	require.NoError(t, err, "the fake sidecar was started")
+	pid, err := strconv.Atoi(strings.TrimSpace(string(raw)))
+	require.NoError(t, err)
 	assert.Eventually(t, func() bool {
-		matches, _ := filepath.Glob("/proc/[0-9]*/cmdline")
-		for _, m := range matches {
-			b, _ := os.ReadFile(m)
-			if string(b) == "sleep\x00300\x00" {
-				return false
-			}
-		}
-		return true
-	}, 5*time.Second, 100*time.Millisecond)
+		return errors.Is(syscall.Kill(pid, 0), syscall.ESRCH)
+	}, 5*time.Second, 100*time.Millisecond, "sidecar %d still running", pid)
 }

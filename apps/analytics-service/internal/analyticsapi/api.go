@@ -6,10 +6,12 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"io"
+	"fmt"
 	"log/slog"
 	"net/http"
 
+	"github.com/dapr/go-sdk/service/common"
+	daprhttp "github.com/dapr/go-sdk/service/http"
 	"github.com/go-chi/chi/v5"
 	"github.com/go-chi/chi/v5/middleware"
 	"google.golang.org/protobuf/encoding/protojson"
@@ -21,9 +23,13 @@ import (
 	patientv1 "github.com/pms-dapr/pms/proto/patient/v1"
 )
 
-// EventsPath is where the sidecar delivers the "patient" topic (see the
-// Subscription in components/).
-const EventsPath = "/events/patient"
+// Where the sidecar delivers the events (see the Subscription in
+// components/).
+const (
+	PubSub     = "pubsub"
+	Topic      = "patient"
+	EventsPath = "/events/patient"
+)
 
 // Recorder is what the handlers need from the domain.
 type Recorder interface {
@@ -45,64 +51,69 @@ type Security struct {
 	Tokens      TokenVerifier
 }
 
-// Routes returns the service's router.
-func Routes(rec Recorder, sec Security, health service.Health, log *slog.Logger) http.Handler {
+// Routes returns the service's router. Event deliveries are decoded by the
+// Dapr Go SDK's HTTP service (built over this router), which answers the
+// sidecar with SUCCESS, RETRY or DROP as the handler decides. The SDK checks
+// the app API token only for service-invocation handlers, not for topic
+// deliveries, so the project's token middleware stands in front of every
+// route, and the router is served by the project's own server (timeouts),
+// not the SDK's Start.
+func Routes(rec Recorder, sec Security, health service.Health, log *slog.Logger) (http.Handler, error) {
 	h := &handler{rec: rec, log: log}
 	r := chi.NewRouter()
-	r.Use(service.RequestIDs, service.AccessLog(log), middleware.Recoverer, authn.RequireAppToken(sec.AppAPIToken))
+	r.Use(service.RequestIDs, service.AccessLog(log), middleware.Recoverer, authn.RequireAppToken(sec.AppAPIToken),
+		middleware.RequestSize(maxEventBytes))
 	r.Get("/healthz", health.Live)
 	r.Get("/readyz", health.Ready)
-	r.Post(EventsPath, h.event)
+	// The subscription itself is declared in components/ (a declarative
+	// Subscription, with its dead-letter topic); this only binds the route.
+	sdk := daprhttp.NewServiceWithMux("", r)
+	if err := sdk.AddTopicEventHandler(&common.Subscription{PubsubName: PubSub, Topic: Topic, Route: EventsPath}, h.event); err != nil {
+		return nil, fmt.Errorf("analyticsapi: %w", err)
+	}
 	r.With(sec.Tokens.Middleware).Get("/analytics/summary", h.summary)
 	r.NotFound(problem.NotFound)
-	return r
+	r.MethodNotAllowed(problem.MethodNotAllowed)
+	return r, nil
 }
+
+// maxEventBytes bounds a delivery: events carry identifiers and a few
+// attributes, never documents.
+const maxEventBytes = 1 << 20
 
 type handler struct {
 	rec Recorder
 	log *slog.Logger
 }
 
-// Dapr reads the outcome of a delivery from this status field.
-const (
-	statusSuccess = "SUCCESS"
-	statusRetry   = "RETRY"
-	statusDrop    = "DROP"
-)
-
-// event records one CloudEvent from the sidecar. A malformed event is
-// dropped (retrying cannot fix it); a storage failure asks Dapr to retry.
-func (h *handler) event(w http.ResponseWriter, r *http.Request) {
-	ev, err := decodeCloudEvent(io.LimitReader(r.Body, 1<<20))
+// event records one delivered event. A malformed event is dropped (retry
+// false), which the sidecar turns into a publish to the dead-letter topic,
+// so it never blocks its partition; a storage failure asks for redelivery
+// (retry true), which the resiliency policy repeats until it succeeds.
+func (h *handler) event(ctx context.Context, e *common.TopicEvent) (retry bool, err error) {
+	ev, err := decodeEvent(e.RawData)
 	if err == nil {
 		var isNew bool
-		isNew, err = h.rec.Record(r.Context(), ev)
+		isNew, err = h.rec.Record(ctx, ev)
 		if err == nil && !isNew {
-			h.log.InfoContext(r.Context(), "duplicate event ignored", "event_id", ev.ID)
+			h.log.InfoContext(ctx, "duplicate event ignored", "event_id", ev.ID)
 		}
 	}
 	switch {
 	case err == nil:
-		service.WriteJSON(w, http.StatusOK, map[string]string{"status": statusSuccess})
+		return false, nil
 	case errors.Is(err, analytics.ErrMalformed):
-		h.log.WarnContext(r.Context(), "malformed event dropped", "err", err)
-		service.WriteJSON(w, http.StatusOK, map[string]string{"status": statusDrop})
+		h.log.WarnContext(ctx, "malformed event dropped to the dead-letter topic", "cloudevent_id", e.ID, "err", err)
+		return false, err
 	default:
-		h.log.ErrorContext(r.Context(), "event not recorded; asking for redelivery", "err", err)
-		service.WriteJSON(w, http.StatusInternalServerError, map[string]string{"status": statusRetry})
+		h.log.ErrorContext(ctx, "event not recorded; asking for redelivery", "event_id", ev.ID, "err", err)
+		return true, err
 	}
 }
 
-// decodeCloudEvent extracts the PatientEvent from a CloudEvent envelope whose
-// data is the event's protojson (as an object, or as a JSON string).
-func decodeCloudEvent(body io.Reader) (analytics.Event, error) {
-	var envelope struct {
-		Data json.RawMessage `json:"data"`
-	}
-	if err := json.NewDecoder(body).Decode(&envelope); err != nil {
-		return analytics.Event{}, errors.Join(analytics.ErrMalformed, err)
-	}
-	data := envelope.Data
+// decodeEvent reads the PatientEvent in a CloudEvent's data: its protojson,
+// as an object or as a JSON string holding it.
+func decodeEvent(data []byte) (analytics.Event, error) {
 	var s string
 	if json.Unmarshal(data, &s) == nil {
 		data = []byte(s)

@@ -74,7 +74,8 @@ func TestRolesDecide(t *testing.T) {
 
 func TestUnreadyBearerRefusesWith503(t *testing.T) {
 	md := mustMetadata(t)
-	b := gateway.NewBearer(md, discard()) // never run: the JWKS is not loaded
+	b, err := gateway.NewBearer(t.Context(), md, discard()) // never run: the JWKS is not loaded
+	require.NoError(t, err)
 	sidecar, got := fakeSidecar(t, http.StatusOK, "application/json", `{}`)
 	rec := httptest.NewRecorder()
 	req := httptest.NewRequest(http.MethodGet, "/patients", nil)
@@ -84,6 +85,26 @@ func TestUnreadyBearerRefusesWith503(t *testing.T) {
 	assert.NotEmpty(t, rec.Header().Get("Retry-After"))
 	assert.Empty(t, got.path)
 	assert.Error(t, b.Ready(req.Context()))
+}
+
+// The role policy trusts only an identity Bearer verified: behind a gate
+// that lets everything through, even a valid-looking token gets nowhere.
+func TestRolePolicyFailsClosedWithoutAVerifiedIdentity(t *testing.T) {
+	sidecar, got := fakeSidecar(t, http.StatusOK, "application/json", `{}`)
+	pass := func(h http.Handler) http.Handler { return h }
+	req := httptest.NewRequest(http.MethodGet, "/patients", nil)
+	req.Header.Set("Authorization", "Bearer "+newSigner(t).Token(authntest.Claims{Role: "admin"}))
+	rec := httptest.NewRecorder()
+	routes(sidecar, pass).ServeHTTP(rec, req)
+	assert.Equal(t, http.StatusUnauthorized, rec.Code)
+	assert.Empty(t, got.path)
+}
+
+func TestBearerNeedsJWKSIssuerAndAudience(t *testing.T) {
+	md := mustMetadata(t)
+	delete(md.Properties, "jwksURL")
+	_, err := gateway.NewBearer(t.Context(), md, discard())
+	assert.ErrorContains(t, err, "jwksURL")
 }
 
 func mustMetadata(t *testing.T) middleware.Metadata {

@@ -16,6 +16,7 @@ import (
 	"github.com/dapr/kit/logger"
 	"gopkg.in/yaml.v3"
 
+	"github.com/pms-dapr/pms/platform/authn"
 	"github.com/pms-dapr/pms/platform/problem"
 )
 
@@ -62,15 +63,31 @@ func LoadBearerMetadata(path string) (middleware.Metadata, error) {
 // it fetches the JWKS, which may not be reachable yet (auth-service starting
 // or down). Until it is built every protected request is refused with 503;
 // nothing passes unauthenticated.
+//
+// The bearer middleware checks signature, issuer, audience and expiry but
+// neither the token type nor the algorithm, and hands no claims on. So a
+// token it lets through is verified again by the project's own verifier
+// (same keys, issuer and audience; ES256 and at+jwt pinned), whose identity
+// the role policy then reads from the request context.
 type Bearer struct {
 	md      middleware.Metadata
+	tokens  *authn.Verifier
 	log     *slog.Logger
 	handler atomic.Pointer[func(http.Handler) http.Handler]
 }
 
-// NewBearer returns an unready Bearer for md.
-func NewBearer(md middleware.Metadata, log *slog.Logger) *Bearer {
-	return &Bearer{md: md, log: log}
+// NewBearer returns an unready Bearer for md, whose jwksURL, issuer and
+// audience also configure the gateway's own verifier.
+func NewBearer(ctx context.Context, md middleware.Metadata, log *slog.Logger) (*Bearer, error) {
+	p := md.Properties
+	if p["jwksURL"] == "" || p["issuer"] == "" || p["audience"] == "" {
+		return nil, fmt.Errorf("gateway: bearer component %s needs jwksURL, issuer and audience", md.Name)
+	}
+	tokens, err := authn.NewVerifier(ctx, p["jwksURL"], p["issuer"], p["audience"], &http.Client{Timeout: 10 * time.Second}, log)
+	if err != nil {
+		return nil, err
+	}
+	return &Bearer{md: md, tokens: tokens, log: log}, nil
 }
 
 // Run builds the middleware, retrying with backoff until it succeeds or ctx
@@ -116,7 +133,15 @@ func (b *Bearer) Middleware(next http.Handler) http.Handler {
 		passed := false
 		inner := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			passed = true
-			next.ServeHTTP(w, r)
+			id, err := b.tokens.Verify(r.Context(), authn.BearerToken(r))
+			switch {
+			case errors.Is(err, authn.ErrKeysUnavailable):
+				authn.KeysUnavailable(w, r)
+			case err != nil:
+				authn.Unauthorized(w, r)
+			default:
+				next.ServeHTTP(w, r.WithContext(authn.WithIdentity(r.Context(), id)))
+			}
 		})
 		rw := &rejectionWriter{ResponseWriter: w, r: r, passed: &passed}
 		(*h)(inner).ServeHTTP(rw, r)

@@ -4,6 +4,7 @@ package authapi
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"log/slog"
 	"math"
@@ -15,7 +16,6 @@ import (
 
 	"github.com/go-chi/chi/v5"
 	"github.com/go-chi/chi/v5/middleware"
-	"github.com/lestrrat-go/jwx/v2/jwk"
 
 	"github.com/pms-dapr/pms/apps/auth-service/internal/identity"
 	"github.com/pms-dapr/pms/platform/authn"
@@ -39,7 +39,7 @@ type Accounts interface {
 
 // Keys publishes and checks tokens.
 type Keys interface {
-	JWKS() jwk.Set
+	JWKS() json.RawMessage
 	Verify(raw string) (authn.Identity, error)
 }
 
@@ -162,7 +162,8 @@ func (h *handler) logout(w http.ResponseWriter, r *http.Request) {
 func (h *handler) jwks(w http.ResponseWriter, _ *http.Request) {
 	w.Header().Set("Content-Type", "application/jwk-set+json")
 	w.Header().Set("Cache-Control", "public, max-age=300")
-	service.WriteJSONBody(w, http.StatusOK, h.keys.JWKS())
+	w.WriteHeader(http.StatusOK)
+	_, _ = w.Write(h.keys.JWKS())
 }
 
 func (h *handler) discovery(w http.ResponseWriter, _ *http.Request) {

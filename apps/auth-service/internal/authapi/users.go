@@ -95,14 +95,11 @@ func (h *handler) updateUser(w http.ResponseWriter, r *http.Request) {
 }
 
 func (h *handler) userError(w http.ResponseWriter, r *http.Request, err error) {
-	var verr *identity.ValidationError
+	if d, ok := problem.Invalid(err); ok {
+		problem.Write(w, r, d)
+		return
+	}
 	switch {
-	case errors.As(err, &verr):
-		fields := make([]problem.FieldError, len(verr.Fields))
-		for i, f := range verr.Fields {
-			fields[i] = problem.FieldError{Field: f.Field, Message: f.Message}
-		}
-		problem.Write(w, r, problem.Validation(fields))
 	case errors.Is(err, identity.ErrEmailTaken):
 		d := problem.New(http.StatusConflict, "A user with this email exists.")
 		d.Errors = []problem.FieldError{{Field: "email", Message: "is already registered"}}

@@ -6,11 +6,11 @@ package identity
 import (
 	"errors"
 	"net/mail"
-	"strings"
 	"time"
 	"unicode/utf8"
 
 	"github.com/pms-dapr/pms/platform/authn"
+	"github.com/pms-dapr/pms/platform/validation"
 )
 
 // Sentinel errors the transport maps to status codes.
@@ -30,22 +30,6 @@ var (
 type ThrottledError struct{ RetryAfter time.Duration }
 
 func (e *ThrottledError) Error() string { return "too many failed logins" }
-
-// FieldError names one invalid input field.
-type FieldError struct{ Field, Message string }
-
-// ValidationError lists every invalid field of an input.
-type ValidationError struct{ Fields []FieldError }
-
-func (e *ValidationError) Error() string {
-	parts := make([]string, len(e.Fields))
-	for i, f := range e.Fields {
-		parts[i] = f.Field + " " + f.Message
-	}
-	return "invalid input: " + strings.Join(parts, "; ")
-}
-
-func (e *ValidationError) add(field, msg string) { e.Fields = append(e.Fields, FieldError{field, msg}) }
 
 // Password length bounds: long enough to resist guessing, short enough that
 // hashing cannot be used to exhaust the server.
@@ -73,26 +57,26 @@ type NewUser struct {
 }
 
 func (n NewUser) validate() error {
-	var v ValidationError
+	v := validation.New("user")
 	if a, err := mail.ParseAddress(n.Email); err != nil || a.Address != n.Email {
-		v.add("email", "must be an email address like name@example.com")
+		v.Add("email", "must be an email address like name@example.com")
 	}
-	validatePassword(&v, n.Password)
+	validatePassword(v, n.Password)
 	if !authn.ValidRole(n.Role) {
-		v.add("role", "must be one of admin, clinician, billing")
+		v.Add("role", "must be one of admin, clinician, billing")
 	}
 	if len(v.Fields) > 0 {
-		return &v
+		return v
 	}
 	return nil
 }
 
-func validatePassword(v *ValidationError, p string) {
+func validatePassword(v *validation.Error, p string) {
 	switch n := utf8.RuneCountInString(p); {
 	case n < MinPasswordLen:
-		v.add("password", "must be at least 12 characters")
+		v.Add("password", "must be at least 12 characters")
 	case n > MaxPasswordLen:
-		v.add("password", "must be at most 128 characters")
+		v.Add("password", "must be at most 128 characters")
 	}
 }
 

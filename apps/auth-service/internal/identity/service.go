@@ -13,6 +13,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/pms-dapr/pms/platform/authn"
+	"github.com/pms-dapr/pms/platform/validation"
 )
 
 // RefreshToken is the stored form of a refresh token: only its hash is kept.
@@ -216,15 +217,15 @@ func (s *Service) ListUsers(ctx context.Context) ([]User, error) {
 
 // UpdateUser changes a user's role or disabled flag.
 func (s *Service) UpdateUser(ctx context.Context, id string, p UserPatch) (User, error) {
-	var v ValidationError
+	v := validation.New("user")
 	if p.Role != nil && !authn.ValidRole(*p.Role) {
-		v.add("role", "must be one of admin, clinician, billing")
+		v.Add("role", "must be one of admin, clinician, billing")
 	}
 	if p.Role == nil && p.Disabled == nil {
-		v.add("body", "must change role or disabled")
+		v.Add("body", "must change role or disabled")
 	}
 	if len(v.Fields) > 0 {
-		return User{}, &v
+		return User{}, v
 	}
 	if _, err := uuid.Parse(id); err != nil {
 		return User{}, ErrNotFound

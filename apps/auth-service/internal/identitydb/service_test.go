@@ -12,6 +12,7 @@ import (
 	"github.com/pms-dapr/pms/apps/auth-service/internal/identity"
 	"github.com/pms-dapr/pms/apps/auth-service/internal/identitydb"
 	"github.com/pms-dapr/pms/platform/pgtest"
+	"github.com/pms-dapr/pms/platform/validation"
 )
 
 var template = pgtest.NewTemplate(identitydb.Migrations())
@@ -110,7 +111,7 @@ func TestUserManagement(t *testing.T) {
 	svc := accounts(t)
 	ctx := context.Background()
 	_, err := svc.CreateUser(ctx, identity.NewUser{Email: "bad", Password: "short", Role: "nurse"})
-	var verr *identity.ValidationError
+	var verr *validation.Error
 	require.ErrorAs(t, err, &verr)
 	assert.Len(t, verr.Fields, 3)
 

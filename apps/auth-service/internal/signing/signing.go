@@ -5,22 +5,20 @@
 package signing
 
 import (
+	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/x509"
+	"encoding/json"
 	"encoding/pem"
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"time"
 
+	"github.com/golang-jwt/jwt/v5"
 	"github.com/google/uuid"
-	"github.com/lestrrat-go/jwx/v2/jwa"
-	"github.com/lestrrat-go/jwx/v2/jwk"
-	"github.com/lestrrat-go/jwx/v2/jws"
-	"github.com/lestrrat-go/jwx/v2/jwt"
 
 	"github.com/pms-dapr/pms/apps/auth-service/internal/identity"
 	"github.com/pms-dapr/pms/platform/authn"
@@ -31,8 +29,10 @@ const AccessTokenTTL = 15 * time.Minute
 
 // Keys signs access tokens.
 type Keys struct {
-	current  jwk.Key
-	public   jwk.Set
+	current  *ecdsa.PrivateKey
+	kid      string
+	jwks     json.RawMessage
+	verifier *authn.Verifier
 	issuer   string
 	audience string
 }
@@ -40,76 +40,55 @@ type Keys struct {
 // New returns Keys signing with current (and also publishing next, if not
 // nil) for tokens from issuer to audience.
 func New(current, next *ecdsa.PrivateKey, issuer, audience string) (*Keys, error) {
-	priv, err := privateJWK(current)
-	if err != nil {
-		return nil, err
-	}
-	set := jwk.NewSet()
-	for _, k := range []*ecdsa.PrivateKey{current, next} {
-		if k == nil {
-			continue
-		}
-		pk, err := privateJWK(k)
-		if err != nil {
-			return nil, err
-		}
-		pub, err := pk.PublicKey()
-		if err != nil {
-			return nil, err
-		}
-		if err := set.AddKey(pub); err != nil {
-			return nil, err
-		}
-	}
-	return &Keys{current: priv, public: set, issuer: issuer, audience: audience}, nil
-}
-
-func privateJWK(k *ecdsa.PrivateKey) (jwk.Key, error) {
-	if k.Curve != elliptic.P256() {
-		return nil, errors.New("signing: keys must be ECDSA P-256 (ES256)")
-	}
-	key, err := jwk.FromRaw(k)
+	kid, err := authn.KeyID(&current.PublicKey)
 	if err != nil {
 		return nil, fmt.Errorf("signing: %w", err)
 	}
-	if err := jwk.AssignKeyID(key); err != nil { // RFC 7638 thumbprint
+	public := []*ecdsa.PublicKey{&current.PublicKey}
+	if next != nil {
+		public = append(public, &next.PublicKey)
+	}
+	jwks, err := authn.PublicJWKS(public...)
+	if err != nil {
 		return nil, fmt.Errorf("signing: %w", err)
 	}
-	_ = key.Set(jwk.AlgorithmKey, jwa.ES256)
-	_ = key.Set(jwk.KeyUsageKey, jwk.ForSignature)
-	return key, nil
+	verifier, err := authn.NewStaticVerifier(jwks, issuer, audience)
+	if err != nil {
+		return nil, fmt.Errorf("signing: %w", err)
+	}
+	return &Keys{current: current, kid: kid, jwks: jwks, verifier: verifier, issuer: issuer, audience: audience}, nil
 }
 
 // KeyID is the kid of the signing key.
-func (k *Keys) KeyID() string { return k.current.KeyID() }
+func (k *Keys) KeyID() string { return k.kid }
 
-// JWKS is the public key set (current and next key).
-func (k *Keys) JWKS() jwk.Set { return k.public }
+// JWKS is the public key set (current and next key) as a JWKS document.
+func (k *Keys) JWKS() json.RawMessage { return k.jwks }
 
-// Sign issues an access token for u.
+// Sign issues an access token for u: ES256 with the current key's kid,
+// typ at+jwt (RFC 9068).
 func (k *Keys) Sign(u identity.User, now time.Time) (string, time.Duration, error) {
 	now = now.Truncate(time.Second)
-	tok, err := jwt.NewBuilder().
-		Issuer(k.issuer).
-		Audience([]string{k.audience}).
-		Subject(u.ID).
-		IssuedAt(now).
-		NotBefore(now).
-		Expiration(now.Add(AccessTokenTTL)).
-		JwtID(uuid.NewString()).
-		Claim("email", u.Email).
-		Claim("role", u.Role).
-		Build()
+	tok := jwt.NewWithClaims(jwt.SigningMethodES256, authn.Claims{
+		RegisteredClaims: jwt.RegisteredClaims{
+			Issuer:    k.issuer,
+			Audience:  jwt.ClaimStrings{k.audience},
+			Subject:   u.ID,
+			IssuedAt:  jwt.NewNumericDate(now),
+			NotBefore: jwt.NewNumericDate(now),
+			ExpiresAt: jwt.NewNumericDate(now.Add(AccessTokenTTL)),
+			ID:        uuid.NewString(),
+		},
+		Email: u.Email,
+		Role:  u.Role,
+	})
+	tok.Header["kid"] = k.kid
+	tok.Header["typ"] = authn.TokenType
+	signed, err := tok.SignedString(k.current)
 	if err != nil {
 		return "", 0, fmt.Errorf("signing.sign: %w", err)
 	}
-	hdr := jws.NewHeaders()
-	_ = hdr.Set(jws.TypeKey, "at+jwt") // RFC 9068 access token
-	signed, err := jwt.Sign(tok, jwt.WithKey(jwa.ES256, k.current, jws.WithProtectedHeaders(hdr)))
-	if err != nil {
-		return "", 0, fmt.Errorf("signing.sign: %w", err)
-	}
-	return string(signed), AccessTokenTTL, nil
+	return signed, AccessTokenTTL, nil
 }
 
 // LoadKey reads an EC private key from a PEM file (PKCS#8 or SEC 1).
@@ -166,18 +145,13 @@ func LoadOrCreateDevKey(path string) (*ecdsa.PrivateKey, bool, error) {
 	return k, true, nil
 }
 
-// Verify checks an access token against the published keys (auth-service
-// authorises its own admin routes with it).
+// Verify checks an access token against the published keys, with the
+// rules every service applies (auth-service authorises its own admin routes
+// with it).
 func (k *Keys) Verify(raw string) (authn.Identity, error) {
-	tok, err := jwt.Parse([]byte(raw),
-		jwt.WithKeySet(k.public, jws.WithInferAlgorithmFromKey(true), jws.WithRequireKid(true)),
-		jwt.WithIssuer(k.issuer),
-		jwt.WithAudience(k.audience),
-		jwt.WithAcceptableSkew(authn.ClockSkew),
-		jwt.WithRequiredClaim("exp"),
-	)
+	id, err := k.verifier.Verify(context.Background(), raw)
 	if err != nil {
 		return authn.Identity{}, fmt.Errorf("signing.verify: %w", err)
 	}
-	return authn.IdentityOf(tok)
+	return id, nil
 }

@@ -54,7 +54,12 @@ func TestIssuedTokensCarryTheAgreedClaimsAndVerify(t *testing.T) {
 	id, err := keys.Verify(tok)
 	require.NoError(t, err)
 	assert.Equal(t, authn.Identity{Subject: u.ID, Email: u.Email, Role: "clinician"}, id)
-	assert.Equal(t, 2, keys.JWKS().Len(), "current and next key are published")
+	var jwks struct{ Keys []map[string]any }
+	require.NoError(t, json.Unmarshal(keys.JWKS(), &jwks))
+	require.Len(t, jwks.Keys, 2, "current and next key are published")
+	assert.Equal(t, keys.KeyID(), jwks.Keys[0]["kid"])
+	assert.Equal(t, "ES256", jwks.Keys[0]["alg"])
+	assert.NotContains(t, jwks.Keys[0], "d", "no private part")
 }
 
 func TestVerifyRejectsForgeries(t *testing.T) {

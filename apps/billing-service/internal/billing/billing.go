@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/pms-dapr/pms/platform/validation"
 )
 
 // Sentinel errors mapped to gRPC status codes by the transport.
@@ -37,19 +38,6 @@ type Account struct {
 	CreatedAt time.Time
 }
 
-// InvalidError names the request fields that were rejected.
-type InvalidError struct {
-	Fields map[string]string
-}
-
-func (e *InvalidError) Error() string {
-	parts := make([]string, 0, len(e.Fields))
-	for f, m := range e.Fields {
-		parts = append(parts, f+" "+m)
-	}
-	return "invalid billing request: " + strings.Join(parts, "; ")
-}
-
 // Store persists accounts. Create returns the existing account when the
 // patient already has one, with created false.
 type Store interface {
@@ -69,18 +57,18 @@ func NewService(store Store) *Service { return &Service{store: store, now: time.
 // Open returns the patient's account, creating it on the first call.
 func (s *Service) Open(ctx context.Context, patientID, name, email string) (Account, bool, error) {
 	name, email = strings.TrimSpace(name), strings.TrimSpace(email)
-	inv := &InvalidError{Fields: map[string]string{}}
+	inv := validation.New("billing request")
 	if !validUUID(patientID) {
-		inv.Fields["patient_id"] = "must be a UUID"
+		inv.Add("patient_id", "must be a UUID")
 	}
 	if name == "" {
-		inv.Fields["name"] = "is required"
+		inv.Add("name", "is required")
 	}
 	if _, err := mail.ParseAddress(email); err != nil || email == "" {
-		inv.Fields["email"] = "must be an email address"
+		inv.Add("email", "must be an email address")
 	}
-	if len(inv.Fields) > 0 {
-		return Account{}, false, inv
+	if err := inv.Err(); err != nil {
+		return Account{}, false, err
 	}
 	a := Account{ID: uuid.NewString(), PatientID: patientID, Name: name, Email: email,
 		Status: StatusActive, CreatedAt: s.now().UTC()}
@@ -94,7 +82,7 @@ func (s *Service) Open(ctx context.Context, patientID, name, email string) (Acco
 // Get returns the account of patientID.
 func (s *Service) Get(ctx context.Context, patientID string) (Account, error) {
 	if !validUUID(patientID) {
-		return Account{}, &InvalidError{Fields: map[string]string{"patient_id": "must be a UUID"}}
+		return Account{}, validation.Field("billing request", "patient_id", "must be a UUID")
 	}
 	a, err := s.store.GetByPatient(ctx, patientID)
 	if err != nil {

@@ -11,6 +11,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/pms-dapr/pms/platform/authn"
+	"github.com/pms-dapr/pms/platform/service"
 )
 
 // RequireAppToken rejects calls that do not carry token in the
@@ -29,4 +30,19 @@ func RequireAppToken(token string) grpc.UnaryServerInterceptor {
 		}
 		return next(ctx, req)
 	}
+}
+
+// RequestIDMetadata carries the request id across the gRPC hop (gRPC
+// metadata keys are lower case).
+const RequestIDMetadata = "x-request-id"
+
+// RequestIDs puts the caller's request id (or a new one, if it sent none or
+// a malformed one) into the context, so every log line of the call has it.
+func RequestIDs(ctx context.Context, req any, _ *grpc.UnaryServerInfo, next grpc.UnaryHandler) (any, error) {
+	md, _ := metadata.FromIncomingContext(ctx)
+	var id string
+	if v := md.Get(RequestIDMetadata); len(v) == 1 {
+		id = v[0]
+	}
+	return next(service.WithRequestID(ctx, service.EnsureRequestID(id)), req)
 }

@@ -12,6 +12,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/pms-dapr/pms/apps/billing-service/internal/billing"
+	"github.com/pms-dapr/pms/platform/validation"
 	billingv1 "github.com/pms-dapr/pms/proto/billing/v1"
 )
 
@@ -52,12 +53,12 @@ func (s *Server) GetBillingAccount(ctx context.Context, req *billingv1.GetBillin
 // status maps domain errors to gRPC status codes; invalid input carries a
 // BadRequest detail naming each field.
 func (s *Server) status(ctx context.Context, err error) error {
-	var inv *billing.InvalidError
+	var inv *validation.Error
 	switch {
 	case errors.As(err, &inv):
 		br := &errdetails.BadRequest{}
-		for f, m := range inv.Fields {
-			br.FieldViolations = append(br.FieldViolations, &errdetails.BadRequest_FieldViolation{Field: f, Description: m})
+		for _, f := range inv.Fields {
+			br.FieldViolations = append(br.FieldViolations, &errdetails.BadRequest_FieldViolation{Field: f.Field, Description: f.Message})
 		}
 		st, derr := status.New(codes.InvalidArgument, inv.Error()).WithDetails(br)
 		if derr != nil {

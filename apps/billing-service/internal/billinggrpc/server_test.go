@@ -1,6 +1,7 @@
 package billinggrpc_test
 
 import (
+	"bytes"
 	"context"
 	"io"
 	"log/slog"
@@ -21,6 +22,7 @@ import (
 	"github.com/pms-dapr/pms/apps/billing-service/internal/billingdb"
 	"github.com/pms-dapr/pms/apps/billing-service/internal/billinggrpc"
 	"github.com/pms-dapr/pms/platform/pgtest"
+	"github.com/pms-dapr/pms/platform/service"
 	billingv1 "github.com/pms-dapr/pms/proto/billing/v1"
 )
 
@@ -33,10 +35,13 @@ const appToken = "app-token-for-tests"
 func client(t *testing.T) billingv1.BillingServiceClient { return clientWithToken(t, appToken) }
 
 func clientWithToken(t *testing.T, token string) billingv1.BillingServiceClient {
+	return clientLogging(t, token, service.NewLoggerTo(io.Discard, "billing-service"))
+}
+
+func clientLogging(t *testing.T, token string, log *slog.Logger) billingv1.BillingServiceClient {
 	t.Helper()
 	lis := bufconn.Listen(1 << 20)
-	srv := grpc.NewServer(grpc.UnaryInterceptor(billinggrpc.RequireAppToken(appToken)))
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	srv := grpc.NewServer(grpc.ChainUnaryInterceptor(billinggrpc.RequestIDs, billinggrpc.RequireAppToken(appToken)))
 	billingv1.RegisterBillingServiceServer(srv, billinggrpc.NewServer(billing.NewService(billingdb.New(template.Pool(t))), log))
 	go func() { _ = srv.Serve(lis) }()
 	t.Cleanup(srv.Stop)
@@ -80,18 +85,28 @@ func TestBadInputIsInvalidArgumentNamingFields(t *testing.T) {
 	_, err := api.CreateBillingAccount(context.Background(), &billingv1.CreateBillingAccountRequest{PatientId: "42", Email: "nope"})
 	st := status.Convert(err)
 	require.Equal(t, codes.InvalidArgument, st.Code(), "%v", err)
-	fields := map[string]bool{}
+	var fields []string
 	for _, d := range st.Details() {
 		if br, ok := d.(*errdetails.BadRequest); ok {
 			for _, v := range br.GetFieldViolations() {
-				fields[v.GetField()] = true
+				fields = append(fields, v.GetField())
 			}
 		}
 	}
-	assert.Equal(t, map[string]bool{"patient_id": true, "name": true, "email": true}, fields)
+	assert.Equal(t, []string{"patient_id", "name", "email"}, fields, "every field, in a stable order")
 
 	_, err = api.GetBillingAccount(context.Background(), &billingv1.GetBillingAccountRequest{PatientId: ""})
 	assert.Equal(t, codes.InvalidArgument, status.Code(err))
+}
+
+// The request id sent as metadata is on billing-service's log lines.
+func TestRequestIDCrossesTheHop(t *testing.T) {
+	var logs bytes.Buffer
+	api := clientLogging(t, appToken, service.NewLoggerTo(&logs, "billing-service"))
+	ctx := metadata.AppendToOutgoingContext(context.Background(), billinggrpc.RequestIDMetadata, "req-0123456789")
+	_, err := api.CreateBillingAccount(ctx, &billingv1.CreateBillingAccountRequest{PatientId: patientID, Name: "Ada", Email: "ada@example.com"})
+	require.NoError(t, err)
+	assert.Contains(t, logs.String(), `"request_id":"req-0123456789"`)
 }
 
 func TestUnknownPatientIsNotFound(t *testing.T) {

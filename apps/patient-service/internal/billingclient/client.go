@@ -13,10 +13,17 @@ import (
 	"google.golang.org/grpc/metadata"
 
 	"github.com/pms-dapr/pms/apps/patient-service/internal/patient"
+	"github.com/pms-dapr/pms/platform/service"
 	billingv1 "github.com/pms-dapr/pms/proto/billing/v1"
 )
 
 // Client implements patient.Billing.
+//
+// It is a plain gRPC client, not the Dapr Go SDK's: Dapr routes a proxied
+// gRPC call on its dapr-app-id metadata, and the SDK client's API-token
+// interceptor (go-sdk v1.15.0, client.authTokenUnaryInterceptor) replaces
+// the outgoing metadata with metadata.NewOutgoingContext, dropping
+// dapr-app-id, so the sidecar could not route the call.
 type Client struct {
 	conn    *grpc.ClientConn
 	api     billingv1.BillingServiceClient
@@ -36,6 +43,10 @@ func New(sidecarAddr, appID, daprAPIToken string, timeout time.Duration) (*Clien
 	return &Client{conn: conn, api: billingv1.NewBillingServiceClient(conn), appID: appID, token: daprAPIToken, timeout: timeout}, nil
 }
 
+// requestIDMetadata carries the request id to billing-service, which logs
+// it (gRPC metadata keys are lower case).
+const requestIDMetadata = "x-request-id"
+
 // Close releases the connection.
 func (c *Client) Close() error { return c.conn.Close() }
 
@@ -43,7 +54,8 @@ func (c *Client) Close() error { return c.conn.Close() }
 func (c *Client) CreateAccount(ctx context.Context, p patient.Patient) (string, error) {
 	ctx, cancel := context.WithTimeout(ctx, c.timeout)
 	defer cancel()
-	ctx = metadata.AppendToOutgoingContext(ctx, "dapr-app-id", c.appID, "dapr-api-token", c.token)
+	ctx = metadata.AppendToOutgoingContext(ctx, "dapr-app-id", c.appID, "dapr-api-token", c.token,
+		requestIDMetadata, service.RequestID(ctx))
 	resp, err := c.api.CreateBillingAccount(ctx, &billingv1.CreateBillingAccountRequest{
 		PatientId: p.ID, Name: p.Name, Email: p.Email,
 	})

@@ -1,40 +1,75 @@
 package outbox
 
 import (
-	"bytes"
 	"context"
+	"errors"
 	"fmt"
-	"io"
-	"net/http"
-	"net/url"
+	"sync"
+
+	dapr "github.com/dapr/go-sdk/client"
 )
 
-// DaprPublisher publishes through the Dapr sidecar's HTTP publish API
-// (POST /v1.0/publish/{pubsub}/{topic}); the sidecar wraps the payload in a
-// CloudEvent whose data is the protojson event.
+// EventType is the CloudEvent type of every event the relay publishes.
+const EventType = "pms.patient.v1.PatientEvent"
+
+// DaprPublisher publishes through the app's own Dapr sidecar with the Dapr
+// Go SDK (PublishEvent over the sidecar's gRPC API). The sidecar wraps the
+// protojson payload in a CloudEvent whose id is the event id, so consumers
+// and the broker's tooling see one id for one event.
 type DaprPublisher struct {
-	SidecarURL string // e.g. http://127.0.0.1:3500
-	PubSub     string // component name, "pubsub"
-	Client     *http.Client
+	Address  string // sidecar gRPC address, e.g. 127.0.0.1:50001
+	PubSub   string // component name, "pubsub"
+	APIToken string // the Dapr API token the sidecar expects
+
+	mu     sync.Mutex
+	client dapr.Client
 }
 
-// Publish sends m and succeeds only when the sidecar accepted it.
+// Publish sends m and succeeds only when the sidecar accepted it. The SDK
+// client is created on first use (the sidecar may start after the app) and
+// kept; a failed connection is retried on the next call.
 func (p *DaprPublisher) Publish(ctx context.Context, m Message) error {
-	u := fmt.Sprintf("%s/v1.0/publish/%s/%s?metadata.partitionKey=%s",
-		p.SidecarURL, url.PathEscape(p.PubSub), url.PathEscape(m.Topic), url.QueryEscape(m.Key))
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, u, bytes.NewBufferString(m.Payload))
-	if err != nil {
-		return fmt.Errorf("outbox.publish: %w", err)
-	}
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := p.Client.Do(req)
+	c, err := p.connect(ctx)
 	if err != nil {
 		return fmt.Errorf("outbox.publish %s: %w", m.EventID, err)
 	}
-	defer resp.Body.Close()
-	if resp.StatusCode/100 != 2 {
-		body, _ := io.ReadAll(io.LimitReader(resp.Body, 2048))
-		return fmt.Errorf("outbox.publish %s: sidecar answered %s: %s", m.EventID, resp.Status, bytes.TrimSpace(body))
+	err = c.PublishEvent(ctx, p.PubSub, m.Topic, []byte(m.Payload),
+		dapr.PublishEventWithContentType("application/json"),
+		dapr.PublishEventWithMetadata(map[string]string{
+			"partitionKey":    m.Key,
+			"cloudevent.id":   m.EventID,
+			"cloudevent.type": EventType,
+		}))
+	if err != nil {
+		return fmt.Errorf("outbox.publish %s: %w", m.EventID, err)
 	}
 	return nil
+}
+
+func (p *DaprPublisher) connect(ctx context.Context) (dapr.Client, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.client != nil {
+		return p.client, nil
+	}
+	if p.Address == "" || p.APIToken == "" {
+		return nil, errors.New("sidecar address and API token are required")
+	}
+	c, err := dapr.NewClientWithAddressContext(ctx, p.Address)
+	if err != nil {
+		return nil, err
+	}
+	c.WithAuthToken(p.APIToken)
+	p.client = c
+	return c, nil
+}
+
+// Close releases the sidecar connection.
+func (p *DaprPublisher) Close() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.client != nil {
+		p.client.Close()
+		p.client = nil
+	}
 }

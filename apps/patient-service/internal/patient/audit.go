@@ -3,6 +3,7 @@ package patient
 import (
 	"context"
 	"errors"
+	"github.com/pms-dapr/pms/platform/validation"
 	"time"
 )
 
@@ -55,7 +56,7 @@ func (a Actor) entry(action string, at time.Time, patientIDs ...string) AuditEnt
 
 // outcome sets e's outcome from err.
 func (a Actor) outcome(e AuditEntry, err error) AuditEntry {
-	var verr *ValidationError
+	var verr *validation.Error
 	switch {
 	case err == nil:
 	case errors.As(err, &verr):

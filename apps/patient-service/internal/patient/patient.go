@@ -14,6 +14,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/google/uuid"
+	"github.com/pms-dapr/pms/platform/validation"
 )
 
 // DateLayout is the wire format of every date (ISO 8601 calendar date).
@@ -84,31 +85,10 @@ func DraftOf(p Patient) Draft {
 		Phone: p.Phone, Gender: p.Gender, MRN: p.MRN}
 }
 
-// FieldError says why one input field was rejected.
-type FieldError struct {
-	Field   string
-	Message string
-}
-
-// ValidationError lists every invalid field of one input.
-type ValidationError struct {
-	Fields []FieldError
-}
-
-func (e *ValidationError) Error() string {
-	msgs := make([]string, len(e.Fields))
-	for i, f := range e.Fields {
-		msgs[i] = f.Field + ": " + f.Message
-	}
-	return "invalid patient: " + strings.Join(msgs, "; ")
-}
-
-func (e *ValidationError) add(field, msg string) { e.Fields = append(e.Fields, FieldError{field, msg}) }
-
 // Validate checks d against the registry's rules and returns the normalised
 // patient (without id or timestamps). today is the current date in UTC.
 func (d Draft) Validate(today time.Time) (Patient, error) {
-	var verr ValidationError
+	verr := validation.New("patient")
 	p := Patient{
 		Name:    strings.TrimSpace(d.Name),
 		Email:   strings.TrimSpace(d.Email),
@@ -117,50 +97,50 @@ func (d Draft) Validate(today time.Time) (Patient, error) {
 		Gender:  strings.TrimSpace(d.Gender),
 		MRN:     strings.TrimSpace(d.MRN),
 	}
-	requireText(&verr, "name", p.Name, MaxNameLen)
-	requireText(&verr, "address", p.Address, MaxAddressLen)
+	requireText(verr, "name", p.Name, MaxNameLen)
+	requireText(verr, "address", p.Address, MaxAddressLen)
 	if p.Phone != "" && !validPhone(p.Phone) {
-		verr.add("phone", "must be a phone number of 5 to 20 digits, optionally with +, spaces, dashes or parentheses")
+		verr.Add("phone", "must be a phone number of 5 to 20 digits, optionally with +, spaces, dashes or parentheses")
 	}
 	if p.Gender != "" && !slices.Contains(Genders, p.Gender) {
-		verr.add("gender", "must be one of male, female, other, unknown")
+		verr.Add("gender", "must be one of male, female, other, unknown")
 	}
 	if p.MRN != "" && !validMRN(p.MRN) {
-		verr.add("mrn", "must be 3 to 32 letters, digits or dashes")
+		verr.Add("mrn", "must be 3 to 32 letters, digits or dashes")
 	}
 	switch {
 	case p.Email == "":
-		verr.add("email", "is required")
+		verr.Add("email", "is required")
 	case len(p.Email) > MaxEmailLen:
-		verr.add("email", "must be at most 254 characters")
+		verr.Add("email", "must be at most 254 characters")
 	case !validEmail(p.Email):
-		verr.add("email", "must be an email address like name@example.com")
+		verr.Add("email", "must be an email address like name@example.com")
 	}
-	p.DateOfBirth = parseDate(&verr, "dateOfBirth", d.DateOfBirth, today, true)
-	p.RegisteredDate = parseDate(&verr, "registeredDate", d.RegisteredDate, today, false)
+	p.DateOfBirth = parseDate(verr, "dateOfBirth", d.DateOfBirth, today, true)
+	p.RegisteredDate = parseDate(verr, "registeredDate", d.RegisteredDate, today, false)
 	if p.RegisteredDate.IsZero() {
 		p.RegisteredDate = today
 	}
 	if len(verr.Fields) > 0 {
-		return Patient{}, &verr
+		return Patient{}, verr
 	}
 	if p.RegisteredDate.Before(p.DateOfBirth) {
-		verr.add("registeredDate", "must not be before dateOfBirth")
-		return Patient{}, &verr
+		verr.Add("registeredDate", "must not be before dateOfBirth")
+		return Patient{}, verr
 	}
 	return p, nil
 }
 
-func requireText(verr *ValidationError, field, v string, max int) {
+func requireText(verr *validation.Error, field, v string, max int) {
 	switch {
 	case v == "":
-		verr.add(field, "is required")
+		verr.Add(field, "is required")
 	case !utf8.ValidString(v):
-		verr.add(field, "must be valid UTF-8")
+		verr.Add(field, "must be valid UTF-8")
 	case utf8.RuneCountInString(v) > max:
-		verr.add(field, "must be at most "+strconv.Itoa(max)+" characters")
+		verr.Add(field, "must be at most "+strconv.Itoa(max)+" characters")
 	case strings.ContainsFunc(v, func(r rune) bool { return r < 0x20 && r != '\t' }):
-		verr.add(field, "must not contain control characters")
+		verr.Add(field, "must not contain control characters")
 	}
 }
 
@@ -213,22 +193,22 @@ func validEmail(s string) bool {
 // earliestDate bounds dates of birth to something a living patient can have.
 var earliestDate = time.Date(1880, 1, 1, 0, 0, 0, 0, time.UTC)
 
-func parseDate(verr *ValidationError, field, v string, today time.Time, required bool) time.Time {
+func parseDate(verr *validation.Error, field, v string, today time.Time, required bool) time.Time {
 	v = strings.TrimSpace(v)
 	if v == "" {
 		if required {
-			verr.add(field, "is required")
+			verr.Add(field, "is required")
 		}
 		return time.Time{}
 	}
 	t, err := time.Parse(DateLayout, v)
 	switch {
 	case err != nil:
-		verr.add(field, "must be a real date in the form YYYY-MM-DD")
+		verr.Add(field, "must be a real date in the form YYYY-MM-DD")
 	case t.After(today):
-		verr.add(field, "must not be in the future")
+		verr.Add(field, "must not be in the future")
 	case t.Before(earliestDate):
-		verr.add(field, "must not be before 1880-01-01")
+		verr.Add(field, "must not be before 1880-01-01")
 	default:
 		return t
 	}

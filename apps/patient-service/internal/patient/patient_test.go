@@ -15,6 +15,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/pms-dapr/pms/apps/patient-service/internal/patient"
+	"github.com/pms-dapr/pms/platform/validation"
 )
 
 var today = time.Date(2026, 11, 24, 0, 0, 0, 0, time.UTC)
@@ -37,44 +38,44 @@ func TestValidateAcceptsAndNormalises(t *testing.T) {
 func TestValidateRejects(t *testing.T) {
 	cases := map[string]struct {
 		edit func(*patient.Draft)
-		want []patient.FieldError
+		want []validation.FieldError
 	}{
-		"all missing": {func(d *patient.Draft) { *d = patient.Draft{} }, []patient.FieldError{
-			{"name", "is required"}, {"address", "is required"}, {"email", "is required"}, {"dateOfBirth", "is required"},
+		"all missing": {func(d *patient.Draft) { *d = patient.Draft{} }, []validation.FieldError{
+			{Field: "name", Message: "is required"}, {Field: "address", Message: "is required"}, {Field: "email", Message: "is required"}, {Field: "dateOfBirth", Message: "is required"},
 		}},
-		"email without domain": {func(d *patient.Draft) { d.Email = "ada@" }, []patient.FieldError{
-			{"email", "must be an email address like name@example.com"}}},
-		"email with display name": {func(d *patient.Draft) { d.Email = "Ada <ada@example.com>" }, []patient.FieldError{
-			{"email", "must be an email address like name@example.com"}}},
-		"impossible date": {func(d *patient.Draft) { d.DateOfBirth = "2023-02-29" }, []patient.FieldError{
-			{"dateOfBirth", "must be a real date in the form YYYY-MM-DD"}}},
-		"other date format": {func(d *patient.Draft) { d.DateOfBirth = "10/12/1985" }, []patient.FieldError{
-			{"dateOfBirth", "must be a real date in the form YYYY-MM-DD"}}},
-		"born tomorrow": {func(d *patient.Draft) { d.DateOfBirth = "2026-11-25" }, []patient.FieldError{
-			{"dateOfBirth", "must not be in the future"}}},
-		"too old": {func(d *patient.Draft) { d.DateOfBirth = "1800-01-01" }, []patient.FieldError{
-			{"dateOfBirth", "must not be before 1880-01-01"}}},
-		"name too long": {func(d *patient.Draft) { d.Name = strings.Repeat("a", 201) }, []patient.FieldError{
-			{"name", "must be at most 200 characters"}}},
-		"control character": {func(d *patient.Draft) { d.Address = "line\x00two" }, []patient.FieldError{
-			{"address", "must not contain control characters"}}},
-		"registered before birth": {func(d *patient.Draft) { d.RegisteredDate = "1980-01-01" }, []patient.FieldError{
-			{"registeredDate", "must not be before dateOfBirth"}}},
-		"registered in future": {func(d *patient.Draft) { d.RegisteredDate = "2027-01-01" }, []patient.FieldError{
-			{"registeredDate", "must not be in the future"}}},
-		"bad phone": {func(d *patient.Draft) { d.Phone = "call me" }, []patient.FieldError{
-			{"phone", "must be a phone number of 5 to 20 digits, optionally with +, spaces, dashes or parentheses"}}},
-		"bad gender": {func(d *patient.Draft) { d.Gender = "M" }, []patient.FieldError{
-			{"gender", "must be one of male, female, other, unknown"}}},
-		"bad mrn": {func(d *patient.Draft) { d.MRN = "a b" }, []patient.FieldError{
-			{"mrn", "must be 3 to 32 letters, digits or dashes"}}},
+		"email without domain": {func(d *patient.Draft) { d.Email = "ada@" }, []validation.FieldError{
+			{Field: "email", Message: "must be an email address like name@example.com"}}},
+		"email with display name": {func(d *patient.Draft) { d.Email = "Ada <ada@example.com>" }, []validation.FieldError{
+			{Field: "email", Message: "must be an email address like name@example.com"}}},
+		"impossible date": {func(d *patient.Draft) { d.DateOfBirth = "2023-02-29" }, []validation.FieldError{
+			{Field: "dateOfBirth", Message: "must be a real date in the form YYYY-MM-DD"}}},
+		"other date format": {func(d *patient.Draft) { d.DateOfBirth = "10/12/1985" }, []validation.FieldError{
+			{Field: "dateOfBirth", Message: "must be a real date in the form YYYY-MM-DD"}}},
+		"born tomorrow": {func(d *patient.Draft) { d.DateOfBirth = "2026-11-25" }, []validation.FieldError{
+			{Field: "dateOfBirth", Message: "must not be in the future"}}},
+		"too old": {func(d *patient.Draft) { d.DateOfBirth = "1800-01-01" }, []validation.FieldError{
+			{Field: "dateOfBirth", Message: "must not be before 1880-01-01"}}},
+		"name too long": {func(d *patient.Draft) { d.Name = strings.Repeat("a", 201) }, []validation.FieldError{
+			{Field: "name", Message: "must be at most 200 characters"}}},
+		"control character": {func(d *patient.Draft) { d.Address = "line\x00two" }, []validation.FieldError{
+			{Field: "address", Message: "must not contain control characters"}}},
+		"registered before birth": {func(d *patient.Draft) { d.RegisteredDate = "1980-01-01" }, []validation.FieldError{
+			{Field: "registeredDate", Message: "must not be before dateOfBirth"}}},
+		"registered in future": {func(d *patient.Draft) { d.RegisteredDate = "2027-01-01" }, []validation.FieldError{
+			{Field: "registeredDate", Message: "must not be in the future"}}},
+		"bad phone": {func(d *patient.Draft) { d.Phone = "call me" }, []validation.FieldError{
+			{Field: "phone", Message: "must be a phone number of 5 to 20 digits, optionally with +, spaces, dashes or parentheses"}}},
+		"bad gender": {func(d *patient.Draft) { d.Gender = "M" }, []validation.FieldError{
+			{Field: "gender", Message: "must be one of male, female, other, unknown"}}},
+		"bad mrn": {func(d *patient.Draft) { d.MRN = "a b" }, []validation.FieldError{
+			{Field: "mrn", Message: "must be 3 to 32 letters, digits or dashes"}}},
 	}
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {
 			d := valid()
 			tc.edit(&d)
 			_, err := d.Validate(today)
-			var verr *patient.ValidationError
+			var verr *validation.Error
 			require.ErrorAs(t, err, &verr)
 			if diff := cmp.Diff(tc.want, verr.Fields); diff != "" {
 				t.Errorf("fields (-want +got):\n%s", diff)
@@ -229,7 +230,7 @@ func TestCreateInvalidStoresNothingButAudits(t *testing.T) {
 	store, billing := newFakeStore(), &fakeBilling{}
 	svc := patient.NewService(store, billing, discard())
 	_, _, err := svc.Create(context.Background(), clinician, patient.Draft{Name: "x"}, "")
-	var verr *patient.ValidationError
+	var verr *validation.Error
 	require.ErrorAs(t, err, &verr)
 	assert.Empty(t, store.patients)
 	assert.Zero(t, billing.calls)
@@ -334,7 +335,7 @@ func TestQueryInputParsing(t *testing.T) {
 	assert.Equal(t, patient.DefaultListLimit, q.Limit)
 
 	_, err = patient.QueryInput{Limit: "101", Cursor: "!!", BirthDate: "1985-13-01"}.Parse()
-	var verr *patient.ValidationError
+	var verr *validation.Error
 	require.ErrorAs(t, err, &verr)
 	assert.Len(t, verr.Fields, 3)
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/base64"
 	"fmt"
+	"github.com/pms-dapr/pms/platform/validation"
 	"strconv"
 	"strings"
 	"time"
@@ -66,37 +67,37 @@ type QueryInput struct {
 
 // Parse validates in and returns the Query it asks for.
 func (in QueryInput) Parse() (Query, error) {
-	var verr ValidationError
+	verr := validation.New("query")
 	q := Query{Name: strings.TrimSpace(in.Name), Email: strings.TrimSpace(in.Email), MRN: strings.TrimSpace(in.MRN),
 		Q: strings.TrimSpace(in.Q), Deleted: in.Deleted, Limit: DefaultListLimit}
 	for field, v := range map[string]string{"name": q.Name, "email": q.Email, "mrn": q.MRN, "q": q.Q} {
 		if len(v) > MaxNameLen {
-			verr.add(field, "must be at most 200 characters")
+			verr.Add(field, "must be at most 200 characters")
 		}
 	}
 	if in.BirthDate != "" {
 		t, err := time.Parse(DateLayout, in.BirthDate)
 		if err != nil {
-			verr.add("birthDate", "must be a real date in the form YYYY-MM-DD")
+			verr.Add("birthDate", "must be a real date in the form YYYY-MM-DD")
 		}
 		q.BirthDate = t
 	}
 	if in.Limit != "" {
 		n, err := strconv.Atoi(in.Limit)
 		if err != nil || n < 1 || n > MaxListLimit {
-			verr.add("limit", "must be a whole number from 1 to 100")
+			verr.Add("limit", "must be a whole number from 1 to 100")
 		}
 		q.Limit = n
 	}
 	if in.Cursor != "" {
 		c, err := DecodeCursor(in.Cursor)
 		if err != nil {
-			verr.add("cursor", "is not a cursor this API returned")
+			verr.Add("cursor", "is not a cursor this API returned")
 		}
 		q.After = &c
 	}
 	if len(verr.Fields) > 0 {
-		return Query{}, &verr
+		return Query{}, verr
 	}
 	return q, nil
 }

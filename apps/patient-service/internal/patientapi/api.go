@@ -83,14 +83,11 @@ func actor(r *http.Request) patient.Actor {
 // fail maps a domain error to its problem; anything unexpected is logged and
 // answered with a generic 500.
 func (h *Handler) fail(w http.ResponseWriter, r *http.Request, err error) {
-	var verr *patient.ValidationError
+	if d, ok := problem.Invalid(err); ok {
+		problem.Write(w, r, d)
+		return
+	}
 	switch {
-	case errors.As(err, &verr):
-		fields := make([]problem.FieldError, len(verr.Fields))
-		for i, f := range verr.Fields {
-			fields[i] = problem.FieldError{Field: f.Field, Message: f.Message}
-		}
-		problem.Write(w, r, problem.Validation(fields))
 	case errors.Is(err, patient.ErrNotFound):
 		problem.Write(w, r, problem.New(http.StatusNotFound, "No patient with this id."))
 	case errors.Is(err, patient.ErrGone):

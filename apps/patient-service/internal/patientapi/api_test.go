@@ -20,6 +20,7 @@ import (
 	"github.com/pms-dapr/pms/platform/authn"
 	"github.com/pms-dapr/pms/platform/authn/authntest"
 	"github.com/pms-dapr/pms/platform/service"
+	"github.com/pms-dapr/pms/platform/validation"
 )
 
 // fakeRegistry runs the real validation rules over one stored patient and
@@ -196,7 +197,7 @@ func TestDomainErrorsMapToProblems(t *testing.T) {
 		status int
 		field  string
 	}{
-		"validation":  {&patient.ValidationError{Fields: []patient.FieldError{{Field: "email", Message: "bad"}, {Field: "name", Message: "bad"}}}, 400, "email"},
+		"validation":  {&validation.Error{Fields: []validation.FieldError{{Field: "email", Message: "bad"}, {Field: "name", Message: "bad"}}}, 400, "email"},
 		"email taken": {patient.ErrEmailTaken, 409, "email"},
 		"mrn taken":   {patient.ErrMRNTaken, 409, "mrn"},
 		"stale":       {patient.ErrVersionMismatch, 412, ""},

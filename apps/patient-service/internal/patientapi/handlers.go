@@ -19,6 +19,7 @@ import (
 	"github.com/pms-dapr/pms/platform/jsonbody"
 	"github.com/pms-dapr/pms/platform/problem"
 	"github.com/pms-dapr/pms/platform/service"
+	"github.com/pms-dapr/pms/platform/validation"
 )
 
 // maxIdempotencyKey bounds the Idempotency-Key header.
@@ -152,21 +153,21 @@ func applyMergePatch(cur patient.Draft, patch []byte) (patient.Draft, error) {
 	doc, _ := json.Marshal(fromDraft(cur))
 	merged, err := jsonpatch.MergePatch(doc, patch)
 	if err != nil {
-		return patient.Draft{}, &patient.ValidationError{Fields: []patient.FieldError{{Field: "body", Message: "is not a valid merge patch"}}}
+		return patient.Draft{}, validation.Field("patient", "body", "is not a valid merge patch")
 	}
 	dec := json.NewDecoder(bytes.NewReader(merged))
 	dec.DisallowUnknownFields()
 	var next patientRequest
 	if err := dec.Decode(&next); err != nil {
 		d := jsonbody.Problem(err, MaxBodyBytes)
-		fields := make([]patient.FieldError, len(d.Errors))
+		fields := make([]validation.FieldError, len(d.Errors))
 		for i, f := range d.Errors {
-			fields[i] = patient.FieldError{Field: f.Field, Message: f.Message}
+			fields[i] = f
 		}
 		if len(fields) == 0 {
-			fields = []patient.FieldError{{Field: "body", Message: d.Detail}}
+			fields = []validation.FieldError{{Field: "body", Message: d.Detail}}
 		}
-		return patient.Draft{}, &patient.ValidationError{Fields: fields}
+		return patient.Draft{}, &validation.Error{What: "patient", Fields: fields}
 	}
 	return next.draft(), nil
 }

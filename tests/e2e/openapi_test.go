@@ -3,18 +3,18 @@ package e2e
 import (
 	"bytes"
 	"context"
+	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
 	"sync"
-	"testing"
 
 	"github.com/getkin/kin-openapi/openapi3"
 	"github.com/getkin/kin-openapi/openapi3filter"
 	"github.com/getkin/kin-openapi/routers/gorillamux"
-	"github.com/stretchr/testify/require"
 )
 
 // exchange is one request to the gateway and its answer, kept so every
@@ -43,28 +43,46 @@ func record(req *http.Request, body []byte, resp *http.Response, respBody []byte
 	exchanges = append(exchanges, exchange{req: req, body: body, status: resp.StatusCode, header: resp.Header, resp: respBody})
 }
 
-// Every response the gateway gave in this suite matches the OpenAPI
-// document it serves: documented path, method and status, and a body of
-// the documented media type and schema. (Named to run last.)
-func TestZZEveryResponseMatchesTheOpenAPIDocument(t *testing.T) {
-	raw, err := os.ReadFile(filepath.Join(sys.Root(), "apps", "api-gateway", "internal", "apidocs", "openapi.yaml"))
-	require.NoError(t, err)
-	served := doAs(t, "", http.MethodGet, gateway+"/openapi.yaml", nil)
-	require.Equal(t, http.StatusOK, served.status)
-	require.Equal(t, string(raw), string(served.body), "the gateway serves the document in the repository")
-	require.Equal(t, http.StatusOK, doAs(t, "", http.MethodGet, gateway+"/docs", nil).status)
+// checkOpenAPI verifies that every response the gateway gave in the suite
+// matches the OpenAPI document it serves: documented path, method and
+// status, and a body of the documented media type and schema. TestMain runs
+// it after every test, whatever their order.
+func checkOpenAPI(root string) error {
+	raw, err := os.ReadFile(filepath.Join(root, "apps", "api-gateway", "internal", "apidocs", "openapi.yaml"))
+	if err != nil {
+		return err
+	}
+	served, err := get(gateway + "/openapi.yaml")
+	if err != nil {
+		return err
+	}
+	if served != string(raw) {
+		return errors.New("the gateway does not serve the document in the repository")
+	}
+	if _, err := get(gateway + "/docs"); err != nil {
+		return err
+	}
 
 	openapi3filter.RegisterBodyDecoder("text/html", openapi3filter.FileBodyDecoder)
 	doc, err := openapi3.NewLoader().LoadFromData(raw)
-	require.NoError(t, err)
-	require.NoError(t, doc.Validate(context.Background()))
+	if err != nil {
+		return err
+	}
+	if err := doc.Validate(context.Background()); err != nil {
+		return err
+	}
 	router, err := gorillamux.NewRouter(doc)
-	require.NoError(t, err)
+	if err != nil {
+		return err
+	}
 
 	exchangesMu.Lock()
 	all := append([]exchange(nil), exchanges...)
 	exchangesMu.Unlock()
-	require.Greater(t, len(all), 100, "the suite exercised the API")
+	if len(all) < 100 {
+		return fmt.Errorf("only %d gateway responses recorded: the suite did not exercise the API", len(all))
+	}
+	var errs []error
 	seen := map[string]bool{}
 	for _, ex := range all {
 		req := ex.req.Clone(context.Background())
@@ -73,7 +91,7 @@ func TestZZEveryResponseMatchesTheOpenAPIDocument(t *testing.T) {
 		req.Body = io.NopCloser(bytes.NewReader(ex.body))
 		route, params, err := router.FindRoute(req)
 		if err != nil {
-			t.Errorf("%s %s (%d): not in the document: %v", ex.req.Method, ex.req.URL.Path, ex.status, err)
+			errs = append(errs, fmt.Errorf("%s %s (%d): not in the document: %v", ex.req.Method, ex.req.URL.Path, ex.status, err))
 			continue
 		}
 		in := &openapi3filter.ResponseValidationInput{
@@ -86,9 +104,27 @@ func TestZZEveryResponseMatchesTheOpenAPIDocument(t *testing.T) {
 		}
 		in.SetBodyBytes(ex.resp)
 		if err := openapi3filter.ValidateResponse(context.Background(), in); err != nil {
-			t.Errorf("%s %s → %d does not match the document: %v\nbody: %.300s", ex.req.Method, ex.req.URL.Path, ex.status, err, ex.resp)
+			errs = append(errs, fmt.Errorf("%s %s → %d does not match the document: %v\nbody: %.300s", ex.req.Method, ex.req.URL.Path, ex.status, err, ex.resp))
 		}
 		seen[route.Method+" "+route.Path] = true
 	}
-	t.Logf("checked %d responses over %d documented operations", len(all), len(seen))
+	fmt.Printf("e2e: checked %d gateway responses over %d documented operations against the OpenAPI document\n", len(all), len(seen))
+	return errors.Join(errs...)
+}
+
+// get returns the body of a 200 answer to a GET of u.
+func get(u string) (string, error) {
+	resp, err := http.Get(u)
+	if err != nil {
+		return "", err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return "", err
+	}
+	if resp.StatusCode != http.StatusOK {
+		return "", fmt.Errorf("GET %s: %s", u, resp.Status)
+	}
+	return string(b), nil
 }

@@ -1,0 +1,54 @@
+// Package validation is the one shape every service gives to rejected
+// input: an ordered list of fields, each with the reason it was refused.
+// Domain packages build it; transports map it (problem.Invalid for HTTP,
+// InvalidArgument with BadRequest details for gRPC), so clients see the
+// same fields in the same order whatever they called.
+package validation
+
+import "strings"
+
+// FieldError names one invalid input field and why it was rejected.
+type FieldError struct {
+	Field   string `json:"field"`
+	Message string `json:"message"`
+}
+
+// Error lists every invalid field of one input, in the order they were
+// checked. What names the input in the message ("patient", "user").
+type Error struct {
+	What   string
+	Fields []FieldError
+}
+
+// New returns an empty Error about what.
+func New(what string) *Error { return &Error{What: what} }
+
+// Field returns an Error about what with the single field.
+func Field(what, field, msg string) *Error {
+	e := New(what)
+	e.Add(field, msg)
+	return e
+}
+
+// Add records that field was rejected for msg.
+func (e *Error) Add(field, msg string) { e.Fields = append(e.Fields, FieldError{field, msg}) }
+
+// Err returns e if any field was rejected, else nil.
+func (e *Error) Err() error {
+	if len(e.Fields) == 0 {
+		return nil
+	}
+	return e
+}
+
+func (e *Error) Error() string {
+	msgs := make([]string, len(e.Fields))
+	for i, f := range e.Fields {
+		msgs[i] = f.Field + ": " + f.Message
+	}
+	what := e.What
+	if what == "" {
+		what = "input"
+	}
+	return "invalid " + what + ": " + strings.Join(msgs, "; ")
+}
