@@ -66,9 +66,10 @@ func NewVerifier(ctx context.Context, jwksURL, issuer, audience string, client *
 		NoErrorReturnFirstHTTPReq: &noFirstFetchError,
 		RefreshInterval:           JWKSRefreshInterval,
 		RefreshUnknownKID:         rate.NewLimiter(rate.Every(unknownKeyRefresh), 1),
-		// A request never waits for the limiter: while it is spent, an
-		// unknown kid is simply unknown.
-		RateLimitWaitMax: time.Millisecond,
+		// Bounds both the wait for the limiter and the fetch it allows
+		// (keyfunc runs the refresh under the same deadline), so a request
+		// with an unknown kid waits at most this long.
+		RateLimitWaitMax: 5 * time.Second,
 		RefreshErrorHandlerFunc: func(u string) func(context.Context, error) {
 			return func(ctx context.Context, err error) {
 				log.WarnContext(ctx, "JWKS fetch failed", "url", u, "err", err)

@@ -1,12 +1,7 @@
 //go:build tools
 
-// Package vulncheck pins the vulnerability tooling `make vulncheck` builds:
-// govulncheck, and indexdb with the Go vulnerability database it indexes
-// (the OSV entries under data/osv of the pinned golang.org/x/vulndb).
-// Kept out of go.work, like tools/daprd, and built with GOWORK=off.
-package vulncheck
+package main
 
-import (
-	_ "golang.org/x/vuln/cmd/govulncheck"
-	_ "golang.org/x/vulndb/cmd/indexdb"
-)
+// indexdb builds the database layout govulncheck reads from the OSV
+// entries of the pinned golang.org/x/vulndb (its data/osv).
+import _ "golang.org/x/vulndb/cmd/indexdb"
