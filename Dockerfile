@@ -4,7 +4,7 @@
 # The app is built as a static binary and runs as a non-root user on a
 # distroless base; the sidecar is the official daprio/daprd image.
 
-FROM golang:1.26.8-bookworm AS build
+FROM golang:1.26.10-bookworm AS build
 ARG APP
 WORKDIR /src
 # Each app is its own module that replaces platform and proto by path, so

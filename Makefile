@@ -7,12 +7,26 @@ SHELL := /bin/bash
 DAPR_VERSION := 1.18.2
 APPS := api-gateway auth-service patient-service billing-service analytics-service
 
+# The Go toolchain everything is built and tested with: a patched release,
+# fetched once from the module proxy as golang.org/toolchain (a machine whose
+# Go sets GOTOOLCHAIN=local would otherwise use whatever Go it has). The
+# Dockerfile's builder image matches it (tests/deploy checks).
+GO_TOOLCHAIN := go1.26.10
+export GOTOOLCHAIN := $(GO_TOOLCHAIN)
+
 # Expensive builds are cached under .cache, keyed by version and go.sum, so
 # they are redone only when what they are built from changes.
-DAPRD_KEY := $(DAPR_VERSION)-$(shell sha256sum tools/daprd/go.sum | cut -c1-12)
+DAPRD_KEY := $(DAPR_VERSION)-$(GO_TOOLCHAIN)-$(shell sha256sum tools/daprd/go.sum | cut -c1-12)
 DAPRD_CACHE := .cache/daprd/$(DAPRD_KEY)/daprd
-PROTOGEN_KEY := $(shell sha256sum tools/protogen/go.sum | cut -c1-12)
+PROTOGEN_KEY := $(GO_TOOLCHAIN)-$(shell sha256sum tools/protogen/go.sum | cut -c1-12)
 PROTOGEN_CACHE := .cache/protogen/$(PROTOGEN_KEY)
+# The vulnerability database is built from the pinned golang.org/x/vulndb
+# (tools/vulncheck/go.mod) and kept per version; the checker per toolchain
+# and go.sum.
+VULNDB_VERSION := $(shell sed -n 's|^\tgolang.org/x/vulndb \(v[^ ]*\)$$|\1|p' tools/vulncheck/go.mod)
+VULNDB := .cache/vulndb/$(VULNDB_VERSION)
+VULNCHECK_KEY := $(GO_TOOLCHAIN)-$(shell cat tools/vulncheck/go.sum tools/vulncheck/*.go | sha256sum | cut -c1-12)
+VULNCHECK_BIN := .cache/vulncheck/$(VULNCHECK_KEY)
 
 # Every module of the workspace, as package patterns.
 MODULE_PATTERNS = $(shell go list -m -f '{{.Path}}/...')
@@ -20,7 +34,7 @@ MODULE_PATTERNS = $(shell go list -m -f '{{.Path}}/...')
 # Modules built on their own (the Dockerfile builds each app with GOWORK=off).
 STANDALONE_MODULES := $(shell go list -m -f '{{.Dir}}') $(CURDIR)/tests/deploy
 
-.PHONY: build apps runner daprd run proto proto-check mod-check test test-go test-deploy vet fmt-check clean
+.PHONY: build apps runner daprd run proto proto-check mod-check test test-go test-deploy vet fmt-check vulncheck test-with-postgres clean
 
 ## build: the five apps, the runner and daprd, into bin/
 build: apps runner daprd
@@ -82,8 +96,37 @@ fmt-check:
 vet:
 	go vet $(MODULE_PATTERNS)
 
-## test: everything CI runs: generated code, formatting, vet, unit, store and end-to-end tests
-test: proto-check mod-check fmt-check vet build test-deploy
+$(VULNCHECK_BIN)/vulncheck:
+	@mkdir -p $(VULNCHECK_BIN)
+	cd tools/vulncheck && GOWORK=off go build -o ../../$(VULNCHECK_BIN)/ . golang.org/x/vulndb/cmd/indexdb
+
+$(VULNDB)/index/db.json: | $(VULNCHECK_BIN)/vulncheck
+	@rm -rf $(VULNDB).tmp && mkdir -p $(dir $(VULNDB))
+	$(VULNCHECK_BIN)/indexdb -out $(VULNDB).tmp \
+		-vulns "$$(cd tools/vulncheck && GOWORK=off go list -m -f '{{.Dir}}' golang.org/x/vulndb)/data/osv"
+	@rm -rf $(VULNDB) && mv $(VULNDB).tmp $(VULNDB)
+
+## vulncheck: fail when our code reaches a known vulnerability (govulncheck, pinned database) not accepted in tools/vulncheck/accepted.txt
+vulncheck: $(VULNDB)/index/db.json
+	$(VULNCHECK_BIN)/vulncheck -db $(VULNDB) -accept tools/vulncheck/accepted.txt \
+		$(patsubst $(CURDIR)/%,%,$(STANDALONE_MODULES)) tools/daprd:stablecomponents
+
+# step runs one make target and prints how long it took.
+step = @start=$$(date +%s); $(MAKE) --no-print-directory $(1) || exit 1; \
+	echo "==> $(1): $$(( $$(date +%s) - start ))s"
+
+## test: everything CI runs: generated code, formatting, vet, vulnerabilities, unit, store and end-to-end tests
+test:
+	$(call step,proto-check)
+	$(call step,mod-check)
+	$(call step,fmt-check)
+	$(call step,vet)
+	$(call step,vulncheck)
+	$(call step,build)
+	$(call step,test-deploy)
+	$(call step,test-with-postgres)
+
+test-with-postgres: runner
 	bin/pmsrun with-postgres -- $(MAKE) --no-print-directory test-go
 
 ## test-deploy: check Dockerfile, docker-compose.yml, Kubernetes and CloudFormation files (no Docker or cluster needed)
@@ -92,7 +135,7 @@ test-deploy:
 
 # Needs PMS_TEST_DATABASE_URL (set by `pmsrun with-postgres`).
 test-go:
-	go test -count=1 -timeout 20m $(MODULE_PATTERNS)
+	go test -count=1 -shuffle=on -timeout 20m $(MODULE_PATTERNS)
 
 clean:
 	rm -rf bin .data apps/*/.dapr

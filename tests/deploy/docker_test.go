@@ -62,6 +62,23 @@ func TestDockerfilePinsBasesAndRunsAsNonRoot(t *testing.T) {
 	assert.FileExists(t, filepath.Join(root(t), ".dockerignore"))
 }
 
+// The image's Go builder is the toolchain everything else is built and
+// vulnerability-checked with (the Makefile's GO_TOOLCHAIN).
+func TestDockerfileBuildsWithTheProjectsToolchain(t *testing.T) {
+	makefile, err := os.ReadFile(filepath.Join(root(t), "Makefile"))
+	require.NoError(t, err)
+	var toolchain string
+	for _, line := range strings.Split(string(makefile), "\n") {
+		if v, ok := strings.CutPrefix(line, "GO_TOOLCHAIN := go"); ok {
+			toolchain = strings.TrimSpace(v)
+		}
+	}
+	require.NotEmpty(t, toolchain, "the Makefile names GO_TOOLCHAIN")
+	dockerfile, err := os.ReadFile(filepath.Join(root(t), "Dockerfile"))
+	require.NoError(t, err)
+	assert.Contains(t, string(dockerfile), "FROM golang:"+toolchain+"-", "the builder image is Go %s", toolchain)
+}
+
 // docker-compose.yml loads with the compose-spec loader; each app has a
 // sidecar in its network namespace with dapr.yaml's flags; only the gateway
 // and the database's admin port are published.

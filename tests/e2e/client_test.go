@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"strings"
 	"sync/atomic"
@@ -64,6 +65,19 @@ func do(t *testing.T, method, url string, body any) response {
 // doAs sends a request with token as its bearer token ("" sends none).
 func doAs(t *testing.T, token, method, url string, body any, headers ...string) response {
 	t.Helper()
+	return doFrom(t, httpClient, token, method, url, body, headers...)
+}
+
+// clientFrom returns an HTTP client whose connections come from ip, another
+// address of the loopback range: the gateway sees a different client.
+func clientFrom(ip string) *http.Client {
+	dialer := &net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(ip)}, Timeout: 5 * time.Second}
+	return &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{DialContext: dialer.DialContext}}
+}
+
+// doFrom is doAs over client.
+func doFrom(t *testing.T, client *http.Client, token, method, url string, body any, headers ...string) response {
+	t.Helper()
 	var rd io.Reader
 	switch b := body.(type) {
 	case nil:
@@ -90,7 +104,7 @@ func doAs(t *testing.T, token, method, url string, body any, headers ...string) 
 		sent, _ = io.ReadAll(rd)
 		req.Body = io.NopCloser(bytes.NewReader(sent))
 	}
-	resp, err := httpClient.Do(req)
+	resp, err := client.Do(req)
 	require.NoError(t, err)
 	defer resp.Body.Close()
 	raw, err := io.ReadAll(resp.Body)

@@ -112,6 +112,9 @@ func scanModule(ctx context.Context, db, dir, tags string) (result, error) {
 	var stdout, stderr bytes.Buffer
 	cmd := scan.Command(ctx, append(args, "./...")...)
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	// Each module as it builds on its own (as the image build does), which
+	// also covers modules outside go.work.
+	cmd.Env = append(os.Environ(), "GOWORK=off")
 	if err := cmd.Start(); err != nil {
 		return result{}, err
 	}
