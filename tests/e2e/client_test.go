@@ -221,3 +221,22 @@ func analyticsSummary(t *testing.T) summary {
 	require.Equal(t, http.StatusOK, r.status, "summary: %s", r.body)
 	return decodeAs[summary](t, r)
 }
+
+// settledSummary returns the summary once events of earlier tests have
+// stopped arriving (unchanged for a second), so a test can count its own.
+func settledSummary(t *testing.T) summary {
+	t.Helper()
+	last := analyticsSummary(t)
+	deadline := time.Now().Add(60 * time.Second)
+	for time.Now().Before(deadline) {
+		time.Sleep(time.Second)
+		now := analyticsSummary(t)
+		if now.TotalPatientsCreated == last.TotalPatientsCreated && now.TotalUpdates == last.TotalUpdates &&
+			now.TotalPatientsDeleted == last.TotalPatientsDeleted {
+			return now
+		}
+		last = now
+	}
+	t.Fatalf("analytics did not settle within a minute: %+v", last)
+	return last
+}

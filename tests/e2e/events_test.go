@@ -39,7 +39,7 @@ func publish(t *testing.T, data []byte) {
 // malformed event goes to the dead-letter topic without blocking the events
 // behind it.
 func TestAnalyticsIsIdempotentAndDeadLettersMalformedEvents(t *testing.T) {
-	before := analyticsSummary(t).TotalPatientsCreated
+	before := settledSummary(t).TotalPatientsCreated
 	marker := "malformed-" + uuid.NewString()
 	ev, err := protojson.Marshal(&patientv1.PatientEvent{
 		EventId:    uuid.NewString(),
@@ -81,7 +81,7 @@ const deadLetterTopic = "patient-deadletter"
 // (redelivered by the sidecar's retry policy): none is dead-lettered, and
 // every one is counted once the database is back.
 func TestAnalyticsDatabaseOutageLosesNothing(t *testing.T) {
-	before := analyticsSummary(t).TotalPatientsCreated
+	before := settledSummary(t).TotalPatientsCreated
 	dead := len(topicRecords(t, deadLetterTopic))
 
 	ctx := context.Background()

@@ -20,7 +20,7 @@ import (
 // account (checked over gRPC through a Dapr sidecar) and is counted by
 // analytics (through Kafka and Dapr pub/sub).
 func TestCreatePatientReachesBillingAndAnalytics(t *testing.T) {
-	before := analyticsSummary(t).TotalPatientsCreated
+	before := settledSummary(t).TotalPatientsCreated
 	body := newPatient("Grace Hopper")
 	created, r := createPatient(t, body)
 

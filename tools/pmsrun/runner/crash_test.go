@@ -2,12 +2,9 @@ package runner
 
 import (
 	"context"
-	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
-	"strconv"
-	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -24,8 +21,9 @@ func TestStartReportsCrashedAppWithItsLastLines(t *testing.T) {
 	}
 	dir := t.TempDir()
 	fakeDaprd := filepath.Join(dir, "daprd")
-	pidFile := filepath.Join(dir, "daprd.pid")
-	require.NoError(t, os.WriteFile(fakeDaprd, []byte("#!/bin/sh\necho $$ > '"+pidFile+"'\nexec sleep 300\n"), 0o755))
+	// A sleep only this run starts: 300 s plus a fraction unique to it.
+	sleepArg := fmt.Sprintf("300.%d", time.Now().UnixNano()%1_000_000_000)
+	require.NoError(t, os.WriteFile(fakeDaprd, []byte("#!/bin/sh\nexec sleep "+sleepArg+"\n"), 0o755))
 	require.NoError(t, os.WriteFile(filepath.Join(dir, "dapr.yaml"), []byte(`
 version: 1
 apps:
@@ -47,13 +45,16 @@ apps:
 	raw, _ := os.ReadFile(logs[0])
 	assert.Contains(t, string(raw), "starting")
 
-	// The fake sidecar (this run's own child, by the pid it wrote) was
-	// stopped with the failed run.
-	raw, err = os.ReadFile(pidFile)
-	require.NoError(t, err, "the fake sidecar was started")
-	pid, err := strconv.Atoi(strings.TrimSpace(string(raw)))
-	require.NoError(t, err)
+	// The fake sidecar (this run's own child, by its unique argument) was
+	// stopped with the failed run, if it had started at all.
 	assert.Eventually(t, func() bool {
-		return errors.Is(syscall.Kill(pid, 0), syscall.ESRCH)
-	}, 5*time.Second, 100*time.Millisecond, "sidecar %d still running", pid)
+		matches, _ := filepath.Glob("/proc/[0-9]*/cmdline")
+		for _, m := range matches {
+			b, _ := os.ReadFile(m)
+			if string(b) == "sleep\x00"+sleepArg+"\x00" {
+				return false
+			}
+		}
+		return true
+	}, 5*time.Second, 100*time.Millisecond)
 }
