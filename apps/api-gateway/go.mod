@@ -49,7 +49,7 @@ require (
 
 require (
 	github.com/go-chi/chi/v5 v5.3.0
-	github.com/google/uuid v1.6.0 // indirect
+	github.com/google/uuid v1.6.0
 )
 
 replace github.com/pms-dapr/pms/platform => ../../platform

@@ -27,7 +27,7 @@ const (
 
 // seen is what the fake sidecar received.
 type seen struct {
-	method, path, query, body, appID, token, requestID string
+	method, path, query, body, appID, token, requestID, override string
 }
 
 // fakeSidecar answers every request with status/contentType/body and records it.
@@ -37,7 +37,8 @@ func fakeSidecar(t *testing.T, status int, contentType, body string) (*url.URL, 
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		b, _ := io.ReadAll(r.Body)
 		*got = seen{r.Method, r.URL.Path, r.URL.RawQuery, string(b), r.Header.Get("Dapr-App-Id"),
-			r.Header.Get("Dapr-Api-Token"), r.Header.Get("X-Request-Id")}
+			r.Header.Get("Dapr-Api-Token"), r.Header.Get("X-Request-Id"),
+			r.Header.Get("X-HTTP-Method-Override") + r.Header.Get("X-HTTP-Method") + r.Header.Get("X-Method-Override")}
 		w.Header().Set("Content-Type", contentType)
 		w.Header().Set("X-Request-Id", "upstream-copy")
 		w.WriteHeader(status)
@@ -103,3 +104,6 @@ func routes(sidecar *url.URL, auth func(http.Handler) http.Handler, origins ...s
 	}
 	return h
 }
+
+// someID is a well-formed id for routes that take one.
+const someID = "6f1c4a50-0000-4000-8000-0000000000aa"

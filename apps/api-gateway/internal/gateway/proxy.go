@@ -5,6 +5,7 @@ package gateway
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -12,6 +13,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httputil"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -34,17 +36,32 @@ func newSidecarTransport() http.RoundTripper {
 	}
 }
 
-// NewProxy returns a handler forwarding requests (method, path without
-// stripPrefix, query, body, headers and request id) to app appID through the
-// sidecar over transport. Headers a client could use to choose another
-// target or to pose as the gateway are replaced.
-func NewProxy(cfg Config, transport http.RoundTripper, appID, stripPrefix string, log *slog.Logger) http.Handler {
+// Proxy forwards requests to one app through the sidecar.
+type Proxy struct {
+	rp  *httputil.ReverseProxy
+	log *slog.Logger
+}
+
+type upstreamKey struct{}
+
+// NewProxy returns a Proxy to app appID through the sidecar over transport.
+// It forwards the method, body, headers and request id, to the path and
+// query a route's upstream builds (never the client's raw path). Headers a
+// client could use to choose another target, to pose as the gateway or to
+// change the method are replaced or dropped.
+func NewProxy(cfg Config, transport http.RoundTripper, appID string, log *slog.Logger) *Proxy {
 	rp := &httputil.ReverseProxy{
 		Rewrite: func(pr *httputil.ProxyRequest) {
-			pr.Out.URL.Path = strings.TrimPrefix(pr.Out.URL.Path, stripPrefix)
-			pr.Out.URL.RawPath = ""
+			target, _ := pr.In.Context().Value(upstreamKey{}).(*url.URL)
+			if target == nil { // only To sets it; fail closed
+				target = &url.URL{Path: "/nowhere"}
+			}
 			pr.SetURL(cfg.Sidecar)
+			pr.Out.URL.Path, pr.Out.URL.RawPath, pr.Out.URL.RawQuery = target.Path, "", target.RawQuery
 			pr.SetXForwarded()
+			for _, h := range methodOverrideHeaders {
+				pr.Out.Header.Del(h)
+			}
 			pr.Out.Header.Set("Dapr-Api-Token", cfg.DaprAPIToken)
 			pr.Out.Header.Set("Dapr-App-Id", appID)
 			pr.Out.Header.Set(service.RequestIDHeader, service.RequestID(pr.In.Context()))
@@ -65,7 +82,31 @@ func NewProxy(cfg Config, transport http.RoundTripper, appID, stripPrefix string
 			problem.Write(w, r, problem.New(status, detail))
 		},
 	}
-	return rp
+	return &Proxy{rp: rp, log: log}
+}
+
+// methodOverrideHeaders would let an upstream framework treat a request as
+// another method than the one the role rules saw.
+var methodOverrideHeaders = []string{"X-HTTP-Method-Override", "X-HTTP-Method", "X-Method-Override"}
+
+// To returns the handler forwarding to the path up builds: 404 when it
+// cannot name anything, 400 for a query string that does not parse.
+func (p *Proxy) To(up upstream) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		path, ok := up(r)
+		if !ok {
+			problem.NotFound(w, r)
+			return
+		}
+		query, err := canonicalQuery(r.URL.RawQuery)
+		if err != nil {
+			d, _ := problem.Invalid(err)
+			problem.Write(w, r, d)
+			return
+		}
+		ctx := context.WithValue(r.Context(), upstreamKey{}, &url.URL{Path: path, RawQuery: query})
+		p.rp.ServeHTTP(w, r.WithContext(ctx))
+	})
 }
 
 // detectInvocationFailure recognises the sidecar's own error answers

@@ -64,9 +64,85 @@ func TestUnknownPathsStayInside(t *testing.T) {
 		req.Header.Set("Authorization", "Bearer "+signer.Token(authntest.Claims{}))
 		rec := httptest.NewRecorder()
 		h.ServeHTTP(rec, req)
-		assert.Contains(t, []int{http.StatusNotFound, http.StatusMethodNotAllowed}, rec.Code, p)
+		assert.Contains(t, []int{http.StatusBadRequest, http.StatusNotFound, http.StatusMethodNotAllowed}, rec.Code, p)
 	}
 	assert.Empty(t, got.path, "nothing reached the sidecar")
+}
+
+// PathVariants are requests whose path is not a canonical route of the
+// gateway: each must be refused by the gateway itself (400, 404 or 405),
+// with any role, and never reach the sidecar. The end-to-end suite sends
+// the same table to the running system.
+var pathVariants = []struct {
+	method, path string
+	want         int
+}{
+	{"GET", "/patients/..%2Fv1.0%2Fmetadata", 400},
+	{"GET", "/patients/..%2fv1.0%2fhealthz", 400},
+	{"PUT", "/patients/..%2Fv1.0%2Fstate%2Fx", 400},
+	{"GET", "/patients/../v1.0/metadata", 400},
+	{"GET", "/patients/./" + someID, 400},
+	{"GET", "/patients/%2E%2E/v1.0/metadata", 400},
+	{"GET", "/patients/" + someID + "%2Faudit", 400},
+	{"GET", "/patients/" + someID + "/audit/", 400},
+	{"GET", "/patients/" + someID + "/audit/.", 400},
+	{"GET", "/patients/" + someID + "/./audit", 400},
+	{"GET", "/patients/x/../" + someID + "/audit", 400},
+	{"GET", "/patients//" + someID, 400},
+	{"GET", "//patients", 400},
+	{"GET", "/patients/", 400},
+	{"GET", "/patients%5C" + someID, 400},
+	{"GET", "/patients/%00", 400},
+	{"GET", "/patients/%0D%0Ax", 400},
+	{"GET", "/patients/" + someID + "/AUDIT", 404},
+	{"GET", "/Patients", 404},
+	{"GET", "/PATIENTS/" + someID, 404},
+	{"GET", "/patients/not-a-uuid", 404},
+	{"GET", "/patients/%FF", 404},
+	{"GET", "/patients/%C0%AF", 404},
+	{"GET", "/v1.0/metadata", 404},
+	{"GET", "/v1.0/healthz", 404},
+	{"POST", "/v1.0/publish/pubsub/patient", 404},
+	{"GET", "/analytics/summary/x", 404},
+	{"POST", "/patients/" + someID, 405},
+	{"GET", "/auth/users/" + someID, 405},
+}
+
+func TestNonCanonicalPathsNeverReachTheSidecar(t *testing.T) {
+	signer := newSigner(t)
+	sidecar, got := fakeSidecar(t, http.StatusOK, "application/json", `{}`)
+	h := routes(sidecar, readyBearer(t, signer).Middleware)
+	for _, role := range []string{"admin", "clinician", "billing"} {
+		for _, v := range pathVariants {
+			req := httptest.NewRequest(v.method, "http://localhost"+v.path, strings.NewReader(`{}`))
+			req.Header.Set("Authorization", "Bearer "+signer.Token(authntest.Claims{Role: role}))
+			rec := httptest.NewRecorder()
+			h.ServeHTTP(rec, req)
+			assert.Equal(t, v.want, rec.Code, "%s %s %s: %s", role, v.method, v.path, rec.Body.String())
+			assert.Equal(t, "application/problem+json", rec.Header().Get("Content-Type"), v.path)
+		}
+	}
+	assert.Empty(t, got.path, "nothing reached the sidecar")
+}
+
+// Method-override headers do not change what the role rules saw: they are
+// dropped before the call.
+func TestMethodOverrideHeadersAreDropped(t *testing.T) {
+	signer := newSigner(t)
+	sidecar, got := fakeSidecar(t, http.StatusOK, "application/json", `{}`)
+	h := routes(sidecar, readyBearer(t, signer).Middleware)
+	req := httptest.NewRequest(http.MethodGet, "/patients/"+strings.ToUpper(someID)+"?b=2&a=1", nil)
+	req.Header.Set("Authorization", "Bearer "+signer.Token(authntest.Claims{Role: "billing"}))
+	for _, hdr := range []string{"X-HTTP-Method-Override", "X-HTTP-Method", "X-Method-Override"} {
+		req.Header.Set(hdr, "DELETE")
+	}
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, req)
+	require.Equal(t, http.StatusOK, rec.Code)
+	assert.Equal(t, "GET", got.method)
+	assert.Equal(t, "/patients/"+someID, got.path, "the id is forwarded in canonical form")
+	assert.Equal(t, "a=1&b=2", got.query, "the query as the gateway parsed it")
+	assert.Empty(t, got.override)
 }
 
 func TestInvocationFailuresBecomeProblems(t *testing.T) {
@@ -86,7 +162,7 @@ func TestInvocationFailuresBecomeProblems(t *testing.T) {
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {
 			sidecar, _ := fakeSidecar(t, tc.status, tc.contentType, tc.body)
-			req := httptest.NewRequest(http.MethodGet, "/patients/1", nil)
+			req := httptest.NewRequest(http.MethodGet, "/patients/"+someID, nil)
 			req.Header.Set("Authorization", "Bearer "+signer.Token(authntest.Claims{}))
 			rec := httptest.NewRecorder()
 			routes(sidecar, bearer.Middleware).ServeHTTP(rec, req)

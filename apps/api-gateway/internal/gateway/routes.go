@@ -32,16 +32,18 @@ type Config struct {
 	AllowedOrigins []string // CORS allow-list; empty means no cross-origin access
 }
 
-// Routes returns the gateway's router. Only the listed paths are served;
-// every path but login, refresh, the public key documents and health needs
-// a valid access token and a role the policy allows.
+// Routes returns the gateway's router. Only the listed routes are served,
+// each forwarded to a path built from its validated parameters; a path that
+// is not in canonical form is refused before routing (strictPaths). Every
+// route but login, refresh, the public key documents and health needs a
+// valid access token and a role the policy allows.
 func Routes(cfg Config, t Targets, auth func(http.Handler) http.Handler, health service.Health, log *slog.Logger) (http.Handler, error) {
 	docs, err := apidocs.Page()
 	if err != nil {
 		return nil, err
 	}
 	r := chi.NewRouter()
-	r.Use(service.RequestIDs, service.AccessLog(log), middleware.Recoverer, securityHeaders, limitBody)
+	r.Use(service.RequestIDs, service.AccessLog(log), middleware.Recoverer, securityHeaders, strictPaths, limitBody)
 	if len(cfg.AllowedOrigins) > 0 {
 		r.Use(cors.Handler(cors.Options{
 			AllowedOrigins: cfg.AllowedOrigins,
@@ -57,29 +59,30 @@ func Routes(cfg Config, t Targets, auth func(http.Handler) http.Handler, health 
 	r.Get("/docs", docs)
 
 	transport := newSidecarTransport()
-	authApp := NewProxy(cfg, transport, t.Auth, "/auth", log)
-	r.Post("/auth/login", authApp.ServeHTTP)
-	r.Post("/auth/refresh", authApp.ServeHTTP)
-	r.Get("/auth/.well-known/jwks.json", authApp.ServeHTTP)
-	r.Get("/auth/.well-known/openid-configuration", authApp.ServeHTTP)
+	authApp := NewProxy(cfg, transport, t.Auth, log)
+	r.Post("/auth/login", authApp.To(fixed("/login")).ServeHTTP)
+	r.Post("/auth/refresh", authApp.To(fixed("/refresh")).ServeHTTP)
+	r.Get("/auth/.well-known/jwks.json", authApp.To(fixed("/.well-known/jwks.json")).ServeHTTP)
+	r.Get("/auth/.well-known/openid-configuration", authApp.To(fixed("/.well-known/openid-configuration")).ServeHTTP)
 
-	patients := NewProxy(cfg, transport, t.Patients, "", log)
-	analytics := NewProxy(cfg, transport, t.Analytics, "", log)
+	patients := NewProxy(cfg, transport, t.Patients, log)
+	analytics := NewProxy(cfg, transport, t.Analytics, log)
 	r.Group(func(r chi.Router) {
 		r.Use(auth)
-		r.Post("/auth/logout", allow(anyRole, authApp).ServeHTTP)
-		r.Handle("/auth/users", allow(adminsOnly, authApp))
-		r.Handle("/auth/users/*", allow(adminsOnly, authApp))
+		r.Post("/auth/logout", allow(anyRole, authApp.To(fixed("/logout"))).ServeHTTP)
+		r.Get("/auth/users", allow(adminsOnly, authApp.To(fixed("/users"))).ServeHTTP)
+		r.Post("/auth/users", allow(adminsOnly, authApp.To(fixed("/users"))).ServeHTTP)
+		r.Patch("/auth/users/{id}", allow(adminsOnly, authApp.To(withID("/users/", ""))).ServeHTTP)
 
-		r.Get("/patients/{id}/audit", allow(adminsOnly, patients).ServeHTTP)
-		r.Get("/patients", allow(patientReaders, patients).ServeHTTP)
-		r.Post("/patients", allow(patientWriters, patients).ServeHTTP)
-		r.Get("/patients/*", allow(patientReaders, patients).ServeHTTP)
-		r.Put("/patients/*", allow(patientWriters, patients).ServeHTTP)
-		r.Patch("/patients/*", allow(patientWriters, patients).ServeHTTP)
-		r.Delete("/patients/*", allow(adminsOnly, patients).ServeHTTP)
+		r.Get("/patients", allow(patientReaders, patients.To(fixed("/patients"))).ServeHTTP)
+		r.Post("/patients", allow(patientWriters, patients.To(fixed("/patients"))).ServeHTTP)
+		r.Get("/patients/{id}", allow(patientReaders, patients.To(withID("/patients/", ""))).ServeHTTP)
+		r.Put("/patients/{id}", allow(patientWriters, patients.To(withID("/patients/", ""))).ServeHTTP)
+		r.Patch("/patients/{id}", allow(patientWriters, patients.To(withID("/patients/", ""))).ServeHTTP)
+		r.Delete("/patients/{id}", allow(adminsOnly, patients.To(withID("/patients/", ""))).ServeHTTP)
+		r.Get("/patients/{id}/audit", allow(adminsOnly, patients.To(withID("/patients/", "/audit"))).ServeHTTP)
 
-		r.Get("/analytics/*", allow(adminsOnly, analytics).ServeHTTP)
+		r.Get("/analytics/summary", allow(adminsOnly, analytics.To(fixed("/analytics/summary"))).ServeHTTP)
 	})
 
 	r.NotFound(problem.NotFound)
