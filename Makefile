@@ -16,8 +16,9 @@ export GOTOOLCHAIN := $(GO_TOOLCHAIN)
 
 # Expensive builds are cached under .cache, keyed by version and go.sum, so
 # they are redone only when what they are built from changes.
-DAPRD_KEY := $(DAPR_VERSION)-$(GO_TOOLCHAIN)-$(shell sha256sum tools/daprd/go.sum | cut -c1-12)
+DAPRD_KEY := $(DAPR_VERSION)-$(GO_TOOLCHAIN)-$(shell cat tools/daprd/go.sum tools/daprd/*.go tools/daprd/sentry/*.go | sha256sum | cut -c1-12)
 DAPRD_CACHE := .cache/daprd/$(DAPRD_KEY)/daprd
+SENTRY_CACHE := .cache/daprd/$(DAPRD_KEY)/sentry
 PROTOGEN_KEY := $(GO_TOOLCHAIN)-$(shell sha256sum tools/protogen/go.sum | cut -c1-12)
 PROTOGEN_CACHE := .cache/protogen/$(PROTOGEN_KEY)
 # The vulnerability database is built from the pinned golang.org/x/vulndb
@@ -36,7 +37,7 @@ STANDALONE_MODULES := $(shell go list -m -f '{{.Dir}}') $(CURDIR)/tests/deploy
 
 .PHONY: build apps runner daprd run proto proto-check mod-check test test-go test-deploy vet fmt-check vulncheck test-with-postgres clean
 
-## build: the five apps, the runner and daprd, into bin/
+## build: the five apps, the runner, daprd and Sentry, into bin/
 build: apps runner daprd
 
 apps:
@@ -47,10 +48,11 @@ runner:
 	@mkdir -p bin
 	go build -o bin/pmsrun ./tools/pmsrun
 
-## daprd: the Dapr $(DAPR_VERSION) sidecar, built from Go modules (3-6 minutes the first time)
-daprd: $(DAPRD_CACHE)
+## daprd: the Dapr $(DAPR_VERSION) sidecar and Sentry (its certificate authority), built from Go modules (3-6 minutes the first time)
+daprd: $(DAPRD_CACHE) $(SENTRY_CACHE)
 	@mkdir -p bin
 	@ln -sfn ../$(DAPRD_CACHE) bin/daprd
+	@ln -sfn ../$(SENTRY_CACHE) bin/sentry
 	@echo "bin/daprd -> $$(bin/daprd --version)"
 
 $(DAPRD_CACHE):
@@ -59,6 +61,13 @@ $(DAPRD_CACHE):
 	cd tools/daprd && GOWORK=off go build -tags stablecomponents -trimpath \
 		-ldflags "-s -w -X github.com/dapr/dapr/pkg/buildinfo.version=$(DAPR_VERSION)" \
 		-o ../../$@.tmp .
+	@mv $@.tmp $@
+
+$(SENTRY_CACHE):
+	@mkdir -p $(dir $@)
+	cd tools/daprd && GOWORK=off go build -trimpath \
+		-ldflags "-s -w -X github.com/dapr/dapr/pkg/buildinfo.version=$(DAPR_VERSION)" \
+		-o ../../$@.tmp ./sentry
 	@mv $@.tmp $@
 
 ## run: start the whole system (PostgreSQL, Kafka broker, apps, sidecars); Ctrl-C stops it

@@ -8,6 +8,7 @@ import (
 // config is everything analytics-service reads from its environment.
 type config struct {
 	Port         string // APP_PORT
+	ListenHost   string // LISTEN_HOST: the app's sidecar shares its host, so loopback unless set (0.0.0.0 where probes come from outside)
 	DatabaseURL  string // DATABASE_URL
 	DaprHTTPPort string // DAPR_HTTP_PORT
 	Trust        authn.ServiceConfig
@@ -16,6 +17,7 @@ type config struct {
 func loadConfig() (config, error) {
 	c := config{
 		Port:         service.Env("APP_PORT", "4002"),
+		ListenHost:   service.Env("LISTEN_HOST", "127.0.0.1"),
 		DatabaseURL:  service.Env("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/analytics?sslmode=disable"),
 		DaprHTTPPort: service.Env("DAPR_HTTP_PORT", "3500"),
 	}

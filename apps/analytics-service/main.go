@@ -5,6 +5,7 @@ package main
 import (
 	"context"
 	"log/slog"
+	"net"
 	"os"
 	"os/signal"
 	"syscall"
@@ -52,5 +53,5 @@ func run(ctx context.Context, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
-	return service.ListenAndServe(ctx, log, ":"+cfg.Port, routes)
+	return service.ListenAndServe(ctx, log, net.JoinHostPort(cfg.ListenHost, cfg.Port), routes)
 }

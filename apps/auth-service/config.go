@@ -12,6 +12,7 @@ import (
 // in development mode, where it makes (and keeps) its own key.
 type config struct {
 	Port           string        // APP_PORT
+	ListenHost     string        // LISTEN_HOST: the app's sidecar shares its host, so loopback unless set (0.0.0.0 where probes come from outside)
 	DatabaseURL    string        // DATABASE_URL
 	AppAPIToken    string        // APP_API_TOKEN: what the sidecar must present
 	DevMode        bool          // AUTH_DEV_MODE=true: allows a generated key and the local issuer
@@ -29,6 +30,7 @@ type config struct {
 func loadConfig() (config, error) {
 	c := config{
 		Port:           service.Env("APP_PORT", "4005"),
+		ListenHost:     service.Env("LISTEN_HOST", "127.0.0.1"),
 		DatabaseURL:    service.Env("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/auth?sslmode=disable"),
 		AppAPIToken:    service.Env("APP_API_TOKEN", ""),
 		DevMode:        service.Env("AUTH_DEV_MODE", "") == "true",

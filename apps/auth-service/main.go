@@ -9,6 +9,7 @@ import (
 	"crypto/ecdsa"
 	"fmt"
 	"log/slog"
+	"net"
 	"os"
 	"os/signal"
 	"syscall"
@@ -68,7 +69,7 @@ func run(ctx context.Context, log *slog.Logger) error {
 	}
 	health := service.Health{Log: log, Checks: map[string]service.Check{"database": pool.Ping}}
 	h := authapi.Routes(accounts, keys, authapi.Config{Issuer: cfg.Issuer, AppAPIToken: cfg.AppAPIToken}, health, log)
-	return service.ListenAndServe(ctx, log, ":"+cfg.Port, h)
+	return service.ListenAndServe(ctx, log, net.JoinHostPort(cfg.ListenHost, cfg.Port), h)
 }
 
 // loadKeys reads the signing key (and the next one, if configured); in

@@ -9,6 +9,7 @@ import (
 // config is everything billing-service reads from its environment.
 type config struct {
 	Port        string // APP_PORT: gRPC port the sidecar proxies to
+	ListenHost  string // LISTEN_HOST: the app's sidecar shares its host, so loopback unless set (0.0.0.0 where probes come from outside)
 	HealthPort  string // HEALTH_PORT: HTTP /healthz and /readyz
 	DatabaseURL string // DATABASE_URL
 	AppAPIToken string // APP_API_TOKEN: what the sidecar presents to this app
@@ -17,6 +18,7 @@ type config struct {
 func loadConfig() (config, error) {
 	c := config{
 		Port:        service.Env("APP_PORT", "9001"),
+		ListenHost:  service.Env("LISTEN_HOST", "127.0.0.1"),
 		HealthPort:  service.Env("HEALTH_PORT", "4001"),
 		DatabaseURL: service.Env("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/billing?sslmode=disable"),
 		AppAPIToken: service.Env("APP_API_TOKEN", ""),

@@ -55,7 +55,7 @@ func run(ctx context.Context, log *slog.Logger) error {
 	billingv1.RegisterBillingServiceServer(grpcSrv, billinggrpc.NewServer(svc, log))
 	grpcHealth := health.NewServer()
 	healthpb.RegisterHealthServer(grpcSrv, grpcHealth)
-	lis, err := net.Listen("tcp", ":"+cfg.Port)
+	lis, err := net.Listen("tcp", net.JoinHostPort(cfg.ListenHost, cfg.Port))
 	if err != nil {
 		return fmt.Errorf("billing-service: listen: %w", err)
 	}
@@ -82,7 +82,9 @@ func run(ctx context.Context, log *slog.Logger) error {
 		}
 		return nil
 	})
-	g.Go(func() error { return service.ListenAndServe(ctx, log, ":"+cfg.HealthPort, hr) })
+	g.Go(func() error {
+		return service.ListenAndServe(ctx, log, net.JoinHostPort(cfg.ListenHost, cfg.HealthPort), hr)
+	})
 	if err := g.Wait(); err != nil {
 		return fmt.Errorf("billing-service: %w", err)
 	}

@@ -10,6 +10,7 @@ import (
 // config is everything patient-service reads from its environment.
 type config struct {
 	Port              string        // APP_PORT: where the sidecar reaches the app
+	ListenHost        string        // LISTEN_HOST: the app's sidecar shares its host, so loopback unless set (0.0.0.0 where probes come from outside)
 	DatabaseURL       string        // DATABASE_URL
 	DaprHTTPPort      string        // DAPR_HTTP_PORT: sidecar HTTP API (invoking auth-service for its keys)
 	DaprGRPCPort      string        // DAPR_GRPC_PORT: sidecar gRPC API (publishing, billing calls)
@@ -23,6 +24,7 @@ type config struct {
 func loadConfig() (config, error) {
 	c := config{
 		Port:         service.Env("APP_PORT", "4000"),
+		ListenHost:   service.Env("LISTEN_HOST", "127.0.0.1"),
 		DatabaseURL:  service.Env("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/patient?sslmode=disable"),
 		DaprHTTPPort: service.Env("DAPR_HTTP_PORT", "3500"),
 		DaprGRPCPort: service.Env("DAPR_GRPC_PORT", "50001"),

@@ -7,6 +7,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"net"
 	"os"
 	"os/signal"
 	"syscall"
@@ -78,7 +79,7 @@ func run(ctx context.Context, log *slog.Logger) error {
 
 	g, ctx := errgroup.WithContext(ctx)
 	g.Go(func() error {
-		return service.ListenAndServe(ctx, log, ":"+cfg.Port, patientapi.Routes(svc, patientapi.Security{AppAPIToken: cfg.Trust.AppAPIToken, Tokens: verifier}, health, log))
+		return service.ListenAndServe(ctx, log, net.JoinHostPort(cfg.ListenHost, cfg.Port), patientapi.Routes(svc, patientapi.Security{AppAPIToken: cfg.Trust.AppAPIToken, Tokens: verifier}, health, log))
 	})
 	g.Go(func() error { return relay.Run(ctx) })
 	g.Go(func() error { return svc.ReconcileBilling(ctx, cfg.ReconcileInterval, 10*time.Second) })

@@ -68,6 +68,8 @@ func build(t *testing.T, dir string) built {
 			decodeStrict(t, raw, &corev1.Namespace{}, what)
 		case "networking.k8s.io/Ingress":
 			decodeStrict(t, raw, &networkingv1.Ingress{}, what)
+		case "networking.k8s.io/NetworkPolicy":
+			decodeStrict(t, raw, &networkingv1.NetworkPolicy{}, what)
 		case "policy/PodDisruptionBudget":
 			decodeStrict(t, raw, &policyv1.PodDisruptionBudget{}, what)
 		case "autoscaling/HorizontalPodAutoscaler":
@@ -121,7 +123,9 @@ func TestEveryAppHasOneDeploymentMatchingTheRunTemplate(t *testing.T) {
 				assert.Equal(t, "true", ann["dapr.io/enabled"], a.AppID)
 				assert.Equal(t, itoa(a.AppPort), ann["dapr.io/app-port"], a.AppID)
 				assert.Equal(t, a.AppProtocol, ann["dapr.io/app-protocol"], a.AppID)
+				assert.Equal(t, a.AppID, ann["dapr.io/config"], "%s: its own Configuration", a.AppID)
 				assert.True(t, configs[ann["dapr.io/config"]], "%s: dapr.io/config names a Configuration", a.AppID)
+				assert.Equal(t, "true", ann["dapr.io/disable-builtin-k8s-secret-store"], a.AppID)
 				c := found[0].Spec.Template.Spec.Containers[0]
 				require.NotNil(t, c.ReadinessProbe, a.AppID)
 				require.NotNil(t, c.LivenessProbe, a.AppID)
@@ -133,8 +137,11 @@ func TestEveryAppHasOneDeploymentMatchingTheRunTemplate(t *testing.T) {
 			assert.Equal(t, 2, b.kinds["PodDisruptionBudget"])
 			assert.Equal(t, 2, b.kinds["HorizontalPodAutoscaler"])
 			assert.Equal(t, 1, b.kinds["Ingress"])
-			require.Len(t, b.configs, 1)
-			assert.True(t, *b.configs[0].Spec.MTLSSpec.Enabled, "mTLS on")
+			require.Len(t, b.configs, len(templateApps(t)), "one Configuration per app")
+			for _, c := range b.configs {
+				assert.Nil(t, c.Spec.MTLSSpec, "%s: mTLS belongs to the control plane's daprsystem Configuration", c.Name)
+			}
+			assert.Equal(t, 7, b.kinds["NetworkPolicy"])
 		})
 	}
 }
@@ -279,8 +286,10 @@ func TestLocalDaprResourcesDecodeStrictly(t *testing.T) {
 	ids := appIDs(t)
 	files, err := filepath.Glob(filepath.Join(root(t), "components", "*.yaml"))
 	require.NoError(t, err)
-	files = append(files, filepath.Join(root(t), "components", "middleware", "jwt-bearer.yaml"))
-	require.GreaterOrEqual(t, len(files), 6)
+	configs, err := filepath.Glob(filepath.Join(root(t), "components", "config", "*.yaml"))
+	require.NoError(t, err)
+	files = append(append(files, configs...), filepath.Join(root(t), "components", "middleware", "jwt-bearer.yaml"))
+	require.GreaterOrEqual(t, len(files), 12)
 	for _, f := range files {
 		raw, err := os.ReadFile(f)
 		require.NoError(t, err)

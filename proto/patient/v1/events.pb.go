@@ -78,40 +78,35 @@ func (EventType) EnumDescriptor() ([]byte, []int) {
 	return file_patient_v1_events_proto_rawDescGZIP(), []int{0}
 }
 
-// Patient is the state of the record after the change.
-type Patient struct {
-	state   protoimpl.MessageState `protogen:"open.v1"`
-	Id      string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
-	Name    string                 `protobuf:"bytes,2,opt,name=name,proto3" json:"name,omitempty"`
-	Email   string                 `protobuf:"bytes,3,opt,name=email,proto3" json:"email,omitempty"`
-	Address string                 `protobuf:"bytes,4,opt,name=address,proto3" json:"address,omitempty"`
-	// YYYY-MM-DD
-	DateOfBirth string `protobuf:"bytes,5,opt,name=date_of_birth,json=dateOfBirth,proto3" json:"date_of_birth,omitempty"`
-	// YYYY-MM-DD
-	RegisteredDate string `protobuf:"bytes,6,opt,name=registered_date,json=registeredDate,proto3" json:"registered_date,omitempty"`
-	Phone          string `protobuf:"bytes,7,opt,name=phone,proto3" json:"phone,omitempty"`
+// Attributes are the de-identified facts about the patient that analytics
+// counts. Events carry the minimum necessary (HIPAA): never a name, contact
+// details, an address, a medical record number or a full date of birth.
+type Attributes struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Age in whole years when the event occurred, as a band: "0-17",
+	// "18-29", "30-44", "45-64", "65-89" or "90+" (ages over 89 are one band,
+	// as HIPAA's Safe Harbor method requires).
+	AgeBand string `protobuf:"bytes,1,opt,name=age_band,json=ageBand,proto3" json:"age_band,omitempty"`
 	// FHIR AdministrativeGender: male, female, other, unknown (or empty).
-	Gender string `protobuf:"bytes,8,opt,name=gender,proto3" json:"gender,omitempty"`
-	// Medical record number.
-	Mrn           string `protobuf:"bytes,9,opt,name=mrn,proto3" json:"mrn,omitempty"`
+	Gender        string `protobuf:"bytes,2,opt,name=gender,proto3" json:"gender,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
-func (x *Patient) Reset() {
-	*x = Patient{}
+func (x *Attributes) Reset() {
+	*x = Attributes{}
 	mi := &file_patient_v1_events_proto_msgTypes[0]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
 
-func (x *Patient) String() string {
+func (x *Attributes) String() string {
 	return protoimpl.X.MessageStringOf(x)
 }
 
-func (*Patient) ProtoMessage() {}
+func (*Attributes) ProtoMessage() {}
 
-func (x *Patient) ProtoReflect() protoreflect.Message {
+func (x *Attributes) ProtoReflect() protoreflect.Message {
 	mi := &file_patient_v1_events_proto_msgTypes[0]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
@@ -123,70 +118,21 @@ func (x *Patient) ProtoReflect() protoreflect.Message {
 	return mi.MessageOf(x)
 }
 
-// Deprecated: Use Patient.ProtoReflect.Descriptor instead.
-func (*Patient) Descriptor() ([]byte, []int) {
+// Deprecated: Use Attributes.ProtoReflect.Descriptor instead.
+func (*Attributes) Descriptor() ([]byte, []int) {
 	return file_patient_v1_events_proto_rawDescGZIP(), []int{0}
 }
 
-func (x *Patient) GetId() string {
+func (x *Attributes) GetAgeBand() string {
 	if x != nil {
-		return x.Id
+		return x.AgeBand
 	}
 	return ""
 }
 
-func (x *Patient) GetName() string {
-	if x != nil {
-		return x.Name
-	}
-	return ""
-}
-
-func (x *Patient) GetEmail() string {
-	if x != nil {
-		return x.Email
-	}
-	return ""
-}
-
-func (x *Patient) GetAddress() string {
-	if x != nil {
-		return x.Address
-	}
-	return ""
-}
-
-func (x *Patient) GetDateOfBirth() string {
-	if x != nil {
-		return x.DateOfBirth
-	}
-	return ""
-}
-
-func (x *Patient) GetRegisteredDate() string {
-	if x != nil {
-		return x.RegisteredDate
-	}
-	return ""
-}
-
-func (x *Patient) GetPhone() string {
-	if x != nil {
-		return x.Phone
-	}
-	return ""
-}
-
-func (x *Patient) GetGender() string {
+func (x *Attributes) GetGender() string {
 	if x != nil {
 		return x.Gender
-	}
-	return ""
-}
-
-func (x *Patient) GetMrn() string {
-	if x != nil {
-		return x.Mrn
 	}
 	return ""
 }
@@ -195,13 +141,15 @@ func (x *Patient) GetMrn() string {
 // event_id: the same event may be delivered more than once.
 type PatientEvent struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// UUID, unique per event.
+	// UUID, unique per event (also the CloudEvent id).
 	EventId    string                 `protobuf:"bytes,1,opt,name=event_id,json=eventId,proto3" json:"event_id,omitempty"`
 	Type       EventType              `protobuf:"varint,2,opt,name=type,proto3,enum=pms.patient.v1.EventType" json:"type,omitempty"`
-	Patient    *Patient               `protobuf:"bytes,3,opt,name=patient,proto3" json:"patient,omitempty"`
 	OccurredAt *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=occurred_at,json=occurredAt,proto3" json:"occurred_at,omitempty"`
 	// Version of the patient record this event describes.
-	Version       int64 `protobuf:"varint,5,opt,name=version,proto3" json:"version,omitempty"`
+	Version int64 `protobuf:"varint,5,opt,name=version,proto3" json:"version,omitempty"`
+	// UUID of the patient (also the Kafka partition key).
+	PatientId     string      `protobuf:"bytes,6,opt,name=patient_id,json=patientId,proto3" json:"patient_id,omitempty"`
+	Attributes    *Attributes `protobuf:"bytes,7,opt,name=attributes,proto3" json:"attributes,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -250,13 +198,6 @@ func (x *PatientEvent) GetType() EventType {
 	return EventType_EVENT_TYPE_UNSPECIFIED
 }
 
-func (x *PatientEvent) GetPatient() *Patient {
-	if x != nil {
-		return x.Patient
-	}
-	return nil
-}
-
 func (x *PatientEvent) GetOccurredAt() *timestamppb.Timestamp {
 	if x != nil {
 		return x.OccurredAt
@@ -271,28 +212,40 @@ func (x *PatientEvent) GetVersion() int64 {
 	return 0
 }
 
+func (x *PatientEvent) GetPatientId() string {
+	if x != nil {
+		return x.PatientId
+	}
+	return ""
+}
+
+func (x *PatientEvent) GetAttributes() *Attributes {
+	if x != nil {
+		return x.Attributes
+	}
+	return nil
+}
+
 var File_patient_v1_events_proto protoreflect.FileDescriptor
 
 const file_patient_v1_events_proto_rawDesc = "" +
 	"\n" +
-	"\x17patient/v1/events.proto\x12\x0epms.patient.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xea\x01\n" +
-	"\aPatient\x12\x0e\n" +
-	"\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n" +
-	"\x04name\x18\x02 \x01(\tR\x04name\x12\x14\n" +
-	"\x05email\x18\x03 \x01(\tR\x05email\x12\x18\n" +
-	"\aaddress\x18\x04 \x01(\tR\aaddress\x12\"\n" +
-	"\rdate_of_birth\x18\x05 \x01(\tR\vdateOfBirth\x12'\n" +
-	"\x0fregistered_date\x18\x06 \x01(\tR\x0eregisteredDate\x12\x14\n" +
-	"\x05phone\x18\a \x01(\tR\x05phone\x12\x16\n" +
-	"\x06gender\x18\b \x01(\tR\x06gender\x12\x10\n" +
-	"\x03mrn\x18\t \x01(\tR\x03mrn\"\xe2\x01\n" +
+	"\x17patient/v1/events.proto\x12\x0epms.patient.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"?\n" +
+	"\n" +
+	"Attributes\x12\x19\n" +
+	"\bage_band\x18\x01 \x01(\tR\aageBand\x12\x16\n" +
+	"\x06gender\x18\x02 \x01(\tR\x06gender\"\x99\x02\n" +
 	"\fPatientEvent\x12\x19\n" +
 	"\bevent_id\x18\x01 \x01(\tR\aeventId\x12-\n" +
-	"\x04type\x18\x02 \x01(\x0e2\x19.pms.patient.v1.EventTypeR\x04type\x121\n" +
-	"\apatient\x18\x03 \x01(\v2\x17.pms.patient.v1.PatientR\apatient\x12;\n" +
+	"\x04type\x18\x02 \x01(\x0e2\x19.pms.patient.v1.EventTypeR\x04type\x12;\n" +
 	"\voccurred_at\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
 	"occurredAt\x12\x18\n" +
-	"\aversion\x18\x05 \x01(\x03R\aversion*f\n" +
+	"\aversion\x18\x05 \x01(\x03R\aversion\x12\x1d\n" +
+	"\n" +
+	"patient_id\x18\x06 \x01(\tR\tpatientId\x12:\n" +
+	"\n" +
+	"attributes\x18\a \x01(\v2\x1a.pms.patient.v1.AttributesR\n" +
+	"attributesJ\x04\b\x03\x10\x04R\apatient*f\n" +
 	"\tEventType\x12\x1a\n" +
 	"\x16EVENT_TYPE_UNSPECIFIED\x10\x00\x12\x13\n" +
 	"\x0fPATIENT_CREATED\x10\x01\x12\x13\n" +
@@ -315,14 +268,14 @@ var file_patient_v1_events_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
 var file_patient_v1_events_proto_msgTypes = make([]protoimpl.MessageInfo, 2)
 var file_patient_v1_events_proto_goTypes = []any{
 	(EventType)(0),                // 0: pms.patient.v1.EventType
-	(*Patient)(nil),               // 1: pms.patient.v1.Patient
+	(*Attributes)(nil),            // 1: pms.patient.v1.Attributes
 	(*PatientEvent)(nil),          // 2: pms.patient.v1.PatientEvent
 	(*timestamppb.Timestamp)(nil), // 3: google.protobuf.Timestamp
 }
 var file_patient_v1_events_proto_depIdxs = []int32{
 	0, // 0: pms.patient.v1.PatientEvent.type:type_name -> pms.patient.v1.EventType
-	1, // 1: pms.patient.v1.PatientEvent.patient:type_name -> pms.patient.v1.Patient
-	3, // 2: pms.patient.v1.PatientEvent.occurred_at:type_name -> google.protobuf.Timestamp
+	3, // 1: pms.patient.v1.PatientEvent.occurred_at:type_name -> google.protobuf.Timestamp
+	1, // 2: pms.patient.v1.PatientEvent.attributes:type_name -> pms.patient.v1.Attributes
 	3, // [3:3] is the sub-list for method output_type
 	3, // [3:3] is the sub-list for method input_type
 	3, // [3:3] is the sub-list for extension type_name

@@ -107,6 +107,8 @@ func (a *App) daprdArgs() []string {
 		"--dapr-grpc-port", strconv.Itoa(a.DaprGRPCPort),
 		"--dapr-internal-grpc-port", strconv.Itoa(a.DaprInternalGRPCPort),
 		"--metrics-port", strconv.Itoa(a.DaprMetricsPort),
+		// Sidecar-to-sidecar calls and metrics stay on this machine.
+		"--dapr-internal-grpc-listen-address", "127.0.0.1",
 		"--metrics-listen-address", "127.0.0.1",
 		"--log-level", a.spec.LogLevel,
 	}
@@ -128,7 +130,20 @@ func (a *App) daprdArgs() []string {
 	if p := a.spec.SchedulerHostAddress; p != nil && *p != "" {
 		args = append(args, "--scheduler-host-address", *p)
 	}
+	if s := a.sys.Sentry; s != nil {
+		args = append(args, "--enable-mtls", "--sentry-address", s.Address)
+	}
 	return args
+}
+
+// daprdEnv is the sidecar's environment: the app's, the Kafka brokers its
+// components read, and the run's trust anchors when mTLS is on.
+func (a *App) daprdEnv() []string {
+	env := append(a.appEnv(), "KAFKA_BROKERS="+a.sys.KafkaBrokers)
+	if s := a.sys.Sentry; s != nil {
+		env = append(env, "DAPR_TRUST_ANCHORS="+string(s.TrustAnchors))
+	}
+	return env
 }
 
 // start launches the app, then its sidecar (which waits for the app port).
@@ -151,7 +166,7 @@ func (s *System) startApp(a *App) error {
 		name:    a.ID + " daprd",
 		dir:     a.spec.AppDirPath,
 		argv:    a.daprdArgs(),
-		env:     append(a.appEnv(), "KAFKA_BROKERS="+s.KafkaBrokers),
+		env:     a.daprdEnv(),
 		logFile: filepath.Join(a.LogDir, a.ID+"_daprd_"+stamp+".log"),
 		out:     s.opts.Console,
 	})

@@ -34,7 +34,7 @@ apps:
 
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	sys, err := Start(ctx, Options{Template: dir, Daprd: fakeDaprd, PostgresURL: pg, KafkaBrokers: "127.0.0.1:1"})
+	sys, err := Start(ctx, Options{Template: dir, Daprd: fakeDaprd, WithoutMTLS: true, PostgresURL: pg, KafkaBrokers: "127.0.0.1:1"})
 	require.Error(t, err)
 	assert.Nil(t, sys)
 	assert.Contains(t, err.Error(), "doomed exited unexpectedly")

@@ -20,6 +20,15 @@ type Options struct {
 	Template string
 	// Daprd is the sidecar binary. Default <template dir>/bin/daprd.
 	Daprd string
+	// Sentry is Dapr's certificate authority binary. Default
+	// <template dir>/bin/sentry. The runner starts it on loopback and every
+	// sidecar talks mTLS with a certificate it issued.
+	Sentry string
+	// WithoutMTLS starts no Sentry and the sidecars without mTLS, so every
+	// access-control policy falls back to its default action (deny). Only
+	// for tests of the runner itself, whose fake sidecars need no
+	// certificates; nothing else sets it.
+	WithoutMTLS bool
 	// Console receives every process's output, one prefixed line at a time.
 	// Nil discards it (the per-app log files are written either way).
 	Console io.Writer
@@ -41,6 +50,7 @@ type System struct {
 	ports    *PortPicker
 	Postgres *Postgres // nil when PostgresURL was given
 	Kafka    *DevKafka // nil when KafkaBrokers was given
+	Sentry   *Sentry   // nil only WithoutMTLS
 
 	// PostgresURL and KafkaBrokers are what the apps were given.
 	PostgresURL  string
@@ -62,6 +72,7 @@ func Start(ctx context.Context, opts Options) (sys *System, err error) {
 		return nil, err
 	}
 	opts.Daprd = or(opts.Daprd, filepath.Join(tmpl.Dir(), "bin", "daprd"))
+	opts.Sentry = or(opts.Sentry, filepath.Join(tmpl.Dir(), "bin", "sentry"))
 	opts.DataDir = or(opts.DataDir, filepath.Join(tmpl.Dir(), ".data"))
 	if opts.ReadyTimeout == 0 {
 		opts.ReadyTimeout = 2 * time.Minute
@@ -71,6 +82,9 @@ func Start(ctx context.Context, opts Options) (sys *System, err error) {
 	}
 	if _, err := os.Stat(opts.Daprd); err != nil {
 		return nil, fmt.Errorf("runner: daprd not found at %s (build it with `make daprd`): %w", opts.Daprd, err)
+	}
+	if _, err := os.Stat(opts.Sentry); err != nil && !opts.WithoutMTLS {
+		return nil, fmt.Errorf("runner: sentry not found at %s (build it with `make daprd`): %w", opts.Sentry, err)
 	}
 	s := &System{opts: opts, tmpl: tmpl, ports: NewPortPicker(), crashed: make(chan error, 16)}
 	defer func() {
@@ -186,6 +200,14 @@ func (s *System) startDependencies(ctx context.Context) error {
 		}
 		s.Kafka, s.KafkaBrokers = k, k.Brokers
 	}
+	if !s.opts.WithoutMTLS {
+		config := filepath.Join(s.tmpl.Dir(), "components", "config", "daprsystem.yaml")
+		sentry, err := StartSentry(ctx, s.opts.Sentry, config, s.opts.DataDir, s.ports, s.opts.Console)
+		if err != nil {
+			return err
+		}
+		s.Sentry = sentry
+	}
 	return nil
 }
 
@@ -254,7 +276,7 @@ func (s *System) RestartApp(ctx context.Context, id string) error {
 func (s *System) Root() string { return s.tmpl.Dir() }
 
 // PIDs lists every process the run started that should be gone after Stop:
-// apps, sidecars and the PostgreSQL server.
+// apps, sidecars, Sentry and the PostgreSQL server.
 func (s *System) PIDs() []int {
 	var pids []int
 	for _, a := range s.apps {
@@ -266,6 +288,9 @@ func (s *System) PIDs() []int {
 	}
 	if s.Postgres != nil && s.Postgres.PID() != 0 {
 		pids = append(pids, s.Postgres.PID())
+	}
+	if s.Sentry != nil {
+		pids = append(pids, s.Sentry.PID())
 	}
 	return pids
 }
@@ -282,6 +307,9 @@ func (s *System) Stop() {
 		wg.Wait()
 		if s.Kafka != nil {
 			s.Kafka.Stop()
+		}
+		if s.Sentry != nil {
+			s.Sentry.Stop()
 		}
 		if s.Postgres != nil {
 			s.Postgres.Stop()

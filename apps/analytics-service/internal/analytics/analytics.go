@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/google/uuid"
@@ -15,17 +16,27 @@ import (
 // id or type); retrying it is pointless, so it is dropped.
 var ErrMalformed = errors.New("malformed patient event")
 
-// Event is the part of a patient event analytics keeps.
+// Event is the part of a patient event analytics keeps: identifiers, time
+// and the de-identified attributes events carry.
 type Event struct {
 	ID         string
 	Type       string // PATIENT_CREATED, PATIENT_UPDATED or PATIENT_DELETED
 	PatientID  string
 	OccurredAt time.Time
+	AgeBand    string // "0-17" … "90+", or "" when not given
+	Gender     string // male, female, other, unknown, or ""
 }
 
 // DayCount is how many patients were created on one UTC day.
 type DayCount struct {
 	Date  string // YYYY-MM-DD
+	Count int64
+}
+
+// GroupCount is how many patients were registered with one value of an
+// attribute ("" when the event did not say).
+type GroupCount struct {
+	Value string
 	Count int64
 }
 
@@ -35,8 +46,15 @@ type Summary struct {
 	TotalPatientsCreated int64
 	TotalUpdates         int64
 	TotalPatientsDeleted int64
-	CreatedPerDay        []DayCount // oldest day first
+	CreatedPerDay        []DayCount   // oldest day first
+	CreatedByAgeBand     []GroupCount // youngest band first
+	CreatedByGender      []GroupCount // by value
 }
+
+// AgeBands are the bands events may carry, youngest first.
+var AgeBands = []string{"0-17", "18-29", "30-44", "45-64", "65-89", "90+"}
+
+var genders = map[string]bool{"": true, "male": true, "female": true, "other": true, "unknown": true}
 
 // CurrentPatients is how many registered patients are not deleted.
 func (s Summary) CurrentPatients() int64 { return s.TotalPatientsCreated - s.TotalPatientsDeleted }
@@ -68,6 +86,10 @@ func (s *Service) Record(ctx context.Context, ev Event) (bool, error) {
 		return false, fmt.Errorf("%w: patient id %q is not a UUID", ErrMalformed, ev.PatientID)
 	case ev.OccurredAt.IsZero():
 		return false, fmt.Errorf("%w: no occurredAt", ErrMalformed)
+	case ev.AgeBand != "" && !slices.Contains(AgeBands, ev.AgeBand):
+		return false, fmt.Errorf("%w: unknown age band %q", ErrMalformed, ev.AgeBand)
+	case !genders[ev.Gender]:
+		return false, fmt.Errorf("%w: unknown gender %q", ErrMalformed, ev.Gender)
 	}
 	isNew, err := s.store.Record(ctx, ev)
 	if err != nil {

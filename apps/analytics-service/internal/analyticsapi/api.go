@@ -122,7 +122,8 @@ func decodeEvent(data []byte) (analytics.Event, error) {
 	if err := (protojson.UnmarshalOptions{DiscardUnknown: true}).Unmarshal(data, &pe); err != nil {
 		return analytics.Event{}, errors.Join(analytics.ErrMalformed, err)
 	}
-	ev := analytics.Event{ID: pe.GetEventId(), PatientID: pe.GetPatient().GetId()}
+	ev := analytics.Event{ID: pe.GetEventId(), PatientID: pe.GetPatientId(),
+		AgeBand: pe.GetAttributes().GetAgeBand(), Gender: pe.GetAttributes().GetGender()}
 	if pe.GetType() != patientv1.EventType_EVENT_TYPE_UNSPECIFIED {
 		ev.Type = pe.GetType().String()
 	}
@@ -137,12 +138,27 @@ type dayCount struct {
 	Count int64  `json:"count"`
 }
 
+type groupCount struct {
+	Value string `json:"value"`
+	Count int64  `json:"count"`
+}
+
 type summaryResponse struct {
-	TotalPatientsCreated int64      `json:"totalPatientsCreated"`
-	TotalUpdates         int64      `json:"totalUpdates"`
-	TotalPatientsDeleted int64      `json:"totalPatientsDeleted"`
-	CurrentPatients      int64      `json:"currentPatients"`
-	CreatedPerDay        []dayCount `json:"createdPerDay"`
+	TotalPatientsCreated int64        `json:"totalPatientsCreated"`
+	TotalUpdates         int64        `json:"totalUpdates"`
+	TotalPatientsDeleted int64        `json:"totalPatientsDeleted"`
+	CurrentPatients      int64        `json:"currentPatients"`
+	CreatedPerDay        []dayCount   `json:"createdPerDay"`
+	CreatedByAgeBand     []groupCount `json:"createdByAgeBand"`
+	CreatedByGender      []groupCount `json:"createdByGender"`
+}
+
+func groups(in []analytics.GroupCount) []groupCount {
+	out := make([]groupCount, len(in))
+	for i, g := range in {
+		out[i] = groupCount{Value: g.Value, Count: g.Count}
+	}
+	return out
 }
 
 func (h *handler) summary(w http.ResponseWriter, r *http.Request) {
@@ -154,7 +170,8 @@ func (h *handler) summary(w http.ResponseWriter, r *http.Request) {
 	}
 	out := summaryResponse{TotalPatientsCreated: sum.TotalPatientsCreated, TotalUpdates: sum.TotalUpdates,
 		TotalPatientsDeleted: sum.TotalPatientsDeleted, CurrentPatients: sum.CurrentPatients(),
-		CreatedPerDay: make([]dayCount, len(sum.CreatedPerDay))}
+		CreatedPerDay:    make([]dayCount, len(sum.CreatedPerDay)),
+		CreatedByAgeBand: groups(sum.CreatedByAgeBand), CreatedByGender: groups(sum.CreatedByGender)}
 	for i, d := range sum.CreatedPerDay {
 		out.CreatedPerDay[i] = dayCount{Date: d.Date, Count: d.Count}
 	}

@@ -40,12 +40,14 @@ func (f *fakeStore) Record(_ context.Context, ev analytics.Event) (bool, error) 
 
 func (f *fakeStore) Summary(context.Context) (analytics.Summary, error) {
 	return analytics.Summary{TotalPatientsCreated: 3, TotalUpdates: 4, TotalPatientsDeleted: 1,
-		CreatedPerDay: []analytics.DayCount{{Date: "2026-11-24", Count: 3}}}, f.err
+		CreatedPerDay:    []analytics.DayCount{{Date: "2026-11-24", Count: 3}},
+		CreatedByAgeBand: []analytics.GroupCount{{Value: "18-29", Count: 1}, {Value: "90+", Count: 2}},
+		CreatedByGender:  []analytics.GroupCount{{Value: "female", Count: 3}}}, f.err
 }
 
 const validEvent = `{"specversion":"1.0","id":"ce-1","type":"com.dapr.event.sent","datacontenttype":"application/json",
 	"data":{"eventId":"0b8f0c9e-8f43-4a39-a0a4-3a4f2f0b8e11","type":"PATIENT_CREATED",
-	"patient":{"id":"3d993b7f-67e8-4f2f-9429-e766ce3a9de7","name":"Ada"},"occurredAt":"2026-11-24T10:00:00Z","version":"1"}}`
+	"patientId":"3d993b7f-67e8-4f2f-9429-e766ce3a9de7","attributes":{"ageBand":"30-44","gender":"female"},"occurredAt":"2026-11-24T10:00:00Z","version":"1"}}`
 
 const appToken = "app-token-for-tests"
 
@@ -81,12 +83,14 @@ func TestEventIsRecordedOnce(t *testing.T) {
 	assert.Equal(t, "PATIENT_CREATED", ev.Type)
 	assert.Equal(t, "3d993b7f-67e8-4f2f-9429-e766ce3a9de7", ev.PatientID)
 	assert.Equal(t, time.Date(2026, 11, 24, 10, 0, 0, 0, time.UTC), ev.OccurredAt)
+	assert.Equal(t, "30-44", ev.AgeBand)
+	assert.Equal(t, "female", ev.Gender)
 }
 
 func TestDataAsJSONStringIsAccepted(t *testing.T) {
 	store := &fakeStore{events: map[string]analytics.Event{}}
 	body := `{"data":"{\"eventId\":\"0b8f0c9e-8f43-4a39-a0a4-3a4f2f0b8e12\",\"type\":\"PATIENT_DELETED\",` +
-		`\"patient\":{\"id\":\"3d993b7f-67e8-4f2f-9429-e766ce3a9de7\"},\"occurredAt\":\"2026-11-24T10:00:00Z\"}"}`
+		`\"patientId\":\"3d993b7f-67e8-4f2f-9429-e766ce3a9de7\",\"occurredAt\":\"2026-11-24T10:00:00Z\"}"}`
 	rec := deliver(store, body)
 	assert.JSONEq(t, `{"status":"SUCCESS"}`, rec.Body.String())
 	assert.Len(t, store.events, 1)
@@ -94,13 +98,15 @@ func TestDataAsJSONStringIsAccepted(t *testing.T) {
 
 func TestMalformedEventsAreDropped(t *testing.T) {
 	cases := map[string]string{
-		"data not event":  `{"data":{"eventId":7}}`,
-		"no event id":     `{"data":{"type":"PATIENT_CREATED","patient":{"id":"3d993b7f-67e8-4f2f-9429-e766ce3a9de7"},"occurredAt":"2026-11-24T10:00:00Z"}}`,
-		"unknown type":    `{"data":{"eventId":"0b8f0c9e-8f43-4a39-a0a4-3a4f2f0b8e11","type":"PATIENT_EXPLODED"}}`,
-		"no patient":      `{"data":{"eventId":"0b8f0c9e-8f43-4a39-a0a4-3a4f2f0b8e11","type":"PATIENT_CREATED","occurredAt":"2026-11-24T10:00:00Z"}}`,
-		"no time":         `{"data":{"eventId":"0b8f0c9e-8f43-4a39-a0a4-3a4f2f0b8e11","type":"PATIENT_CREATED","patient":{"id":"3d993b7f-67e8-4f2f-9429-e766ce3a9de7"}}}`,
-		"id not a uuid":   `{"data":{"eventId":"x","type":"PATIENT_CREATED","patient":{"id":"3d993b7f-67e8-4f2f-9429-e766ce3a9de7"},"occurredAt":"2026-11-24T10:00:00Z"}}`,
-		"missing payload": `{}`,
+		"data not event":   `{"data":{"eventId":7}}`,
+		"no event id":      `{"data":{"type":"PATIENT_CREATED","patientId":"3d993b7f-67e8-4f2f-9429-e766ce3a9de7","occurredAt":"2026-11-24T10:00:00Z"}}`,
+		"unknown type":     `{"data":{"eventId":"0b8f0c9e-8f43-4a39-a0a4-3a4f2f0b8e11","type":"PATIENT_EXPLODED"}}`,
+		"no patient":       `{"data":{"eventId":"0b8f0c9e-8f43-4a39-a0a4-3a4f2f0b8e11","type":"PATIENT_CREATED","occurredAt":"2026-11-24T10:00:00Z"}}`,
+		"no time":          `{"data":{"eventId":"0b8f0c9e-8f43-4a39-a0a4-3a4f2f0b8e11","type":"PATIENT_CREATED","patientId":"3d993b7f-67e8-4f2f-9429-e766ce3a9de7"}}`,
+		"id not a uuid":    `{"data":{"eventId":"x","type":"PATIENT_CREATED","patientId":"3d993b7f-67e8-4f2f-9429-e766ce3a9de7","occurredAt":"2026-11-24T10:00:00Z"}}`,
+		"missing payload":  `{}`,
+		"unknown age band": `{"data":{"eventId":"0b8f0c9e-8f43-4a39-a0a4-3a4f2f0b8e11","type":"PATIENT_CREATED","patientId":"3d993b7f-67e8-4f2f-9429-e766ce3a9de7","occurredAt":"2026-11-24T10:00:00Z","attributes":{"ageBand":"1985-12-10"}}}`,
+		"unknown gender":   `{"data":{"eventId":"0b8f0c9e-8f43-4a39-a0a4-3a4f2f0b8e11","type":"PATIENT_CREATED","patientId":"3d993b7f-67e8-4f2f-9429-e766ce3a9de7","occurredAt":"2026-11-24T10:00:00Z","attributes":{"gender":"Ada Lovelace"}}}`,
 	}
 	for name, body := range cases {
 		t.Run(name, func(t *testing.T) {
@@ -137,7 +143,9 @@ func TestSummary(t *testing.T) {
 	h.ServeHTTP(rec, req)
 	require.Equal(t, http.StatusOK, rec.Code)
 	assert.JSONEq(t, `{"totalPatientsCreated":3,"totalUpdates":4,"totalPatientsDeleted":1,"currentPatients":2,
-		"createdPerDay":[{"date":"2026-11-24","count":3}]}`, rec.Body.String())
+		"createdPerDay":[{"date":"2026-11-24","count":3}],
+		"createdByAgeBand":[{"value":"18-29","count":1},{"value":"90+","count":2}],
+		"createdByGender":[{"value":"female","count":3}]}`, rec.Body.String())
 }
 
 func TestRequestsMustComeThroughTheSidecar(t *testing.T) {

@@ -6,6 +6,7 @@ import (
 	"embed"
 	"fmt"
 	"io/fs"
+	"slices"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -26,12 +27,12 @@ type Store struct{ pool *pgxpool.Pool }
 // New returns a Store on pool.
 func New(pool *pgxpool.Pool) *Store { return &Store{pool: pool} }
 
-const insertEvent = `INSERT INTO patient_events (event_id, event_type, patient_id, occurred_at)
-	VALUES ($1, $2, $3, $4) ON CONFLICT (event_id) DO NOTHING`
+const insertEvent = `INSERT INTO patient_events (event_id, event_type, patient_id, occurred_at, age_band, gender)
+	VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (event_id) DO NOTHING`
 
 // Record stores ev once.
 func (s *Store) Record(ctx context.Context, ev analytics.Event) (bool, error) {
-	tag, err := s.pool.Exec(ctx, insertEvent, ev.ID, ev.Type, ev.PatientID, ev.OccurredAt)
+	tag, err := s.pool.Exec(ctx, insertEvent, ev.ID, ev.Type, ev.PatientID, ev.OccurredAt, ev.AgeBand, ev.Gender)
 	if err != nil {
 		return false, fmt.Errorf("analyticsdb.record: %w", err)
 	}
@@ -47,8 +48,12 @@ const totals = `SELECT count(*) FILTER (WHERE event_type = 'PATIENT_CREATED'),
 	count(DISTINCT patient_id) FILTER (WHERE event_type = 'PATIENT_DELETED')
 	FROM patient_events`
 
-// Summary counts creations (in total and per UTC day), updates and
-// deletions.
+// createdBy counts creations by the value of one attribute column.
+const createdBy = `SELECT %s, count(*) FROM patient_events
+	WHERE event_type = 'PATIENT_CREATED' GROUP BY 1 ORDER BY 1`
+
+// Summary counts creations (in total, per UTC day, per age band and per
+// gender), updates and deletions.
 func (s *Store) Summary(ctx context.Context) (analytics.Summary, error) {
 	rows, _ := s.pool.Query(ctx, createdPerDay)
 	days, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (analytics.DayCount, error) {
@@ -60,9 +65,43 @@ func (s *Store) Summary(ctx context.Context) (analytics.Summary, error) {
 		return analytics.Summary{}, fmt.Errorf("analyticsdb.summary: %w", err)
 	}
 	sum := analytics.Summary{CreatedPerDay: days}
+	if sum.CreatedByAgeBand, err = s.createdBy(ctx, "age_band"); err != nil {
+		return analytics.Summary{}, err
+	}
+	if sum.CreatedByGender, err = s.createdBy(ctx, "gender"); err != nil {
+		return analytics.Summary{}, err
+	}
 	err = s.pool.QueryRow(ctx, totals).Scan(&sum.TotalPatientsCreated, &sum.TotalUpdates, &sum.TotalPatientsDeleted)
 	if err != nil {
 		return analytics.Summary{}, fmt.Errorf("analyticsdb.summary: %w", err)
 	}
 	return sum, nil
+}
+
+// createdBy counts creations by column, a constant of this package.
+func (s *Store) createdBy(ctx context.Context, column string) ([]analytics.GroupCount, error) {
+	rows, _ := s.pool.Query(ctx, fmt.Sprintf(createdBy, pgx.Identifier{column}.Sanitize()))
+	groups, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (analytics.GroupCount, error) {
+		var g analytics.GroupCount
+		err := r.Scan(&g.Value, &g.Count)
+		return g, err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("analyticsdb.summary by %s: %w", column, err)
+	}
+	if column == "age_band" {
+		sortBands(groups)
+	}
+	return groups, nil
+}
+
+// sortBands orders age bands youngest first ("" last), not as text.
+func sortBands(groups []analytics.GroupCount) {
+	rank := func(v string) int {
+		if i := slices.Index(analytics.AgeBands, v); i >= 0 {
+			return i
+		}
+		return len(analytics.AgeBands)
+	}
+	slices.SortFunc(groups, func(a, b analytics.GroupCount) int { return rank(a.Value) - rank(b.Value) })
 }

@@ -16,7 +16,7 @@ import (
 
 var template = pgtest.NewTemplate(analyticsdb.Migrations())
 
-func TestRecordOnceAndSummarisePerDay(t *testing.T) {
+func TestRecordOnceAndSummarisePerDayAgeBandAndGender(t *testing.T) {
 	store := analyticsdb.New(template.Pool(t))
 	ctx := context.Background()
 	day1 := time.Date(2026, 11, 23, 23, 59, 0, 0, time.UTC)
@@ -24,8 +24,8 @@ func TestRecordOnceAndSummarisePerDay(t *testing.T) {
 	day3 := time.Date(2026, 11, 24, 8, 0, 0, 0, time.UTC)
 	deletedPatient := uuid.NewString()
 	events := []analytics.Event{
-		{ID: uuid.NewString(), Type: "PATIENT_CREATED", PatientID: uuid.NewString(), OccurredAt: day1},
-		{ID: uuid.NewString(), Type: "PATIENT_CREATED", PatientID: uuid.NewString(), OccurredAt: day2},
+		{ID: uuid.NewString(), Type: "PATIENT_CREATED", PatientID: uuid.NewString(), OccurredAt: day1, AgeBand: "90+", Gender: "female"},
+		{ID: uuid.NewString(), Type: "PATIENT_CREATED", PatientID: uuid.NewString(), OccurredAt: day2, AgeBand: "18-29", Gender: "female"},
 		{ID: uuid.NewString(), Type: "PATIENT_CREATED", PatientID: uuid.NewString(), OccurredAt: day3},
 		{ID: uuid.NewString(), Type: "PATIENT_UPDATED", PatientID: uuid.NewString(), OccurredAt: day3},
 		{ID: uuid.NewString(), Type: "PATIENT_UPDATED", PatientID: uuid.NewString(), OccurredAt: day3},
@@ -47,6 +47,8 @@ func TestRecordOnceAndSummarisePerDay(t *testing.T) {
 		TotalUpdates:         2,
 		TotalPatientsDeleted: 1,
 		CreatedPerDay:        []analytics.DayCount{{Date: "2026-11-23", Count: 2}, {Date: "2026-11-24", Count: 1}},
+		CreatedByAgeBand:     []analytics.GroupCount{{Value: "18-29", Count: 1}, {Value: "90+", Count: 1}, {Value: "", Count: 1}},
+		CreatedByGender:      []analytics.GroupCount{{Value: "", Count: 1}, {Value: "female", Count: 2}},
 	}, sum)
 	assert.EqualValues(t, 2, sum.CurrentPatients())
 }

@@ -23,7 +23,7 @@ func TestEveryForgedTokenIsRejectedBeforeTheSidecar(t *testing.T) {
 	tokens["none"] = ""
 	for name, tok := range tokens {
 		for _, route := range [][2]string{{"GET", "/patients"}, {"POST", "/patients"}, {"GET", "/analytics/summary"},
-			{"GET", "/auth/users"}, {"POST", "/auth/logout"}, {"DELETE", "/patients/"+someID}} {
+			{"GET", "/auth/users"}, {"POST", "/auth/logout"}, {"DELETE", "/patients/" + someID}} {
 			req := httptest.NewRequest(route[0], route[1], strings.NewReader("{}"))
 			if tok != "" {
 				req.Header.Set("Authorization", "Bearer "+tok)
@@ -47,20 +47,20 @@ func TestRolesDecide(t *testing.T) {
 		want               int
 	}{
 		{"clinician", "POST", "/patients", 200},
-		{"clinician", "GET", "/patients/"+someID, 200},
-		{"clinician", "PUT", "/patients/"+someID, 200},
-		{"clinician", "DELETE", "/patients/"+someID, 403},
+		{"clinician", "GET", "/patients/" + someID, 200},
+		{"clinician", "PUT", "/patients/" + someID, 200},
+		{"clinician", "DELETE", "/patients/" + someID, 403},
 		{"clinician", "GET", "/analytics/summary", 403},
 		{"clinician", "GET", "/auth/users", 403},
-		{"clinician", "GET", "/patients/"+someID+"/audit", 403},
-		{"admin", "GET", "/patients/"+someID+"/audit", 200},
+		{"clinician", "GET", "/patients/" + someID + "/audit", 403},
+		{"admin", "GET", "/patients/" + someID + "/audit", 200},
 		{"clinician", "POST", "/auth/logout", 200},
 		{"billing", "GET", "/patients", 200},
 		{"billing", "POST", "/patients", 403},
 		{"billing", "GET", "/analytics/summary", 403},
-		{"admin", "DELETE", "/patients/"+someID, 200},
+		{"admin", "DELETE", "/patients/" + someID, 200},
 		{"admin", "GET", "/analytics/summary", 200},
-		{"admin", "PATCH", "/auth/users/"+someID, 200},
+		{"admin", "PATCH", "/auth/users/" + someID, 200},
 		{"nurse", "GET", "/patients", 401}, // unknown role: the token is not one we issue
 	}
 	for _, tc := range cases {

@@ -220,3 +220,28 @@ func ValidID(id string) bool {
 	_, err := uuid.Parse(id)
 	return err == nil && len(id) == 36
 }
+
+// Age bands events carry instead of a date of birth. Ages over 89 are one
+// band, as HIPAA's Safe Harbor de-identification requires.
+var ageBands = []struct {
+	upTo int // inclusive; -1: no upper bound
+	name string
+}{{17, "0-17"}, {29, "18-29"}, {44, "30-44"}, {64, "45-64"}, {89, "65-89"}, {-1, "90+"}}
+
+// AgeBand is the age band of someone born on dob, at time at (UTC dates).
+func AgeBand(dob, at time.Time) string {
+	if dob.IsZero() {
+		return ""
+	}
+	dob, at = dob.UTC(), at.UTC()
+	age := at.Year() - dob.Year()
+	if at.Month() < dob.Month() || (at.Month() == dob.Month() && at.Day() < dob.Day()) {
+		age--
+	}
+	for _, b := range ageBands {
+		if b.upTo < 0 || age <= b.upTo {
+			return b.name
+		}
+	}
+	return ""
+}

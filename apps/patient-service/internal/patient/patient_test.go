@@ -345,3 +345,24 @@ func TestGetMalformedIDIsNotFound(t *testing.T) {
 	_, err := svc.Get(context.Background(), clinician, "../../etc")
 	assert.ErrorIs(t, err, patient.ErrNotFound)
 }
+
+func TestAgeBandDeidentifiesTheDateOfBirth(t *testing.T) {
+	at := time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
+	for dob, want := range map[string]string{
+		"2026-11-25": "0-17",
+		"2008-11-26": "0-17", // 18 tomorrow
+		"2008-11-25": "18-29",
+		"1996-11-26": "18-29",
+		"1996-11-25": "30-44",
+		"1981-11-25": "45-64",
+		"1961-11-25": "65-89",
+		"1936-11-26": "65-89",
+		"1936-11-25": "90+",
+		"1880-01-01": "90+",
+	} {
+		d, err := time.Parse(patient.DateLayout, dob)
+		require.NoError(t, err)
+		assert.Equal(t, want, patient.AgeBand(d, at), dob)
+	}
+	assert.Empty(t, patient.AgeBand(time.Time{}, at))
+}

@@ -16,19 +16,15 @@ import (
 // encodeEvent renders ev as the protojson PatientEvent the topic carries.
 func encodeEvent(ev patient.Event) (string, error) {
 	p := ev.Patient
+	// Only identifiers and de-identified attributes leave the service: the
+	// topic is retained and read by systems that need no PHI.
 	msg := &patientv1.PatientEvent{
-		EventId: ev.ID,
-		Type:    patientv1.EventType(patientv1.EventType_value[string(ev.Type)]),
-		Patient: &patientv1.Patient{
-			Id:             p.ID,
-			Name:           p.Name,
-			Email:          p.Email,
-			Address:        p.Address,
-			DateOfBirth:    p.DateOfBirth.Format(patient.DateLayout),
-			RegisteredDate: p.RegisteredDate.Format(patient.DateLayout),
-			Phone:          p.Phone,
-			Gender:         p.Gender,
-			Mrn:            p.MRN,
+		EventId:   ev.ID,
+		Type:      patientv1.EventType(patientv1.EventType_value[string(ev.Type)]),
+		PatientId: p.ID,
+		Attributes: &patientv1.Attributes{
+			AgeBand: patient.AgeBand(p.DateOfBirth, ev.OccurredAt),
+			Gender:  p.Gender,
 		},
 		OccurredAt: timestamppb.New(ev.OccurredAt),
 		Version:    p.Version,

@@ -234,9 +234,10 @@ func TestPublishPendingDeliversInOrderAndStopsAtFailure(t *testing.T) {
 		require.NoError(t, protojson.Unmarshal([]byte(m.Payload), &ev))
 		assert.Equal(t, patientv1.EventType_PATIENT_CREATED, ev.GetType())
 		assert.Equal(t, m.EventID, ev.GetEventId())
-		assert.Equal(t, m.Key, ev.GetPatient().GetId(), "partitioned by patient")
-		assert.Equal(t, "1985-12-10", ev.GetPatient().GetDateOfBirth())
-		assert.Equal(t, "female", ev.GetPatient().GetGender())
+		assert.Equal(t, m.Key, ev.GetPatientId(), "partitioned by patient")
+		assert.Equal(t, "female", ev.GetAttributes().GetGender())
+		assert.Equal(t, patient.AgeBand(time.Date(1985, 12, 10, 0, 0, 0, 0, time.UTC), time.Now()), ev.GetAttributes().GetAgeBand())
+		assert.NotContains(t, m.Payload, "1985-12-10", "no date of birth in the event")
 		assert.EqualValues(t, 1, ev.GetVersion())
 		assert.Equal(t, patientdb.Topic, m.Topic)
 		return nil
