@@ -115,10 +115,18 @@ func TestDaprdArgsMatchTheCLI(t *testing.T) {
 	assert.Equal(t, []string{"/bin/daprd",
 		"--app-id", "billing-service", "--app-protocol", "grpc", "--app-channel-address", "127.0.0.1",
 		"--dapr-http-port", "3503", "--dapr-grpc-port", "50013", "--dapr-internal-grpc-port", "40001",
-		"--metrics-port", "40002", "--metrics-listen-address", "127.0.0.1",
+		"--metrics-port", "40002",
+		"--dapr-internal-grpc-listen-address", "127.0.0.1", "--metrics-listen-address", "127.0.0.1",
 		"--log-level", "info", "--app-port", "9001", "--dapr-listen-addresses", "127.0.0.1",
 		"--resources-path", "/r1", "--resources-path", "/r2", "--config", "/c.yaml",
 	}, a.daprdArgs())
+	assert.NotContains(t, a.daprdArgs(), "--enable-mtls", "no Sentry, no mTLS flags")
+
+	// With the run's Sentry, as the CLI does for a Configuration with mTLS.
+	a.sys.Sentry = &Sentry{Address: "127.0.0.1:50001", TrustAnchors: []byte("PEM")}
+	args := a.daprdArgs()
+	assert.Equal(t, []string{"--enable-mtls", "--sentry-address", "127.0.0.1:50001"}, args[len(args)-3:])
+	assert.Contains(t, a.daprdEnv(), "DAPR_TRUST_ANCHORS=PEM")
 
 	env := a.appEnv()
 	for _, want := range []string{"APP_ID=billing-service", "APP_PORT=9001", "APP_PROTOCOL=grpc",
