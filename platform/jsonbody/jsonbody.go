@@ -4,6 +4,7 @@
 package jsonbody
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -11,6 +12,7 @@ import (
 	"mime"
 	"net/http"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/pms-dapr/pms/platform/problem"
 )
@@ -23,9 +25,21 @@ func Decode(w http.ResponseWriter, r *http.Request, dst any, maxBytes int64) boo
 		problem.Write(w, r, problem.New(http.StatusUnsupportedMediaType, "Send the body as application/json."))
 		return false
 	}
-	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxBytes))
+	raw, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBytes))
+	if err != nil {
+		problem.Write(w, r, Problem(err, maxBytes))
+		return false
+	}
+	// encoding/json silently replaces invalid UTF-8 with U+FFFD, and
+	// PostgreSQL refuses NUL: the client learns which field, rather than
+	// having its data changed or causing a 500.
+	if field, msg := BadString(raw); field != "" {
+		problem.Write(w, r, problem.Validation([]problem.FieldError{{Field: field, Message: msg}}))
+		return false
+	}
+	dec := json.NewDecoder(bytes.NewReader(raw))
 	dec.DisallowUnknownFields()
-	err := dec.Decode(dst)
+	err = dec.Decode(dst)
 	if err == nil && dec.Decode(&struct{}{}) != io.EOF {
 		err = errors.New("trailing data after the JSON object")
 	}
@@ -62,6 +76,70 @@ func Problem(err error, maxBytes int64) problem.Details {
 	default:
 		return problem.New(http.StatusBadRequest, "The body could not be read: "+err.Error())
 	}
+}
+
+// BadString finds the first string of a JSON document (key or value) that
+// is not valid UTF-8 (raw bytes or a lone surrogate escape) or holds a NUL,
+// and returns the top-level field it belongs to ("body" outside any field)
+// with what is wrong. It returns "" for a document without one, including
+// one that is not valid JSON (the decoder reports that).
+func BadString(raw []byte) (field, msg string) {
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	var (
+		depth     int
+		key       string // current top-level key
+		expectKey bool   // the next string at depth 1 is a key
+	)
+	for {
+		start := dec.InputOffset()
+		tok, err := dec.Token()
+		if err != nil {
+			return "", ""
+		}
+		switch t := tok.(type) {
+		case json.Delim:
+			switch t {
+			case '{', '[':
+				depth++
+				expectKey = t == '{' && depth == 1
+			case '}', ']':
+				depth--
+				expectKey = depth == 1
+			}
+			continue
+		case string:
+			name := key
+			if depth == 1 && expectKey {
+				name = t
+			}
+			if name == "" {
+				name = "body"
+			}
+			if m := stringProblem(t, raw[start:dec.InputOffset()]); m != "" {
+				return name, m
+			}
+			if depth == 1 && expectKey {
+				key, expectKey = t, false
+				continue
+			}
+		}
+		if depth == 1 {
+			expectKey = true
+		}
+	}
+}
+
+// stringProblem checks one decoded string against its raw JSON bytes.
+func stringProblem(decoded string, raw []byte) string {
+	replaced := strings.ContainsRune(decoded, utf8.RuneError) &&
+		!bytes.Contains(raw, []byte("\xef\xbf\xbd")) && !bytes.Contains(bytes.ToLower(raw), []byte(`\ufffd`))
+	switch {
+	case !utf8.Valid(raw) || replaced:
+		return "must be valid UTF-8"
+	case strings.ContainsRune(decoded, 0):
+		return "must not contain NUL characters"
+	}
+	return ""
 }
 
 func jsonType(kind string) string {

@@ -5,7 +5,11 @@
 // same fields in the same order whatever they called.
 package validation
 
-import "strings"
+import (
+	"strconv"
+	"strings"
+	"unicode/utf8"
+)
 
 // FieldError names one invalid input field and why it was rejected.
 type FieldError struct {
@@ -51,4 +55,31 @@ func (e *Error) Error() string {
 		what = "input"
 	}
 	return "invalid " + what + ": " + strings.Join(msgs, "; ")
+}
+
+// TextProblem says what is wrong with v as text from outside, or "" when
+// nothing is: it must be valid UTF-8, hold no control character (C0, DEL or
+// C1; PostgreSQL refuses NUL and invalid UTF-8 outright) and have at most
+// max characters (max <= 0: no limit).
+func TextProblem(v string, max int) string {
+	if !utf8.ValidString(v) {
+		return "must be valid UTF-8"
+	}
+	for _, r := range v {
+		if r < 0x20 || (r >= 0x7f && r <= 0x9f) {
+			return "must not contain control characters"
+		}
+	}
+	if max > 0 && utf8.RuneCountInString(v) > max {
+		return "must be at most " + strconv.Itoa(max) + " characters"
+	}
+	return ""
+}
+
+// Text records field as rejected when v is not acceptable text (see
+// TextProblem).
+func (e *Error) Text(field, v string, max int) {
+	if msg := TextProblem(v, max); msg != "" {
+		e.Add(field, msg)
+	}
 }

@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 	"os"
 	"path/filepath"
 	"syscall"
@@ -57,6 +58,11 @@ func run(m *testing.M) int {
 		return 1
 	}
 	adminToken = s.AccessToken
+	if err := waitRoutable(ctx); err != nil {
+		fmt.Fprintf(os.Stderr, "e2e: the gateway cannot reach every app: %v\n", err)
+		sys.Stop()
+		return 1
+	}
 	code := m.Run()
 	if err := checkOpenAPI(root); err != nil {
 		fmt.Fprintf(os.Stderr, "e2e: FAIL: gateway responses and the OpenAPI document disagree:\n%v\n", err)
@@ -104,4 +110,32 @@ func repoRoot() (string, error) {
 		}
 		dir = parent
 	}
+}
+
+// waitRoutable waits until the gateway reaches every app it routes to:
+// sidecars report healthy before they resolve each other by name (mDNS),
+// and tests run in random order, so none may be the first to find out.
+func waitRoutable(ctx context.Context) error {
+	for _, path := range []string{"/patients?limit=1", "/analytics/summary", "/auth/users"} {
+		for {
+			req, err := http.NewRequestWithContext(ctx, http.MethodGet, gateway+path, nil)
+			if err != nil {
+				return err
+			}
+			req.Header.Set("Authorization", "Bearer "+adminToken)
+			resp, err := httpClient.Do(req)
+			if err == nil {
+				resp.Body.Close()
+				if resp.StatusCode == http.StatusOK {
+					break
+				}
+			}
+			select {
+			case <-ctx.Done():
+				return fmt.Errorf("GET %s: %w", path, ctx.Err())
+			case <-time.After(250 * time.Millisecond):
+			}
+		}
+	}
+	return nil
 }

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"google.golang.org/grpc/codes"
@@ -174,6 +175,13 @@ func TestPatientCreatedDuringBillingOutageGetsAccount(t *testing.T) {
 func TestBillingRejectsBadInputWithGRPCCodes(t *testing.T) {
 	ctx := toBilling()
 	api := billingv1.NewBillingServiceClient(sidecarConn(t))
+	// A test that stopped billing-service may have left patient-service's
+	// circuit breaker open for a few seconds.
+	eventually(t, 30*time.Second, "billing-service answers through patient-service's sidecar", func() error {
+		_, err := api.CreateBillingAccount(ctx, &billingv1.CreateBillingAccountRequest{
+			PatientId: uuid.NewString(), Name: "Breaker Probe", Email: "probe@example.com"})
+		return err
+	})
 
 	_, err := api.CreateBillingAccount(ctx, &billingv1.CreateBillingAccountRequest{PatientId: "nope"})
 	assert.Equal(t, codes.InvalidArgument, status.Code(err), "%v", err)

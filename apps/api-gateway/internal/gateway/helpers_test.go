@@ -31,7 +31,7 @@ type seen struct {
 }
 
 // fakeSidecar answers every request with status/contentType/body and records it.
-func fakeSidecar(t *testing.T, status int, contentType, body string) (*url.URL, *seen) {
+func fakeSidecar(t testing.TB, status int, contentType, body string) (*url.URL, *seen) {
 	t.Helper()
 	got := &seen{}
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -52,7 +52,7 @@ func fakeSidecar(t *testing.T, status int, contentType, body string) (*url.URL, 
 // readyBearer is the Dapr bearer middleware configured (from a component
 // manifest, as in production) to trust signer's keys, served by a JWKS
 // endpoint.
-func readyBearer(t *testing.T, signer *authntest.Signer) *gateway.Bearer {
+func readyBearer(t testing.TB, signer *authntest.Signer) *gateway.Bearer {
 	t.Helper()
 	jwks := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
@@ -86,7 +86,7 @@ spec:
 	return b
 }
 
-func newSigner(t *testing.T) *authntest.Signer {
+func newSigner(t testing.TB) *authntest.Signer {
 	t.Helper()
 	s, err := authntest.NewSigner(issuer, audience)
 	require.NoError(t, err)

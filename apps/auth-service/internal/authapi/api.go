@@ -104,15 +104,9 @@ func (h *handler) login(w http.ResponseWriter, r *http.Request) {
 	if !jsonbody.Decode(w, r, &body, maxBody) {
 		return
 	}
-	if body.Email == "" || body.Password == "" {
-		var fields []problem.FieldError
-		if body.Email == "" {
-			fields = append(fields, problem.FieldError{Field: "email", Message: "is required"})
-		}
-		if body.Password == "" {
-			fields = append(fields, problem.FieldError{Field: "password", Message: "is required"})
-		}
-		problem.Write(w, r, problem.Validation(fields))
+	if err := identity.ValidateLogin(body.Email, body.Password); err != nil {
+		d, _ := problem.Invalid(err)
+		problem.Write(w, r, d)
 		return
 	}
 	s, err := h.acc.Login(r.Context(), body.Email, body.Password, clientAddr(r))

@@ -6,6 +6,7 @@ package identity
 import (
 	"errors"
 	"net/mail"
+	"strings"
 	"time"
 	"unicode/utf8"
 
@@ -58,7 +59,9 @@ type NewUser struct {
 
 func (n NewUser) validate() error {
 	v := validation.New("user")
-	if a, err := mail.ParseAddress(n.Email); err != nil || a.Address != n.Email {
+	if msg := validation.TextProblem(n.Email, MaxEmailLen); msg != "" {
+		v.Add("email", msg)
+	} else if a, err := mail.ParseAddress(n.Email); err != nil || a.Address != n.Email {
 		v.Add("email", "must be an email address like name@example.com")
 	}
 	validatePassword(v, n.Password)
@@ -73,11 +76,42 @@ func (n NewUser) validate() error {
 
 func validatePassword(v *validation.Error, p string) {
 	switch n := utf8.RuneCountInString(p); {
+	case !utf8.ValidString(p):
+		v.Add("password", "must be valid UTF-8")
+	case strings.ContainsRune(p, 0):
+		v.Add("password", "must not contain NUL characters")
 	case n < MinPasswordLen:
 		v.Add("password", "must be at least 12 characters")
 	case n > MaxPasswordLen:
 		v.Add("password", "must be at most 128 characters")
 	}
+}
+
+// MaxEmailLen bounds an email address (RFC 5321's path limit).
+const MaxEmailLen = 254
+
+// ValidateLogin checks a login's shape before anything is looked up: both
+// present, the email acceptable text, the password valid UTF-8 without NUL
+// and no longer than any password can be. A wrong password or an unknown
+// email is not a validation error (both answer ErrBadCredentials alike).
+func ValidateLogin(email, password string) error {
+	v := validation.New("login")
+	if email == "" {
+		v.Add("email", "is required")
+	} else {
+		v.Text("email", email, MaxEmailLen)
+	}
+	switch {
+	case password == "":
+		v.Add("password", "is required")
+	case !utf8.ValidString(password):
+		v.Add("password", "must be valid UTF-8")
+	case strings.ContainsRune(password, 0):
+		v.Add("password", "must not contain NUL characters")
+	case utf8.RuneCountInString(password) > MaxPasswordLen:
+		v.Add("password", "must be at most 128 characters")
+	}
+	return v.Err()
 }
 
 // UserPatch changes a user; nil fields stay as they are.

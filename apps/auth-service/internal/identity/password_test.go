@@ -9,6 +9,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/pms-dapr/pms/apps/auth-service/internal/identity"
+	"github.com/pms-dapr/pms/platform/validation"
 )
 
 // cheap keeps unit tests fast; production uses OWASPParams.
@@ -50,4 +51,24 @@ func TestThrottleBlocksAfterLimitWithinWindow(t *testing.T) {
 	assert.Zero(t, th.Blocked("a", t0.Add(61*time.Second)), "the window slides")
 	th.Reset("a")
 	assert.Zero(t, th.Blocked("a", t0.Add(6*time.Second)))
+}
+
+func TestValidateLoginRefusesWhatTheDatabaseWould(t *testing.T) {
+	for _, tc := range []struct {
+		email, password, field string
+	}{
+		{"a\x00@b.c", "long enough password", "email"},
+		{"a\xff@b.c", "long enough password", "email"},
+		{strings.Repeat("a", 250) + "@b.cd", "long enough password", "email"},
+		{"a@b.c", "pass\x00word", "password"},
+		{"a@b.c", "\xc0\xaf\xc0\xaf", "password"},
+		{"a@b.c", strings.Repeat("p", 129), "password"},
+		{"", "x", "email"},
+		{"a@b.c", "", "password"},
+	} {
+		var verr *validation.Error
+		require.ErrorAs(t, identity.ValidateLogin(tc.email, tc.password), &verr, "%q %q", tc.email, tc.password)
+		assert.Equal(t, tc.field, verr.Fields[0].Field)
+	}
+	assert.NoError(t, identity.ValidateLogin("admin@pms.local", "any password at all, even wrong"))
 }

@@ -70,10 +70,8 @@ func (in QueryInput) Parse() (Query, error) {
 	verr := validation.New("query")
 	q := Query{Name: strings.TrimSpace(in.Name), Email: strings.TrimSpace(in.Email), MRN: strings.TrimSpace(in.MRN),
 		Q: strings.TrimSpace(in.Q), Deleted: in.Deleted, Limit: DefaultListLimit}
-	for field, v := range map[string]string{"name": q.Name, "email": q.Email, "mrn": q.MRN, "q": q.Q} {
-		if len(v) > MaxNameLen {
-			verr.Add(field, "must be at most 200 characters")
-		}
+	for _, f := range []struct{ field, v string }{{"name", q.Name}, {"email", q.Email}, {"mrn", q.MRN}, {"q", q.Q}} {
+		verr.Text(f.field, f.v, MaxNameLen)
 	}
 	if in.BirthDate != "" {
 		t, err := time.Parse(DateLayout, in.BirthDate)

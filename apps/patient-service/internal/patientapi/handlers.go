@@ -132,6 +132,10 @@ func (h *Handler) patch(w http.ResponseWriter, r *http.Request) {
 		problem.Write(w, r, problem.New(http.StatusRequestEntityTooLarge, fmt.Sprintf("The body must be at most %d bytes.", MaxBodyBytes)))
 		return
 	}
+	if field, msg := jsonbody.BadString(raw); field != "" {
+		problem.Write(w, r, problem.Validation([]problem.FieldError{{Field: field, Message: msg}}))
+		return
+	}
 	var probe map[string]json.RawMessage
 	if json.Unmarshal(raw, &probe) != nil {
 		problem.Write(w, r, problem.New(http.StatusBadRequest, "The patch must be a JSON object."))
