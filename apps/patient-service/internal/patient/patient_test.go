@@ -15,6 +15,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/pms-dapr/pms/apps/patient-service/internal/patient"
+	"github.com/pms-dapr/pms/apps/patient-service/internal/patient/patienttest"
 	"github.com/pms-dapr/pms/platform/validation"
 )
 
@@ -84,99 +85,6 @@ func TestValidateRejects(t *testing.T) {
 	}
 }
 
-// fakeStore keeps patients in memory, with the version checks the real
-// store makes.
-type fakeStore struct {
-	mu       sync.Mutex
-	patients map[string]patient.Patient
-	events   []patient.Event
-	audit    []patient.AuditEntry
-	err      error
-}
-
-func newFakeStore() *fakeStore { return &fakeStore{patients: map[string]patient.Patient{}} }
-
-func (s *fakeStore) Create(_ context.Context, p patient.Patient, ev patient.Event, a patient.AuditEntry, _ *patient.IdempotencyKey) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.err != nil {
-		return s.err
-	}
-	s.patients[p.ID] = p
-	s.events = append(s.events, ev)
-	s.audit = append(s.audit, a)
-	return nil
-}
-
-func (s *fakeStore) Get(_ context.Context, id string) (patient.Patient, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	p, ok := s.patients[id]
-	if !ok {
-		return patient.Patient{}, patient.ErrNotFound
-	}
-	return p, nil
-}
-
-func (s *fakeStore) write(p patient.Patient, ev patient.Event, a patient.AuditEntry) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	cur := s.patients[p.ID]
-	if cur.Version != p.Version-1 {
-		return patient.ErrVersionMismatch
-	}
-	s.patients[p.ID] = p
-	s.events = append(s.events, ev)
-	s.audit = append(s.audit, a)
-	return nil
-}
-
-func (s *fakeStore) Update(_ context.Context, p patient.Patient, ev patient.Event, a patient.AuditEntry) error {
-	return s.write(p, ev, a)
-}
-
-func (s *fakeStore) Delete(_ context.Context, p patient.Patient, ev patient.Event, a patient.AuditEntry) error {
-	return s.write(p, ev, a)
-}
-
-func (s *fakeStore) Search(context.Context, patient.Query) (patient.Page, error) {
-	return patient.Page{}, nil
-}
-
-func (s *fakeStore) RecordAudit(_ context.Context, a patient.AuditEntry) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.audit = append(s.audit, a)
-	return nil
-}
-
-func (s *fakeStore) AuditTrail(context.Context, string) ([]patient.AuditEntry, error) {
-	return s.audit, nil
-}
-
-func (s *fakeStore) SetBillingAccount(_ context.Context, id, acct string) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	p := s.patients[id]
-	if p.BillingAccountID == "" {
-		p.BillingAccountID = acct
-	}
-	s.patients[id] = p
-	return nil
-}
-
-func (s *fakeStore) MissingBillingAccount(context.Context, int) ([]patient.Patient, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	var out []patient.Patient
-	for _, p := range s.patients {
-		if p.BillingAccountID == "" {
-			out = append(out, p)
-		}
-	}
-	return out, nil
-}
-
 // fakeBilling fails while down is set.
 type fakeBilling struct {
 	mu    sync.Mutex
@@ -208,7 +116,7 @@ var (
 )
 
 func TestCreateStoresPatientWithEventAuditAndAccount(t *testing.T) {
-	store, billing := newFakeStore(), &fakeBilling{}
+	store, billing := patienttest.NewFakeStore(), &fakeBilling{}
 	svc := patient.NewService(store, billing, discard())
 	p, replayed, err := svc.Create(context.Background(), clinician, valid(), "")
 	require.NoError(t, err)
@@ -217,37 +125,37 @@ func TestCreateStoresPatientWithEventAuditAndAccount(t *testing.T) {
 	assert.Equal(t, "acct-"+p.ID, p.BillingAccountID)
 	assert.EqualValues(t, 1, p.Version)
 	assert.Regexp(t, `^MRN-[A-Z2-9]{10}$`, p.MRN, "generated when absent")
-	require.Len(t, store.events, 1)
-	assert.Equal(t, patient.EventCreated, store.events[0].Type)
-	assert.Equal(t, p.ID, store.events[0].Patient.ID)
-	assert.NotEqual(t, p.ID, store.events[0].ID, "events have their own ids")
-	require.Len(t, store.audit, 1)
-	assert.Equal(t, patient.AuditEntry{At: store.audit[0].At, UserID: "u-clin", Role: "clinician", Action: "create",
-		PatientIDs: []string{p.ID}, RequestID: "r-1", Outcome: "success"}, store.audit[0])
+	require.Len(t, store.Events, 1)
+	assert.Equal(t, patient.EventCreated, store.Events[0].Type)
+	assert.Equal(t, p.ID, store.Events[0].Patient.ID)
+	assert.NotEqual(t, p.ID, store.Events[0].ID, "events have their own ids")
+	require.Len(t, store.Audit, 1)
+	assert.Equal(t, patient.AuditEntry{At: store.Audit[0].At, UserID: "u-clin", Role: "clinician", Action: "create",
+		PatientIDs: []string{p.ID}, RequestID: "r-1", Outcome: "success"}, store.Audit[0])
 }
 
 func TestCreateInvalidStoresNothingButAudits(t *testing.T) {
-	store, billing := newFakeStore(), &fakeBilling{}
+	store, billing := patienttest.NewFakeStore(), &fakeBilling{}
 	svc := patient.NewService(store, billing, discard())
 	_, _, err := svc.Create(context.Background(), clinician, patient.Draft{Name: "x"}, "")
 	var verr *validation.Error
 	require.ErrorAs(t, err, &verr)
-	assert.Empty(t, store.patients)
+	assert.Empty(t, store.Patients)
 	assert.Zero(t, billing.calls)
-	require.Len(t, store.audit, 1)
-	assert.Equal(t, "invalid", store.audit[0].Outcome)
+	require.Len(t, store.Audit, 1)
+	assert.Equal(t, "invalid", store.Audit[0].Outcome)
 }
 
 func TestCreatePropagatesStoreErrors(t *testing.T) {
-	store := newFakeStore()
-	store.err = patient.ErrEmailTaken
+	store := patienttest.NewFakeStore()
+	store.Err = patient.ErrEmailTaken
 	svc := patient.NewService(store, &fakeBilling{}, discard())
 	_, _, err := svc.Create(context.Background(), clinician, valid(), "")
 	assert.ErrorIs(t, err, patient.ErrEmailTaken)
 }
 
 func TestBillingOutageIsReconciled(t *testing.T) {
-	store, billing := newFakeStore(), &fakeBilling{down: true}
+	store, billing := patienttest.NewFakeStore(), &fakeBilling{down: true}
 	svc := patient.NewService(store, billing, discard())
 	p, _, err := svc.Create(context.Background(), clinician, valid(), "")
 	require.NoError(t, err, "a billing outage does not fail registration")
@@ -270,7 +178,7 @@ func TestBillingOutageIsReconciled(t *testing.T) {
 }
 
 func TestChangesNeedTheCurrentVersion(t *testing.T) {
-	store := newFakeStore()
+	store := patienttest.NewFakeStore()
 	svc := patient.NewService(store, &fakeBilling{}, discard())
 	ctx := context.Background()
 	p, _, err := svc.Create(ctx, clinician, valid(), "")
@@ -286,7 +194,7 @@ func TestChangesNeedTheCurrentVersion(t *testing.T) {
 	assert.Equal(t, "Ada King", up.Name)
 	assert.Equal(t, p.MRN, up.MRN, "an MRN left out is kept")
 	assert.Equal(t, p.BillingAccountID, up.BillingAccountID, "server-owned fields survive")
-	assert.Equal(t, patient.EventUpdated, store.events[len(store.events)-1].Type)
+	assert.Equal(t, patient.EventUpdated, store.Events[len(store.Events)-1].Type)
 
 	patched, err := svc.Patch(ctx, clinician, p.ID, 2, func(d patient.Draft) (patient.Draft, error) {
 		d.Phone = "+44 20 7946 0000"
@@ -298,8 +206,8 @@ func TestChangesNeedTheCurrentVersion(t *testing.T) {
 
 	assert.ErrorIs(t, svc.Delete(ctx, clinician, p.ID, 3), patient.ErrForbidden, "only admins delete")
 	require.NoError(t, svc.Delete(ctx, admin, p.ID, 3))
-	assert.Equal(t, patient.EventDeleted, store.events[len(store.events)-1].Type)
-	assert.EqualValues(t, 4, store.events[len(store.events)-1].Patient.Version)
+	assert.Equal(t, patient.EventDeleted, store.Events[len(store.Events)-1].Type)
+	assert.EqualValues(t, 4, store.Events[len(store.Events)-1].Patient.Version)
 	_, err = svc.Get(ctx, clinician, p.ID)
 	assert.ErrorIs(t, err, patient.ErrGone)
 	_, err = svc.Replace(ctx, clinician, p.ID, 4, d)
@@ -307,7 +215,7 @@ func TestChangesNeedTheCurrentVersion(t *testing.T) {
 }
 
 func TestSearchAndAuditTrailRules(t *testing.T) {
-	store := newFakeStore()
+	store := patienttest.NewFakeStore()
 	svc := patient.NewService(store, &fakeBilling{}, discard())
 	ctx := context.Background()
 	_, err := svc.Search(ctx, clinician, patient.Query{Deleted: true, Limit: 20})
@@ -317,7 +225,7 @@ func TestSearchAndAuditTrailRules(t *testing.T) {
 	_, err = svc.AuditTrail(ctx, clinician, "6f1c4a50-0000-4000-8000-000000000000")
 	assert.ErrorIs(t, err, patient.ErrForbidden)
 	outcomes := []string{}
-	for _, e := range store.audit {
+	for _, e := range store.Audit {
 		outcomes = append(outcomes, e.Action+":"+e.Outcome)
 	}
 	assert.Equal(t, []string{"search:forbidden", "search:success", "audit.read:forbidden"}, outcomes, "refusals are audited too")
@@ -341,7 +249,7 @@ func TestQueryInputParsing(t *testing.T) {
 }
 
 func TestGetMalformedIDIsNotFound(t *testing.T) {
-	svc := patient.NewService(newFakeStore(), &fakeBilling{}, discard())
+	svc := patient.NewService(patienttest.NewFakeStore(), &fakeBilling{}, discard())
 	_, err := svc.Get(context.Background(), clinician, "../../etc")
 	assert.ErrorIs(t, err, patient.ErrNotFound)
 }
@@ -365,4 +273,10 @@ func TestAgeBandDeidentifiesTheDateOfBirth(t *testing.T) {
 		assert.Equal(t, want, patient.AgeBand(d, at), dob)
 	}
 	assert.Empty(t, patient.AgeBand(time.Time{}, at))
+}
+
+// The in-memory store meets the same contract as the PostgreSQL store
+// (patientdb runs it too), refusals of NUL and invalid UTF-8 included.
+func TestFakeStoreMeetsTheStoreContract(t *testing.T) {
+	patienttest.StoreContract(t, func(*testing.T) patient.Store { return patienttest.NewFakeStore() })
 }

@@ -63,11 +63,14 @@ func Routes(reg Registry, sec Security, health service.Health, log *slog.Logger)
 		r.Use(sec.Tokens.Middleware)
 		r.Post("/", h.create)
 		r.Get("/", h.search)
-		r.Get("/{id}", h.get)
-		r.Put("/{id}", h.replace)
-		r.Patch("/{id}", h.patch)
-		r.Delete("/{id}", h.delete)
-		r.Get("/{id}/audit", h.audit)
+		r.Route("/{id}", func(r chi.Router) {
+			r.Use(knownIDs)
+			r.Get("/", h.get)
+			r.Put("/", h.replace)
+			r.Patch("/", h.patch)
+			r.Delete("/", h.delete)
+			r.Get("/audit", h.audit)
+		})
 	})
 	r.NotFound(problem.NotFound)
 	r.MethodNotAllowed(problem.MethodNotAllowed)
@@ -112,4 +115,17 @@ func conflict(w http.ResponseWriter, r *http.Request, field, detail string) {
 	d := problem.New(http.StatusConflict, detail)
 	d.Errors = []problem.FieldError{{Field: field, Message: "is already registered"}}
 	problem.Write(w, r, d)
+}
+
+// knownIDs answers 404 for a path id that cannot name a patient (not a
+// UUID), before anything is looked up or audited: such text never reaches
+// the database, which would refuse some of it (NUL, invalid UTF-8).
+func knownIDs(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !patient.ValidID(chi.URLParam(r, "id")) {
+			problem.Write(w, r, problem.New(http.StatusNotFound, "No patient with this id."))
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
 }

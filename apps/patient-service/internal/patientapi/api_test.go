@@ -11,6 +11,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -40,16 +41,36 @@ func (f *fakeRegistry) Create(_ context.Context, a patient.Actor, d patient.Draf
 	if f.err != nil {
 		return patient.Patient{}, false, f.err
 	}
+	if err := refusedByPostgres(key, d.Name, d.Email, d.Address, d.Phone, d.Gender, d.MRN); err != nil {
+		return patient.Patient{}, false, err
+	}
 	if _, err := d.Validate(time.Now().UTC().Truncate(24 * time.Hour)); err != nil {
 		return patient.Patient{}, false, err
 	}
 	return f.p, key == "seen-before", nil
 }
 
+// errRefusedByPostgres stands for the error PostgreSQL gives text it
+// cannot store (NUL, invalid UTF-8): the fake refuses the same, so a
+// handler that lets such text through fails its tests, not production.
+var errRefusedByPostgres = errors.New("fake: PostgreSQL refuses this text")
+
+func refusedByPostgres(texts ...string) error {
+	for _, s := range texts {
+		if !utf8.ValidString(s) || strings.ContainsRune(s, 0) {
+			return errRefusedByPostgres
+		}
+	}
+	return nil
+}
+
 func (f *fakeRegistry) Get(_ context.Context, a patient.Actor, id string) (patient.Patient, error) {
 	f.actor = a
 	if f.err != nil {
 		return patient.Patient{}, f.err
+	}
+	if err := refusedByPostgres(id); err != nil {
+		return patient.Patient{}, err
 	}
 	if id != f.p.ID {
 		return patient.Patient{}, patient.ErrNotFound
@@ -59,6 +80,9 @@ func (f *fakeRegistry) Get(_ context.Context, a patient.Actor, id string) (patie
 
 func (f *fakeRegistry) Search(_ context.Context, a patient.Actor, q patient.Query) (patient.Page, error) {
 	f.query, f.actor = q, a
+	if err := refusedByPostgres(q.Name, q.Email, q.MRN, q.Q); err != nil {
+		return patient.Page{}, err
+	}
 	return patient.Page{Items: []patient.Patient{f.p}, Next: &patient.Cursor{CreatedAt: f.p.CreatedAt, ID: f.p.ID}}, f.err
 }
 

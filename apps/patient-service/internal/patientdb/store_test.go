@@ -15,6 +15,7 @@ import (
 
 	"github.com/pms-dapr/pms/apps/patient-service/internal/outbox"
 	"github.com/pms-dapr/pms/apps/patient-service/internal/patient"
+	"github.com/pms-dapr/pms/apps/patient-service/internal/patient/patienttest"
 	"github.com/pms-dapr/pms/apps/patient-service/internal/patientdb"
 	"github.com/pms-dapr/pms/platform/pgtest"
 	patientv1 "github.com/pms-dapr/pms/proto/patient/v1"
@@ -282,4 +283,10 @@ func TestHousekeepingRemovesOnlyExpiredBookkeeping(t *testing.T) {
 	assert.Equal(t, 1, count(t, pool, `SELECT count(*) FROM idempotency_keys`))
 	assert.Equal(t, 1, count(t, pool, `SELECT count(*) FROM outbox WHERE sent_at IS NULL`), "unsent events stay")
 	assert.Equal(t, 3, count(t, pool, `SELECT count(*) FROM patients`), "patients are never touched")
+}
+
+// The PostgreSQL store meets the contract the fake store used by the
+// domain tests meets too.
+func TestPostgresStoreMeetsTheStoreContract(t *testing.T) {
+	patienttest.StoreContract(t, func(t *testing.T) patient.Store { return patientdb.New(template.Pool(t)) })
 }

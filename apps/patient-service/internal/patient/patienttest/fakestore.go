@@ -1,0 +1,160 @@
+// Package patienttest holds what tests of patient's users share: an
+// in-memory Store and the contract every Store must meet, which the fake
+// and the PostgreSQL store both run, so the fake cannot drift from what
+// the database accepts and refuses.
+package patienttest
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"sync"
+	"unicode/utf8"
+
+	"github.com/pms-dapr/pms/apps/patient-service/internal/patient"
+)
+
+// ErrRefusedText is what FakeStore answers for text PostgreSQL cannot
+// store (NUL, invalid UTF-8), as the database refuses it.
+var ErrRefusedText = errors.New("patienttest: text PostgreSQL refuses (NUL or invalid UTF-8)")
+
+// FakeStore keeps patients in memory, with the version checks the real
+// store makes and the text it refuses. Err, when set, is returned by
+// Create.
+type FakeStore struct {
+	mu       sync.Mutex
+	Patients map[string]patient.Patient
+	Events   []patient.Event
+	Audit    []patient.AuditEntry
+	Err      error
+}
+
+// NewFakeStore returns an empty FakeStore.
+func NewFakeStore() *FakeStore { return &FakeStore{Patients: map[string]patient.Patient{}} }
+
+func refusedText(texts ...string) error {
+	for _, s := range texts {
+		if !utf8.ValidString(s) || strings.ContainsRune(s, 0) {
+			return ErrRefusedText
+		}
+	}
+	return nil
+}
+
+func patientText(p patient.Patient) []string {
+	return []string{p.ID, p.Name, p.Email, p.Address, p.Phone, p.Gender, p.MRN}
+}
+
+func auditText(a patient.AuditEntry) []string {
+	return append([]string{a.UserID, a.Role, a.Action, a.RequestID, a.Outcome, a.Detail}, a.PatientIDs...)
+}
+
+// Create stores p with its event and audit entry.
+func (s *FakeStore) Create(_ context.Context, p patient.Patient, ev patient.Event, a patient.AuditEntry, _ *patient.IdempotencyKey) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.Err != nil {
+		return s.Err
+	}
+	if err := refusedText(append(patientText(p), auditText(a)...)...); err != nil {
+		return err
+	}
+	s.Patients[p.ID] = p
+	s.Events = append(s.Events, ev)
+	s.Audit = append(s.Audit, a)
+	return nil
+}
+
+// Get returns the stored patient or patient.ErrNotFound.
+func (s *FakeStore) Get(_ context.Context, id string) (patient.Patient, error) {
+	if err := refusedText(id); err != nil {
+		return patient.Patient{}, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	p, ok := s.Patients[id]
+	if !ok {
+		return patient.Patient{}, patient.ErrNotFound
+	}
+	return p, nil
+}
+
+func (s *FakeStore) write(p patient.Patient, ev patient.Event, a patient.AuditEntry) error {
+	if err := refusedText(append(patientText(p), auditText(a)...)...); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	cur, ok := s.Patients[p.ID]
+	if !ok {
+		return patient.ErrNotFound
+	}
+	if cur.Version != p.Version-1 {
+		return patient.ErrVersionMismatch
+	}
+	s.Patients[p.ID] = p
+	s.Events = append(s.Events, ev)
+	s.Audit = append(s.Audit, a)
+	return nil
+}
+
+// Update replaces p if the stored version is p.Version-1.
+func (s *FakeStore) Update(_ context.Context, p patient.Patient, ev patient.Event, a patient.AuditEntry) error {
+	return s.write(p, ev, a)
+}
+
+// Delete soft-deletes p under the same condition as Update.
+func (s *FakeStore) Delete(_ context.Context, p patient.Patient, ev patient.Event, a patient.AuditEntry) error {
+	return s.write(p, ev, a)
+}
+
+// Search finds nothing, but refuses text as the database does.
+func (s *FakeStore) Search(_ context.Context, q patient.Query) (patient.Page, error) {
+	if err := refusedText(q.Name, q.Email, q.MRN, q.Q); err != nil {
+		return patient.Page{}, err
+	}
+	return patient.Page{}, nil
+}
+
+// RecordAudit appends e.
+func (s *FakeStore) RecordAudit(_ context.Context, e patient.AuditEntry) error {
+	if err := refusedText(auditText(e)...); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.Audit = append(s.Audit, e)
+	return nil
+}
+
+// AuditTrail returns every entry recorded.
+func (s *FakeStore) AuditTrail(context.Context, string) ([]patient.AuditEntry, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]patient.AuditEntry(nil), s.Audit...), nil
+}
+
+// SetBillingAccount records acct for id unless it has one.
+func (s *FakeStore) SetBillingAccount(_ context.Context, id, acct string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	p := s.Patients[id]
+	if p.BillingAccountID == "" {
+		p.BillingAccountID = acct
+	}
+	s.Patients[id] = p
+	return nil
+}
+
+// MissingBillingAccount lists patients without an account.
+func (s *FakeStore) MissingBillingAccount(context.Context, int) ([]patient.Patient, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []patient.Patient
+	for _, p := range s.Patients {
+		if p.BillingAccountID == "" {
+			out = append(out, p)
+		}
+	}
+	return out, nil
+}
