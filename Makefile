@@ -21,6 +21,9 @@ DAPRD_CACHE := .cache/daprd/$(DAPRD_KEY)/daprd
 SENTRY_CACHE := .cache/daprd/$(DAPRD_KEY)/sentry
 PROTOGEN_KEY := $(GO_TOOLCHAIN)-$(shell sha256sum tools/protogen/go.sum | cut -c1-12)
 PROTOGEN_CACHE := .cache/protogen/$(PROTOGEN_KEY)
+# kube-apiserver and etcd for the deployment tests, per toolchain and inputs.
+KUBE_KEY := $(GO_TOOLCHAIN)-$(shell cat tools/kube-apiserver/go.sum tools/kube-apiserver/*.go tools/etcd/go.sum tools/etcd/*.go | sha256sum | cut -c1-12)
+KUBE_CACHE := .cache/kube/$(KUBE_KEY)
 # The vulnerability database is built from the pinned golang.org/x/vulndb
 # (tools/vulncheck/go.mod) and kept per version; the checker per toolchain
 # and go.sum.
@@ -138,9 +141,22 @@ test:
 test-with-postgres: runner
 	bin/pmsrun with-postgres -- $(MAKE) --no-print-directory test-go
 
-## test-deploy: check Dockerfile, docker-compose.yml, Kubernetes and CloudFormation files (no Docker or cluster needed)
-test-deploy:
-	cd tests/deploy && GOWORK=off go vet ./... && GOWORK=off go test -count=1 ./...
+$(KUBE_CACHE)/kube-apiserver:
+	@echo "Building kube-apiserver (once; a few minutes)..."
+	@mkdir -p $(KUBE_CACHE)
+	cd tools/kube-apiserver && GOWORK=off go build -trimpath -ldflags "-s -w" -o ../../$@.tmp .
+	@mv $@.tmp $@
+
+$(KUBE_CACHE)/etcd:
+	@mkdir -p $(KUBE_CACHE)
+	cd tools/etcd && GOWORK=off go build -trimpath -ldflags "-s -w" -o ../../$@.tmp .
+	@mv $@.tmp $@
+
+## test-deploy: check Dockerfile, docker-compose.yml, Kubernetes and CloudFormation files, applying the manifests to a real kube-apiserver on loopback
+test-deploy: $(KUBE_CACHE)/kube-apiserver $(KUBE_CACHE)/etcd
+	cd tests/deploy && GOWORK=off go vet ./... && \
+		KUBE_APISERVER=$(CURDIR)/$(KUBE_CACHE)/kube-apiserver ETCD=$(CURDIR)/$(KUBE_CACHE)/etcd \
+		GOWORK=off go test -count=1 ./...
 
 # Needs PMS_TEST_DATABASE_URL (set by `pmsrun with-postgres`).
 test-go:
