@@ -9,9 +9,12 @@ import (
 	"crypto/ecdsa"
 	"fmt"
 	"log/slog"
+	"math"
 	"net"
 	"os"
 	"os/signal"
+	"runtime"
+	"runtime/debug"
 	"syscall"
 	"time"
 
@@ -54,6 +57,8 @@ func run(ctx context.Context, log *slog.Logger) error {
 		Hash:       identity.OWASPParams,
 		RefreshTTL: cfg.RefreshTTL,
 		Throttle:   identity.NewThrottle(cfg.LoginFailLimit, time.Minute),
+		HashSlots:  hashSlots(identity.OWASPParams),
+		HashWait:   2 * time.Second,
 	})
 	if err != nil {
 		return err
@@ -75,6 +80,17 @@ func run(ctx context.Context, log *slog.Logger) error {
 // loadKeys reads the signing key (and the next one, if configured); in
 // development mode without a key file it uses a generated key kept in
 // AUTH_DEV_KEY_FILE, so tokens survive a restart.
+// hashSlots is how many password hashes may run at once: a quarter of the
+// memory limit (GOMEMLIMIT) divided by one hash's memory, at least one and
+// no more than the CPUs, which argon2id keeps busy anyway.
+func hashSlots(p identity.Argon2Params) int {
+	slots := runtime.NumCPU()
+	if limit := debug.SetMemoryLimit(-1); limit != math.MaxInt64 {
+		slots = min(slots, int(limit/4/(int64(p.MemoryKiB)*1024)))
+	}
+	return max(1, slots)
+}
+
 func loadKeys(cfg config, log *slog.Logger) (*signing.Keys, error) {
 	var current, next *ecdsa.PrivateKey
 	var err error

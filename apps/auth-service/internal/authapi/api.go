@@ -115,6 +115,8 @@ func (h *handler) login(w http.ResponseWriter, r *http.Request) {
 	case errors.As(err, &throttled):
 		w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(throttled.RetryAfter.Seconds()))))
 		problem.Write(w, r, problem.New(http.StatusTooManyRequests, "Too many failed logins; wait before trying again."))
+	case errors.Is(err, identity.ErrBusy):
+		busy(w, r)
 	case errors.Is(err, identity.ErrBadCredentials):
 		h.log.InfoContext(r.Context(), "login failed", "client", clientAddr(r))
 		problem.Write(w, r, problem.New(http.StatusUnauthorized, "Invalid email or password."))
@@ -178,6 +180,12 @@ func (h *handler) discovery(w http.ResponseWriter, _ *http.Request) {
 func (h *handler) internal(w http.ResponseWriter, r *http.Request, err error) {
 	h.log.ErrorContext(r.Context(), "request failed", "err", err)
 	problem.Write(w, r, problem.New(http.StatusInternalServerError, "The request could not be completed."))
+}
+
+// busy answers 503: every password check is taken; retry in a second.
+func busy(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Retry-After", "1")
+	problem.Write(w, r, problem.New(http.StatusServiceUnavailable, "Too many sign-ins at once; try again in a moment."))
 }
 
 // clientAddr is the caller's address as the gateway saw it (it overwrites

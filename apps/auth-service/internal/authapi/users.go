@@ -100,6 +100,8 @@ func (h *handler) userError(w http.ResponseWriter, r *http.Request, err error) {
 		return
 	}
 	switch {
+	case errors.Is(err, identity.ErrBusy):
+		busy(w, r)
 	case errors.Is(err, identity.ErrEmailTaken):
 		d := problem.New(http.StatusConflict, "A user with this email exists.")
 		d.Errors = []problem.FieldError{{Field: "email", Message: "is already registered"}}

@@ -19,6 +19,9 @@ var (
 	// ErrBadCredentials covers a wrong password, an unknown email and a
 	// disabled account alike, so a caller cannot tell which.
 	ErrBadCredentials = errors.New("invalid email or password")
+	// ErrBusy means every password-hashing slot stayed taken for the
+	// whole wait: the caller should retry shortly (503 with Retry-After).
+	ErrBusy = errors.New("password checks are saturated")
 	// ErrInvalidRefresh covers an unknown, expired, revoked or reused
 	// refresh token.
 	ErrInvalidRefresh = errors.New("invalid refresh token")

@@ -63,6 +63,12 @@ type Options struct {
 	Hash       Argon2Params
 	RefreshTTL time.Duration
 	Throttle   *Throttle
+	// HashSlots bounds how many password hashes run at once (each takes
+	// Hash.MemoryKiB of memory), so a login flood cannot exhaust memory;
+	// HashWait is how long a login waits for a slot before ErrBusy.
+	// Zero HashSlots means 1.
+	HashSlots int
+	HashWait  time.Duration
 }
 
 // Service authenticates users and manages accounts.
@@ -72,6 +78,27 @@ type Service struct {
 	opts      Options
 	dummyHash string
 	now       func() time.Time
+	hashSlots chan struct{} // a token per hash running
+}
+
+// withHashSlot runs f while holding a hashing slot, waiting at most
+// HashWait for one.
+func (s *Service) withHashSlot(ctx context.Context, f func() error) error {
+	select {
+	case s.hashSlots <- struct{}{}: // a free slot: no timer race
+	default:
+		wait := time.NewTimer(s.opts.HashWait)
+		defer wait.Stop()
+		select {
+		case s.hashSlots <- struct{}{}:
+		case <-wait.C:
+			return ErrBusy
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	defer func() { <-s.hashSlots }()
+	return f()
 }
 
 // NewService returns a Service.
@@ -80,7 +107,8 @@ func NewService(store Store, signer Signer, opts Options) (*Service, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Service{store: store, signer: signer, opts: opts, dummyHash: dummy, now: time.Now}, nil
+	return &Service{store: store, signer: signer, opts: opts, dummyHash: dummy, now: time.Now,
+		hashSlots: make(chan struct{}, max(1, opts.HashSlots))}, nil
 }
 
 // Login checks email and password and opens a session. Unknown email,
@@ -90,11 +118,7 @@ func NewService(store Store, signer Signer, opts Options) (*Service, error) {
 func (s *Service) Login(ctx context.Context, email, password, clientAddr string) (Session, error) {
 	now := s.now()
 	keys := []string{"account:" + strings.ToLower(strings.TrimSpace(email)), "client:" + clientAddr}
-	var wait time.Duration
-	for _, k := range keys {
-		wait = max(wait, s.opts.Throttle.Blocked(k, now))
-	}
-	if wait > 0 {
+	if wait := s.throttled(keys[0], keys[1], now); wait > 0 {
 		return Session{}, &ThrottledError{RetryAfter: wait}
 	}
 	u, err := s.store.UserByEmail(ctx, strings.TrimSpace(email))
@@ -105,7 +129,11 @@ func (s *Service) Login(ctx context.Context, email, password, clientAddr string)
 	if err == nil {
 		hash = u.PasswordHash
 	}
-	ok, herr := CheckPassword(password, hash)
+	var ok bool
+	var herr error
+	if serr := s.withHashSlot(ctx, func() error { ok, herr = CheckPassword(password, hash); return nil }); serr != nil {
+		return Session{}, serr // not a failed login: nothing was checked
+	}
 	if err != nil || herr != nil || !ok || u.Disabled {
 		for _, k := range keys {
 			s.opts.Throttle.Fail(k, now)
@@ -114,6 +142,20 @@ func (s *Service) Login(ctx context.Context, email, password, clientAddr string)
 	}
 	s.opts.Throttle.Reset(keys[0])
 	return s.open(ctx, u, uuid.NewString(), now)
+}
+
+// throttled says how long a login for account from client must wait. A
+// client over its own limit waits. An account over its limit is a soft
+// lock: it stops clients that have failed recently, but a client with no
+// recent failures may still try, so a burst of wrong passwords from anyone
+// cannot lock the real user out.
+func (s *Service) throttled(account, client string, now time.Time) time.Duration {
+	t := s.opts.Throttle
+	wait := t.Blocked(client, now)
+	if accountWait := t.Blocked(account, now); accountWait > 0 && t.Failures(client, now) > 0 {
+		wait = max(wait, accountWait)
+	}
+	return wait
 }
 
 // open issues an access token and stores a new refresh token in family.
@@ -194,7 +236,8 @@ func (s *Service) CreateUser(ctx context.Context, n NewUser) (User, error) {
 	if err := n.validate(); err != nil {
 		return User{}, err
 	}
-	hash, err := HashPassword(n.Password, s.opts.Hash)
+	var hash string
+	err := s.withHashSlot(ctx, func() (err error) { hash, err = HashPassword(n.Password, s.opts.Hash); return err })
 	if err != nil {
 		return User{}, err
 	}

@@ -33,6 +33,13 @@ func (t *Throttle) Blocked(key string, now time.Time) time.Duration {
 	return recent[len(recent)-t.Limit].Add(t.Window).Sub(now)
 }
 
+// Failures is how many failures key has inside the window.
+func (t *Throttle) Failures(key string, now time.Time) int {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return len(t.prune(key, now))
+}
+
 // Fail records a failure of key.
 func (t *Throttle) Fail(key string, now time.Time) {
 	t.mu.Lock()

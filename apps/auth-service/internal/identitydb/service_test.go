@@ -3,6 +3,9 @@ package identitydb_test
 import (
 	"context"
 	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -63,7 +66,10 @@ func TestLoginAndCredentialFailuresLookAlike(t *testing.T) {
 	assert.ErrorIs(t, err, identity.ErrInvalidRefresh, "disabling ends existing sessions")
 }
 
-func TestSixthFailureIsThrottled(t *testing.T) {
+// The sixth rapid failure is throttled for the client that made them. The
+// account's lock is soft: a burst of wrong passwords from anyone cannot
+// keep the owner, at an address with no failures, from signing in.
+func TestSixthFailureIsThrottledButTheOwnerGetsIn(t *testing.T) {
 	svc := accounts(t)
 	ctx := context.Background()
 	_, err := svc.CreateUser(ctx, identity.NewUser{Email: "a@example.com", Password: password, Role: "admin"})
@@ -72,13 +78,40 @@ func TestSixthFailureIsThrottled(t *testing.T) {
 		_, err := svc.Login(ctx, "a@example.com", "not the password", "10.0.0.9")
 		require.Equal(t, identity.ErrBadCredentials, err, "attempt %d", i+1)
 	}
-	_, err = svc.Login(ctx, "a@example.com", password, "10.0.1.1")
+	_, err = svc.Login(ctx, "a@example.com", password, "10.0.0.9")
 	var th *identity.ThrottledError
-	require.ErrorAs(t, err, &th, "even the right password waits once the account is throttled")
+	require.ErrorAs(t, err, &th, "the guessing client waits, right password or not")
 	assert.Greater(t, th.RetryAfter, 50*time.Second)
-
 	_, err = svc.Login(ctx, "someone@example.com", "x", "10.0.0.9")
-	assert.ErrorAs(t, err, &th, "the client address is throttled too")
+	assert.ErrorAs(t, err, &th, "the client address is throttled for every account")
+
+	_, err = svc.Login(ctx, "a@example.com", password, "10.0.1.1")
+	assert.NoError(t, err, "the owner, from a client with no failures, gets in")
+}
+
+// With one hashing slot and no time to wait for it, concurrent logins are
+// told to retry (ErrBusy) rather than all hashing at once: memory stays
+// bounded whatever the flood.
+func TestPasswordHashingIsBounded(t *testing.T) {
+	svc, err := identity.NewService(identitydb.New(template.Pool(t)), fakeSigner{}, identity.Options{
+		Hash: identity.OWASPParams, RefreshTTL: time.Hour, Throttle: identity.NewThrottle(1000, time.Minute),
+		HashSlots: 1, HashWait: time.Millisecond,
+	})
+	require.NoError(t, err)
+	var wg sync.WaitGroup
+	var busy atomic.Int32
+	for i := range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_, err := svc.Login(context.Background(), "nobody@example.com", "wrong password", fmt.Sprintf("192.0.2.%d", i))
+			if errors.Is(err, identity.ErrBusy) {
+				busy.Add(1)
+			}
+		}()
+	}
+	wg.Wait()
+	assert.Positive(t, busy.Load(), "concurrent logins beyond the slots are told to retry")
 }
 
 func TestRefreshRotatesAndReuseRevokesTheFamily(t *testing.T) {
