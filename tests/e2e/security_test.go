@@ -254,3 +254,21 @@ func TestLoginThrottling(t *testing.T) {
 	require.NoError(t, err)
 	assert.InDelta(t, 60, wait, 10)
 }
+
+// A burst of wrong passwords for the admin account from one client does
+// not keep the admin, at another address, from signing in: the account's
+// lock is soft. (Both addresses are this test's own.)
+func TestAccountBurstDoesNotLockTheOwnerOut(t *testing.T) {
+	attacker, owner := clientFrom("127.0.0.4"), clientFrom("127.0.0.5")
+	for i := range 6 {
+		r := doFrom(t, attacker, "", http.MethodPost, gateway+"/auth/login",
+			map[string]string{"email": sys.AdminEmail, "password": "guess number " + strconv.Itoa(i)})
+		require.Contains(t, []int{http.StatusUnauthorized, http.StatusTooManyRequests}, r.status, "attempt %d: %s", i+1, r.body)
+	}
+	r := doFrom(t, attacker, "", http.MethodPost, gateway+"/auth/login",
+		map[string]string{"email": sys.AdminEmail, "password": sys.AdminPassword})
+	assert.Equal(t, http.StatusTooManyRequests, r.status, "the guessing client waits, right password or not")
+	r = doFrom(t, owner, "", http.MethodPost, gateway+"/auth/login",
+		map[string]string{"email": sys.AdminEmail, "password": sys.AdminPassword})
+	assert.Equal(t, http.StatusOK, r.status, "the admin gets in from another address: %s", r.body)
+}

@@ -225,3 +225,14 @@ func (a *App) Running() bool {
 	defer a.mu.Unlock()
 	return a.app != nil && !a.app.exited() && a.daprd != nil && !a.daprd.exited()
 }
+
+// AppPID is the process id of the app (not its sidecar), or 0 when it is
+// not running.
+func (a *App) AppPID() int {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.app == nil || a.app.exited() {
+		return 0
+	}
+	return a.app.pid()
+}
