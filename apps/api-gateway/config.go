@@ -2,21 +2,26 @@ package main
 
 import (
 	"errors"
+	"fmt"
+	"net/netip"
 	"strings"
+
+	"github.com/pms-dapr/pms/apps/api-gateway/internal/gateway"
 
 	"github.com/pms-dapr/pms/platform/service"
 )
 
 // config is everything the gateway reads from its environment.
 type config struct {
-	Port            string   // APP_PORT
-	DaprHTTPPort    string   // DAPR_HTTP_PORT
-	DaprAPIToken    string   // DAPR_API_TOKEN: presented to the sidecar
-	PatientAppID    string   // PATIENT_APP_ID
-	AnalyticsAppID  string   // ANALYTICS_APP_ID
-	AuthAppID       string   // AUTH_APP_ID
-	BearerComponent string   // JWT_BEARER_COMPONENT: the middleware.http.bearer manifest
-	AllowedOrigins  []string // CORS_ALLOWED_ORIGINS: comma-separated; empty closes CORS
+	Port            string         // APP_PORT
+	DaprHTTPPort    string         // DAPR_HTTP_PORT
+	DaprAPIToken    string         // DAPR_API_TOKEN: presented to the sidecar
+	PatientAppID    string         // PATIENT_APP_ID
+	AnalyticsAppID  string         // ANALYTICS_APP_ID
+	AuthAppID       string         // AUTH_APP_ID
+	BearerComponent string         // JWT_BEARER_COMPONENT: the middleware.http.bearer manifest
+	AllowedOrigins  []string       // CORS_ALLOWED_ORIGINS: comma-separated; empty closes CORS
+	TrustedProxies  []netip.Prefix // TRUSTED_PROXIES: comma-separated addresses/CIDRs of proxies in front
 }
 
 func loadConfig() (config, error) {
@@ -33,6 +38,10 @@ func loadConfig() (config, error) {
 		if o = strings.TrimSpace(o); o != "" {
 			c.AllowedOrigins = append(c.AllowedOrigins, o)
 		}
+	}
+	var err error
+	if c.TrustedProxies, err = gateway.ParseTrustedProxies(service.Env("TRUSTED_PROXIES", "")); err != nil {
+		return c, fmt.Errorf("config: TRUSTED_PROXIES: %w", err)
 	}
 	if c.DaprAPIToken == "" {
 		return c, errors.New("config: DAPR_API_TOKEN is required (the token the sidecar expects)")

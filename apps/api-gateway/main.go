@@ -49,7 +49,8 @@ func run(ctx context.Context, log *slog.Logger) error {
 		"jwks":         bearer.Ready,
 	}}
 	h, err := gateway.Routes(
-		gateway.Config{Sidecar: sidecar, DaprAPIToken: cfg.DaprAPIToken, AllowedOrigins: cfg.AllowedOrigins},
+		gateway.Config{Sidecar: sidecar, DaprAPIToken: cfg.DaprAPIToken, AllowedOrigins: cfg.AllowedOrigins,
+			TrustedProxies: cfg.TrustedProxies},
 		gateway.Targets{Patients: cfg.PatientAppID, Analytics: cfg.AnalyticsAppID, Auth: cfg.AuthAppID},
 		bearer.Middleware, health, log)
 	if err != nil {

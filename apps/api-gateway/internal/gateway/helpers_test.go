@@ -27,7 +27,7 @@ const (
 
 // seen is what the fake sidecar received.
 type seen struct {
-	method, path, query, body, appID, token, requestID, override string
+	method, path, query, body, appID, token, requestID, override, xff string
 }
 
 // fakeSidecar answers every request with status/contentType/body and records it.
@@ -38,7 +38,8 @@ func fakeSidecar(t testing.TB, status int, contentType, body string) (*url.URL, 
 		b, _ := io.ReadAll(r.Body)
 		*got = seen{r.Method, r.URL.Path, r.URL.RawQuery, string(b), r.Header.Get("Dapr-App-Id"),
 			r.Header.Get("Dapr-Api-Token"), r.Header.Get("X-Request-Id"),
-			r.Header.Get("X-HTTP-Method-Override") + r.Header.Get("X-HTTP-Method") + r.Header.Get("X-Method-Override")}
+			r.Header.Get("X-HTTP-Method-Override") + r.Header.Get("X-HTTP-Method") + r.Header.Get("X-Method-Override"),
+			r.Header.Get("X-Forwarded-For")}
 		w.Header().Set("Content-Type", contentType)
 		w.Header().Set("X-Request-Id", "upstream-copy")
 		w.WriteHeader(status)
@@ -96,8 +97,11 @@ func newSigner(t testing.TB) *authntest.Signer {
 func discard() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
 
 func routes(sidecar *url.URL, auth func(http.Handler) http.Handler, origins ...string) http.Handler {
-	h, err := gateway.Routes(gateway.Config{Sidecar: sidecar, DaprAPIToken: daprToken, AllowedOrigins: origins},
-		gateway.Targets{Patients: "patient-service", Analytics: "analytics-service", Auth: "auth-service"},
+	return routesWith(gateway.Config{Sidecar: sidecar, DaprAPIToken: daprToken, AllowedOrigins: origins}, auth)
+}
+
+func routesWith(cfg gateway.Config, auth func(http.Handler) http.Handler) http.Handler {
+	h, err := gateway.Routes(cfg, gateway.Targets{Patients: "patient-service", Analytics: "analytics-service", Auth: "auth-service"},
 		auth, service.Health{Log: discard()}, discard())
 	if err != nil {
 		panic(err)

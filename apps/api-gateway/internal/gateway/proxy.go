@@ -59,6 +59,10 @@ func NewProxy(cfg Config, transport http.RoundTripper, appID string, log *slog.L
 			pr.SetURL(cfg.Sidecar)
 			pr.Out.URL.Path, pr.Out.URL.RawPath, pr.Out.URL.RawQuery = target.Path, "", target.RawQuery
 			pr.SetXForwarded()
+			// One address, the client's as the gateway determined it:
+			// auth-service throttles logins by it, and only the gateway may
+			// call auth-service's login (access control).
+			pr.Out.Header.Set("X-Forwarded-For", clientAddress(pr.In, cfg.TrustedProxies))
 			for _, h := range methodOverrideHeaders {
 				pr.Out.Header.Del(h)
 			}

@@ -29,7 +29,7 @@ func TestForwardsThroughSidecarToOwningApp(t *testing.T) {
 	require.Equal(t, http.StatusCreated, rec.Code, rec.Body.String())
 	assert.JSONEq(t, `{"id":"1"}`, rec.Body.String())
 	assert.Equal(t, seen{method: "POST", path: "/patients", query: "x=1&y=2", body: `{"name":"Ada"}`,
-		appID: "patient-service", token: daprToken, requestID: "req-123"}, *got)
+		appID: "patient-service", token: daprToken, requestID: "req-123", xff: "192.0.2.1"}, *got)
 	assert.Equal(t, []string{"req-123"}, rec.Header().Values("X-Request-Id"), "one request id in the answer")
 }
 

@@ -3,6 +3,7 @@ package gateway
 import (
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"net/url"
 
 	"github.com/go-chi/chi/v5"
@@ -30,6 +31,9 @@ type Config struct {
 	Sidecar        *url.URL
 	DaprAPIToken   string
 	AllowedOrigins []string // CORS allow-list; empty means no cross-origin access
+	// TrustedProxies are the proxies in front of the gateway whose
+	// X-Forwarded-For it believes; empty: the peer is the client.
+	TrustedProxies []netip.Prefix
 }
 
 // Routes returns the gateway's router. Only the listed routes are served,
