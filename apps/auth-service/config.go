@@ -24,6 +24,7 @@ type config struct {
 	AdminEmail     string        // AUTH_BOOTSTRAP_ADMIN_EMAIL
 	AdminPassword  string        // AUTH_BOOTSTRAP_ADMIN_PASSWORD
 	RefreshTTL     time.Duration // AUTH_REFRESH_TTL
+	SessionTTL     time.Duration // AUTH_SESSION_TTL: absolute lifetime of a login
 	LoginFailLimit int           // failed logins per minute per account and per client
 }
 
@@ -48,6 +49,11 @@ func loadConfig() (config, error) {
 	}
 	c.Issuer = service.Env("AUTH_ISSUER", devIssuer)
 	var err error
+	// NIST SP 800-63B §4.2.3: at AAL2, reauthenticate once per 12 hours of
+	// an extended session, whatever the activity.
+	if c.SessionTTL, err = service.EnvDuration("AUTH_SESSION_TTL", 12*time.Hour); err != nil {
+		return c, err
+	}
 	if c.RefreshTTL, err = service.EnvDuration("AUTH_REFRESH_TTL", 12*time.Hour); err != nil {
 		return c, err
 	}

@@ -56,6 +56,7 @@ func run(ctx context.Context, log *slog.Logger) error {
 	accounts, err := identity.NewService(identitydb.New(pool), keys, identity.Options{
 		Hash:       identity.OWASPParams,
 		RefreshTTL: cfg.RefreshTTL,
+		SessionTTL: cfg.SessionTTL,
 		Throttle:   identity.NewThrottle(cfg.LoginFailLimit, time.Minute),
 		HashSlots:  hashSlots(identity.OWASPParams),
 		HashWait:   2 * time.Second,

@@ -27,6 +27,9 @@ type RefreshToken struct {
 	Hash      []byte
 	ExpiresAt time.Time
 	CreatedAt time.Time
+	// FamilyExpiresAt is when the login session ends, however often it is
+	// refreshed (set at login, kept by every rotation).
+	FamilyExpiresAt time.Time
 }
 
 // Store persists users and refresh tokens.
@@ -61,7 +64,10 @@ type Session struct {
 // Options tune a Service.
 type Options struct {
 	Hash       Argon2Params
-	RefreshTTL time.Duration
+	RefreshTTL time.Duration // one refresh token's lifetime
+	// SessionTTL is the absolute lifetime of a login: refreshing never
+	// extends it (zero: RefreshTTL).
+	SessionTTL time.Duration
 	Throttle   *Throttle
 	// HashSlots bounds how many password hashes run at once (each takes
 	// Hash.MemoryKiB of memory), so a login flood cannot exhaust memory;
@@ -184,8 +190,17 @@ func (s *Service) newRefresh(userID, family string, now time.Time) (string, Refr
 		return "", RefreshToken{}, fmt.Errorf("identity.refresh_token: %w", err)
 	}
 	raw := base64.RawURLEncoding.EncodeToString(b)
+	session := s.opts.SessionTTL
+	if session <= 0 {
+		session = s.opts.RefreshTTL
+	}
+	familyEnd := now.Add(session) // for a new login; a rotation keeps its family's
+	expires := now.Add(s.opts.RefreshTTL)
+	if familyEnd.Before(expires) {
+		expires = familyEnd
+	}
 	return raw, RefreshToken{ID: uuid.NewString(), FamilyID: family, UserID: userID, Hash: hashToken(raw),
-		ExpiresAt: now.Add(s.opts.RefreshTTL), CreatedAt: now}, nil
+		ExpiresAt: expires, CreatedAt: now, FamilyExpiresAt: familyEnd}, nil
 }
 
 func hashToken(raw string) []byte {

@@ -140,6 +140,26 @@ func TestRefreshRotatesAndReuseRevokesTheFamily(t *testing.T) {
 	assert.ErrorIs(t, err, identity.ErrInvalidRefresh)
 }
 
+// A login ends after its absolute lifetime however often it is
+// refreshed, and refreshing never extends it.
+func TestSessionsEndAfterTheirAbsoluteLifetime(t *testing.T) {
+	svc, err := identity.NewService(identitydb.New(template.Pool(t)), fakeSigner{}, identity.Options{
+		Hash: identity.Argon2Params{MemoryKiB: 64, Time: 1, Threads: 1}, RefreshTTL: time.Hour,
+		SessionTTL: 2 * time.Second, Throttle: identity.NewThrottle(5, time.Minute),
+	})
+	require.NoError(t, err)
+	ctx := context.Background()
+	_, err = svc.CreateUser(ctx, identity.NewUser{Email: "s@example.com", Password: password, Role: "billing"})
+	require.NoError(t, err)
+	s, err := svc.Login(ctx, "s@example.com", password, "10.0.0.1")
+	require.NoError(t, err)
+	s, err = svc.Refresh(ctx, s.RefreshToken)
+	require.NoError(t, err, "within the session a refresh works")
+	time.Sleep(2100 * time.Millisecond)
+	_, err = svc.Refresh(ctx, s.RefreshToken)
+	assert.ErrorIs(t, err, identity.ErrInvalidRefresh, "after it, the user signs in again")
+}
+
 func TestUserManagement(t *testing.T) {
 	svc := accounts(t)
 	ctx := context.Background()

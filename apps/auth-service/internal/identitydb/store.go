@@ -109,12 +109,12 @@ func (s *Store) UpdateUser(ctx context.Context, id string, p identity.UserPatch,
 	return u, nil
 }
 
-const insertRefresh = `INSERT INTO refresh_tokens (id, family_id, user_id, token_hash, expires_at, created_at)
-	VALUES ($1, $2, $3, $4, $5, $6)`
+const insertRefresh = `INSERT INTO refresh_tokens (id, family_id, user_id, token_hash, expires_at, created_at, family_expires_at)
+	VALUES ($1, $2, $3, $4, LEAST($5::timestamptz, $7::timestamptz), $6, $7)`
 
 // CreateRefresh stores t.
 func (s *Store) CreateRefresh(ctx context.Context, t identity.RefreshToken) error {
-	if _, err := s.pool.Exec(ctx, insertRefresh, t.ID, t.FamilyID, t.UserID, t.Hash, t.ExpiresAt, t.CreatedAt); err != nil {
+	if _, err := s.pool.Exec(ctx, insertRefresh, t.ID, t.FamilyID, t.UserID, t.Hash, t.ExpiresAt, t.CreatedAt, t.FamilyExpiresAt); err != nil {
 		return fmt.Errorf("identitydb.create_refresh: %w", err)
 	}
 	return nil
@@ -126,10 +126,10 @@ func (s *Store) RotateRefresh(ctx context.Context, hash []byte, now time.Time, n
 	reused := false
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		var id, family string
-		var expires time.Time
+		var expires, familyExpires time.Time
 		var used, revoked *time.Time
-		err := tx.QueryRow(ctx, `SELECT id, family_id, user_id, expires_at, used_at, revoked_at
-			FROM refresh_tokens WHERE token_hash = $1 FOR UPDATE`, hash).Scan(&id, &family, &userID, &expires, &used, &revoked)
+		err := tx.QueryRow(ctx, `SELECT id, family_id, user_id, expires_at, used_at, revoked_at, family_expires_at
+			FROM refresh_tokens WHERE token_hash = $1 FOR UPDATE`, hash).Scan(&id, &family, &userID, &expires, &used, &revoked, &familyExpires)
 		if errors.Is(err, pgx.ErrNoRows) {
 			return identity.ErrInvalidRefresh
 		}
@@ -137,7 +137,7 @@ func (s *Store) RotateRefresh(ctx context.Context, hash []byte, now time.Time, n
 			return err
 		}
 		switch {
-		case revoked != nil || !now.Before(expires):
+		case revoked != nil || !now.Before(expires) || !now.Before(familyExpires):
 			return identity.ErrInvalidRefresh
 		case used != nil:
 			reused = true
@@ -147,7 +147,9 @@ func (s *Store) RotateRefresh(ctx context.Context, hash []byte, now time.Time, n
 		if _, err := tx.Exec(ctx, `UPDATE refresh_tokens SET used_at = $2 WHERE id = $1`, id, now); err != nil {
 			return err
 		}
-		_, err = tx.Exec(ctx, insertRefresh, next.ID, family, userID, next.Hash, next.ExpiresAt, next.CreatedAt)
+		// The next token belongs to the same login: it ends when the login
+		// does, whatever its own lifetime.
+		_, err = tx.Exec(ctx, insertRefresh, next.ID, family, userID, next.Hash, next.ExpiresAt, next.CreatedAt, familyExpires)
 		return err
 	})
 	switch {
