@@ -17,6 +17,11 @@ import (
 // RequestIDHeader carries the request id across services.
 const RequestIDHeader = "X-Request-Id"
 
+// ClientRequestIDHeader carries, beside the system's own request id, the
+// one a client chose (the gateway never lets a client pick the id that
+// the audit trail records).
+const ClientRequestIDHeader = "X-Client-Request-Id"
+
 // RequestIDs makes sure every request has an id: it keeps a well-formed
 // incoming X-Request-Id (so one id follows a request through the gateway and
 // the sidecars) or makes a new one, and echoes it in the response.
@@ -26,10 +31,29 @@ func RequestIDs(next http.Handler) http.Handler {
 		r.Header.Set(RequestIDHeader, id)
 		w.Header().Set(RequestIDHeader, id)
 		ctx := WithRequestID(r.Context(), id)
+		if c := r.Header.Get(ClientRequestIDHeader); validRequestID(c) {
+			ctx = WithClientRequestID(ctx, c)
+		}
 		if trace := traceID(r.Header.Get("Traceparent")); trace != "" {
 			ctx = WithTraceID(ctx, trace)
 		}
 		next.ServeHTTP(w, r.WithContext(ctx))
+	})
+}
+
+// EdgeRequestIDs is RequestIDs for the system's edge (the gateway): every
+// request gets a new id, which the audit trail and every log line carry; a
+// well-formed id the client sent is kept beside it (X-Client-Request-Id,
+// logged as client_request_id), never in its place.
+func EdgeRequestIDs(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		r.Header.Del(ClientRequestIDHeader)
+		if c := r.Header.Get(RequestIDHeader); validRequestID(c) {
+			r.Header.Set(ClientRequestIDHeader, c)
+			w.Header().Set(ClientRequestIDHeader, c)
+		}
+		r.Header.Set(RequestIDHeader, uuid.NewString())
+		RequestIDs(next).ServeHTTP(w, r)
 	})
 }
 

@@ -35,6 +35,20 @@ func WithRequestID(ctx context.Context, id string) context.Context {
 	return context.WithValue(ctx, ctxKey{}, id)
 }
 
+type clientKey struct{}
+
+// WithClientRequestID returns a context carrying the id a client chose
+// for its request, logged as client_request_id beside the system's own.
+func WithClientRequestID(ctx context.Context, id string) context.Context {
+	return context.WithValue(ctx, clientKey{}, id)
+}
+
+// ClientRequestID returns the client's own request id carried by ctx, or "".
+func ClientRequestID(ctx context.Context) string {
+	id, _ := ctx.Value(clientKey{}).(string)
+	return id
+}
+
 // RequestID returns the request id carried by ctx, or "".
 func RequestID(ctx context.Context) string {
 	id, _ := ctx.Value(ctxKey{}).(string)
@@ -46,6 +60,9 @@ type requestIDHandler struct{ slog.Handler }
 func (h requestIDHandler) Handle(ctx context.Context, r slog.Record) error {
 	if id := RequestID(ctx); id != "" {
 		r.AddAttrs(slog.String("request_id", id))
+	}
+	if id := ClientRequestID(ctx); id != "" {
+		r.AddAttrs(slog.String("client_request_id", id))
 	}
 	if id, _ := ctx.Value(traceKey{}).(string); id != "" {
 		r.AddAttrs(slog.String("trace_id", id))

@@ -191,6 +191,7 @@ func TestAuditTrailRecordsReadsSearchesAndWritesByWho(t *testing.T) {
 	p := decodeAs[patient](t, r)
 	read := doAs(t, clin.AccessToken, http.MethodGet, gateway+"/patients/"+p.ID, nil, "X-Request-Id", "audit-read-"+p.ID[:8])
 	require.Equal(t, http.StatusOK, read.status)
+	assert.Equal(t, "audit-read-"+p.ID[:8], read.header.Get("X-Client-Request-Id"), "the client's id is kept beside the gateway's")
 	require.Equal(t, http.StatusOK, doAs(t, clin.AccessToken, http.MethodGet, gateway+"/patients?email="+url.QueryEscape(p.Email), nil).status)
 	up := doAs(t, clin.AccessToken, http.MethodPatch, gateway+"/patients/"+p.ID, `{"phone":"+1 555 0101"}`,
 		"If-Match", `"1"`, "Content-Type", "application/merge-patch+json")
@@ -213,7 +214,9 @@ func TestAuditTrailRecordsReadsSearchesAndWritesByWho(t *testing.T) {
 			assert.Equal(t, "clinician", e.Role)
 		}
 		if e.Action == "read" {
-			assert.Equal(t, "audit-read-"+p.ID[:8], e.RequestID, "the request id ties the entry to the request")
+			assert.Equal(t, read.header.Get("X-Request-Id"), e.RequestID,
+				"the gateway's request id ties the entry to the request, not the one the client chose")
+			assert.NotEqual(t, "audit-read-"+p.ID[:8], e.RequestID)
 		}
 	}
 	assert.Equal(t, map[string]string{"create": "success", "read": "success", "search": "success", "patch": "success"}, byAction)

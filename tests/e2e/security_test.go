@@ -88,7 +88,13 @@ func TestForgedTokensNeverReachPatientService(t *testing.T) {
 			assert.Equal(t, http.StatusUnauthorized, r.status, "%s token on %s %s: %s", name, route[0], route[1], r.body)
 		}
 	}
+	// The control: a request that does reach patient-service is logged
+	// with the id the client chose (client_request_id).
+	control := fmt.Sprintf("genuine-%d", time.Now().UnixNano())
+	require.Equal(t, http.StatusOK, doAs(t, adminToken, http.MethodGet, gateway+"/patients", nil, "X-Request-Id", control).status)
+	time.Sleep(200 * time.Millisecond)
 	logs := appLogs(t, "patient-service") + appLogs(t, "analytics-service")
+	assert.Contains(t, logs, `"client_request_id":"`+control+`"`, "a request that reached patient-service is in its log")
 	for _, id := range ids {
 		assert.NotContains(t, logs, id, "a forged request reached a service")
 	}

@@ -27,7 +27,7 @@ const (
 
 // seen is what the fake sidecar received.
 type seen struct {
-	method, path, query, body, appID, token, requestID, override, xff string
+	method, path, query, body, appID, token, requestID, override, xff, clientID string
 }
 
 // fakeSidecar answers every request with status/contentType/body and records it.
@@ -39,7 +39,7 @@ func fakeSidecar(t testing.TB, status int, contentType, body string) (*url.URL, 
 		*got = seen{r.Method, r.URL.Path, r.URL.RawQuery, string(b), r.Header.Get("Dapr-App-Id"),
 			r.Header.Get("Dapr-Api-Token"), r.Header.Get("X-Request-Id"),
 			r.Header.Get("X-HTTP-Method-Override") + r.Header.Get("X-HTTP-Method") + r.Header.Get("X-Method-Override"),
-			r.Header.Get("X-Forwarded-For")}
+			r.Header.Get("X-Forwarded-For"), r.Header.Get("X-Client-Request-Id")}
 		w.Header().Set("Content-Type", contentType)
 		w.Header().Set("X-Request-Id", "upstream-copy")
 		w.WriteHeader(status)

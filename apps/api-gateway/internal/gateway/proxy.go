@@ -69,6 +69,10 @@ func NewProxy(cfg Config, transport http.RoundTripper, appID string, log *slog.L
 			pr.Out.Header.Set("Dapr-Api-Token", cfg.DaprAPIToken)
 			pr.Out.Header.Set("Dapr-App-Id", appID)
 			pr.Out.Header.Set(service.RequestIDHeader, service.RequestID(pr.In.Context()))
+			pr.Out.Header.Del(service.ClientRequestIDHeader)
+			if c := service.ClientRequestID(pr.In.Context()); c != "" {
+				pr.Out.Header.Set(service.ClientRequestIDHeader, c)
+			}
 		},
 		Transport:      transport,
 		ModifyResponse: detectInvocationFailure,
@@ -120,6 +124,7 @@ func (p *Proxy) To(up upstream) http.Handler {
 func detectInvocationFailure(resp *http.Response) error {
 	// The gateway already answers with the request id; drop the upstream copy.
 	resp.Header.Del(service.RequestIDHeader)
+	resp.Header.Del(service.ClientRequestIDHeader)
 	if resp.StatusCode < 500 || !strings.HasPrefix(resp.Header.Get("Content-Type"), "application/json") {
 		return nil
 	}

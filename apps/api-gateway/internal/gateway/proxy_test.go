@@ -28,9 +28,12 @@ func TestForwardsThroughSidecarToOwningApp(t *testing.T) {
 
 	require.Equal(t, http.StatusCreated, rec.Code, rec.Body.String())
 	assert.JSONEq(t, `{"id":"1"}`, rec.Body.String())
+	ours := rec.Header().Get("X-Request-Id")
+	assert.NotEqual(t, "req-123", ours, "the gateway chooses the request id the audit trail records")
 	assert.Equal(t, seen{method: "POST", path: "/patients", query: "x=1&y=2", body: `{"name":"Ada"}`,
-		appID: "patient-service", token: daprToken, requestID: "req-123", xff: "192.0.2.1"}, *got)
-	assert.Equal(t, []string{"req-123"}, rec.Header().Values("X-Request-Id"), "one request id in the answer")
+		appID: "patient-service", token: daprToken, requestID: ours, xff: "192.0.2.1", clientID: "req-123"}, *got)
+	assert.Len(t, rec.Header().Values("X-Request-Id"), 1, "one request id in the answer")
+	assert.Equal(t, "req-123", rec.Header().Get("X-Client-Request-Id"), "the client's own id is kept beside it")
 }
 
 func TestAuthRoutesLosePrefixAndLoginNeedsNoToken(t *testing.T) {

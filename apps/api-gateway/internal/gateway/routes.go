@@ -47,7 +47,7 @@ func Routes(cfg Config, t Targets, auth func(http.Handler) http.Handler, health 
 		return nil, err
 	}
 	r := chi.NewRouter()
-	r.Use(service.RequestIDs, service.AccessLog(log), middleware.Recoverer, securityHeaders, strictPaths, limitBody)
+	r.Use(service.EdgeRequestIDs, service.AccessLog(log), middleware.Recoverer, securityHeaders, strictPaths, limitBody)
 	if len(cfg.AllowedOrigins) > 0 {
 		r.Use(cors.Handler(cors.Options{
 			AllowedOrigins: cfg.AllowedOrigins,
