@@ -187,8 +187,7 @@ func (v *Verifier) Middleware(next http.Handler) http.Handler {
 
 // KeysUnavailable answers 503: tokens cannot be checked yet.
 func KeysUnavailable(w http.ResponseWriter, r *http.Request) {
-	w.Header().Set("Retry-After", "5")
-	problem.Write(w, r, problem.New(http.StatusServiceUnavailable, "Access tokens cannot be checked right now; try again shortly."))
+	problem.WriteUnavailable(w, r, 5, "Access tokens cannot be checked right now; try again shortly.")
 }
 
 // Unauthorized answers 401 with a bearer challenge.

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"strconv"
 
 	"github.com/pms-dapr/pms/platform/validation"
 )
@@ -67,6 +68,13 @@ func Write(w http.ResponseWriter, r *http.Request, d Details) {
 	w.Header().Set("Cache-Control", "no-store")
 	w.WriteHeader(d.Status)
 	_ = json.NewEncoder(w).Encode(d)
+}
+
+// WriteUnavailable answers 503 with Retry-After: a dependency is down or
+// restarting, so the request may well succeed in a moment.
+func WriteUnavailable(w http.ResponseWriter, r *http.Request, retryAfterSeconds int, detail string) {
+	w.Header().Set("Retry-After", strconv.Itoa(retryAfterSeconds))
+	Write(w, r, New(http.StatusServiceUnavailable, detail))
 }
 
 // NotFound answers 404 for a path no route serves.

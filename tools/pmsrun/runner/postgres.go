@@ -30,6 +30,7 @@ type Postgres struct {
 	Port int
 
 	dir  string
+	spec procSpec // how the server was started, for Restart
 	proc *proc
 }
 
@@ -71,7 +72,7 @@ func StartPostgres(ctx context.Context, baseDir string, ports *PortPicker, out i
 	if pg.Port, err = ports.want(5432, true); err != nil {
 		return nil, err
 	}
-	pg.proc, err = startProc(procSpec{
+	pg.spec = procSpec{
 		name: "postgres",
 		dir:  dir,
 		argv: []string{"postgres", "-D", data, "-p", strconv.Itoa(pg.Port), "-k", dir,
@@ -82,8 +83,8 @@ func StartPostgres(ctx context.Context, baseDir string, ports *PortPicker, out i
 		out:     out,
 		stopSig: syscall.SIGINT, // fast shutdown: disconnect clients, then stop
 		cred:    cred,
-	})
-	if err != nil {
+	}
+	if pg.proc, err = startProc(pg.spec); err != nil {
 		return nil, fmt.Errorf("postgres: %w", err)
 	}
 	pg.URL = fmt.Sprintf("postgres://postgres:%s@127.0.0.1:%d/postgres?sslmode=disable", password, pg.Port)
@@ -112,6 +113,19 @@ func (pg *Postgres) waitReady(ctx context.Context, limit time.Duration) error {
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
+}
+
+// Restart stops the server (fast shutdown: every connection is cut) and
+// starts it again on the same data and port, as an operator's restart or a
+// failover would, returning once it accepts connections.
+func (pg *Postgres) Restart(ctx context.Context) error {
+	pg.proc.stop(15 * time.Second)
+	p, err := startProc(pg.spec)
+	if err != nil {
+		return fmt.Errorf("postgres: restart: %w", err)
+	}
+	pg.proc = p
+	return pg.waitReady(ctx, 30*time.Second)
 }
 
 // Stop shuts the server down and deletes the cluster.

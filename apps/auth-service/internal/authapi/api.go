@@ -20,6 +20,7 @@ import (
 	"github.com/pms-dapr/pms/apps/auth-service/internal/identity"
 	"github.com/pms-dapr/pms/platform/authn"
 	"github.com/pms-dapr/pms/platform/jsonbody"
+	"github.com/pms-dapr/pms/platform/pgdb"
 	"github.com/pms-dapr/pms/platform/problem"
 	"github.com/pms-dapr/pms/platform/service"
 )
@@ -178,14 +179,18 @@ func (h *handler) discovery(w http.ResponseWriter, _ *http.Request) {
 }
 
 func (h *handler) internal(w http.ResponseWriter, r *http.Request, err error) {
+	if pgdb.Unavailable(err) {
+		h.log.WarnContext(r.Context(), "database unavailable", "err", err)
+		problem.WriteUnavailable(w, r, 2, "The database is unavailable; try again shortly.")
+		return
+	}
 	h.log.ErrorContext(r.Context(), "request failed", "err", err)
 	problem.Write(w, r, problem.New(http.StatusInternalServerError, "The request could not be completed."))
 }
 
 // busy answers 503: every password check is taken; retry in a second.
 func busy(w http.ResponseWriter, r *http.Request) {
-	w.Header().Set("Retry-After", "1")
-	problem.Write(w, r, problem.New(http.StatusServiceUnavailable, "Too many sign-ins at once; try again in a moment."))
+	problem.WriteUnavailable(w, r, 1, "Too many sign-ins at once; try again in a moment.")
 }
 
 // clientAddr is the caller's address as the gateway saw it (it overwrites

@@ -14,6 +14,7 @@ import (
 
 	"github.com/pms-dapr/pms/apps/patient-service/internal/patient"
 	"github.com/pms-dapr/pms/platform/authn"
+	"github.com/pms-dapr/pms/platform/pgdb"
 	"github.com/pms-dapr/pms/platform/problem"
 	"github.com/pms-dapr/pms/platform/service"
 )
@@ -105,6 +106,9 @@ func (h *Handler) fail(w http.ResponseWriter, r *http.Request, err error) {
 		conflict(w, r, "email", "A patient with this email is already registered.")
 	case errors.Is(err, patient.ErrMRNTaken):
 		conflict(w, r, "mrn", "A patient with this medical record number is already registered.")
+	case pgdb.Unavailable(err):
+		h.log.WarnContext(r.Context(), "database unavailable", "err", err)
+		problem.WriteUnavailable(w, r, 2, "The database is unavailable; try again shortly.")
 	default:
 		h.log.ErrorContext(r.Context(), "request failed", "err", err)
 		problem.Write(w, r, problem.New(http.StatusInternalServerError, "The request could not be completed."))

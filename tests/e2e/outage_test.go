@@ -1,0 +1,83 @@
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// Restarting PostgreSQL while patients are registered and read gives only
+// 2xx, 409 and 503 (with Retry-After) answers, never a 500; every 201 is
+// stored; and the system recovers by itself, without restarting any app.
+func TestDatabaseRestartGivesNo500(t *testing.T) {
+	require.NotNil(t, sys.Postgres, "the runner's own PostgreSQL cluster")
+	var (
+		mu       sync.Mutex
+		statuses = map[int]int{}
+		created  []string
+		wg       sync.WaitGroup
+	)
+	stop := make(chan struct{})
+	for range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				r := doAs(t, adminToken, http.MethodPost, gateway+"/patients", newPatient("Restart Patient"))
+				var p patient
+				if r.status == http.StatusCreated {
+					p = decodeAs[patient](t, r)
+				}
+				reads := doAs(t, adminToken, http.MethodGet, gateway+"/patients?limit=5", nil)
+				mu.Lock()
+				for _, x := range []response{r, reads} {
+					statuses[x.status]++
+					if x.status == http.StatusServiceUnavailable && x.header.Get("Retry-After") == "" {
+						t.Errorf("503 without Retry-After: %s", x.body)
+					}
+				}
+				if p.ID != "" {
+					created = append(created, p.ID)
+				}
+				mu.Unlock()
+				time.Sleep(20 * time.Millisecond)
+			}
+		}()
+	}
+	time.Sleep(time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	require.NoError(t, sys.Postgres.Restart(ctx))
+	time.Sleep(3 * time.Second)
+	close(stop)
+	wg.Wait()
+
+	t.Logf("answers during a PostgreSQL restart: %v", statuses)
+	for status := range statuses {
+		assert.Contains(t, []int{http.StatusOK, http.StatusCreated, http.StatusConflict, http.StatusServiceUnavailable},
+			status, "status %d during the restart", status)
+	}
+	eventually(t, 30*time.Second, "the system serves again", func() error {
+		if r := doAs(t, adminToken, http.MethodGet, gateway+"/patients?limit=1", nil); r.status != http.StatusOK {
+			return fmt.Errorf("GET /patients: %d %s", r.status, r.body)
+		}
+		return nil
+	})
+	for _, id := range created {
+		assert.Equal(t, http.StatusOK, doAs(t, adminToken, http.MethodGet, gateway+"/patients/"+id, nil).status, "created %s is stored", id)
+	}
+	for _, a := range sys.Apps() {
+		assert.True(t, a.Running(), "%s was not restarted or stopped", a.ID)
+	}
+}
