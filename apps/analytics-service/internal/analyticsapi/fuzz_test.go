@@ -2,11 +2,10 @@ package analyticsapi_test
 
 import (
 	"net/http"
-	"strings"
 	"testing"
-	"unicode/utf8"
 
 	"github.com/pms-dapr/pms/apps/analytics-service/internal/analytics"
+	"github.com/pms-dapr/pms/platform/pgdb"
 )
 
 // FuzzDeliveries sends arbitrary CloudEvent bodies to the subscription
@@ -34,7 +33,7 @@ func FuzzDeliveries(f *testing.F) {
 		}
 		for _, ev := range store.events {
 			for _, s := range []string{ev.ID, ev.Type, ev.PatientID, ev.AgeBand, ev.Gender} {
-				if !utf8.ValidString(s) || strings.ContainsRune(s, 0) {
+				if pgdb.RefusesText(s) {
 					t.Fatalf("%q: stored text PostgreSQL would refuse: %q", body, s)
 				}
 			}

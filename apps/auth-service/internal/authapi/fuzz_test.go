@@ -15,11 +15,11 @@ import (
 	"sync"
 	"testing"
 	"time"
-	"unicode/utf8"
 
 	"github.com/pms-dapr/pms/apps/auth-service/internal/authapi"
 	"github.com/pms-dapr/pms/apps/auth-service/internal/identity"
 	"github.com/pms-dapr/pms/apps/auth-service/internal/signing"
+	"github.com/pms-dapr/pms/platform/pgdb"
 	"github.com/pms-dapr/pms/platform/service"
 )
 
@@ -29,7 +29,7 @@ var errRefusedByPostgres = errors.New("fake: PostgreSQL refuses this text")
 
 func refused(texts ...string) error {
 	for _, s := range texts {
-		if !utf8.ValidString(s) || strings.ContainsRune(s, 0) {
+		if pgdb.RefusesText(s) {
 			return errRefusedByPostgres
 		}
 	}

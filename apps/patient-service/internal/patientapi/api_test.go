@@ -11,7 +11,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-	"unicode/utf8"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -20,6 +19,7 @@ import (
 	"github.com/pms-dapr/pms/apps/patient-service/internal/patientapi"
 	"github.com/pms-dapr/pms/platform/authn"
 	"github.com/pms-dapr/pms/platform/authn/authntest"
+	"github.com/pms-dapr/pms/platform/pgdb"
 	"github.com/pms-dapr/pms/platform/service"
 	"github.com/pms-dapr/pms/platform/validation"
 )
@@ -57,7 +57,7 @@ var errRefusedByPostgres = errors.New("fake: PostgreSQL refuses this text")
 
 func refusedByPostgres(texts ...string) error {
 	for _, s := range texts {
-		if !utf8.ValidString(s) || strings.ContainsRune(s, 0) {
+		if pgdb.RefusesText(s) {
 			return errRefusedByPostgres
 		}
 	}

@@ -7,11 +7,10 @@ package patienttest
 import (
 	"context"
 	"errors"
-	"strings"
 	"sync"
-	"unicode/utf8"
 
 	"github.com/pms-dapr/pms/apps/patient-service/internal/patient"
+	"github.com/pms-dapr/pms/platform/pgdb"
 )
 
 // ErrRefusedText is what FakeStore answers for text PostgreSQL cannot
@@ -34,7 +33,7 @@ func NewFakeStore() *FakeStore { return &FakeStore{Patients: map[string]patient.
 
 func refusedText(texts ...string) error {
 	for _, s := range texts {
-		if !utf8.ValidString(s) || strings.ContainsRune(s, 0) {
+		if pgdb.RefusesText(s) {
 			return ErrRefusedText
 		}
 	}
