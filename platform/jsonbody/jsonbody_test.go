@@ -26,6 +26,9 @@ func TestBadStringNamesTheField(t *testing.T) {
 		`"\u0000"`:                                   {"body", "must not contain NUL characters"},
 		`{"a":1,"b":true,"c":null,"d":"\u0000"}`:     {"d", "must not contain NUL characters"},
 		`not json`:                                   {"", ""},
+		`{"a":{"b":"c"},"d":"\u0000"}`:               {"d", "must not contain NUL characters"},
+		`{"a":[1,{"x":"y"}],"d":"\u0000"}`:           {"d", "must not contain NUL characters"},
+		`{"a":[],"b":{},"d":"\u0000"}`:               {"d", "must not contain NUL characters"},
 	} {
 		field, msg := jsonbody.BadString([]byte(body))
 		assert.Equal(t, want, [2]string{field, msg}, "%q", body)
