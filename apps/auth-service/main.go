@@ -57,9 +57,10 @@ func run(ctx context.Context, log *slog.Logger) error {
 		Hash:       identity.OWASPParams,
 		RefreshTTL: cfg.RefreshTTL,
 		SessionTTL: cfg.SessionTTL,
-		Throttle:   identity.NewThrottle(cfg.LoginFailLimit, time.Minute),
-		HashSlots:  hashSlots(identity.OWASPParams),
-		HashWait:   2 * time.Second,
+		// Failures live in the database, so every replica counts them all.
+		Throttle:  identity.NewSharedThrottle(cfg.LoginFailLimit, time.Minute, identitydb.NewFailures(pool)),
+		HashSlots: hashSlots(identity.OWASPParams),
+		HashWait:  2 * time.Second,
 	})
 	if err != nil {
 		return err

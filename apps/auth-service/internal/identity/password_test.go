@@ -3,12 +3,12 @@ package identity_test
 import (
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/pms-dapr/pms/apps/auth-service/internal/identity"
+	"github.com/pms-dapr/pms/apps/auth-service/internal/identity/identitytest"
 	"github.com/pms-dapr/pms/platform/validation"
 )
 
@@ -40,17 +40,7 @@ func TestCheckPasswordRejectsMalformedHashes(t *testing.T) {
 }
 
 func TestThrottleBlocksAfterLimitWithinWindow(t *testing.T) {
-	th := identity.NewThrottle(5, time.Minute)
-	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-	for i := range 5 {
-		assert.Zero(t, th.Blocked("a", t0.Add(time.Duration(i)*time.Second)))
-		th.Fail("a", t0.Add(time.Duration(i)*time.Second))
-	}
-	assert.Equal(t, 55*time.Second, th.Blocked("a", t0.Add(5*time.Second)), "until the first failure leaves the window")
-	assert.Zero(t, th.Blocked("b", t0.Add(5*time.Second)), "keys are independent")
-	assert.Zero(t, th.Blocked("a", t0.Add(61*time.Second)), "the window slides")
-	th.Reset("a")
-	assert.Zero(t, th.Blocked("a", t0.Add(6*time.Second)))
+	identitytest.ThrottleContract(t, identity.NewMemoryFailures())
 }
 
 func TestValidateLoginRefusesWhatTheDatabaseWould(t *testing.T) {

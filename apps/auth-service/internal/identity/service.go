@@ -124,7 +124,11 @@ func NewService(store Store, signer Signer, opts Options) (*Service, error) {
 func (s *Service) Login(ctx context.Context, email, password, clientAddr string) (Session, error) {
 	now := s.now()
 	keys := []string{"account:" + strings.ToLower(strings.TrimSpace(email)), "client:" + clientAddr}
-	if wait := s.throttled(keys[0], keys[1], now); wait > 0 {
+	wait, err := s.throttled(ctx, keys[0], keys[1], now)
+	if err != nil {
+		return Session{}, err // fail closed: an unknown count is not zero
+	}
+	if wait > 0 {
 		return Session{}, &ThrottledError{RetryAfter: wait}
 	}
 	u, err := s.store.UserByEmail(ctx, strings.TrimSpace(email))
@@ -142,11 +146,15 @@ func (s *Service) Login(ctx context.Context, email, password, clientAddr string)
 	}
 	if err != nil || herr != nil || !ok || u.Disabled {
 		for _, k := range keys {
-			s.opts.Throttle.Fail(k, now)
+			if ferr := s.opts.Throttle.Fail(ctx, k, now); ferr != nil {
+				return Session{}, ferr
+			}
 		}
 		return Session{}, ErrBadCredentials
 	}
-	s.opts.Throttle.Reset(keys[0])
+	if rerr := s.opts.Throttle.Reset(ctx, keys[0]); rerr != nil {
+		return Session{}, rerr
+	}
 	return s.open(ctx, u, uuid.NewString(), now)
 }
 
@@ -155,13 +163,20 @@ func (s *Service) Login(ctx context.Context, email, password, clientAddr string)
 // lock: it stops clients that have failed recently, but a client with no
 // recent failures may still try, so a burst of wrong passwords from anyone
 // cannot lock the real user out.
-func (s *Service) throttled(account, client string, now time.Time) time.Duration {
+func (s *Service) throttled(ctx context.Context, account, client string, now time.Time) (time.Duration, error) {
 	t := s.opts.Throttle
-	wait := t.Blocked(client, now)
-	if accountWait := t.Blocked(account, now); accountWait > 0 && t.Failures(client, now) > 0 {
-		wait = max(wait, accountWait)
+	wait, err := t.Blocked(ctx, client, now)
+	if err != nil {
+		return 0, err
 	}
-	return wait
+	accountWait, err := t.Blocked(ctx, account, now)
+	if err != nil || accountWait == 0 {
+		return wait, err
+	}
+	if n, err := t.Failures(ctx, client, now); err != nil || n > 0 {
+		return max(wait, accountWait), err
+	}
+	return wait, nil
 }
 
 // open issues an access token and stores a new refresh token in family.

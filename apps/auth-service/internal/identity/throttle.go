@@ -1,83 +1,137 @@
 package identity
 
 import (
+	"context"
+	"fmt"
 	"sync"
 	"time"
 )
 
-// Throttle counts failed logins per key (an account, a client address) in a
-// sliding window. A key with Limit failures inside Window is refused until
-// the oldest of them leaves the window. It lives in memory: one
-// auth-service instance throttles what it sees.
+// FailureLog keeps the times of failed logins per key (an account, a client
+// address). The PostgreSQL one (identitydb) is shared by every
+// auth-service replica; MemoryFailures serves one instance and tests.
+type FailureLog interface {
+	// Recent returns up to limit failure times of key after since, newest
+	// first.
+	Recent(ctx context.Context, key string, since time.Time, limit int) ([]time.Time, error)
+	// Add records a failure of key at at.
+	Add(ctx context.Context, key string, at time.Time) error
+	// Clear forgets key's failures.
+	Clear(ctx context.Context, key string) error
+}
+
+// Throttle counts failed logins per key in a sliding window: a key with
+// Limit failures inside Window is refused until the oldest of them leaves
+// the window.
 type Throttle struct {
 	Limit  int
 	Window time.Duration
-
-	mu       sync.Mutex
-	failures map[string][]time.Time
+	log    FailureLog
 }
 
-// NewThrottle returns a throttle allowing limit failures per window.
+// NewThrottle returns a throttle allowing limit failures per window, kept
+// in this process's memory.
 func NewThrottle(limit int, window time.Duration) *Throttle {
-	return &Throttle{Limit: limit, Window: window, failures: map[string][]time.Time{}}
+	return NewSharedThrottle(limit, window, NewMemoryFailures())
+}
+
+// NewSharedThrottle returns a throttle keeping its failures in log.
+func NewSharedThrottle(limit int, window time.Duration, log FailureLog) *Throttle {
+	return &Throttle{Limit: limit, Window: window, log: log}
 }
 
 // Blocked reports how long key must wait, or 0 if it may try now.
-func (t *Throttle) Blocked(key string, now time.Time) time.Duration {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	recent := t.prune(key, now)
-	if len(recent) < t.Limit {
-		return 0
+func (t *Throttle) Blocked(ctx context.Context, key string, now time.Time) (time.Duration, error) {
+	recent, err := t.log.Recent(ctx, key, now.Add(-t.Window), t.Limit)
+	if err != nil {
+		return 0, fmt.Errorf("identity.throttle: %w", err)
 	}
-	return recent[len(recent)-t.Limit].Add(t.Window).Sub(now)
+	if len(recent) < t.Limit {
+		return 0, nil
+	}
+	return recent[t.Limit-1].Add(t.Window).Sub(now), nil
 }
 
-// Failures is how many failures key has inside the window.
-func (t *Throttle) Failures(key string, now time.Time) int {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	return len(t.prune(key, now))
+// Failures is how many failures key has inside the window (at most Limit).
+func (t *Throttle) Failures(ctx context.Context, key string, now time.Time) (int, error) {
+	recent, err := t.log.Recent(ctx, key, now.Add(-t.Window), t.Limit)
+	if err != nil {
+		return 0, fmt.Errorf("identity.throttle: %w", err)
+	}
+	return len(recent), nil
 }
 
 // Fail records a failure of key.
-func (t *Throttle) Fail(key string, now time.Time) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	if len(t.failures) >= maxTrackedKeys {
-		t.sweep(now) // many distinct keys: drop the expired ones
+func (t *Throttle) Fail(ctx context.Context, key string, now time.Time) error {
+	if err := t.log.Add(ctx, key, now); err != nil {
+		return fmt.Errorf("identity.throttle: %w", err)
 	}
-	t.failures[key] = append(t.prune(key, now), now)
+	return nil
+}
+
+// Reset forgets key's failures (after a successful login).
+func (t *Throttle) Reset(ctx context.Context, key string) error {
+	if err := t.log.Clear(ctx, key); err != nil {
+		return fmt.Errorf("identity.throttle: %w", err)
+	}
+	return nil
+}
+
+// MemoryFailures is a FailureLog in this process's memory, bounded under a
+// spray of distinct keys.
+type MemoryFailures struct {
+	mu       sync.Mutex
+	failures map[string][]time.Time // oldest first
+}
+
+// NewMemoryFailures returns an empty MemoryFailures.
+func NewMemoryFailures() *MemoryFailures {
+	return &MemoryFailures{failures: map[string][]time.Time{}}
 }
 
 // maxTrackedKeys bounds memory under a spray of distinct emails or addresses.
 const maxTrackedKeys = 10000
 
-func (t *Throttle) sweep(now time.Time) {
-	for k := range t.failures {
-		t.prune(k, now)
+// keepFor is how long failures are kept at all (longer than any window).
+const keepFor = time.Hour
+
+// Recent implements FailureLog.
+func (m *MemoryFailures) Recent(_ context.Context, key string, since time.Time, limit int) ([]time.Time, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var out []time.Time
+	all := m.failures[key]
+	for i := len(all) - 1; i >= 0 && len(out) < limit; i-- {
+		if all[i].After(since) {
+			out = append(out, all[i])
+		}
 	}
+	return out, nil
 }
 
-// Reset forgets key's failures (after a successful login).
-func (t *Throttle) Reset(key string) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	delete(t.failures, key)
+// Add implements FailureLog.
+func (m *MemoryFailures) Add(_ context.Context, key string, at time.Time) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if len(m.failures) >= maxTrackedKeys {
+		for k, times := range m.failures { // many distinct keys: drop the stale ones
+			if len(times) == 0 || at.Sub(times[len(times)-1]) > keepFor {
+				delete(m.failures, k)
+			}
+		}
+	}
+	kept := m.failures[key]
+	for len(kept) > 0 && at.Sub(kept[0]) > keepFor {
+		kept = kept[1:]
+	}
+	m.failures[key] = append(kept, at)
+	return nil
 }
 
-// prune drops failures older than the window; callers hold mu.
-func (t *Throttle) prune(key string, now time.Time) []time.Time {
-	all := t.failures[key]
-	i := 0
-	for i < len(all) && now.Sub(all[i]) >= t.Window {
-		i++
-	}
-	recent := all[i:]
-	if len(recent) == 0 {
-		delete(t.failures, key)
-		return nil
-	}
-	t.failures[key] = recent
-	return recent
+// Clear implements FailureLog.
+func (m *MemoryFailures) Clear(_ context.Context, key string) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	delete(m.failures, key)
+	return nil
 }

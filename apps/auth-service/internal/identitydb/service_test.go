@@ -13,6 +13,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/pms-dapr/pms/apps/auth-service/internal/identity"
+	"github.com/pms-dapr/pms/apps/auth-service/internal/identity/identitytest"
 	"github.com/pms-dapr/pms/apps/auth-service/internal/identitydb"
 	"github.com/pms-dapr/pms/platform/pgtest"
 	"github.com/pms-dapr/pms/platform/validation"
@@ -186,4 +187,30 @@ func TestUserManagement(t *testing.T) {
 	us, err := svc.ListUsers(ctx)
 	require.NoError(t, err)
 	assert.Len(t, us, 1)
+}
+
+// The shared failure log meets the throttle contract the in-memory one
+// meets, and two services over one database see each other's failures.
+func TestFailureLogIsSharedBetweenReplicas(t *testing.T) {
+	identitytest.ThrottleContract(t, identitydb.NewFailures(template.Pool(t)))
+
+	pool := template.Pool(t)
+	replica := func() *identity.Service {
+		svc, err := identity.NewService(identitydb.New(pool), fakeSigner{}, identity.Options{
+			Hash: identity.Argon2Params{MemoryKiB: 64, Time: 1, Threads: 1}, RefreshTTL: time.Hour,
+			Throttle: identity.NewSharedThrottle(5, time.Minute, identitydb.NewFailures(pool)),
+		})
+		require.NoError(t, err)
+		return svc
+	}
+	a, b := replica(), replica()
+	ctx := context.Background()
+	for i := range 5 {
+		svc := []*identity.Service{a, b}[i%2] // a balancer alternating replicas
+		_, err := svc.Login(ctx, "nobody@example.com", "wrong password", "10.0.0.7")
+		require.Equal(t, identity.ErrBadCredentials, err)
+	}
+	var th *identity.ThrottledError
+	_, err := a.Login(ctx, "nobody@example.com", "wrong password", "10.0.0.7")
+	assert.ErrorAs(t, err, &th, "the sixth failure is throttled whichever replica counts it")
 }
