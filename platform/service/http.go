@@ -17,6 +17,10 @@ import (
 // RequestIDHeader carries the request id across services.
 const RequestIDHeader = "X-Request-Id"
 
+// RequestIDMetadata carries the request id across a gRPC hop (gRPC metadata
+// keys are lower case).
+const RequestIDMetadata = "x-request-id"
+
 // ClientRequestIDHeader carries, beside the system's own request id, the
 // one a client chose (the gateway never lets a client pick the id that
 // the audit trail records).
@@ -46,6 +50,7 @@ func RequestIDs(next http.Handler) http.Handler {
 // well-formed id the client sent is kept beside it (X-Client-Request-Id,
 // logged as client_request_id), never in its place.
 func EdgeRequestIDs(next http.Handler) http.Handler {
+	withIDs := RequestIDs(next)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		r.Header.Del(ClientRequestIDHeader)
 		if c := r.Header.Get(RequestIDHeader); validRequestID(c) {
@@ -53,7 +58,7 @@ func EdgeRequestIDs(next http.Handler) http.Handler {
 			w.Header().Set(ClientRequestIDHeader, c)
 		}
 		r.Header.Set(RequestIDHeader, uuid.NewString())
-		RequestIDs(next).ServeHTTP(w, r)
+		withIDs.ServeHTTP(w, r)
 	})
 }
 

@@ -10,6 +10,7 @@ import (
 	"crypto/x509"
 	"encoding/base64"
 	"encoding/json"
+	"math/big"
 	"strings"
 	"time"
 
@@ -174,9 +175,8 @@ func NewRSASigner() (*RSASigner, error) {
 // JWK is the public key as a JWKS member (alg RS256).
 func (r *RSASigner) JWK() map[string]any {
 	enc := base64.RawURLEncoding.EncodeToString
-	e := big(r.Key.E)
 	return map[string]any{"kty": "RSA", "kid": r.KID, "alg": "RS256", "use": "sig",
-		"n": enc(r.Key.N.Bytes()), "e": enc(e)}
+		"n": enc(r.Key.N.Bytes()), "e": enc(big.NewInt(int64(r.Key.E)).Bytes())}
 }
 
 // Token signs claims otherwise valid for s with the RSA key (RS256).
@@ -189,14 +189,6 @@ func (r *RSASigner) Token(s *Signer) string {
 		panic(err)
 	}
 	return signed
-}
-
-func big(e int) []byte {
-	var b []byte
-	for ; e > 0; e >>= 8 {
-		b = append([]byte{byte(e)}, b...)
-	}
-	return b
 }
 
 func unsigned(header map[string]any, claims jwt.MapClaims) string {

@@ -164,17 +164,16 @@ func (s *Service) Login(ctx context.Context, email, password, clientAddr string)
 // recent failures may still try, so a burst of wrong passwords from anyone
 // cannot lock the real user out.
 func (s *Service) throttled(ctx context.Context, account, client string, now time.Time) (time.Duration, error) {
-	t := s.opts.Throttle
-	wait, err := t.Blocked(ctx, client, now)
+	wait, clientFailures, err := s.opts.Throttle.state(ctx, client, now)
 	if err != nil {
 		return 0, err
 	}
-	accountWait, err := t.Blocked(ctx, account, now)
-	if err != nil || accountWait == 0 {
-		return wait, err
+	accountWait, _, err := s.opts.Throttle.state(ctx, account, now)
+	if err != nil {
+		return 0, err
 	}
-	if n, err := t.Failures(ctx, client, now); err != nil || n > 0 {
-		return max(wait, accountWait), err
+	if accountWait > 0 && clientFailures > 0 {
+		wait = max(wait, accountWait)
 	}
 	return wait, nil
 }

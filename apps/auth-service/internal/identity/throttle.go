@@ -42,23 +42,27 @@ func NewSharedThrottle(limit int, window time.Duration, log FailureLog) *Throttl
 
 // Blocked reports how long key must wait, or 0 if it may try now.
 func (t *Throttle) Blocked(ctx context.Context, key string, now time.Time) (time.Duration, error) {
-	recent, err := t.log.Recent(ctx, key, now.Add(-t.Window), t.Limit)
-	if err != nil {
-		return 0, fmt.Errorf("identity.throttle: %w", err)
-	}
-	if len(recent) < t.Limit {
-		return 0, nil
-	}
-	return recent[t.Limit-1].Add(t.Window).Sub(now), nil
+	wait, _, err := t.state(ctx, key, now)
+	return wait, err
 }
 
 // Failures is how many failures key has inside the window (at most Limit).
 func (t *Throttle) Failures(ctx context.Context, key string, now time.Time) (int, error) {
+	_, n, err := t.state(ctx, key, now)
+	return n, err
+}
+
+// state reads key's failures once and says how long it must wait and how
+// many failures it has inside the window (at most Limit).
+func (t *Throttle) state(ctx context.Context, key string, now time.Time) (time.Duration, int, error) {
 	recent, err := t.log.Recent(ctx, key, now.Add(-t.Window), t.Limit)
 	if err != nil {
-		return 0, fmt.Errorf("identity.throttle: %w", err)
+		return 0, 0, fmt.Errorf("identity.throttle: %w", err)
 	}
-	return len(recent), nil
+	if len(recent) < t.Limit {
+		return 0, len(recent), nil
+	}
+	return recent[t.Limit-1].Add(t.Window).Sub(now), len(recent), nil
 }
 
 // Fail records a failure of key.

@@ -32,16 +32,12 @@ func RequireAppToken(token string) grpc.UnaryServerInterceptor {
 	}
 }
 
-// RequestIDMetadata carries the request id across the gRPC hop (gRPC
-// metadata keys are lower case).
-const RequestIDMetadata = "x-request-id"
-
 // RequestIDs puts the caller's request id (or a new one, if it sent none or
 // a malformed one) into the context, so every log line of the call has it.
 func RequestIDs(ctx context.Context, req any, _ *grpc.UnaryServerInfo, next grpc.UnaryHandler) (any, error) {
 	md, _ := metadata.FromIncomingContext(ctx)
 	var id string
-	if v := md.Get(RequestIDMetadata); len(v) == 1 {
+	if v := md.Get(service.RequestIDMetadata); len(v) == 1 {
 		id = v[0]
 	}
 	return next(service.WithRequestID(ctx, service.EnsureRequestID(id)), req)

@@ -103,7 +103,7 @@ func TestBadInputIsInvalidArgumentNamingFields(t *testing.T) {
 func TestRequestIDCrossesTheHop(t *testing.T) {
 	var logs bytes.Buffer
 	api := clientLogging(t, appToken, service.NewLoggerTo(&logs, "billing-service"))
-	ctx := metadata.AppendToOutgoingContext(context.Background(), billinggrpc.RequestIDMetadata, "req-0123456789")
+	ctx := metadata.AppendToOutgoingContext(context.Background(), service.RequestIDMetadata, "req-0123456789")
 	_, err := api.CreateBillingAccount(ctx, &billingv1.CreateBillingAccountRequest{PatientId: patientID, Name: "Ada", Email: "ada@example.com"})
 	require.NoError(t, err)
 	assert.Contains(t, logs.String(), `"request_id":"req-0123456789"`)

@@ -43,10 +43,6 @@ func New(sidecarAddr, appID, daprAPIToken string, timeout time.Duration) (*Clien
 	return &Client{conn: conn, api: billingv1.NewBillingServiceClient(conn), appID: appID, token: daprAPIToken, timeout: timeout}, nil
 }
 
-// requestIDMetadata carries the request id to billing-service, which logs
-// it (gRPC metadata keys are lower case).
-const requestIDMetadata = "x-request-id"
-
 // Close releases the connection.
 func (c *Client) Close() error { return c.conn.Close() }
 
@@ -55,7 +51,7 @@ func (c *Client) CreateAccount(ctx context.Context, p patient.Patient) (string, 
 	ctx, cancel := context.WithTimeout(ctx, c.timeout)
 	defer cancel()
 	ctx = metadata.AppendToOutgoingContext(ctx, "dapr-app-id", c.appID, "dapr-api-token", c.token,
-		requestIDMetadata, service.RequestID(ctx))
+		service.RequestIDMetadata, service.RequestID(ctx))
 	resp, err := c.api.CreateBillingAccount(ctx, &billingv1.CreateBillingAccountRequest{
 		PatientId: p.ID, Name: p.Name, Email: p.Email,
 	})
