@@ -23,7 +23,8 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	log := service.NewLogger("analytics-service")
-	if err := run(ctx, log); err != nil {
+	// `analytics-service migrate` is the separate migration step, as the database owner.
+	if err := pgdb.RunOrMigrate(ctx, log, "analytics", analyticsdb.Migrations(), run); err != nil {
 		log.Error("analytics-service stopped with an error", "err", err)
 		os.Exit(1)
 	}
@@ -34,14 +35,11 @@ func run(ctx context.Context, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
-	pool, err := pgdb.Open(ctx, log, cfg.DatabaseURL, 30*time.Second)
+	pool, err := pgdb.Connect(ctx, log, cfg.Database, analyticsdb.Migrations(), time.Minute)
 	if err != nil {
 		return err
 	}
 	defer pool.Close()
-	if err := pgdb.Migrate(ctx, log, pool, analyticsdb.Migrations()); err != nil {
-		return err
-	}
 	svc := analytics.NewService(analyticsdb.New(pool))
 	sidecarURL := "http://127.0.0.1:" + cfg.DaprHTTPPort
 	verifier, err := authn.NewVerifierFor(ctx, sidecarURL, cfg.Trust, log)

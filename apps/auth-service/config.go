@@ -4,6 +4,7 @@ import (
 	"errors"
 	"time"
 
+	"github.com/pms-dapr/pms/platform/pgdb"
 	"github.com/pms-dapr/pms/platform/service"
 )
 
@@ -13,7 +14,7 @@ import (
 type config struct {
 	Port           string        // APP_PORT
 	ListenHost     string        // LISTEN_HOST: the app's sidecar shares its host, so loopback unless set (0.0.0.0 where probes come from outside)
-	DatabaseURL    string        // DATABASE_URL
+	Database       pgdb.Config   // DATABASE_URL, DATABASE_DEV_MODE
 	AppAPIToken    string        // APP_API_TOKEN: what the sidecar must present
 	DevMode        bool          // AUTH_DEV_MODE=true: allows a generated key and the local issuer
 	Issuer         string        // AUTH_ISSUER
@@ -32,7 +33,6 @@ func loadConfig() (config, error) {
 	c := config{
 		Port:           service.Env("APP_PORT", "4005"),
 		ListenHost:     service.Env("LISTEN_HOST", "127.0.0.1"),
-		DatabaseURL:    service.Env("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/auth?sslmode=disable"),
 		AppAPIToken:    service.Env("APP_API_TOKEN", ""),
 		DevMode:        service.Env("AUTH_DEV_MODE", "") == "true",
 		Audience:       service.Env("AUTH_AUDIENCE", "pms-api"),
@@ -49,6 +49,9 @@ func loadConfig() (config, error) {
 	}
 	c.Issuer = service.Env("AUTH_ISSUER", devIssuer)
 	var err error
+	if c.Database, err = pgdb.LoadConfig(); err != nil {
+		return c, err
+	}
 	// NIST SP 800-63B §4.2.3: at AAL2, reauthenticate once per 12 hours of
 	// an extended session, whatever the activity.
 	if c.SessionTTL, err = service.EnvDuration("AUTH_SESSION_TTL", 12*time.Hour); err != nil {

@@ -30,7 +30,8 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	log := service.NewLogger("auth-service")
-	if err := run(ctx, log); err != nil {
+	// `auth-service migrate` is the separate migration step, as the database owner.
+	if err := pgdb.RunOrMigrate(ctx, log, "auth", identitydb.Migrations(), run); err != nil {
 		log.Error("auth-service stopped with an error", "err", err)
 		os.Exit(1)
 	}
@@ -45,14 +46,11 @@ func run(ctx context.Context, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
-	pool, err := pgdb.Open(ctx, log, cfg.DatabaseURL, 30*time.Second)
+	pool, err := pgdb.Connect(ctx, log, cfg.Database, identitydb.Migrations(), time.Minute)
 	if err != nil {
 		return err
 	}
 	defer pool.Close()
-	if err := pgdb.Migrate(ctx, log, pool, identitydb.Migrations()); err != nil {
-		return err
-	}
 	accounts, err := identity.NewService(identitydb.New(pool), keys, identity.Options{
 		Hash:       identity.OWASPParams,
 		RefreshTTL: cfg.RefreshTTL,

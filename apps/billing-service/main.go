@@ -30,7 +30,8 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	log := service.NewLogger("billing-service")
-	if err := run(ctx, log); err != nil {
+	// `billing-service migrate` is the separate migration step, as the database owner.
+	if err := pgdb.RunOrMigrate(ctx, log, "billing", billingdb.Migrations(), run); err != nil {
 		log.Error("billing-service stopped with an error", "err", err)
 		os.Exit(1)
 	}
@@ -41,14 +42,11 @@ func run(ctx context.Context, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
-	pool, err := pgdb.Open(ctx, log, cfg.DatabaseURL, 30*time.Second)
+	pool, err := pgdb.Connect(ctx, log, cfg.Database, billingdb.Migrations(), time.Minute)
 	if err != nil {
 		return err
 	}
 	defer pool.Close()
-	if err := pgdb.Migrate(ctx, log, pool, billingdb.Migrations()); err != nil {
-		return err
-	}
 	svc := billing.NewService(billingdb.New(pool))
 
 	grpcSrv := grpc.NewServer(grpc.ChainUnaryInterceptor(billinggrpc.RequestIDs, billinggrpc.RequireAppToken(cfg.AppAPIToken)))

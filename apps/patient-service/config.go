@@ -4,6 +4,7 @@ import (
 	"time"
 
 	"github.com/pms-dapr/pms/platform/authn"
+	"github.com/pms-dapr/pms/platform/pgdb"
 	"github.com/pms-dapr/pms/platform/service"
 )
 
@@ -11,7 +12,7 @@ import (
 type config struct {
 	Port              string        // APP_PORT: where the sidecar reaches the app
 	ListenHost        string        // LISTEN_HOST: the app's sidecar shares its host, so loopback unless set (0.0.0.0 where probes come from outside)
-	DatabaseURL       string        // DATABASE_URL
+	Database          pgdb.Config   // DATABASE_URL, DATABASE_DEV_MODE
 	DaprHTTPPort      string        // DAPR_HTTP_PORT: sidecar HTTP API (invoking auth-service for its keys)
 	DaprGRPCPort      string        // DAPR_GRPC_PORT: sidecar gRPC API (publishing, billing calls)
 	BillingAppID      string        // BILLING_APP_ID
@@ -25,13 +26,15 @@ func loadConfig() (config, error) {
 	c := config{
 		Port:         service.Env("APP_PORT", "4000"),
 		ListenHost:   service.Env("LISTEN_HOST", "127.0.0.1"),
-		DatabaseURL:  service.Env("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/patient?sslmode=disable"),
 		DaprHTTPPort: service.Env("DAPR_HTTP_PORT", "3500"),
 		DaprGRPCPort: service.Env("DAPR_GRPC_PORT", "50001"),
 		BillingAppID: service.Env("BILLING_APP_ID", "billing-service"),
 		PubSubName:   service.Env("PUBSUB_NAME", "pubsub"),
 	}
 	var err error
+	if c.Database, err = pgdb.LoadConfig(); err != nil {
+		return c, err
+	}
 	if c.Trust, err = authn.LoadServiceConfig(service.Env); err != nil {
 		return c, err
 	}

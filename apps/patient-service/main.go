@@ -29,7 +29,8 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	log := service.NewLogger("patient-service")
-	if err := run(ctx, log); err != nil {
+	// `patient-service migrate` is the separate migration step, as the database owner.
+	if err := pgdb.RunOrMigrate(ctx, log, "patient", patientdb.Migrations(), run); err != nil {
 		log.Error("patient-service stopped with an error", "err", err)
 		os.Exit(1)
 	}
@@ -40,14 +41,11 @@ func run(ctx context.Context, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
-	pool, err := pgdb.Open(ctx, log, cfg.DatabaseURL, 30*time.Second)
+	pool, err := pgdb.Connect(ctx, log, cfg.Database, patientdb.Migrations(), time.Minute)
 	if err != nil {
 		return err
 	}
 	defer pool.Close()
-	if err := pgdb.Migrate(ctx, log, pool, patientdb.Migrations()); err != nil {
-		return err
-	}
 	store := patientdb.New(pool)
 	sidecarURL := "http://127.0.0.1:" + cfg.DaprHTTPPort
 	verifier, err := authn.NewVerifierFor(ctx, sidecarURL, cfg.Trust, log)

@@ -29,62 +29,115 @@ import (
 // EnvURL names the variable holding the admin URL of the test server.
 const EnvURL = "PMS_TEST_DATABASE_URL"
 
-// Template is one package's migrated template database.
+// Template is one package's migrated template database, provisioned as a
+// deployment's would be (pgdb.Provision): owned by the service's owner role,
+// migrated by that role, and used by tests through the service's app login,
+// so a migration that forgets a grant fails the store tests.
 type Template struct {
+	service    string
 	migrations fs.FS
 	once       sync.Once
-	name       string
+	plan       pgdb.Plan
 	err        error
 }
 
-// NewTemplate prepares a template from migrations; the database is created on
-// first use.
-func NewTemplate(migrations fs.FS) *Template { return &Template{migrations: migrations} }
+// NewTemplate prepares a template for service (the roles are
+// <service>_owner, <service>_runtime and <service>_app) from migrations; the
+// database is created on first use.
+func NewTemplate(service string, migrations fs.FS) *Template {
+	return &Template{service: service, migrations: migrations}
+}
 
-// Pool returns a pool on a new database cloned from the template, dropped
-// when the test ends.
-func (tp *Template) Pool(t testing.TB) *pgxpool.Pool {
+// Clone is one test's database.
+type Clone struct {
+	Pool     *pgxpool.Pool // as the service's app login (its runtime role)
+	Name     string        // the database's name
+	AppURL   string        // the app login's URL
+	OwnerURL string        // the owner's URL (migrations' role)
+	AdminURL string        // the test server's admin URL, on this database
+}
+
+// Pool returns a pool, as the service's app login, on a new database cloned
+// from the template, dropped when the test ends.
+func (tp *Template) Pool(t testing.TB) *pgxpool.Pool { return tp.Clone(t).Pool }
+
+// Clone makes a new database from the template, dropped when the test ends.
+func (tp *Template) Clone(t testing.TB) *Clone {
 	t.Helper()
-	admin := os.Getenv(EnvURL)
-	if admin == "" {
-		t.Fatalf("%s is not set: store tests need PostgreSQL; run `make test`, or point %s at a server where the user may create databases", EnvURL, EnvURL)
-	}
+	admin := AdminURL(t)
 	ctx := context.Background()
-	tp.once.Do(func() { tp.name, tp.err = tp.create(ctx, admin) })
+	tp.once.Do(func() { tp.err = tp.create(ctx, admin) })
 	if tp.err != nil {
 		t.Fatalf("pgtest: template: %v", tp.err)
 	}
 	name := "test_" + randomHex()
-	if err := exec(ctx, admin, fmt.Sprintf("CREATE DATABASE %s TEMPLATE %s", name, tp.name)); err != nil {
-		t.Fatalf("pgtest: clone template: %v", err)
+	db, owner, app := ident(name), ident(tp.plan.Owner), ident(tp.plan.App)
+	for _, s := range []string{
+		"CREATE DATABASE " + db + " TEMPLATE " + ident(tp.plan.Database) + " OWNER " + owner,
+		"REVOKE ALL ON DATABASE " + db + " FROM PUBLIC",
+		"GRANT CONNECT ON DATABASE " + db + " TO " + app,
+	} {
+		if err := exec(ctx, admin, s); err != nil {
+			t.Fatalf("pgtest: clone template: %v", err)
+		}
 	}
-	pool, err := pgxpool.New(ctx, withDatabase(admin, name))
-	if err != nil {
+	c := &Clone{
+		Name:     name,
+		AppURL:   login(admin, name, tp.plan.App, tp.plan.AppPassword),
+		OwnerURL: login(admin, name, tp.plan.Owner, tp.plan.OwnerPassword),
+		AdminURL: withDatabase(admin, name),
+	}
+	var err error
+	if c.Pool, err = pgxpool.New(ctx, c.AppURL); err != nil {
 		t.Fatalf("pgtest: connect: %v", err)
 	}
 	t.Cleanup(func() {
-		pool.Close()
-		_ = exec(context.Background(), admin, fmt.Sprintf("DROP DATABASE IF EXISTS %s WITH (FORCE)", name))
+		c.Pool.Close()
+		_ = exec(context.Background(), admin, fmt.Sprintf("DROP DATABASE IF EXISTS %s WITH (FORCE)", db))
 	})
-	return pool
+	return c
 }
 
-func (tp *Template) create(ctx context.Context, admin string) (string, error) {
-	name := "tmpl_" + randomHex()
-	if err := exec(ctx, admin, "CREATE DATABASE "+name); err != nil {
-		return "", err
+// AdminURL is the test server's admin URL; the test fails without one.
+func AdminURL(t testing.TB) string {
+	t.Helper()
+	admin := os.Getenv(EnvURL)
+	if admin == "" {
+		t.Fatalf("%s is not set: store tests need PostgreSQL; run `make test`, or point %s at a server where the user may create roles and databases", EnvURL, EnvURL)
+	}
+	return admin
+}
+
+func (tp *Template) create(ctx context.Context, admin string) error {
+	tp.plan = pgdb.Plan{
+		Database:      "tmpl_" + randomHex(),
+		Roles:         pgdb.RolesFor(tp.service),
+		OwnerPassword: randomHex(),
+		AppPassword:   randomHex(),
+	}
+	if err := pgdb.Provision(ctx, admin, tp.plan); err != nil {
+		return err
 	}
 	log := slog.New(slog.DiscardHandler)
-	pool, err := pgdb.Open(ctx, log, withDatabase(admin, name), 5*time.Second)
+	pool, err := pgdb.Open(ctx, log, login(admin, tp.plan.Database, tp.plan.Owner, tp.plan.OwnerPassword), 5*time.Second)
 	if err != nil {
-		return "", err
+		return err
 	}
 	defer pool.Close()
-	if err := pgdb.Migrate(ctx, log, pool, tp.migrations); err != nil {
-		return "", err
-	}
-	return name, nil
+	return pgdb.Migrate(ctx, log, pool, tp.migrations)
 }
+
+// login is admin's URL with another database, user and password.
+func login(admin, db, user, password string) string {
+	u, err := url.Parse(withDatabase(admin, db))
+	if err != nil {
+		return admin
+	}
+	u.User = url.UserPassword(user, password)
+	return u.String()
+}
+
+func ident(name string) string { return pgx.Identifier{name}.Sanitize() }
 
 func exec(ctx context.Context, admin, sql string) error {
 	conn, err := pgx.Connect(ctx, admin)
@@ -108,7 +161,7 @@ func withDatabase(raw, db string) string {
 }
 
 func randomHex() string {
-	b := make([]byte, 6)
+	b := make([]byte, 8)
 	_, _ = rand.Read(b)
 	return hex.EncodeToString(b)
 }

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -79,5 +80,38 @@ func TestDatabaseRestartGivesNo500(t *testing.T) {
 	}
 	for _, a := range sys.Apps() {
 		assert.True(t, a.Running(), "%s was not restarted or stopped", a.ID)
+	}
+}
+
+// Every app holds connections to its own database only, as that database's
+// runtime login (<db>_app): never a superuser, never the owner that ran
+// the migrations.
+func TestAppsConnectAsTheirRuntimeRoles(t *testing.T) {
+	ctx := context.Background()
+	admin, err := pgx.Connect(ctx, sys.PostgresURL)
+	require.NoError(t, err)
+	defer admin.Close(ctx)
+	rows, err := admin.Query(ctx, `
+SELECT DISTINCT a.datname, a.usename, r.rolsuper
+FROM pg_stat_activity a JOIN pg_roles r ON r.rolname = a.usename
+WHERE a.backend_type = 'client backend' AND a.pid <> pg_backend_pid()`)
+	require.NoError(t, err)
+	type login struct {
+		db, user string
+		super    bool
+	}
+	logins, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (login, error) {
+		var l login
+		return l, r.Scan(&l.db, &l.user, &l.super)
+	})
+	require.NoError(t, err)
+	seen := map[string]bool{}
+	for _, l := range logins {
+		assert.Equal(t, l.db+"_app", l.user, "connection to %s", l.db)
+		assert.False(t, l.super, "%s is a superuser", l.user)
+		seen[l.db] = true
+	}
+	for _, db := range []string{"auth", "patient", "billing", "analytics"} {
+		assert.True(t, seen[db], "no connection to %s seen", db)
 	}
 }

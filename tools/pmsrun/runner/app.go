@@ -1,10 +1,13 @@
 package runner
 
 import (
+	"context"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 )
@@ -235,4 +238,21 @@ func (a *App) AppPID() int {
 		return 0
 	}
 	return a.app.pid()
+}
+
+// migrate runs the app's migration step (its command with the argument
+// `migrate`) against ownerURL and waits for it.
+func (a *App) migrate(ctx context.Context, ownerURL string) error {
+	argv := append(append([]string{}, a.spec.Command...), "migrate")
+	name := argv[0]
+	if strings.Contains(name, "/") && !filepath.IsAbs(name) {
+		name = filepath.Join(a.spec.AppDirPath, name)
+	}
+	cmd := exec.CommandContext(ctx, name, argv[1:]...)
+	cmd.Dir = a.spec.AppDirPath
+	cmd.Env = append(a.appEnv(), "MIGRATE_DATABASE_URL="+ownerURL)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return fmt.Errorf("runner: %s migrate: %w\n%s", a.ID, err, out)
+	}
+	return nil
 }

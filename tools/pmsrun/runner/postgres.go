@@ -146,36 +146,14 @@ func (pg *Postgres) PID() int {
 	return pg.proc.pid()
 }
 
-// EnsureDatabases creates each named database on the server at adminURL
-// unless it exists.
-func EnsureDatabases(ctx context.Context, adminURL string, names []string) error {
-	conn, err := pgx.Connect(ctx, adminURL)
-	if err != nil {
-		return fmt.Errorf("postgres: connect: %w", err)
-	}
-	defer conn.Close(ctx)
-	for _, name := range names {
-		var exists bool
-		if err := conn.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)`, name).Scan(&exists); err != nil {
-			return fmt.Errorf("postgres: check database %s: %w", name, err)
-		}
-		if exists {
-			continue
-		}
-		if _, err := conn.Exec(ctx, "CREATE DATABASE "+pgx.Identifier{name}.Sanitize()); err != nil {
-			return fmt.Errorf("postgres: create database %s: %w", name, err)
-		}
-	}
-	return nil
-}
-
-// withDatabase returns adminURL pointing at database name.
-func withDatabase(adminURL, name string) (string, error) {
+// loginURL is adminURL with database db, user and password.
+func loginURL(adminURL, db, user, password string) (string, error) {
 	u, err := url.Parse(adminURL)
 	if err != nil {
 		return "", fmt.Errorf("postgres url: %w", err)
 	}
-	u.Path = "/" + name
+	u.Path = "/" + db
+	u.User = url.UserPassword(user, password)
 	return u.String(), nil
 }
 

@@ -12,6 +12,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/pms-dapr/pms/platform/pgdb"
 )
 
 // Options configure a run. Zero values give the local defaults.
@@ -166,8 +168,8 @@ func (s *System) writeRunSecrets() error {
 	return nil
 }
 
-// startDependencies starts (or connects to) PostgreSQL and Kafka and points
-// each app's DATABASE_URL at its own database on that server.
+// startDependencies starts (or connects to) PostgreSQL and Kafka, and
+// provisions and migrates each app's database on that server.
 func (s *System) startDependencies(ctx context.Context) error {
 	s.PostgresURL = s.opts.PostgresURL
 	if s.PostgresURL == "" {
@@ -177,20 +179,13 @@ func (s *System) startDependencies(ctx context.Context) error {
 		}
 		s.Postgres, s.PostgresURL = pg, pg.URL
 	}
-	var dbs []string
 	for _, a := range s.apps {
 		if a.database == "" {
 			continue
 		}
-		dbs = append(dbs, a.database)
-		u, err := withDatabase(s.PostgresURL, a.database)
-		if err != nil {
+		if err := s.provisionDatabase(ctx, a); err != nil {
 			return err
 		}
-		a.spec.Env["DATABASE_URL"] = u
-	}
-	if err := EnsureDatabases(ctx, s.PostgresURL, dbs); err != nil {
-		return err
 	}
 	s.KafkaBrokers = s.opts.KafkaBrokers
 	if s.KafkaBrokers == "" {
@@ -394,4 +389,26 @@ func lookCommand(dir, name string) error {
 		return fmt.Errorf("%s not on PATH: %w", name, err)
 	}
 	return nil
+}
+
+// provisionDatabase gives app a its own database on the server as a
+// deployment would have it (pgdb.Provision, with passwords generated for
+// this run), runs the app's migration step as the database's owner, and
+// points the app's DATABASE_URL at its runtime login: the running app never
+// holds the owner's password.
+func (s *System) provisionDatabase(ctx context.Context, a *App) error {
+	plan := pgdb.Plan{Database: a.database, Roles: pgdb.RolesFor(a.database),
+		OwnerPassword: randomHex(16), AppPassword: randomHex(16)}
+	if err := pgdb.Provision(ctx, s.PostgresURL, plan); err != nil {
+		return fmt.Errorf("runner: %s: %w", a.ID, err)
+	}
+	owner, err := loginURL(s.PostgresURL, plan.Database, plan.Owner, plan.OwnerPassword)
+	if err != nil {
+		return err
+	}
+	if err := a.migrate(ctx, owner); err != nil {
+		return err
+	}
+	a.spec.Env["DATABASE_URL"], err = loginURL(s.PostgresURL, plan.Database, plan.App, plan.AppPassword)
+	return err
 }

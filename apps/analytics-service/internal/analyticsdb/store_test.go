@@ -14,7 +14,7 @@ import (
 	"github.com/pms-dapr/pms/platform/pgtest"
 )
 
-var template = pgtest.NewTemplate(analyticsdb.Migrations())
+var template = pgtest.NewTemplate("analytics", analyticsdb.Migrations())
 
 func TestRecordOnceAndSummarisePerDayAgeBandAndGender(t *testing.T) {
 	store := analyticsdb.New(template.Pool(t))

@@ -19,7 +19,7 @@ import (
 	"github.com/pms-dapr/pms/platform/validation"
 )
 
-var template = pgtest.NewTemplate(identitydb.Migrations())
+var template = pgtest.NewTemplate("auth", identitydb.Migrations())
 
 // fakeSigner issues "token-for-<user id>".
 type fakeSigner struct{}

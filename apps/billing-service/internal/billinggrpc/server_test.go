@@ -26,7 +26,7 @@ import (
 	billingv1 "github.com/pms-dapr/pms/proto/billing/v1"
 )
 
-var template = pgtest.NewTemplate(billingdb.Migrations())
+var template = pgtest.NewTemplate("billing", billingdb.Migrations())
 
 // client serves the API over an in-memory connection, backed by a real
 // database cloned for the test.

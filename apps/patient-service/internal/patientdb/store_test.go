@@ -4,10 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/url"
 	"testing"
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -17,11 +20,12 @@ import (
 	"github.com/pms-dapr/pms/apps/patient-service/internal/patient"
 	"github.com/pms-dapr/pms/apps/patient-service/internal/patient/patienttest"
 	"github.com/pms-dapr/pms/apps/patient-service/internal/patientdb"
+	"github.com/pms-dapr/pms/platform/pgdb"
 	"github.com/pms-dapr/pms/platform/pgtest"
 	patientv1 "github.com/pms-dapr/pms/proto/patient/v1"
 )
 
-var template = pgtest.NewTemplate(patientdb.Migrations())
+var template = pgtest.NewTemplate("patient", patientdb.Migrations())
 
 var clock = time.Date(2026, 11, 24, 9, 0, 0, 0, time.UTC)
 
@@ -183,18 +187,91 @@ func TestSearchFiltersAndPagesEachRecordOnce(t *testing.T) {
 	assert.Empty(t, find(patient.Query{Deleted: true}))
 }
 
+// The service's runtime role (the login the tests' pools use, as the
+// deployed service does) may append to and read the audit trail, nothing
+// more; not even the owner can change it; and the role cannot reach another
+// service's database.
 func TestAuditLogIsAppendOnly(t *testing.T) {
-	pool := template.Pool(t)
-	store := patientdb.New(pool)
+	ctx := context.Background()
+	db := template.Clone(t)
+	store := patientdb.New(db.Pool)
 	p := create(t, store, "a@example.com")
-	entries, err := store.AuditTrail(context.Background(), p.ID)
+	entries, err := store.AuditTrail(ctx, p.ID)
 	require.NoError(t, err)
 	require.Len(t, entries, 1)
 	assert.Equal(t, "create", entries[0].Action)
-	_, err = pool.Exec(context.Background(), `UPDATE audit_log SET outcome = 'tampered'`)
-	assert.ErrorContains(t, err, "append-only")
-	_, err = pool.Exec(context.Background(), `DELETE FROM audit_log`)
-	assert.ErrorContains(t, err, "append-only")
+
+	denied := func(t *testing.T, pool *pgxpool.Pool, sql, want string) {
+		t.Helper()
+		_, err := pool.Exec(ctx, sql)
+		var pgErr *pgconn.PgError
+		require.ErrorAs(t, err, &pgErr, sql)
+		assert.Equal(t, want, pgErr.Code, "%s: %s", sql, pgErr.Message)
+	}
+	const insufficientPrivilege = "42501" // also "must be owner of table"
+	for _, sql := range []string{
+		`UPDATE audit_log SET outcome = 'tampered'`,
+		`DELETE FROM audit_log`,
+		`TRUNCATE audit_log`,
+		`ALTER TABLE audit_log DISABLE TRIGGER audit_log_no_change`,
+		`DROP TRIGGER audit_log_no_change ON audit_log`,
+		`DROP TABLE audit_log`,
+		`CREATE TABLE scratch (x int)`,
+	} {
+		denied(t, db.Pool, sql, insufficientPrivilege)
+	}
+	// A grant it has no right to give is ignored (with a warning).
+	_, err = db.Pool.Exec(ctx, `GRANT UPDATE, DELETE, TRUNCATE ON audit_log TO PUBLIC`)
+	require.NoError(t, err)
+	var canChange bool
+	require.NoError(t, db.Pool.QueryRow(ctx, `SELECT has_table_privilege('audit_log', 'UPDATE, DELETE, TRUNCATE')`).Scan(&canChange))
+	assert.False(t, canChange)
+
+	// The owner (the migration step's role) still meets the triggers.
+	owner, err := pgxpool.New(ctx, db.OwnerURL)
+	require.NoError(t, err)
+	defer owner.Close()
+	for _, sql := range []string{`UPDATE audit_log SET outcome = 'tampered'`, `DELETE FROM audit_log`, `TRUNCATE audit_log`} {
+		_, err := owner.Exec(ctx, sql)
+		assert.ErrorContains(t, err, "append-only", sql)
+	}
+	entries, err = store.AuditTrail(ctx, p.ID)
+	require.NoError(t, err)
+	assert.Len(t, entries, 1, "the audit trail is intact")
+
+	// Another service's database, provisioned as deployments provision
+	// theirs, refuses this service's login.
+	other := pgdb.Plan{Database: "other_" + uuid.NewString()[:8], OwnerPassword: "o-" + uuid.NewString(), AppPassword: "a-" + uuid.NewString()}
+	other.Roles = pgdb.RolesFor(other.Database)
+	require.NoError(t, pgdb.Provision(ctx, pgtest.AdminURL(t), other))
+	t.Cleanup(func() { dropProvisioned(t, other) })
+	u, err := url.Parse(db.AppURL)
+	require.NoError(t, err)
+	u.Path = "/" + other.Database
+	conn, err := pgx.Connect(ctx, u.String())
+	if err == nil {
+		conn.Close(ctx)
+	}
+	var pgErr *pgconn.PgError
+	require.ErrorAs(t, err, &pgErr, "connecting to another service's database")
+	assert.Equal(t, insufficientPrivilege, pgErr.Code, pgErr.Message)
+}
+
+// dropProvisioned removes a database and roles provisioned by a test.
+func dropProvisioned(t *testing.T, p pgdb.Plan) {
+	ctx := context.Background()
+	admin, err := pgx.Connect(ctx, pgtest.AdminURL(t))
+	require.NoError(t, err)
+	defer admin.Close(ctx)
+	for _, sql := range []string{
+		"DROP DATABASE IF EXISTS " + pgx.Identifier{p.Database}.Sanitize() + " WITH (FORCE)",
+		"DROP ROLE IF EXISTS " + pgx.Identifier{p.App}.Sanitize(),
+		"DROP ROLE IF EXISTS " + pgx.Identifier{p.Runtime}.Sanitize(),
+		"DROP ROLE IF EXISTS " + pgx.Identifier{p.Owner}.Sanitize(),
+	} {
+		_, err := admin.Exec(ctx, sql)
+		assert.NoError(t, err, sql)
+	}
 }
 
 func TestBillingAccountBookkeeping(t *testing.T) {
