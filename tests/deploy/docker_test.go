@@ -116,7 +116,19 @@ func TestComposeMatchesTheRunTemplate(t *testing.T) {
 		assert.Equal(t, *svc.Environment["APP_API_TOKEN"], *side.Environment["APP_API_TOKEN"], "%s: app and sidecar share the app token", a.AppID)
 		if dbURL, ok := a.Env["DATABASE_URL"]; ok {
 			db := dbURL[strings.LastIndex(dbURL, "/")+1 : strings.Index(dbURL, "?")]
-			assert.Contains(t, *svc.Environment["DATABASE_URL"], "/"+db+"?", "%s uses its own database", a.AppID)
+			assert.True(t, strings.HasPrefix(*svc.Environment["DATABASE_URL"], "postgres://"+db+"_app:"), "%s runs as its runtime login", a.AppID)
+			assert.Contains(t, *svc.Environment["DATABASE_URL"], "@postgres:5432/"+db+"?", "%s uses its own database", a.AppID)
+			for k := range svc.Environment {
+				assert.False(t, strings.HasPrefix(k, "MIGRATE_"), "%s holds no migration login (%s)", a.AppID, k)
+			}
+			// The migration step runs before the service, from the same image.
+			assert.Equal(t, "service_completed_successfully", svc.DependsOn[a.AppID+"-migrate"].Condition, a.AppID)
+			mig, ok := project.Services[a.AppID+"-migrate"]
+			require.True(t, ok, "one-shot %s-migrate", a.AppID)
+			assert.Equal(t, svc.Image, mig.Image)
+			assert.Equal(t, []string{"migrate"}, []string(mig.Command))
+			assert.True(t, strings.HasPrefix(*mig.Environment["MIGRATE_DATABASE_URL"], "postgres://"+db+"_owner:"), "%s migrates as the owner", a.AppID)
+			assert.Equal(t, *svc.Environment["DATABASE_URL"], *mig.Environment["DATABASE_URL"], "%s: the login provisioned is the one the service uses", a.AppID)
 		}
 	}
 

@@ -17,6 +17,7 @@ import (
 	"gopkg.in/yaml.v3"
 	appsv1 "k8s.io/api/apps/v1"
 	autoscalingv2 "k8s.io/api/autoscaling/v2"
+	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
 	policyv1 "k8s.io/api/policy/v1"
@@ -27,6 +28,7 @@ import (
 // built is one kustomization, decoded strictly into its real types.
 type built struct {
 	deployments   []appsv1.Deployment
+	jobs          []batchv1.Job
 	components    []componentsapi.Component
 	configs       []configurationapi.Configuration
 	resiliencies  []resiliencyapi.Resiliency
@@ -58,6 +60,10 @@ func build(t *testing.T, dir string) built {
 			var d appsv1.Deployment
 			decodeStrict(t, raw, &d, what)
 			b.deployments = append(b.deployments, d)
+		case "batch/Job":
+			var j batchv1.Job
+			decodeStrict(t, raw, &j, what)
+			b.jobs = append(b.jobs, j)
 		case "/Service":
 			decodeStrict(t, raw, &corev1.Service{}, what)
 		case "/ConfigMap":
@@ -95,6 +101,70 @@ func build(t *testing.T, dir string) built {
 		}
 	}
 	return b
+}
+
+type workload struct {
+	name     string
+	template corev1.PodTemplateSpec
+}
+
+// workloads are the Deployments' and Jobs' pod templates.
+func (b built) workloads() []workload {
+	var w []workload
+	for _, d := range b.deployments {
+		w = append(w, workload{"Deployment " + d.Name, d.Spec.Template})
+	}
+	for _, j := range b.jobs {
+		w = append(w, workload{"Job " + j.Name, j.Spec.Template})
+	}
+	return w
+}
+
+// envSecret is the Secret and key env var name comes from in c, if any.
+func envSecret(c corev1.Container, name string) (secret, key string) {
+	for _, e := range c.Env {
+		if e.Name == name && e.ValueFrom != nil && e.ValueFrom.SecretKeyRef != nil {
+			return e.ValueFrom.SecretKeyRef.Name, e.ValueFrom.SecretKeyRef.Key
+		}
+	}
+	return "", ""
+}
+
+// Each service with a database has a migration Job on its own image with
+// the owner's login; the service itself gets only its runtime login.
+func TestMigrationsRunAsJobsWithTheOwnersLogin(t *testing.T) {
+	for _, o := range overlays {
+		b := build(t, k8sDir(t, o))
+		jobs := map[string]batchv1.Job{}
+		for _, j := range b.jobs {
+			jobs[j.Name] = j
+		}
+		migrated := 0
+		for _, d := range b.deployments {
+			app := d.Spec.Template.Spec.Containers[0]
+			secret, key := envSecret(app, "DATABASE_URL")
+			for _, e := range app.Env {
+				assert.False(t, strings.HasPrefix(e.Name, "MIGRATE_"), "%s: %s holds a migration login", o, d.Name)
+			}
+			if secret == "" {
+				continue
+			}
+			migrated++
+			assert.Equal(t, "pms-database-urls", secret, "%s: %s runs as its runtime login", o, d.Name)
+			j, ok := jobs[d.Name+"-migrate"]
+			require.True(t, ok, "%s: Job %s-migrate", o, d.Name)
+			c := j.Spec.Template.Spec.Containers[0]
+			assert.Equal(t, app.Image, c.Image, "%s: %s migrates with its own image", o, d.Name)
+			assert.Equal(t, []string{"migrate"}, c.Args)
+			ownerSecret, ownerKey := envSecret(c, "MIGRATE_DATABASE_URL")
+			assert.Equal(t, "pms-database-owner-urls", ownerSecret, "%s: %s-migrate uses the owner's login", o, d.Name)
+			assert.Equal(t, key, ownerKey, "%s: the same database", d.Name)
+			assert.Equal(t, "pms", j.Spec.Template.Labels["app.kubernetes.io/part-of"], "%s: the Job's pods get the egress policy", j.Name)
+			assert.True(t, *j.Spec.Template.Spec.SecurityContext.RunAsNonRoot, j.Name)
+		}
+		assert.Equal(t, 4, migrated, o)
+		assert.Len(t, b.jobs, 4, o)
+	}
 }
 
 var overlays = []string{"base", "overlays/dev", "overlays/prod"}
@@ -210,29 +280,29 @@ func TestEverySecretReferenceIsDeclared(t *testing.T) {
 			refs++
 			assert.True(t, has(name, key), "%s: %s refers to Secret %s key %q, not in required-secrets.yaml", o, where, name, key)
 		}
-		for _, d := range b.deployments {
-			spec := d.Spec.Template.Spec
+		for _, w := range b.workloads() {
+			spec := w.template.Spec
 			for _, c := range spec.Containers {
 				for _, e := range c.Env {
 					if e.ValueFrom != nil && e.ValueFrom.SecretKeyRef != nil {
-						check(d.Name+" env "+e.Name, e.ValueFrom.SecretKeyRef.Name, e.ValueFrom.SecretKeyRef.Key)
+						check(w.name+" env "+e.Name, e.ValueFrom.SecretKeyRef.Name, e.ValueFrom.SecretKeyRef.Key)
 					}
-					assert.False(t, e.Value != "" && strings.Contains(strings.ToUpper(e.Name), "TOKEN"), "%s: %s is inlined", d.Name, e.Name)
+					assert.False(t, e.Value != "" && strings.Contains(strings.ToUpper(e.Name), "TOKEN"), "%s: %s is inlined", w.name, e.Name)
 				}
 				for _, ef := range c.EnvFrom {
 					if ef.SecretRef != nil {
-						check(d.Name+" envFrom", ef.SecretRef.Name, "")
+						check(w.name+" envFrom", ef.SecretRef.Name, "")
 					}
 				}
 			}
 			for _, v := range spec.Volumes {
 				if v.Secret != nil {
-					check(d.Name+" volume "+v.Name, v.Secret.SecretName, "")
+					check(w.name+" volume "+v.Name, v.Secret.SecretName, "")
 				}
 			}
 			for _, ann := range []string{"dapr.io/app-token-secret", "dapr.io/api-token-secret"} {
-				if n := d.Spec.Template.Annotations[ann]; n != "" {
-					check(d.Name+" "+ann, n, "token")
+				if n := w.template.Annotations[ann]; n != "" {
+					check(w.name+" "+ann, n, "token")
 				}
 			}
 		}
