@@ -38,7 +38,7 @@ MODULE_PATTERNS = $(shell go list -m -f '{{.Path}}/...')
 # Modules built on their own (the Dockerfile builds each app with GOWORK=off).
 STANDALONE_MODULES := $(shell go list -m -f '{{.Dir}}') $(CURDIR)/tests/deploy
 
-.PHONY: build apps runner daprd run proto proto-check mod-check test test-go test-deploy vet fmt-check vulncheck test-with-postgres clean
+.PHONY: bench bench-short build apps runner daprd run proto proto-check mod-check test test-go test-deploy vet fmt-check vulncheck test-with-postgres clean
 
 ## build: the five apps, the runner, daprd and Sentry, into bin/
 build: apps runner daprd
@@ -50,6 +50,7 @@ apps:
 runner:
 	@mkdir -p bin
 	go build -o bin/pmsrun ./tools/pmsrun
+	go build -o bin/bench ./tools/bench
 
 ## daprd: the Dapr $(DAPR_VERSION) sidecar and Sentry (its certificate authority), built from Go modules (3-6 minutes the first time)
 daprd: $(DAPRD_CACHE) $(SENTRY_CACHE)
@@ -137,6 +138,15 @@ test:
 	$(call step,build)
 	$(call step,test-deploy)
 	$(call step,test-with-postgres)
+	$(call step,bench-short)
+
+## bench: measure the system as it ships (README, "Performance"); ARGS=-short runs every phase briefly
+bench: build
+	bin/bench $(ARGS)
+
+# bench-short: check that the benchmark runs (make test); it measures nothing.
+bench-short: build
+	bin/bench -short -out .data/bench-short
 
 test-with-postgres: runner
 	bin/pmsrun with-postgres -- $(MAKE) --no-print-directory test-go

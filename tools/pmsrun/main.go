@@ -111,7 +111,7 @@ func withPostgres(ctx context.Context, args []string) error {
 	if len(args) == 0 {
 		return errors.New("with-postgres: no command given")
 	}
-	pg, err := runner.StartPostgres(ctx, ".data", runner.NewPortPicker(), nil)
+	pg, err := runner.StartPostgres(ctx, ".data", runner.NewPortPicker(), false, nil)
 	if err != nil {
 		return err
 	}

@@ -35,8 +35,10 @@ type Postgres struct {
 }
 
 // StartPostgres initialises and starts a cluster under baseDir, on 5432 when
-// free or else any free port. Console output goes to out.
-func StartPostgres(ctx context.Context, baseDir string, ports *PortPicker, out io.Writer) (*Postgres, error) {
+// free or else any free port. Console output goes to out. Unless durable,
+// it trades crash safety for speed (fsync, synchronous commit and full page
+// writes off), as a throwaway test cluster may.
+func StartPostgres(ctx context.Context, baseDir string, ports *PortPicker, durable bool, out io.Writer) (*Postgres, error) {
 	if _, err := exec.LookPath("initdb"); err != nil {
 		return nil, fmt.Errorf("postgres: initdb not on PATH (install PostgreSQL server binaries, or set PMS_POSTGRES_URL to use a running server): %w", err)
 	}
@@ -75,9 +77,8 @@ func StartPostgres(ctx context.Context, baseDir string, ports *PortPicker, out i
 	pg.spec = procSpec{
 		name: "postgres",
 		dir:  dir,
-		argv: []string{"postgres", "-D", data, "-p", strconv.Itoa(pg.Port), "-k", dir,
-			"-c", "listen_addresses=127.0.0.1", "-c", "fsync=off", "-c", "synchronous_commit=off",
-			"-c", "full_page_writes=off", "-c", "max_connections=200"},
+		argv: append([]string{"postgres", "-D", data, "-p", strconv.Itoa(pg.Port), "-k", dir,
+			"-c", "listen_addresses=127.0.0.1", "-c", "max_connections=200"}, unsafeSettings(durable)...),
 		env:     os.Environ(),
 		logFile: filepath.Join(dir, "postgres.log"),
 		out:     out,
@@ -93,6 +94,13 @@ func StartPostgres(ctx context.Context, baseDir string, ports *PortPicker, out i
 	}
 	ok = true
 	return pg, nil
+}
+
+func unsafeSettings(durable bool) []string {
+	if durable {
+		return nil
+	}
+	return []string{"-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off"}
 }
 
 func (pg *Postgres) waitReady(ctx context.Context, limit time.Duration) error {

@@ -37,6 +37,9 @@ type Options struct {
 	// PostgresURL points at an existing server (admin URL); the runner then
 	// creates the apps' databases there instead of starting its own cluster.
 	PostgresURL string
+	// DurablePostgres starts the throwaway cluster with PostgreSQL's crash
+	// safety on (fsync, synchronous commit), as a benchmark needs.
+	DurablePostgres bool
 	// KafkaBrokers points at an existing Kafka; empty starts the dev broker.
 	KafkaBrokers string
 	// DataDir holds the throwaway cluster. Default <template dir>/.data.
@@ -173,7 +176,7 @@ func (s *System) writeRunSecrets() error {
 func (s *System) startDependencies(ctx context.Context) error {
 	s.PostgresURL = s.opts.PostgresURL
 	if s.PostgresURL == "" {
-		pg, err := StartPostgres(ctx, s.opts.DataDir, s.ports, s.opts.Console)
+		pg, err := StartPostgres(ctx, s.opts.DataDir, s.ports, s.opts.DurablePostgres, s.opts.Console)
 		if err != nil {
 			return err
 		}

@@ -1,0 +1,327 @@
+// Command bench measures the system as it ships: it starts the whole stack
+// through the runner (five apps beside daprd sidecars with mTLS, Sentry, the
+// dev Kafka broker and a PostgreSQL cluster with fsync on), drives it over
+// HTTP from outside, and prints one table, writes the figures as JSON and
+// draws latency and event-lag distributions as a PNG.
+//
+//	bench [-short] [-out DIR]
+//
+// Run it with `make bench` (after `make build`); -short runs every phase
+// briefly, to check that the benchmark works, not to measure.
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"text/tabwriter"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/pms-dapr/pms/tools/pmsrun/runner"
+)
+
+func main() {
+	short := flag.Bool("short", false, "run every phase briefly (checks the benchmark, measures nothing)")
+	out := flag.String("out", ".data/bench", "where to write bench.json and bench.png")
+	flag.Parse()
+	if err := run(*short, *out); err != nil {
+		fmt.Fprintln(os.Stderr, "bench:", err)
+		os.Exit(1)
+	}
+}
+
+// phases are how long each measurement runs.
+type phases struct {
+	warm, saturate, rate, pause, settle time.Duration
+	workers                             int
+}
+
+var (
+	full      = phases{warm: 5 * time.Second, saturate: 20 * time.Second, rate: 20 * time.Second, pause: 15 * time.Second, settle: 10 * time.Second, workers: 64}
+	shortRuns = phases{warm: time.Second, saturate: 2 * time.Second, rate: 2 * time.Second, pause: 2 * time.Second, settle: time.Second, workers: 16}
+)
+
+// report is everything bench.json holds.
+type report struct {
+	Time    time.Time `json:"time"`
+	Short   bool      `json:"short"`
+	Host    string    `json:"host"`
+	Phases  []result  `json:"phases"`
+	Lags    []lag     `json:"event_lags"`
+	Backlog int       `json:"outbox_backlog_after_saturation"`
+	Memory  struct {
+		IdleMiB      float64 `json:"idle_mib"`
+		AfterLoadMiB float64 `json:"after_load_mib"`
+	} `json:"resident_memory"`
+	AccountsAfterPause string `json:"accounts_after_billing_pause"`
+	ReadRatio          float64 `json:"read_gateway_to_direct_ratio"`
+}
+
+func run(short bool, outDir string) error {
+	p := full
+	if short {
+		p = shortRuns
+	}
+	root, err := os.Getwd()
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(outDir, 0o755); err != nil {
+		return err
+	}
+	console, err := os.Create(filepath.Join(outDir, "console.log"))
+	if err != nil {
+		return err
+	}
+	defer console.Close()
+
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Minute)
+	defer cancel()
+	fmt.Println("bench: starting the system (PostgreSQL with fsync on, mTLS between sidecars)")
+	sys, err := runner.Start(ctx, runner.Options{Template: root, Console: console, DurablePostgres: true})
+	if err != nil {
+		return fmt.Errorf("the system did not start (run `make build` first; output in %s): %w", console.Name(), err)
+	}
+	defer sys.Stop()
+
+	token, err := loginAdmin(ctx, sys)
+	if err != nil {
+		return err
+	}
+	patients := sys.App("patient-service")
+	gateway := target{base: "http://127.0.0.1:4004", headers: map[string]string{"Authorization": "Bearer " + token}}
+	direct := target{base: fmt.Sprintf("http://127.0.0.1:%d", patients.AppPort), headers: map[string]string{
+		"Authorization": "Bearer " + token, "dapr-api-token": patients.AppAPIToken}}
+
+	rep := report{Time: time.Now().UTC(), Short: short, Host: hostDescription()}
+	fmt.Println("bench: warming up")
+	warm := saturate(ctx, "warm-up", 8, p.warm, http.StatusCreated, register(gateway))
+	if warm.OK == 0 {
+		return fmt.Errorf("warm-up: no registration succeeded: %v", warm.Statuses)
+	}
+	time.Sleep(p.settle)
+	rep.Memory.IdleMiB = stackRSS(sys)
+
+	phase := func(r result) result {
+		fmt.Printf("bench: %-44s %8.1f/s  p50 %7.1f ms  p99 %7.1f ms  (%d ok, %d failed)\n", r.Name, r.PerSecond, r.P50ms, r.P99ms, r.OK, r.Failed)
+		rep.Phases = append(rep.Phases, r)
+		return r
+	}
+	satGW := phase(saturate(ctx, "register, gateway, saturation", p.workers, p.saturate, http.StatusCreated, register(gateway)))
+	if rep.Backlog, err = outboxBacklog(ctx, sys); err != nil {
+		return err
+	}
+	satLag, err := eventLag(ctx, sys, "saturation", satGW.created)
+	if err != nil {
+		return err
+	}
+	phase(saturate(ctx, "register, straight to patient-service", p.workers, p.saturate, http.StatusCreated, register(direct)))
+	ids := satGW.created
+	readGW := phase(saturate(ctx, "read by id, gateway, saturation", p.workers, p.saturate, http.StatusOK, read(gateway, ids)))
+	readDirect := phase(saturate(ctx, "read by id, straight to patient-service", p.workers, p.saturate, http.StatusOK, read(direct, ids)))
+	if readDirect.PerSecond > 0 {
+		rep.ReadRatio = readGW.PerSecond / readDirect.PerSecond
+	}
+
+	at100 := phase(atRate(ctx, "register, gateway, 100/s", 100, p.rate, http.StatusCreated, register(gateway)))
+	lag100, err := eventLag(ctx, sys, "100/s", at100.created)
+	if err != nil {
+		return err
+	}
+	at300 := phase(atRate(ctx, "register, gateway, 300/s", 300, p.rate, http.StatusCreated, register(gateway)))
+	lag300, err := eventLag(ctx, sys, "300/s", at300.created)
+	if err != nil {
+		return err
+	}
+	rep.Lags = []lag{lag100, lag300, satLag}
+
+	billing := sys.App("billing-service")
+	pid := billing.AppPID()
+	if pid == 0 {
+		return errors.New("billing-service is not running")
+	}
+	fmt.Printf("bench: pausing billing-service (SIGSTOP %d)\n", pid)
+	if err := syscall.Kill(pid, syscall.SIGSTOP); err != nil {
+		return err
+	}
+	paused := phase(atRate(ctx, "register, gateway, 100/s, billing paused", 100, p.pause, http.StatusCreated, register(gateway)))
+	if err := syscall.Kill(pid, syscall.SIGCONT); err != nil {
+		return err
+	}
+	took, err := accountsAppear(ctx, sys, paused.created, time.Minute)
+	if err != nil {
+		return err
+	}
+	rep.AccountsAfterPause = fmt.Sprintf("all %d within %s", len(paused.created), took.Round(100*time.Millisecond))
+
+	time.Sleep(p.settle)
+	rep.Memory.AfterLoadMiB = stackRSS(sys)
+
+	printTable(os.Stdout, rep)
+	raw, _ := json.MarshalIndent(rep, "", "  ")
+	if err := os.WriteFile(filepath.Join(outDir, "bench.json"), append(raw, '\n'), 0o644); err != nil {
+		return err
+	}
+	if err := drawChart(filepath.Join(outDir, "bench.png"), rep); err != nil {
+		return fmt.Errorf("chart: %w", err)
+	}
+	fmt.Printf("bench: figures in %s, chart in %s\n", filepath.Join(outDir, "bench.json"), filepath.Join(outDir, "bench.png"))
+	return nil
+}
+
+func loginAdmin(ctx context.Context, sys *runner.System) (string, error) {
+	body, _ := json.Marshal(map[string]string{"email": sys.AdminEmail, "password": sys.AdminPassword})
+	status, raw, err := call(ctx, target{base: "http://127.0.0.1:4004"}, http.MethodPost, "/auth/login", body)
+	if err != nil || status != http.StatusOK {
+		return "", fmt.Errorf("admin login: status %d: %v %s", status, err, raw)
+	}
+	var s struct {
+		AccessToken string `json:"accessToken"`
+	}
+	if err := json.Unmarshal(raw, &s); err != nil || s.AccessToken == "" {
+		return "", fmt.Errorf("admin login: no access token in %s", raw)
+	}
+	return s.AccessToken, nil
+}
+
+// database connects as the cluster's admin to one app database.
+func database(ctx context.Context, sys *runner.System, name string) (*pgx.Conn, error) {
+	cfg, err := pgx.ParseConfig(sys.PostgresURL)
+	if err != nil {
+		return nil, err
+	}
+	cfg.Database = name
+	return pgx.ConnectConfig(ctx, cfg)
+}
+
+func outboxBacklog(ctx context.Context, sys *runner.System) (int, error) {
+	conn, err := database(ctx, sys, "patient")
+	if err != nil {
+		return 0, err
+	}
+	defer conn.Close(ctx)
+	var n int
+	err = conn.QueryRow(ctx, `SELECT count(*) FROM outbox WHERE sent_at IS NULL`).Scan(&n)
+	return n, err
+}
+
+// accountsAppear waits until every patient in ids has a billing account.
+func accountsAppear(ctx context.Context, sys *runner.System, ids []string, limit time.Duration) (time.Duration, error) {
+	conn, err := database(ctx, sys, "patient")
+	if err != nil {
+		return 0, err
+	}
+	defer conn.Close(ctx)
+	start := time.Now()
+	for {
+		var missing int
+		if err := conn.QueryRow(ctx, `SELECT count(*) FROM patients WHERE id = ANY($1::uuid[]) AND billing_account_id IS NULL`, ids).Scan(&missing); err != nil {
+			return 0, err
+		}
+		if missing == 0 {
+			return time.Since(start), nil
+		}
+		if time.Since(start) > limit {
+			return 0, fmt.Errorf("%d of %d patients registered while billing was paused still have no account after %s", missing, len(ids), limit)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+// stackRSS is the resident memory of every process of the stack, in MiB:
+// apps, sidecars, Sentry and PostgreSQL with its backends. The dev broker
+// runs inside this process and is not counted.
+func stackRSS(sys *runner.System) float64 {
+	pids := sys.PIDs()
+	if sys.Postgres != nil {
+		pids = append(pids, children(sys.Postgres.PID())...)
+	}
+	var kb int64
+	for _, pid := range pids {
+		kb += rssKB(pid)
+	}
+	return float64(kb) / 1024
+}
+
+func rssKB(pid int) int64 {
+	raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(raw), "\n") {
+		if rest, ok := strings.CutPrefix(line, "VmRSS:"); ok {
+			var kb int64
+			fmt.Sscan(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(rest), "kB")), &kb)
+			return kb
+		}
+	}
+	return 0
+}
+
+// children are the processes whose parent is pid.
+func children(pid int) []int {
+	stats, _ := filepath.Glob("/proc/[0-9]*/stat")
+	var out []int
+	for _, st := range stats {
+		raw, err := os.ReadFile(st)
+		if err != nil {
+			continue
+		}
+		// pid (comm) state ppid ...: comm may hold spaces, so cut at the last ')'.
+		i := strings.LastIndexByte(string(raw), ')')
+		var state string
+		var child, ppid int
+		fmt.Sscan(string(raw[:strings.IndexByte(string(raw), ' ')]), &child)
+		if i < 0 {
+			continue
+		}
+		if _, err := fmt.Sscan(string(raw[i+1:]), &state, &ppid); err == nil && ppid == pid {
+			out = append(out, child)
+		}
+	}
+	return out
+}
+
+func hostDescription() string {
+	cpus := 0
+	if raw, err := os.ReadFile("/proc/cpuinfo"); err == nil {
+		cpus = strings.Count(string(raw), "\nprocessor")
+		if strings.HasPrefix(string(raw), "processor") {
+			cpus++
+		}
+	}
+	return fmt.Sprintf("%d CPUs", cpus)
+}
+
+func printTable(w io.Writer, rep report) {
+	fmt.Fprintln(w)
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "phase\tper second\tp50 ms\tp99 ms\tok\tfailed\t")
+	for _, r := range rep.Phases {
+		fmt.Fprintf(tw, "%s\t%.0f\t%.1f\t%.1f\t%d\t%d\t\n", r.Name, r.PerSecond, r.P50ms, r.P99ms, r.OK, r.Failed)
+	}
+	tw.Flush()
+	fmt.Fprintln(w)
+	tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "event lag (registration → stored by analytics)\tp50 ms\tp99 ms\tevents\t")
+	for _, l := range rep.Lags {
+		fmt.Fprintf(tw, "%s\t%.1f\t%.1f\t%d\t\n", l.Name, l.P50ms, l.P99ms, l.Events)
+	}
+	tw.Flush()
+	fmt.Fprintln(w)
+	fmt.Fprintf(w, "reads, gateway / straight to the app:      %.0f%%\n", rep.ReadRatio*100)
+	fmt.Fprintf(w, "outbox backlog right after saturation:     %d events\n", rep.Backlog)
+	fmt.Fprintf(w, "billing accounts after the pause:          %s\n", rep.AccountsAfterPause)
+	fmt.Fprintf(w, "resident memory of the stack, idle / after load: %.0f / %.0f MiB\n", rep.Memory.IdleMiB, rep.Memory.AfterLoadMiB)
+	fmt.Fprintf(w, "host: %s; short run: %t\n", rep.Host, rep.Short)
+}
