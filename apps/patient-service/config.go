@@ -38,7 +38,10 @@ func loadConfig() (config, error) {
 	if c.Trust, err = authn.LoadServiceConfig(service.Env); err != nil {
 		return c, err
 	}
-	if c.BillingTimeout, err = service.EnvDuration("BILLING_TIMEOUT", 5*time.Second); err != nil {
+	// A registration waits this long for its billing account, then answers
+	// without it (the reconciler opens it): a slow or stopped billing-service
+	// costs a registration at most this much.
+	if c.BillingTimeout, err = service.EnvDuration("BILLING_TIMEOUT", 300*time.Millisecond); err != nil {
 		return c, err
 	}
 	if c.ReconcileInterval, err = service.EnvDuration("BILLING_RECONCILE_INTERVAL", 2*time.Second); err != nil {

@@ -66,11 +66,15 @@ func run(ctx context.Context, log *slog.Logger) error {
 		APIToken: cfg.Trust.DaprAPIToken,
 	}
 	defer publisher.Close()
+	// The relay is woken by each committed registration or change
+	// (LISTEN/NOTIFY) and polls only as a fallback.
+	wake := make(chan struct{}, 1)
 	relay := &outbox.Relay{
 		Store:     store,
 		Publisher: publisher,
 		Log:       log.With("component", "outbox"),
-		Interval:  200 * time.Millisecond,
+		Wake:      wake,
+		Interval:  time.Second,
 		MaxWait:   10 * time.Second,
 	}
 	health := service.Health{Log: log, Checks: map[string]service.Check{"database": pool.Ping}}
@@ -79,6 +83,7 @@ func run(ctx context.Context, log *slog.Logger) error {
 	g.Go(func() error {
 		return service.ListenAndServe(ctx, log, net.JoinHostPort(cfg.ListenHost, cfg.Port), patientapi.Routes(svc, patientapi.Security{AppAPIToken: cfg.Trust.AppAPIToken, Tokens: verifier}, health, log))
 	})
+	g.Go(func() error { return store.WatchOutbox(ctx, log.With("component", "outbox"), wake) })
 	g.Go(func() error { return relay.Run(ctx) })
 	g.Go(func() error { return svc.ReconcileBilling(ctx, cfg.ReconcileInterval, 10*time.Second) })
 	g.Go(func() error { return housekeep(ctx, store, log, time.Hour) })

@@ -63,7 +63,7 @@ type report struct {
 		IdleMiB      float64 `json:"idle_mib"`
 		AfterLoadMiB float64 `json:"after_load_mib"`
 	} `json:"resident_memory"`
-	AccountsAfterPause string `json:"accounts_after_billing_pause"`
+	AccountsAfterPause string  `json:"accounts_after_billing_pause"`
 	ReadRatio          float64 `json:"read_gateway_to_direct_ratio"`
 }
 

@@ -6,8 +6,13 @@ import (
 	"github.com/twmb/franz-go/pkg/kfake"
 )
 
-// Topics the dev broker creates up front.
+// Topics the dev broker creates up front, with devPartitions partitions
+// each, as a production topic has several: the subscriber's sidecar
+// delivers partitions concurrently, and one patient's events share a
+// partition (the publisher's partitionKey), so they stay in order.
 var devTopics = []string{"patient"}
+
+const devPartitions = 4
 
 // DevKafka is the in-memory Kafka-protocol broker (franz-go's kfake) used
 // when KAFKA_BROKERS is not set. Dapr's pubsub.kafka component talks to it
@@ -27,7 +32,7 @@ func StartDevKafka(ports *PortPicker) (*DevKafka, error) {
 	}
 	c, err := kfake.NewCluster(
 		kfake.Ports(port),
-		kfake.SeedTopics(1, devTopics...),
+		kfake.SeedTopics(devPartitions, devTopics...),
 		kfake.AllowAutoTopicCreation(),
 	)
 	if err != nil {

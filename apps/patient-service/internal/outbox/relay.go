@@ -32,39 +32,52 @@ type Relay struct {
 	Store     Store
 	Publisher Publisher
 	Log       *slog.Logger
-	Interval  time.Duration // poll interval while the outbox drains normally
-	MaxWait   time.Duration // longest back-off while publishing fails
+	// Wake signals that new messages committed; the relay then publishes at
+	// once. Without it (or if a signal is lost) the relay polls every Interval.
+	Wake     <-chan struct{}
+	Interval time.Duration // poll interval when no signal comes
+	MaxWait  time.Duration // longest back-off while publishing fails
+	Batch    int           // messages per round; default 100
 }
 
-// Run relays until ctx ends.
+// Run relays until ctx ends. While publishing fails it backs off (up to
+// MaxWait), ignoring wake signals, so a broker outage is not hammered.
 func (r *Relay) Run(ctx context.Context) error {
-	wait := r.Interval
+	batch := r.Batch
+	if batch <= 0 {
+		batch = 100
+	}
+	wait, failing := r.Interval, false
+	timer := time.NewTimer(wait)
+	defer timer.Stop()
 	for {
+		timer.Reset(wait)
+		wake := r.Wake
+		if failing {
+			wake = nil
+		}
 		select {
 		case <-ctx.Done():
 			return nil
-		case <-time.After(wait):
+		case <-timer.C:
+		case <-wake:
 		}
-		var failed error
-		n, err := r.Store.PublishPending(ctx, 100, func(ctx context.Context, m Message) error {
+		n, err := r.Store.PublishPending(ctx, batch, func(ctx context.Context, m Message) error {
 			pctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 			defer cancel()
-			failed = r.Publisher.Publish(pctx, m)
-			return failed
+			return r.Publisher.Publish(pctx, m)
 		})
-		if err == nil {
-			err = failed
-		}
 		switch {
 		case ctx.Err() != nil:
 			return nil
 		case err != nil:
+			failing = true
 			wait = min(max(wait*2, r.Interval), r.MaxWait)
 			r.Log.WarnContext(ctx, "outbox relay: publish failed", "err", err, "published", n, "retry_in", wait.String())
-		case n == 100:
-			wait = 0 // more are waiting
+		case n == batch:
+			failing, wait = false, 0 // more are waiting
 		default:
-			wait = r.Interval
+			failing, wait = false, r.Interval
 		}
 	}
 }

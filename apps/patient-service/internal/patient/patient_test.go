@@ -3,6 +3,7 @@ package patient_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"strings"
@@ -87,9 +88,10 @@ func TestValidateRejects(t *testing.T) {
 
 // fakeBilling fails while down is set.
 type fakeBilling struct {
-	mu    sync.Mutex
-	down  bool
-	calls int
+	mu     sync.Mutex
+	down   bool
+	refuse map[string]bool // patient ids billing rejects for good
+	calls  int
 }
 
 func (b *fakeBilling) CreateAccount(_ context.Context, p patient.Patient) (string, error) {
@@ -98,6 +100,9 @@ func (b *fakeBilling) CreateAccount(_ context.Context, p patient.Patient) (strin
 	b.calls++
 	if b.down {
 		return "", errors.New("billing unavailable")
+	}
+	if b.refuse[p.ID] {
+		return "", errors.New("billing refuses this patient")
 	}
 	return "acct-" + p.ID, nil
 }
@@ -173,6 +178,39 @@ func TestBillingOutageIsReconciled(t *testing.T) {
 		got, _ := store.Get(context.Background(), p.ID)
 		return got.BillingAccountID == "acct-"+p.ID
 	}, 2*time.Second, 10*time.Millisecond)
+	cancel()
+	assert.NoError(t, <-done)
+}
+
+// After an outage, one round opens every missing account however many
+// batches they fill, and a patient billing refuses for good does not hold up
+// the ones behind it.
+func TestReconciliationDrainsTheBacklog(t *testing.T) {
+	store, billing := patienttest.NewFakeStore(), &fakeBilling{down: true}
+	svc := patient.NewService(store, billing, discard())
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var first string
+	for i := range 250 {
+		d := valid()
+		d.Email = fmt.Sprintf("p%d@example.com", i)
+		d.MRN = fmt.Sprintf("MRN-%d", i)
+		p, _, err := svc.Create(ctx, clinician, d, "")
+		require.NoError(t, err)
+		if i == 0 {
+			first = p.ID
+		}
+	}
+	billing.mu.Lock()
+	billing.down, billing.refuse = false, map[string]bool{first: true}
+	billing.mu.Unlock()
+
+	done := make(chan error)
+	go func() { done <- svc.ReconcileBilling(ctx, 10*time.Millisecond, time.Hour) }()
+	assert.Eventually(t, func() bool {
+		missing, _ := store.MissingBillingAccount(ctx, 1000)
+		return len(missing) == 1 && missing[0].ID == first
+	}, 2*time.Second, 5*time.Millisecond, "all but the refused patient have accounts")
 	cancel()
 	assert.NoError(t, <-done)
 }

@@ -30,19 +30,36 @@ func (s *Service) ReconcileBilling(ctx context.Context, interval, maxBackoff tim
 	}
 }
 
+// reconcileBatch is how many patients one query hands the reconciler;
+// reconcileGiveUp how many failures in a row end a round (billing is down:
+// back off rather than time out on every patient).
+const reconcileBatch, reconcileGiveUp = 100, 3
+
+// reconcileOnce works through every patient without an account, a batch at
+// a time, until none is left or billing keeps failing. A patient billing
+// refuses does not hold up the others behind it.
 func (s *Service) reconcileOnce(ctx context.Context) error {
-	pending, err := s.store.MissingBillingAccount(ctx, 50)
-	if err != nil {
-		return err
-	}
-	var errs []error
-	for _, p := range pending {
-		acct, err := s.openAccount(ctx, p)
+	for {
+		pending, err := s.store.MissingBillingAccount(ctx, reconcileBatch)
 		if err != nil {
-			errs = append(errs, fmt.Errorf("patient %s: %w", p.ID, err))
-			continue
+			return err
 		}
-		s.log.InfoContext(ctx, "billing account opened by reconciliation", "patient_id", p.ID, "billing_account_id", acct)
+		var errs []error
+		inARow := 0
+		for _, p := range pending {
+			acct, err := s.openAccount(ctx, p)
+			if err != nil {
+				errs = append(errs, fmt.Errorf("patient %s: %w", p.ID, err))
+				if inARow++; inARow == reconcileGiveUp {
+					break
+				}
+				continue
+			}
+			inARow = 0
+			s.log.InfoContext(ctx, "billing account opened by reconciliation", "patient_id", p.ID, "billing_account_id", acct)
+		}
+		if len(errs) > 0 || len(pending) < reconcileBatch {
+			return errors.Join(errs...)
+		}
 	}
-	return errors.Join(errs...)
 }

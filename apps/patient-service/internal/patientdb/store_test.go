@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/url"
+	"sync"
 	"testing"
 	"time"
 
@@ -296,44 +298,96 @@ func TestPublishPendingDeliversInOrderAndStopsAtFailure(t *testing.T) {
 	pool := template.Pool(t)
 	store := patientdb.New(pool)
 	ctx := context.Background()
-	var ids []string
-	for _, email := range []string{"1@example.com", "2@example.com", "3@example.com"} {
-		p, ev, a := newPatient(email)
-		require.NoError(t, store.Create(ctx, p, ev, a, nil))
-		ids = append(ids, ev.ID)
+	// Two patients: A with three events (created, then updated twice), B
+	// with one. A's second event fails to publish.
+	a, evA, auditA := newPatient("a@example.com")
+	require.NoError(t, store.Create(ctx, a, evA, auditA, nil))
+	idsA := []string{evA.ID}
+	for range 2 {
+		a.Version++
+		a.UpdatedAt = a.UpdatedAt.Add(time.Second)
+		ev := patient.Event{ID: uuid.NewString(), Type: patient.EventUpdated, Patient: a, OccurredAt: a.UpdatedAt}
+		require.NoError(t, store.Update(ctx, a, ev, auditA))
+		idsA = append(idsA, ev.ID)
 	}
-	var seen []string
+	b, evB, auditB := newPatient("b@example.com")
+	require.NoError(t, store.Create(ctx, b, evB, auditB, nil))
+
+	var mu sync.Mutex
+	seen := map[string][]string{} // by partition key, in publishing order
 	n, err := store.PublishPending(ctx, 10, func(_ context.Context, m outbox.Message) error {
-		if len(seen) == 1 {
+		if m.EventID == idsA[1] {
 			return errors.New("broker down")
 		}
-		seen = append(seen, m.EventID)
+		mu.Lock()
+		seen[m.Key] = append(seen[m.Key], m.EventID)
+		mu.Unlock()
 		var ev patientv1.PatientEvent
-		require.NoError(t, protojson.Unmarshal([]byte(m.Payload), &ev))
-		assert.Equal(t, patientv1.EventType_PATIENT_CREATED, ev.GetType())
+		assert.NoError(t, protojson.Unmarshal([]byte(m.Payload), &ev))
 		assert.Equal(t, m.EventID, ev.GetEventId())
 		assert.Equal(t, m.Key, ev.GetPatientId(), "partitioned by patient")
 		assert.Equal(t, "female", ev.GetAttributes().GetGender())
 		assert.Equal(t, patient.AgeBand(time.Date(1985, 12, 10, 0, 0, 0, 0, time.UTC), time.Now()), ev.GetAttributes().GetAgeBand())
 		assert.NotContains(t, m.Payload, "1985-12-10", "no date of birth in the event")
-		assert.EqualValues(t, 1, ev.GetVersion())
 		assert.Equal(t, patientdb.Topic, m.Topic)
 		return nil
 	})
-	require.NoError(t, err)
-	assert.Equal(t, 1, n)
-	assert.Equal(t, ids[:1], seen)
+	require.ErrorContains(t, err, "broker down")
+	assert.Equal(t, 2, n)
+	assert.Equal(t, map[string][]string{a.ID: idsA[:1], b.ID: {evB.ID}}, seen,
+		"B is published; A stops at its failure, so its third event waits behind its second")
 	assert.Equal(t, 2, count(t, pool, `SELECT count(*) FROM outbox WHERE sent_at IS NULL`))
 	assert.Equal(t, 1, count(t, pool, `SELECT count(*) FROM outbox WHERE last_error = 'broker down'`))
 
-	seen = nil
+	seen = map[string][]string{}
 	n, err = store.PublishPending(ctx, 10, func(_ context.Context, m outbox.Message) error {
-		seen = append(seen, m.EventID)
+		mu.Lock()
+		seen[m.Key] = append(seen[m.Key], m.EventID)
+		mu.Unlock()
 		return nil
 	})
 	require.NoError(t, err)
 	assert.Equal(t, 2, n)
-	assert.Equal(t, ids[1:], seen, "the failed event is retried first")
+	assert.Equal(t, map[string][]string{a.ID: idsA[1:]}, seen, "the failed event is retried first, then the one behind it")
+}
+
+// A committed insert into the outbox wakes the watcher at once; a
+// transaction rolled back does not.
+func TestWatchOutboxWakesOnCommit(t *testing.T) {
+	pool := template.Pool(t)
+	store := patientdb.New(pool)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	wake := make(chan struct{}, 1)
+	done := make(chan error, 1)
+	go func() { done <- store.WatchOutbox(ctx, slog.New(slog.DiscardHandler), wake) }()
+	select {
+	case <-wake: // the signal given once listening
+	case <-time.After(5 * time.Second):
+		t.Fatal("the watcher did not start listening")
+	}
+
+	tx, err := pool.Begin(ctx)
+	require.NoError(t, err)
+	_, err = tx.Exec(ctx, `INSERT INTO outbox (event_id, topic, partition_key, payload) VALUES (gen_random_uuid(), 'patient', 'k', '{}')`)
+	require.NoError(t, err)
+	require.NoError(t, tx.Rollback(ctx))
+	select {
+	case <-wake:
+		t.Fatal("woken by a transaction that rolled back")
+	case <-time.After(300 * time.Millisecond):
+	}
+
+	start := time.Now()
+	create(t, store, "wake@example.com")
+	select {
+	case <-wake:
+		t.Logf("woken %s after the commit began", time.Since(start))
+	case <-time.After(5 * time.Second):
+		t.Fatal("a committed registration did not wake the watcher")
+	}
+	cancel()
+	assert.NoError(t, <-done)
 }
 
 func TestHousekeepingRemovesOnlyExpiredBookkeeping(t *testing.T) {
