@@ -53,12 +53,13 @@ var (
 
 // report is everything bench.json holds.
 type report struct {
-	Time    time.Time `json:"time"`
-	Short   bool      `json:"short"`
-	Host    string    `json:"host"`
-	Phases  []result  `json:"phases"`
-	Lags    []lag     `json:"event_lags"`
-	Backlog int       `json:"outbox_backlog_after_saturation"`
+	Time    time.Time    `json:"time"`
+	Short   bool         `json:"short"`
+	Host    string       `json:"host"`
+	Phases  []result     `json:"phases"`
+	Lags    []lag        `json:"event_lags"`
+	Backlog int          `json:"outbox_backlog_after_saturation"`
+	CPU     []cpuProfile `json:"cpu_by_process"`
 	Memory  struct {
 		IdleMiB      float64 `json:"idle_mib"`
 		AfterLoadMiB float64 `json:"after_load_mib"`
@@ -110,14 +111,22 @@ func run(short bool, outDir string) error {
 		return fmt.Errorf("warm-up: no registration succeeded: %v", warm.Statuses)
 	}
 	time.Sleep(p.settle)
-	rep.Memory.IdleMiB = stackRSS(sys)
+	rep.Memory.IdleMiB = stackMemory(sys)
 
 	phase := func(r result) result {
 		fmt.Printf("bench: %-44s %8.1f/s  p50 %7.1f ms  p99 %7.1f ms  (%d ok, %d failed)\n", r.Name, r.PerSecond, r.P50ms, r.P99ms, r.OK, r.Failed)
 		rep.Phases = append(rep.Phases, r)
 		return r
 	}
-	satGW := phase(saturate(ctx, "register, gateway, saturation", p.workers, p.saturate, http.StatusCreated, register(gateway)))
+	groups := processGroups(sys)
+	profiled := func(run func() result) result {
+		r, prof := profileCPU(groups, run)
+		rep.CPU = append(rep.CPU, prof)
+		return phase(r)
+	}
+	satGW := profiled(func() result {
+		return saturate(ctx, "register, gateway, saturation", p.workers, p.saturate, http.StatusCreated, register(gateway))
+	})
 	if rep.Backlog, err = outboxBacklog(ctx, sys); err != nil {
 		return err
 	}
@@ -127,7 +136,9 @@ func run(short bool, outDir string) error {
 	}
 	phase(saturate(ctx, "register, straight to patient-service", p.workers, p.saturate, http.StatusCreated, register(direct)))
 	ids := satGW.created
-	readGW := phase(saturate(ctx, "read by id, gateway, saturation", p.workers, p.saturate, http.StatusOK, read(gateway, ids)))
+	readGW := profiled(func() result {
+		return saturate(ctx, "read by id, gateway, saturation", p.workers, p.saturate, http.StatusOK, read(gateway, ids))
+	})
 	readDirect := phase(saturate(ctx, "read by id, straight to patient-service", p.workers, p.saturate, http.StatusOK, read(direct, ids)))
 	if readDirect.PerSecond > 0 {
 		rep.ReadRatio = readGW.PerSecond / readDirect.PerSecond
@@ -165,7 +176,7 @@ func run(short bool, outDir string) error {
 	rep.AccountsAfterPause = fmt.Sprintf("all %d within %s", len(paused.created), took.Round(100*time.Millisecond))
 
 	time.Sleep(p.settle)
-	rep.Memory.AfterLoadMiB = stackRSS(sys)
+	rep.Memory.AfterLoadMiB = stackMemory(sys)
 
 	printTable(os.Stdout, rep)
 	raw, _ := json.MarshalIndent(rep, "", "  ")
@@ -238,60 +249,6 @@ func accountsAppear(ctx context.Context, sys *runner.System, ids []string, limit
 	}
 }
 
-// stackRSS is the resident memory of every process of the stack, in MiB:
-// apps, sidecars, Sentry and PostgreSQL with its backends. The dev broker
-// runs inside this process and is not counted.
-func stackRSS(sys *runner.System) float64 {
-	pids := sys.PIDs()
-	if sys.Postgres != nil {
-		pids = append(pids, children(sys.Postgres.PID())...)
-	}
-	var kb int64
-	for _, pid := range pids {
-		kb += rssKB(pid)
-	}
-	return float64(kb) / 1024
-}
-
-func rssKB(pid int) int64 {
-	raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
-	if err != nil {
-		return 0
-	}
-	for _, line := range strings.Split(string(raw), "\n") {
-		if rest, ok := strings.CutPrefix(line, "VmRSS:"); ok {
-			var kb int64
-			fmt.Sscan(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(rest), "kB")), &kb)
-			return kb
-		}
-	}
-	return 0
-}
-
-// children are the processes whose parent is pid.
-func children(pid int) []int {
-	stats, _ := filepath.Glob("/proc/[0-9]*/stat")
-	var out []int
-	for _, st := range stats {
-		raw, err := os.ReadFile(st)
-		if err != nil {
-			continue
-		}
-		// pid (comm) state ppid ...: comm may hold spaces, so cut at the last ')'.
-		i := strings.LastIndexByte(string(raw), ')')
-		var state string
-		var child, ppid int
-		fmt.Sscan(string(raw[:strings.IndexByte(string(raw), ' ')]), &child)
-		if i < 0 {
-			continue
-		}
-		if _, err := fmt.Sscan(string(raw[i+1:]), &state, &ppid); err == nil && ppid == pid {
-			out = append(out, child)
-		}
-	}
-	return out
-}
-
 func hostDescription() string {
 	cpus := 0
 	if raw, err := os.ReadFile("/proc/cpuinfo"); err == nil {
@@ -319,9 +276,20 @@ func printTable(w io.Writer, rep report) {
 	}
 	tw.Flush()
 	fmt.Fprintln(w)
+	for _, prof := range rep.CPU {
+		tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+		fmt.Fprintf(tw, "CPU during %q\tcores\tshare\t\n", prof.Phase)
+		for _, g := range prof.Groups {
+			if g.Cores >= 0.01 {
+				fmt.Fprintf(tw, "%s\t%.2f\t%.0f%%\t\n", g.Name, g.Cores, g.Share*100)
+			}
+		}
+		tw.Flush()
+		fmt.Fprintln(w)
+	}
 	fmt.Fprintf(w, "reads, gateway / straight to the app:      %.0f%%\n", rep.ReadRatio*100)
 	fmt.Fprintf(w, "outbox backlog right after saturation:     %d events\n", rep.Backlog)
 	fmt.Fprintf(w, "billing accounts after the pause:          %s\n", rep.AccountsAfterPause)
-	fmt.Fprintf(w, "resident memory of the stack, idle / after load: %.0f / %.0f MiB\n", rep.Memory.IdleMiB, rep.Memory.AfterLoadMiB)
+	fmt.Fprintf(w, "memory of the stack (PSS), idle / after load: %.0f / %.0f MiB\n", rep.Memory.IdleMiB, rep.Memory.AfterLoadMiB)
 	fmt.Fprintf(w, "host: %s; short run: %t\n", rep.Host, rep.Short)
 }

@@ -229,6 +229,17 @@ func (a *App) Running() bool {
 	return a.app != nil && !a.app.exited() && a.daprd != nil && !a.daprd.exited()
 }
 
+// DaprdPID is the process id of the app's sidecar, or 0 when it is not
+// running.
+func (a *App) DaprdPID() int {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.daprd == nil || a.daprd.exited() {
+		return 0
+	}
+	return a.daprd.pid()
+}
+
 // AppPID is the process id of the app (not its sidecar), or 0 when it is
 // not running.
 func (a *App) AppPID() int {
