@@ -234,10 +234,7 @@ func (a *App) Running() bool {
 func (a *App) DaprdPID() int {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	if a.daprd == nil || a.daprd.exited() {
-		return 0
-	}
-	return a.daprd.pid()
+	return livePID(a.daprd)
 }
 
 // AppPID is the process id of the app (not its sidecar), or 0 when it is
@@ -245,10 +242,15 @@ func (a *App) DaprdPID() int {
 func (a *App) AppPID() int {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	if a.app == nil || a.app.exited() {
+	return livePID(a.app)
+}
+
+// livePID is p's process id while it runs, else 0.
+func livePID(p *proc) int {
+	if p == nil || p.exited() {
 		return 0
 	}
-	return a.app.pid()
+	return p.pid()
 }
 
 // migrate runs the app's migration step (its command with the argument
