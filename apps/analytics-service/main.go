@@ -23,6 +23,7 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	log := service.NewLogger("analytics-service")
+	service.ProfileOnSignal(ctx, log, "analytics-service") // benchmarks only: PPROF_DIR
 	// `analytics-service migrate` is the separate migration step, as the database owner.
 	if err := pgdb.RunOrMigrate(ctx, log, "analytics", analyticsdb.Migrations(), run); err != nil {
 		log.Error("analytics-service stopped with an error", "err", err)

@@ -24,6 +24,7 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	log := service.NewLogger("api-gateway")
+	service.ProfileOnSignal(ctx, log, "api-gateway") // benchmarks only: PPROF_DIR
 	if err := run(ctx, log); err != nil {
 		log.Error("api-gateway stopped with an error", "err", err)
 		os.Exit(1)

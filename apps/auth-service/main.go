@@ -30,6 +30,7 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	log := service.NewLogger("auth-service")
+	service.ProfileOnSignal(ctx, log, "auth-service") // benchmarks only: PPROF_DIR
 	// `auth-service migrate` is the separate migration step, as the database owner.
 	if err := pgdb.RunOrMigrate(ctx, log, "auth", identitydb.Migrations(), run); err != nil {
 		log.Error("auth-service stopped with an error", "err", err)

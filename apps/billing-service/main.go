@@ -30,6 +30,7 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	log := service.NewLogger("billing-service")
+	service.ProfileOnSignal(ctx, log, "billing-service") // benchmarks only: PPROF_DIR
 	// `billing-service migrate` is the separate migration step, as the database owner.
 	if err := pgdb.RunOrMigrate(ctx, log, "billing", billingdb.Migrations(), run); err != nil {
 		log.Error("billing-service stopped with an error", "err", err)

@@ -29,6 +29,7 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	log := service.NewLogger("patient-service")
+	service.ProfileOnSignal(ctx, log, "patient-service") // benchmarks only: PPROF_DIR
 	// `patient-service migrate` is the separate migration step, as the database owner.
 	if err := pgdb.RunOrMigrate(ctx, log, "patient", patientdb.Migrations(), run); err != nil {
 		log.Error("patient-service stopped with an error", "err", err)

@@ -2,11 +2,13 @@ package authn
 
 import (
 	"context"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/MicahParks/keyfunc/v3"
@@ -48,10 +50,30 @@ type Claims struct {
 	Role  string `json:"role,omitempty"`
 }
 
-// Verifier checks access tokens against a JWKS.
+// Verifier checks access tokens against a JWKS. A token it has verified is
+// remembered (by its SHA-256) until it expires, or for VerifiedCacheTTL at
+// most, so a client's next requests cost a hash instead of an ECDSA
+// verification; a key removed from the JWKS stops being honoured within
+// that time.
 type Verifier struct {
 	keys   keyfunc.Keyfunc
 	parser *jwt.Parser
+	now    func() time.Time
+
+	mu       sync.Mutex
+	verified map[[sha256.Size]byte]verifiedToken
+}
+
+// VerifiedCacheTTL bounds how long a verified token is remembered, and
+// verifiedCacheMax how many are (past it, the cache starts again empty).
+const (
+	VerifiedCacheTTL = time.Minute
+	verifiedCacheMax = 10_000
+)
+
+type verifiedToken struct {
+	id    Identity
+	until time.Time
 }
 
 // NewVerifier returns a Verifier for tokens from issuer meant for audience,
@@ -93,7 +115,7 @@ func NewStaticVerifier(jwks []byte, issuer, audience string) (*Verifier, error) 
 }
 
 func newVerifier(keys keyfunc.Keyfunc, issuer, audience string) *Verifier {
-	return &Verifier{keys: keys, parser: jwt.NewParser(
+	return &Verifier{keys: keys, now: time.Now, verified: map[[sha256.Size]byte]verifiedToken{}, parser: jwt.NewParser(
 		jwt.WithValidMethods([]string{Algorithm}),
 		jwt.WithIssuer(issuer),
 		jwt.WithAudience(audience),
@@ -120,6 +142,14 @@ func NewVerifierFor(ctx context.Context, sidecarURL string, cfg ServiceConfig, l
 // names), type (at+jwt), issuer, audience, expiry (required), not-before
 // and issued-at, and returns the identity it carries.
 func (v *Verifier) Verify(ctx context.Context, raw string) (Identity, error) {
+	sum := sha256.Sum256([]byte(raw))
+	now := v.now()
+	v.mu.Lock()
+	hit, ok := v.verified[sum]
+	v.mu.Unlock()
+	if ok && now.Before(hit.until) {
+		return hit.id, nil
+	}
 	var claims Claims
 	tok, err := v.parser.ParseWithClaims(raw, &claims, v.key(ctx))
 	if err != nil {
@@ -135,7 +165,23 @@ func (v *Verifier) Verify(ctx context.Context, raw string) (Identity, error) {
 	if typ, _ := tok.Header["typ"].(string); !isAccessTokenType(typ) {
 		return Identity{}, fmt.Errorf("authn: token type %q is not %s", typ, TokenType)
 	}
-	return claims.identity()
+	id, err := claims.identity()
+	if err != nil {
+		return Identity{}, err
+	}
+	// Remembered until it expires (without the clock-skew leeway the parser
+	// allows), and never longer than VerifiedCacheTTL.
+	until := now.Add(VerifiedCacheTTL)
+	if claims.ExpiresAt.Time.Before(until) {
+		until = claims.ExpiresAt.Time
+	}
+	v.mu.Lock()
+	if len(v.verified) >= verifiedCacheMax {
+		clear(v.verified)
+	}
+	v.verified[sum] = verifiedToken{id: id, until: until}
+	v.mu.Unlock()
+	return id, nil
 }
 
 // key picks the verification key by kid, which is required: without it

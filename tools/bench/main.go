@@ -60,6 +60,7 @@ type report struct {
 	Lags    []lag        `json:"event_lags"`
 	Backlog int          `json:"outbox_backlog_after_saturation"`
 	CPU     []cpuProfile `json:"cpu_by_process"`
+	Pprof   []appProfile `json:"pprof"`
 	Memory  struct {
 		IdleMiB      float64 `json:"idle_mib"`
 		AfterLoadMiB float64 `json:"after_load_mib"`
@@ -85,6 +86,16 @@ func run(short bool, outDir string) error {
 		return err
 	}
 	defer console.Close()
+
+	// Every app writes a CPU profile here when signalled (ProfileOnSignal).
+	profiles, err := filepath.Abs(filepath.Join(outDir, "profiles"))
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(profiles, 0o755); err != nil {
+		return err
+	}
+	os.Setenv("PPROF_DIR", profiles)
 
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Minute)
 	defer cancel()
@@ -119,12 +130,18 @@ func run(short bool, outDir string) error {
 		return r
 	}
 	groups := processGroups(sys)
-	profiled := func(run func() result) result {
-		r, prof := profileCPU(groups, run)
+	profiled := func(slug string, run func() result) result {
+		var apps []appProfile
+		r, prof := profileCPU(groups, func() result {
+			var r result
+			r, apps = profileApps(sys, profiles, slug, run)
+			return r
+		})
 		rep.CPU = append(rep.CPU, prof)
+		rep.Pprof = append(rep.Pprof, apps...)
 		return phase(r)
 	}
-	satGW := profiled(func() result {
+	satGW := profiled("register", func() result {
 		return saturate(ctx, "register, gateway, saturation", p.workers, p.saturate, http.StatusCreated, register(gateway))
 	})
 	if rep.Backlog, err = outboxBacklog(ctx, sys); err != nil {
@@ -136,7 +153,7 @@ func run(short bool, outDir string) error {
 	}
 	phase(saturate(ctx, "register, straight to patient-service", p.workers, p.saturate, http.StatusCreated, register(direct)))
 	ids := satGW.created
-	readGW := profiled(func() result {
+	readGW := profiled("read", func() result {
 		return saturate(ctx, "read by id, gateway, saturation", p.workers, p.saturate, http.StatusOK, read(gateway, ids))
 	})
 	readDirect := phase(saturate(ctx, "read by id, straight to patient-service", p.workers, p.saturate, http.StatusOK, read(direct, ids)))
@@ -285,6 +302,16 @@ func printTable(w io.Writer, rep report) {
 			}
 		}
 		tw.Flush()
+		fmt.Fprintln(w)
+	}
+	for _, p := range rep.Pprof {
+		if p.App != "api-gateway" && p.App != "patient-service" {
+			continue
+		}
+		fmt.Fprintf(w, "pprof %s (%s):\n", p.App, filepath.Base(p.File))
+		for _, l := range p.Top[:min(len(p.Top), 9)] {
+			fmt.Fprintln(w, "  "+l)
+		}
 		fmt.Fprintln(w)
 	}
 	fmt.Fprintf(w, "reads, gateway / straight to the app:      %.0f%%\n", rep.ReadRatio*100)
