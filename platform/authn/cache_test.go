@@ -51,9 +51,14 @@ func TestVerifiedTokensAreRememberedBriefly(t *testing.T) {
 
 	long := signedToken(t, key, time.Now().Add(15*time.Minute))
 	v := fresh()
+	_, ok := v.Remembered(long)
+	assert.False(t, ok, "nothing is remembered before it is verified")
 	id, err := v.Verify(ctx, long)
 	require.NoError(t, err)
 	assert.Equal(t, Identity{Subject: "user-1", Role: "clinician"}, id)
+	remembered, ok := v.Remembered(long)
+	assert.True(t, ok)
+	assert.Equal(t, id, remembered)
 	keysGone(t, v)
 	again, err := v.Verify(ctx, long)
 	require.NoError(t, err, "remembered: the key is not consulted")
@@ -62,6 +67,8 @@ func TestVerifiedTokensAreRememberedBriefly(t *testing.T) {
 	assert.Error(t, err, "another string is verified on its own")
 
 	v.now = func() time.Time { return time.Now().Add(VerifiedCacheTTL + time.Second) }
+	_, ok = v.Remembered(long)
+	assert.False(t, ok)
 	_, err = v.Verify(ctx, long)
 	assert.Error(t, err, "after VerifiedCacheTTL the token is verified again, and its key is gone")
 

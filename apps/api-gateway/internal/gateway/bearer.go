@@ -68,7 +68,9 @@ func LoadBearerMetadata(path string) (middleware.Metadata, error) {
 // neither the token type nor the algorithm, and hands no claims on. So a
 // token it lets through is verified again by the project's own verifier
 // (same keys, issuer and audience; ES256 and at+jwt pinned), whose identity
-// the role policy then reads from the request context.
+// the role policy then reads from the request context. A token both have
+// accepted is remembered (authn.VerifiedCacheTTL, at most until it expires)
+// and not checked again meanwhile.
 type Bearer struct {
 	md      middleware.Metadata
 	tokens  *authn.Verifier
@@ -128,6 +130,13 @@ func (b *Bearer) Middleware(next http.Handler) http.Handler {
 		if h == nil {
 			w.Header().Set("Retry-After", "5")
 			problem.Write(w, r, problem.New(http.StatusServiceUnavailable, "Sign-in verification is starting; try again shortly."))
+			return
+		}
+		// A token both checks accepted within the last minute (and not
+		// expired since) is not checked again: the gateway's verifier
+		// remembers only tokens the bearer middleware let through first.
+		if id, ok := b.tokens.Remembered(authn.BearerToken(r)); ok {
+			next.ServeHTTP(w, r.WithContext(authn.WithIdentity(r.Context(), id)))
 			return
 		}
 		passed := false
