@@ -2,6 +2,7 @@ package pgdb
 
 import (
 	"context"
+	"crypto/tls"
 	"database/sql"
 	"errors"
 	"fmt"
@@ -45,12 +46,12 @@ func CheckTLS(name, connString string, devMode bool) error {
 	if err != nil {
 		return fmt.Errorf("config: %s: %w", name, err)
 	}
-	verified := func(c *pgconn.Config) bool {
-		return c.TLSConfig != nil && !c.TLSConfig.InsecureSkipVerify && c.TLSConfig.ServerName != ""
+	verified := func(c *tls.Config) bool {
+		return c != nil && !c.InsecureSkipVerify && c.ServerName != ""
 	}
-	ok := verified(cfg)
+	ok := verified(cfg.TLSConfig)
 	for _, fb := range cfg.Fallbacks {
-		ok = ok && fb.TLSConfig != nil && !fb.TLSConfig.InsecureSkipVerify && fb.TLSConfig.ServerName != ""
+		ok = ok && verified(fb.TLSConfig)
 	}
 	if !ok {
 		return fmt.Errorf("config: %s must use sslmode=verify-full (TLS with the server's certificate and host name verified); DATABASE_DEV_MODE=true allows otherwise, for development only", name)
