@@ -142,10 +142,10 @@ func NewVerifierFor(ctx context.Context, sidecarURL string, cfg ServiceConfig, l
 // names), type (at+jwt), issuer, audience, expiry (required), not-before
 // and issued-at, and returns the identity it carries.
 func (v *Verifier) Verify(ctx context.Context, raw string) (Identity, error) {
-	if id, ok := v.Remembered(raw); ok {
+	sum, now := sha256.Sum256([]byte(raw)), v.now()
+	if id, ok := v.lookup(sum, now); ok {
 		return id, nil
 	}
-	sum, now := sha256.Sum256([]byte(raw)), v.now()
 	var claims Claims
 	tok, err := v.parser.ParseWithClaims(raw, &claims, v.key(ctx))
 	if err != nil {
@@ -184,11 +184,14 @@ func (v *Verifier) Verify(ctx context.Context, raw string) (Identity, error) {
 // than VerifiedCacheTTL ago and it has not expired since; it verifies
 // nothing itself.
 func (v *Verifier) Remembered(raw string) (Identity, bool) {
-	sum := sha256.Sum256([]byte(raw))
+	return v.lookup(sha256.Sum256([]byte(raw)), v.now())
+}
+
+func (v *Verifier) lookup(sum [sha256.Size]byte, now time.Time) (Identity, bool) {
 	v.mu.Lock()
 	hit, ok := v.verified[sum]
 	v.mu.Unlock()
-	if !ok || !v.now().Before(hit.until) {
+	if !ok || !now.Before(hit.until) {
 		return Identity{}, false
 	}
 	return hit.id, true

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/url"
 	"strings"
 
 	"github.com/jackc/pgx/v5"
@@ -148,6 +149,18 @@ func ensureRole(ctx context.Context, admin *pgx.Conn, name string) error {
 		return fmt.Errorf("pgdb.provision: create role %s: %w", name, err)
 	}
 	return nil
+}
+
+// LoginURL is adminURL (a postgres:// URL) pointing at database db as
+// user with password: how a provisioner hands a service its logins.
+func LoginURL(adminURL, db, user, password string) (string, error) {
+	u, err := url.Parse(adminURL)
+	if err != nil {
+		return "", fmt.Errorf("pgdb: admin url: %w", err)
+	}
+	u.Path = "/" + db
+	u.User = url.UserPassword(user, password)
+	return u.String(), nil
 }
 
 func ident(name string) string { return pgx.Identifier{name}.Sanitize() }

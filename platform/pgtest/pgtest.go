@@ -127,14 +127,11 @@ func (tp *Template) create(ctx context.Context, admin string) error {
 	return pgdb.Migrate(ctx, log, pool, tp.migrations)
 }
 
-// login is admin's URL with another database, user and password.
+// login is admin's URL (PMS_TEST_DATABASE_URL, a postgres:// URL) with
+// another database, user and password.
 func login(admin, db, user, password string) string {
-	u, err := url.Parse(withDatabase(admin, db))
-	if err != nil {
-		return admin
-	}
-	u.User = url.UserPassword(user, password)
-	return u.String()
+	u, _ := pgdb.LoginURL(admin, db, user, password)
+	return u
 }
 
 func ident(name string) string { return pgx.Identifier{name}.Sanitize() }

@@ -21,23 +21,21 @@ type target struct {
 
 // result is what one load phase measured.
 type result struct {
-	Name      string        `json:"name"`
-	Requests  int           `json:"requests"`
-	OK        int           `json:"ok"`
-	Failed    int           `json:"failed"` // anything else, or no answer
-	Statuses  map[int]int   `json:"statuses"`
-	Duration  time.Duration `json:"-"`
-	PerSecond float64       `json:"per_second"` // successful answers per second
-	P50ms     float64       `json:"p50_ms"`
-	P99ms     float64       `json:"p99_ms"`
-	MaxMs     float64       `json:"max_ms"`
+	Name      string      `json:"name"`
+	Requests  int         `json:"requests"`
+	OK        int         `json:"ok"`
+	Failed    int         `json:"failed"` // anything else, or no answer
+	Statuses  map[int]int `json:"statuses"`
+	PerSecond float64     `json:"per_second"` // successful answers per second
+	P50ms     float64     `json:"p50_ms"`
+	P99ms     float64     `json:"p99_ms"`
+	MaxMs     float64     `json:"max_ms"`
 
 	latencies []time.Duration // of successful answers, sorted
 	created   []string        // patient ids, for registrations
 }
 
 func (r *result) finish(d time.Duration) {
-	r.Duration = d
 	slices.Sort(r.latencies)
 	r.PerSecond = float64(r.OK) / d.Seconds()
 	r.P50ms, r.P99ms = ms(percentile(r.latencies, 50)), ms(percentile(r.latencies, 99))
@@ -119,7 +117,6 @@ func atRate(ctx context.Context, name string, rate int, d time.Duration, want in
 	interval := time.Second / time.Duration(rate)
 	n := int(d / interval)
 	var wg sync.WaitGroup
-	var inFlight atomic.Int64
 	start := time.Now()
 	for i := range n {
 		due := start.Add(time.Duration(i) * interval)
@@ -129,9 +126,7 @@ func atRate(ctx context.Context, name string, rate int, d time.Duration, want in
 		if ctx.Err() != nil {
 			break
 		}
-		inFlight.Add(1)
 		wg.Go(func() {
-			defer inFlight.Add(-1)
 			status, id, err := do(ctx)
 			rec.add(status, id, err, want, time.Since(due))
 		})

@@ -154,17 +154,6 @@ func (pg *Postgres) PID() int {
 	return pg.proc.pid()
 }
 
-// loginURL is adminURL with database db, user and password.
-func loginURL(adminURL, db, user, password string) (string, error) {
-	u, err := url.Parse(adminURL)
-	if err != nil {
-		return "", fmt.Errorf("postgres url: %w", err)
-	}
-	u.Path = "/" + db
-	u.User = url.UserPassword(user, password)
-	return u.String(), nil
-}
-
 // databaseName is the database an app's DATABASE_URL names.
 func databaseName(dbURL string) (string, error) {
 	u, err := url.Parse(dbURL)

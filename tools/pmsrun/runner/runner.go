@@ -405,13 +405,13 @@ func (s *System) provisionDatabase(ctx context.Context, a *App) error {
 	if err := pgdb.Provision(ctx, s.PostgresURL, plan); err != nil {
 		return fmt.Errorf("runner: %s: %w", a.ID, err)
 	}
-	owner, err := loginURL(s.PostgresURL, plan.Database, plan.Owner, plan.OwnerPassword)
+	owner, err := pgdb.LoginURL(s.PostgresURL, plan.Database, plan.Owner, plan.OwnerPassword)
 	if err != nil {
 		return err
 	}
 	if err := a.migrate(ctx, owner); err != nil {
 		return err
 	}
-	a.spec.Env["DATABASE_URL"], err = loginURL(s.PostgresURL, plan.Database, plan.App, plan.AppPassword)
+	a.spec.Env["DATABASE_URL"], err = pgdb.LoginURL(s.PostgresURL, plan.Database, plan.App, plan.AppPassword)
 	return err
 }
