@@ -20,7 +20,6 @@ require (
 	github.com/pressly/goose/v3 v3.29.0 // indirect
 	github.com/rogpeppe/go-internal v1.16.0 // indirect
 	github.com/sethvargo/go-retry v0.5.0 // indirect
-	github.com/twmb/franz-go v1.22.3 // indirect
 	github.com/twmb/franz-go/pkg/kmsg v1.15.1 // indirect
 	go.uber.org/multierr v1.11.0 // indirect
 	go.yaml.in/yaml/v3 v3.0.5 // indirect
@@ -30,6 +29,9 @@ require (
 	golang.org/x/text v0.44.0 // indirect
 )
 
-require github.com/pms-dapr/pms/platform v0.0.0
+require (
+	github.com/pms-dapr/pms/platform v0.0.0
+	github.com/twmb/franz-go v1.22.3
+)
 
 replace github.com/pms-dapr/pms/platform => ../../platform

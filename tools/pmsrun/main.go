@@ -4,6 +4,12 @@
 //	pmsrun [-f dapr.yaml]                 start everything; Ctrl-C stops it
 //	pmsrun with-postgres -- CMD [ARGS]    run CMD with PMS_TEST_DATABASE_URL
 //	                                      pointing at a throwaway cluster
+//	pmsrun kafka-broker [-listen A] [-advertise A] | -check A
+//	                                      serve only the dev Kafka broker
+//	                                      (its container image's command),
+//	                                      or check that one answers
+//	pmsrun compose-init [-dir D]          write .env and secrets/ for
+//	                                      docker-compose.yml
 //
 // Environment: PMS_POSTGRES_URL uses an existing PostgreSQL server (admin
 // URL) instead of a throwaway cluster; KAFKA_BROKERS uses an existing Kafka
@@ -28,9 +34,18 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	var err error
-	if len(os.Args) > 1 && os.Args[1] == "with-postgres" {
+	sub := ""
+	if len(os.Args) > 1 {
+		sub = os.Args[1]
+	}
+	switch sub {
+	case "with-postgres":
 		err = withPostgres(ctx, os.Args[2:])
-	} else {
+	case "kafka-broker":
+		err = kafkaBroker(ctx, os.Args[2:])
+	case "compose-init":
+		err = composeInit(ctx, os.Args[2:])
+	default:
 		err = run(ctx, os.Args[1:])
 	}
 	if err != nil {
@@ -120,4 +135,27 @@ func withPostgres(ctx context.Context, args []string) error {
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
 	cmd.Env = append(os.Environ(), "PMS_TEST_DATABASE_URL="+pg.URL)
 	return cmd.Run()
+}
+
+// kafkaBroker serves the dev Kafka broker alone until ctx ends (the
+// Kafka stand-in image's command).
+func kafkaBroker(ctx context.Context, args []string) error {
+	fs := flag.NewFlagSet("pmsrun kafka-broker", flag.ContinueOnError)
+	listen := fs.String("listen", "127.0.0.1:9092", "address to listen on")
+	advertise := fs.String("advertise", "127.0.0.1:9092", "address clients are told to use (host:port)")
+	check := fs.String("check", "", "only check that a broker answers at this address (host:port), as a container health check")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *check != "" {
+		return runner.PingKafka(ctx, *check)
+	}
+	k, err := runner.ServeDevKafka(*listen, *advertise)
+	if err != nil {
+		return err
+	}
+	defer k.Stop()
+	fmt.Printf("dev Kafka broker listening on %s, advertised as %s\n", *listen, *advertise)
+	<-ctx.Done()
+	return nil
 }

@@ -50,8 +50,8 @@ func (s *System) newApp(spec AppTemplate) (*App, error) {
 			return nil, fmt.Errorf("runner: %s: HEALTH_PORT=%q: %w", a.ID, hp, err)
 		}
 	}
-	a.AppAPIToken = or(spec.Env["APP_API_TOKEN"], randomHex(32))
-	a.DaprAPIToken = or(spec.Env["DAPR_API_TOKEN"], randomHex(32))
+	a.AppAPIToken = or(spec.Env["APP_API_TOKEN"], RandomHex(32))
+	a.DaprAPIToken = or(spec.Env["DAPR_API_TOKEN"], RandomHex(32))
 	spec.Env["APP_API_TOKEN"], spec.Env["DAPR_API_TOKEN"] = a.AppAPIToken, a.DaprAPIToken
 	if dbURL := spec.Env["DATABASE_URL"]; dbURL != "" {
 		name, err := databaseName(dbURL)

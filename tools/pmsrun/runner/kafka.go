@@ -1,9 +1,13 @@
 package runner
 
 import (
+	"context"
 	"fmt"
+	"net"
+	"time"
 
 	"github.com/twmb/franz-go/pkg/kfake"
+	"github.com/twmb/franz-go/pkg/kgo"
 )
 
 // Topics the dev broker creates up front, with devPartitions partitions
@@ -30,16 +34,67 @@ func StartDevKafka(ports *PortPicker) (*DevKafka, error) {
 	if err != nil {
 		return nil, err
 	}
-	c, err := kfake.NewCluster(
-		kfake.Ports(port),
+	return startDevKafka(kfake.Ports(port))
+}
+
+// ServeDevKafka starts the broker on listen (host:port) for other hosts,
+// telling clients to reach it at advertise (host:port), as a container's
+// broker must: its clients know it by a network alias, not by the address
+// it listens on.
+func ServeDevKafka(listen, advertise string) (*DevKafka, error) {
+	if _, _, err := net.SplitHostPort(advertise); err != nil {
+		return nil, fmt.Errorf("kafka: advertised address %q: %w", advertise, err)
+	}
+	return startDevKafka(kfake.Ports(0), kfake.ListenFn(func(network, _ string) (net.Listener, error) {
+		ln, err := net.Listen(network, listen)
+		if err != nil {
+			return nil, err
+		}
+		return advertised{Listener: ln, addr: hostPort(advertise)}, nil
+	}))
+}
+
+func startDevKafka(opts ...kfake.Opt) (*DevKafka, error) {
+	c, err := kfake.NewCluster(append(opts,
 		kfake.SeedTopics(devPartitions, devTopics...),
 		kfake.AllowAutoTopicCreation(),
-	)
+	)...)
 	if err != nil {
 		return nil, fmt.Errorf("kafka: start dev broker: %w", err)
 	}
 	return &DevKafka{cluster: c, Brokers: c.ListenAddrs()[0]}, nil
 }
 
+// advertised is a listener that names another address as its own: kfake
+// tells clients in its metadata the address its listener reports.
+type advertised struct {
+	net.Listener
+	addr net.Addr
+}
+
+func (a advertised) Addr() net.Addr { return a.addr }
+
+// hostPort is a net.Addr for a host:port that need not resolve here.
+type hostPort string
+
+func (hostPort) Network() string  { return "tcp" }
+func (h hostPort) String() string { return string(h) }
+
 // Stop shuts the broker down.
 func (k *DevKafka) Stop() { k.cluster.Close() }
+
+// PingKafka succeeds when a Kafka-protocol broker at addr answers a
+// metadata request within five seconds.
+func PingKafka(ctx context.Context, addr string) error {
+	cl, err := kgo.NewClient(kgo.SeedBrokers(addr))
+	if err != nil {
+		return fmt.Errorf("kafka: %w", err)
+	}
+	defer cl.Close()
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	if err := cl.Ping(ctx); err != nil {
+		return fmt.Errorf("kafka: no broker answers at %s: %w", addr, err)
+	}
+	return nil
+}

@@ -57,7 +57,7 @@ func StartPostgres(ctx context.Context, baseDir string, ports *PortPicker, durab
 			pg.Stop()
 		}
 	}()
-	password := randomHex(16)
+	password := RandomHex(16)
 	pwfile := filepath.Join(dir, "pwfile")
 	if err := writeOwned(pwfile, password+"\n", cred); err != nil {
 		return nil, err
@@ -238,7 +238,8 @@ func writeOwned(path, content string, cred *syscall.Credential) error {
 	return nil
 }
 
-func randomHex(n int) string {
+// RandomHex is n random bytes in hex: passwords and tokens that go into URLs.
+func RandomHex(n int) string {
 	b := make([]byte, n)
 	_, _ = rand.Read(b)
 	return hex.EncodeToString(b)

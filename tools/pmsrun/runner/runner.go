@@ -137,7 +137,7 @@ func (s *System) bootstrapAdmin(env map[string]string) {
 		env["AUTH_BOOTSTRAP_ADMIN_PASSWORD"] = pw
 		return
 	}
-	s.AdminEmail, s.AdminPassword = email, randomHex(12)
+	s.AdminEmail, s.AdminPassword = email, RandomHex(12)
 	env["AUTH_BOOTSTRAP_ADMIN_PASSWORD"] = s.AdminPassword
 }
 
@@ -401,7 +401,7 @@ func lookCommand(dir, name string) error {
 // holds the owner's password.
 func (s *System) provisionDatabase(ctx context.Context, a *App) error {
 	plan := pgdb.Plan{Database: a.database, Roles: pgdb.RolesFor(a.database),
-		OwnerPassword: randomHex(16), AppPassword: randomHex(16)}
+		OwnerPassword: RandomHex(16), AppPassword: RandomHex(16)}
 	if err := pgdb.Provision(ctx, s.PostgresURL, plan); err != nil {
 		return fmt.Errorf("runner: %s: %w", a.ID, err)
 	}
