@@ -3,8 +3,12 @@
 // test gets a cheap clone of it (CREATE DATABASE ... TEMPLATE).
 //
 // The server comes from PMS_TEST_DATABASE_URL (set by `make test`, which
-// starts a throwaway cluster). Without it the tests fail: a store test that
-// cannot reach PostgreSQL never passes silently.
+// starts a throwaway cluster). Without it, the package's tests start one
+// PostgreSQL container with testcontainers-go on Docker or podman (image
+// POSTGRES_IMAGE, default the official postgres:15; see Main), so `go test`
+// in an app module needs nothing but a container engine. Without either
+// the tests fail: a store test that cannot reach PostgreSQL never passes
+// silently.
 package pgtest
 
 import (
@@ -98,12 +102,17 @@ func (tp *Template) Clone(t testing.TB) *Clone {
 	return c
 }
 
-// AdminURL is the test server's admin URL; the test fails without one.
+// AdminURL is the test server's admin URL: PMS_TEST_DATABASE_URL, or the
+// package's PostgreSQL container, started on first use. The test fails
+// when there is neither.
 func AdminURL(t testing.TB) string {
 	t.Helper()
-	admin := os.Getenv(EnvURL)
-	if admin == "" {
-		t.Fatalf("%s is not set: store tests need PostgreSQL; run `make test`, or point %s at a server where the user may create roles and databases", EnvURL, EnvURL)
+	if admin := os.Getenv(EnvURL); admin != "" {
+		return admin
+	}
+	admin, err := containerURL()
+	if err != nil {
+		t.Fatalf("store tests need PostgreSQL: %s is not set and no container could be started (%v); run `make test`, point %s at a server where the user may create roles and databases, or start Docker or podman", EnvURL, err, EnvURL)
 	}
 	return admin
 }

@@ -24,6 +24,7 @@ func TestDockerfilePinsBasesAndRunsAsNonRoot(t *testing.T) {
 	res, err := parser.Parse(f)
 	require.NoError(t, err)
 
+	meta := dockerfileBaseArgs(t)
 	var stages [][]string // instructions of each stage, as "cmd args"
 	for _, n := range res.AST.Children {
 		var args []string
@@ -34,15 +35,21 @@ func TestDockerfilePinsBasesAndRunsAsNonRoot(t *testing.T) {
 		line := cmd + " " + strings.Join(args, " ")
 		if cmd == "from" {
 			image := args[0]
-			if !strings.HasPrefix(image, "${") {
-				name := image[strings.LastIndex(image, "/")+1:]
-				_, tag, tagged := strings.Cut(name, ":")
-				assert.True(t, tagged || strings.Contains(image, "@sha256:"), "base image %s has no tag", image)
-				assert.NotEqual(t, "latest", tag, "base image %s is not pinned", image)
+			// A base given as a build argument is checked by its default.
+			if name, ok := strings.CutPrefix(image, "${"); ok {
+				image = meta[strings.TrimSuffix(name, "}")]
+				require.NotEmpty(t, image, "%s: the build argument has a default", line)
 			}
+			name := image[strings.LastIndex(image, "/")+1:]
+			_, tag, tagged := strings.Cut(name, ":")
+			assert.True(t, tagged || strings.Contains(image, "@sha256:"), "base image %s has no tag", image)
+			assert.NotEqual(t, "latest", tag, "base image %s is not pinned", image)
 			stages = append(stages, nil)
 		}
-		require.NotEmpty(t, stages, "an instruction before the first FROM: %s", line)
+		if len(stages) == 0 {
+			require.Equal(t, "arg", cmd, "only ARG comes before the first FROM: %s", line)
+			continue
+		}
 		stages[len(stages)-1] = append(stages[len(stages)-1], line)
 	}
 	require.GreaterOrEqual(t, len(stages), 2, "multi-stage build")
@@ -74,9 +81,29 @@ func TestDockerfileBuildsWithTheProjectsToolchain(t *testing.T) {
 		}
 	}
 	require.NotEmpty(t, toolchain, "the Makefile names GO_TOOLCHAIN")
-	dockerfile, err := os.ReadFile(filepath.Join(root(t), "Dockerfile"))
+	assert.True(t, strings.HasPrefix(dockerfileBaseArgs(t)["GO_IMAGE"], "golang:"+toolchain+"-"), "the builder image is Go %s", toolchain)
+}
+
+// dockerfileBaseArgs are the build arguments declared before the first
+// FROM (the base images), with their defaults.
+func dockerfileBaseArgs(t *testing.T) map[string]string {
+	t.Helper()
+	f, err := os.Open(filepath.Join(root(t), "Dockerfile"))
 	require.NoError(t, err)
-	assert.Contains(t, string(dockerfile), "FROM golang:"+toolchain+"-", "the builder image is Go %s", toolchain)
+	defer f.Close()
+	res, err := parser.Parse(f)
+	require.NoError(t, err)
+	args := map[string]string{}
+	for _, n := range res.AST.Children {
+		if strings.EqualFold(n.Value, "from") {
+			break
+		}
+		if strings.EqualFold(n.Value, "arg") && n.Next != nil {
+			k, v, _ := strings.Cut(n.Next.Value, "=")
+			args[k] = v
+		}
+	}
+	return args
 }
 
 // docker-compose.yml loads with the compose-spec loader; each app has a
@@ -98,10 +125,16 @@ func TestComposeMatchesTheRunTemplate(t *testing.T) {
 		require.NotNil(t, svc.Environment["APP_ID"], a.AppID)
 		assert.Equal(t, a.AppID, *svc.Environment["APP_ID"])
 
+		for k, v := range dockerfileBaseArgs(t) {
+			assert.Equal(t, v, *svc.Build.Args[k], "%s: Compose's default %s is the Dockerfile's", a.AppID, k)
+		}
+
 		side, ok := project.Services[a.AppID+"-dapr"]
 		require.True(t, ok, "sidecar %s-dapr", a.AppID)
 		assert.Equal(t, "daprio/daprd:1.18.2", side.Image)
-		assert.Equal(t, "service:"+a.AppID, side.NetworkMode, "the sidecar shares its app's network namespace")
+		assert.Equal(t, "service:"+a.AppID+"-dapr", svc.NetworkMode, "the app joins its sidecar's network namespace")
+		assert.Contains(t, side.DependsOn, "sentry", "%s's sidecar gets its certificate from Sentry", a.AppID)
+		require.NotNil(t, side.Environment["DAPR_TRUST_ANCHORS"], "%s's sidecar trusts the stack's root", a.AppID)
 		flags := map[string]string{}
 		for _, arg := range side.Command {
 			if k, v, ok := strings.Cut(strings.TrimPrefix(arg, "--"), "="); ok {
@@ -109,10 +142,17 @@ func TestComposeMatchesTheRunTemplate(t *testing.T) {
 			}
 		}
 		want := map[string]string{"app-id": a.AppID, "app-port": fmt.Sprint(a.AppPort), "app-protocol": a.AppProtocol,
-			"dapr-http-port": fmt.Sprint(a.DaprHTTPPort), "dapr-grpc-port": fmt.Sprint(a.DaprGRPCPort)}
+			"dapr-http-port": fmt.Sprint(a.DaprHTTPPort), "dapr-grpc-port": fmt.Sprint(a.DaprGRPCPort),
+			// The same Configuration (allow-list, access control) as locally,
+			// with mTLS from the stack's Sentry.
+			"config":                 "/components/config/" + filepath.Base(a.ConfigFile),
+			"sentry-address":         "sentry:50001",
+			"dapr-listen-addresses":  "127.0.0.1",
+			"metrics-listen-address": "127.0.0.1"}
 		for k, v := range want {
 			assert.Equal(t, v, flags[k], "%s sidecar --%s", a.AppID, k)
 		}
+		assert.Contains(t, []string(side.Command), "--enable-mtls", "%s sidecar", a.AppID)
 		assert.Equal(t, *svc.Environment["APP_API_TOKEN"], *side.Environment["APP_API_TOKEN"], "%s: app and sidecar share the app token", a.AppID)
 		if dbURL, ok := a.Env["DATABASE_URL"]; ok {
 			db := dbURL[strings.LastIndex(dbURL, "/")+1 : strings.Index(dbURL, "?")]
@@ -139,8 +179,13 @@ func TestComposeMatchesTheRunTemplate(t *testing.T) {
 		}
 	}
 	slices.Sort(published)
-	assert.Equal(t, []string{"api-gateway:4004", "postgres:5432"}, published)
-	assert.Equal(t, "127.0.0.1", project.Services["postgres"].Ports[0].HostIP, "the database admin port stays on loopback")
+	assert.Equal(t, []string{"api-gateway-dapr:4004", "postgres:5432"}, published, "the gateway's port is on the namespace it joins")
+	for _, svc := range []string{"api-gateway-dapr", "postgres"} {
+		assert.Equal(t, "127.0.0.1", project.Services[svc].Ports[0].HostIP, "%s is published on loopback only", svc)
+	}
+	assert.Equal(t, "daprio/sentry:1.18.2", project.Services["sentry"].Image)
+	assert.Equal(t, "postgres:15.10-bookworm", project.Services["postgres"].Image)
+	assert.Equal(t, "apache/kafka:3.9.1", project.Services["kafka"].Image)
 
 	ignored, err := os.ReadFile(filepath.Join(dir, ".gitignore"))
 	require.NoError(t, err)

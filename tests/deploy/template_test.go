@@ -17,6 +17,7 @@ type app struct {
 	AppProtocol  string            `yaml:"appProtocol"`
 	DaprHTTPPort int               `yaml:"daprHTTPPort"`
 	DaprGRPCPort int               `yaml:"daprGRPCPort"`
+	ConfigFile   string            `yaml:"configFilePath"`
 	Env          map[string]string `yaml:"env"`
 }
 

@@ -1,0 +1,389 @@
+// The compose tests run docker-compose.yml for real: they build the images
+// from the Dockerfile, brings the stack up through testcontainers-go's
+// compose module (the docker compose v2 engine) on Docker or podman, walks
+// it as a client, stops and starts billing-service, and tears it all down.
+//
+// Images come from the same variables a user sets (GO_IMAGE, RUNTIME_IMAGE,
+// POSTGRES_IMAGE, KAFKA_IMAGE, DAPRD_IMAGE, SENTRY_IMAGE); unset, they are
+// the official ones. `make test-compose` sets them to the images `make
+// images` builds offline, with the project's Kafka-protocol dev broker
+// standing in for Kafka (devbroker.yml gives it a health check that does
+// not need Kafka's scripts).
+package compose_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"maps"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/compose-spec/compose-go/v2/cli"
+	"github.com/compose-spec/compose-go/v2/dotenv"
+	"github.com/compose-spec/compose-go/v2/types"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"github.com/testcontainers/testcontainers-go"
+	tc "github.com/testcontainers/testcontainers-go/modules/compose"
+)
+
+// imageVars are the variables docker-compose.yml takes its images from.
+var imageVars = []string{"GO_IMAGE", "RUNTIME_IMAGE", "POSTGRES_IMAGE", "KAFKA_IMAGE", "DAPRD_IMAGE", "SENTRY_IMAGE"}
+
+var appServices = []string{"api-gateway", "auth-service", "patient-service", "billing-service", "analytics-service"}
+
+func TestComposeStack(t *testing.T) {
+	root, err := filepath.Abs("../..")
+	require.NoError(t, err)
+	eng := newEngine(t)
+	ctx := context.Background()
+
+	env, files := stackConfig(t, root)
+	project := fmt.Sprintf("pmstest%d", time.Now().UnixNano()%1_000_000)
+	stack, err := tc.NewDockerComposeWith(tc.WithStackFiles(files...), tc.StackIdentifier(project))
+	require.NoError(t, err)
+	stack.WithEnv(env)
+
+	buildImages(t, root, files, env)
+
+	checks, stopChecks := context.WithCancel(ctx)
+	go eng.runHealthChecks(checks, project, 2*time.Second)
+	t.Cleanup(func() {
+		stopChecks()
+		if t.Failed() {
+			report(t, eng, project)
+		}
+		require.NoError(t, stack.Down(context.Background(), tc.RemoveOrphans(true), tc.RemoveVolumes(true)))
+		left, err := eng.projectContainers(context.Background(), project)
+		require.NoError(t, err)
+		assert.Empty(t, left, "compose down leaves no container behind")
+	})
+
+	up, cancel := context.WithTimeout(ctx, 5*time.Minute)
+	defer cancel()
+	require.NoError(t, stack.Up(up), "compose up")
+
+	gw := gateway{base: "http://127.0.0.1:" + env["GATEWAY_PORT"], t: t}
+	eventually(t, 3*time.Minute, "the gateway is ready", func() error {
+		return gw.ready()
+	})
+
+	t.Run("only the gateway and the dev database are published, on loopback", func(t *testing.T) {
+		cs, err := eng.projectContainers(ctx, project)
+		require.NoError(t, err)
+		// Containers sharing a network namespace (an app and its sidecar)
+		// report its bindings alike: count each binding once, by its owner.
+		owners := map[string][]string{}
+		for _, c := range cs {
+			for _, p := range c.Published {
+				owners[p] = append(owners[p], c.Service)
+			}
+		}
+		gw := "127.0.0.1:" + env["GATEWAY_PORT"] + "->4004"
+		pg := "127.0.0.1:" + env["POSTGRES_PORT"] + "->5432"
+		published := slices.Sorted(maps.Keys(owners))
+		assert.ElementsMatch(t, []string{gw, pg}, published)
+		assert.ElementsMatch(t, []string{"api-gateway", "api-gateway-dapr"}, owners[gw], "the gateway's namespace")
+		assert.Equal(t, []string{"postgres"}, owners[pg])
+	})
+
+	t.Run("every app's image health check passes", func(t *testing.T) {
+		for _, svc := range appServices {
+			c, err := stack.ServiceContainer(ctx, svc)
+			require.NoError(t, err, svc)
+			eventually(t, time.Minute, svc+" is healthy", func() error {
+				h, err := eng.health(ctx, c.GetContainerID())
+				if err != nil {
+					return err
+				}
+				if h != "healthy" {
+					return fmt.Errorf("health %q", h)
+				}
+				return nil
+			})
+		}
+	})
+
+	gw.login(env["AUTH_BOOTSTRAP_ADMIN_EMAIL"], env["AUTH_BOOTSTRAP_ADMIN_PASSWORD"])
+
+	t.Run("register, read back with its billing account, counted by analytics", func(t *testing.T) {
+		before := gw.summary().TotalPatientsCreated
+		created := gw.register("Ada Compose")
+		require.NotEmpty(t, created.BillingAccountID, "billing answered through the sidecars, so the account is in the response")
+		got := gw.patient(created.ID)
+		assert.Equal(t, created, got)
+		eventually(t, time.Minute, "analytics counts the patient", func() error {
+			if n := gw.summary().TotalPatientsCreated; n != before+1 {
+				return fmt.Errorf("totalPatientsCreated = %d, want %d", n, before+1)
+			}
+			return nil
+		})
+	})
+
+	t.Run("a patient registered while billing-service is stopped gets an account once it is back", func(t *testing.T) {
+		billing, err := stack.ServiceContainer(ctx, "billing-service")
+		require.NoError(t, err)
+		stop := 10 * time.Second
+		require.NoError(t, billing.Stop(ctx, &stop))
+		created := gw.register("Grace Compose")
+		assert.Empty(t, created.BillingAccountID, "billing is stopped, so no account yet")
+
+		require.NoError(t, billing.Start(ctx))
+		eventually(t, 2*time.Minute, "the patient gets a billing account", func() error {
+			if gw.patient(created.ID).BillingAccountID == "" {
+				return fmt.Errorf("patient %s has no billingAccountId yet", created.ID)
+			}
+			return nil
+		})
+	})
+}
+
+// stackConfig generates the stack's secrets with `pmsrun compose-init` into
+// a directory of the test's (the user's .env and secrets/ are left alone),
+// and returns the variables for Compose and the compose files to use.
+func stackConfig(t *testing.T, root string) (map[string]string, []string) {
+	t.Helper()
+	pmsrun := filepath.Join(root, "bin", "pmsrun")
+	dir := t.TempDir()
+	cmd := exec.Command(pmsrun, "compose-init", "-env", filepath.Join(dir, ".env"), "-secrets", filepath.Join(dir, "secrets"))
+	cmd.Dir = root
+	out, err := cmd.CombinedOutput()
+	require.NoError(t, err, "pmsrun compose-init (build it with `make build`): %s", out)
+	env, err := dotenv.GetEnvFromFile(map[string]string{}, []string{filepath.Join(dir, ".env")})
+	require.NoError(t, err)
+	env["GATEWAY_PORT"] = freePort(t)
+	env["POSTGRES_PORT"] = freePort(t)
+	files := []string{filepath.Join(root, "docker-compose.yml")}
+	for _, v := range imageVars {
+		if img := os.Getenv(v); img != "" {
+			env[v] = img
+		}
+	}
+	if env["KAFKA_IMAGE"] != "" {
+		files = append(files, filepath.Join(root, "tests", "compose", "devbroker.yml"))
+	}
+	return env, files
+}
+
+// buildImages builds every image the stack builds, one after the other
+// (the images share their compile step, which a concurrent build would
+// repeat), from the services' build sections, so that `up` builds nothing
+// and runs exactly these images.
+func buildImages(t *testing.T, root string, files []string, env map[string]string) {
+	t.Helper()
+	project := loadProject(t, root, files, env)
+	provider, err := testcontainers.NewDockerProvider()
+	require.NoError(t, err)
+	defer provider.Close()
+	built := map[string]bool{}
+	for _, name := range project.ServiceNames() {
+		svc := project.Services[name]
+		if svc.Build == nil || built[svc.Image] {
+			continue
+		}
+		built[svc.Image] = true
+		repo, tag, _ := strings.Cut(svc.Image, ":")
+		args := map[string]*string{}
+		for k, v := range svc.Build.Args {
+			args[k] = v
+		}
+		start := time.Now()
+		var log bytes.Buffer
+		_, err := provider.BuildImage(context.Background(), &testcontainers.ContainerRequest{FromDockerfile: testcontainers.FromDockerfile{
+			Context:        svc.Build.Context,
+			Dockerfile:     svc.Build.Dockerfile,
+			Repo:           repo,
+			Tag:            tag,
+			BuildArgs:      args,
+			KeepImage:      true,
+			BuildLogWriter: &log,
+		}})
+		require.NoError(t, err, "build %s: %s", svc.Image, tail(log.String(), 40))
+		t.Logf("built %s in %s", svc.Image, time.Since(start).Round(time.Second))
+	}
+}
+
+// report logs each container's state and the tail of its output.
+func report(t *testing.T, eng *engine, project string) {
+	ctx := context.Background()
+	cs, err := eng.projectContainers(ctx, project)
+	if err != nil {
+		t.Logf("list containers: %v", err)
+		return
+	}
+	for _, c := range cs {
+		h, _ := eng.health(ctx, c.ID)
+		t.Logf("=== %s (%s, health %q):\n%s", c.Service, c.State, h, eng.logs(ctx, c.ID))
+	}
+}
+
+func freePort(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	defer l.Close()
+	return fmt.Sprint(l.Addr().(*net.TCPAddr).Port)
+}
+
+func tail(s string, n int) string {
+	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, "\n")
+}
+
+// eventually retries check until it passes or limit passes.
+func eventually(t *testing.T, limit time.Duration, what string, check func() error) {
+	t.Helper()
+	deadline := time.Now().Add(limit)
+	for {
+		err := check()
+		if err == nil {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: not true within %s: %v", what, limit, err)
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+}
+
+// gateway is a REST client of the gateway, as a user's would be.
+type gateway struct {
+	base  string
+	token string
+	t     *testing.T
+}
+
+type patient struct {
+	ID               string `json:"id"`
+	Name             string `json:"name"`
+	Email            string `json:"email"`
+	DateOfBirth      string `json:"dateOfBirth"`
+	BillingAccountID string `json:"billingAccountId"`
+	Version          int64  `json:"version"`
+}
+
+type summary struct {
+	TotalPatientsCreated int64 `json:"totalPatientsCreated"`
+}
+
+var httpClient = &http.Client{Timeout: 30 * time.Second}
+
+func (c *gateway) do(method, path string, body any) (int, []byte, error) {
+	var r io.Reader
+	if body != nil {
+		raw, err := json.Marshal(body)
+		if err != nil {
+			return 0, nil, err
+		}
+		r = bytes.NewReader(raw)
+	}
+	req, err := http.NewRequest(method, c.base+path, r)
+	if err != nil {
+		return 0, nil, err
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if c.token != "" {
+		req.Header.Set("Authorization", "Bearer "+c.token)
+	}
+	resp, err := httpClient.Do(req)
+	if err != nil {
+		return 0, nil, err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	return resp.StatusCode, b, err
+}
+
+func (c *gateway) ready() error {
+	status, body, err := c.do(http.MethodGet, "/readyz", nil)
+	if err != nil {
+		return err
+	}
+	if status != http.StatusOK {
+		return fmt.Errorf("readyz: %d %s", status, body)
+	}
+	return nil
+}
+
+func (c *gateway) login(email, password string) {
+	var s struct {
+		AccessToken string `json:"accessToken"`
+	}
+	eventually(c.t, time.Minute, "the admin logs in", func() error {
+		status, body, err := c.do(http.MethodPost, "/auth/login", map[string]string{"email": email, "password": password})
+		if err != nil {
+			return err
+		}
+		if status != http.StatusOK {
+			return fmt.Errorf("login: %d %s", status, body)
+		}
+		return json.Unmarshal(body, &s)
+	})
+	c.token = s.AccessToken
+}
+
+func (c *gateway) register(name string) patient {
+	c.t.Helper()
+	body := map[string]string{
+		"name":        name,
+		"email":       fmt.Sprintf("%s.%d@example.com", strings.ToLower(strings.ReplaceAll(name, " ", ".")), time.Now().UnixNano()),
+		"address":     "1 Compose Street, Springfield",
+		"dateOfBirth": "1980-02-29",
+	}
+	status, raw, err := c.do(http.MethodPost, "/patients", body)
+	require.NoError(c.t, err)
+	require.Equal(c.t, http.StatusCreated, status, "register: %s", raw)
+	var p patient
+	require.NoError(c.t, json.Unmarshal(raw, &p))
+	assert.Equal(c.t, name, p.Name)
+	return p
+}
+
+func (c *gateway) patient(id string) patient {
+	c.t.Helper()
+	status, raw, err := c.do(http.MethodGet, "/patients/"+id, nil)
+	require.NoError(c.t, err)
+	require.Equal(c.t, http.StatusOK, status, "read %s: %s", id, raw)
+	var p patient
+	require.NoError(c.t, json.Unmarshal(raw, &p))
+	return p
+}
+
+func (c *gateway) summary() summary {
+	c.t.Helper()
+	status, raw, err := c.do(http.MethodGet, "/analytics/summary", nil)
+	require.NoError(c.t, err)
+	require.Equal(c.t, http.StatusOK, status, "summary: %s", raw)
+	var s summary
+	require.NoError(c.t, json.Unmarshal(raw, &s))
+	return s
+}
+
+// loadProject loads the stack as Compose does, with env.
+func loadProject(t *testing.T, root string, files []string, env map[string]string) *types.Project {
+	t.Helper()
+	var envList []string
+	for k, v := range env {
+		envList = append(envList, k+"="+v)
+	}
+	opts, err := cli.NewProjectOptions(files, cli.WithWorkingDirectory(root), cli.WithEnv(envList), cli.WithName("pms"))
+	require.NoError(t, err)
+	p, err := cli.ProjectFromOptions(context.Background(), opts)
+	require.NoError(t, err, "docker-compose.yml loads")
+	return p
+}
