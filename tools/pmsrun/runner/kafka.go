@@ -25,6 +25,9 @@ type DevKafka struct {
 	cluster *kfake.Cluster
 	// Brokers is the bootstrap address list, e.g. 127.0.0.1:9092.
 	Brokers string
+	// Listen is the address the broker listens on, where it differs from
+	// the one it advertises (ServeDevKafka).
+	Listen string
 }
 
 // StartDevKafka starts the broker on port 9092, or a free port when 9092 is
@@ -45,13 +48,20 @@ func ServeDevKafka(listen, advertise string) (*DevKafka, error) {
 	if _, _, err := net.SplitHostPort(advertise); err != nil {
 		return nil, fmt.Errorf("kafka: advertised address %q: %w", advertise, err)
 	}
-	return startDevKafka(kfake.Ports(0), kfake.ListenFn(func(network, _ string) (net.Listener, error) {
+	var actual string
+	k, err := startDevKafka(kfake.Ports(0), kfake.ListenFn(func(network, _ string) (net.Listener, error) {
 		ln, err := net.Listen(network, listen)
 		if err != nil {
 			return nil, err
 		}
+		actual = ln.Addr().String()
 		return advertised{Listener: ln, addr: hostPort(advertise)}, nil
 	}))
+	if err != nil {
+		return nil, err
+	}
+	k.Listen = actual
+	return k, nil
 }
 
 func startDevKafka(opts ...kfake.Opt) (*DevKafka, error) {
