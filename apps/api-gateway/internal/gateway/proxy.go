@@ -66,6 +66,8 @@ func NewProxy(cfg Config, transport http.RoundTripper, appID string, log *slog.L
 			for _, h := range methodOverrideHeaders {
 				pr.Out.Header.Del(h)
 			}
+			// The apps use no cookies; the browser session's stay here.
+			pr.Out.Header.Del("Cookie")
 			pr.Out.Header.Set("Dapr-Api-Token", cfg.DaprAPIToken)
 			pr.Out.Header.Set("Dapr-App-Id", appID)
 			pr.Out.Header.Set(service.RequestIDHeader, service.RequestID(pr.In.Context()))

@@ -62,7 +62,7 @@ func TestUnknownPathsStayInside(t *testing.T) {
 	signer := newSigner(t)
 	sidecar, got := fakeSidecar(t, http.StatusOK, "application/json", `{}`)
 	h := routes(sidecar, readyBearer(t, signer).Middleware)
-	for _, p := range []string{"/v1.0/invoke/billing-service/method/x", "/v1.0/secrets/envstore/KAFKA_BROKERS", "/events/patient", "/", "/auth/../patients"} {
+	for _, p := range []string{"/v1.0/invoke/billing-service/method/x", "/v1.0/secrets/envstore/KAFKA_BROKERS", "/events/patient", "/console/../patients", "/docs/../v1.0/metadata", "/auth/../patients"} {
 		req := httptest.NewRequest(http.MethodGet, p, nil)
 		req.Header.Set("Authorization", "Bearer "+signer.Token(authntest.Claims{}))
 		rec := httptest.NewRecorder()

@@ -11,6 +11,7 @@ import (
 	"github.com/go-chi/cors"
 
 	"github.com/pms-dapr/pms/apps/api-gateway/internal/apidocs"
+	"github.com/pms-dapr/pms/apps/api-gateway/internal/console"
 	"github.com/pms-dapr/pms/platform/problem"
 	"github.com/pms-dapr/pms/platform/service"
 )
@@ -42,10 +43,6 @@ type Config struct {
 // route but login, refresh, the public key documents and health needs a
 // valid access token and a role the policy allows.
 func Routes(cfg Config, t Targets, auth func(http.Handler) http.Handler, health service.Health, log *slog.Logger) (http.Handler, error) {
-	docs, err := apidocs.Page()
-	if err != nil {
-		return nil, err
-	}
 	r := chi.NewRouter()
 	r.Use(service.EdgeRequestIDs, service.AccessLog(log), middleware.Recoverer, securityHeaders, strictPaths, limitBody)
 	if len(cfg.AllowedOrigins) > 0 {
@@ -60,12 +57,17 @@ func Routes(cfg Config, t Targets, auth func(http.Handler) http.Handler, health 
 	r.Get("/healthz", health.Live)
 	r.Get("/readyz", health.Ready)
 	r.Get("/openapi.yaml", apidocs.Spec)
-	r.Get("/docs", docs)
+	r.Get("/docs", apidocs.Page)
+	r.Get("/docs/{file}", apidocs.Asset)
+	r.Get("/", console.Index)
+	r.Get("/console/{file}", console.Asset)
 
 	transport := newSidecarTransport()
 	authApp := NewProxy(cfg, transport, t.Auth, log)
-	r.Post("/auth/login", authApp.To(fixed("/login")).ServeHTTP)
-	r.Post("/auth/refresh", authApp.To(fixed("/refresh")).ServeHTTP)
+	s := sessions{login: authApp.To(fixed("/login")), refresh: authApp.To(fixed("/refresh")), logout: authApp.To(fixed("/logout"))}
+	r.Post("/auth/login", s.Login)
+	r.Post("/auth/refresh", s.Refresh)
+	r.Delete("/auth/refresh", s.End)
 	r.Get("/auth/.well-known/jwks.json", authApp.To(fixed("/.well-known/jwks.json")).ServeHTTP)
 	r.Get("/auth/.well-known/openid-configuration", authApp.To(fixed("/.well-known/openid-configuration")).ServeHTTP)
 
