@@ -51,7 +51,7 @@ CONTAINER_ENV = if [ -z "$$DOCKER_HOST" ] && [ ! -S /var/run/docker.sock ] && [ 
 	$(if $(filter local,$(PMS_IMAGES)),set -a; . ./$(IMAGES_ENV); set +a;) \
 	export TESTCONTAINERS_RYUK_DISABLED=true TESTCONTAINERS_HOST_OVERRIDE=127.0.0.1;
 
-.PHONY: bench bench-short build apps runner daprd run proto proto-check mod-check test test-go test-deploy vet fmt-check vulncheck test-with-postgres images test-containers clean
+.PHONY: bench bench-short build apps runner daprd run proto proto-check mod-check test test-go test-deploy vet fmt-check vulncheck test-with-postgres images test-containers web web-check clean
 
 ## build: the five apps, the runner, daprd and Sentry, into bin/
 build: apps runner daprd
@@ -149,6 +149,7 @@ test:
 	$(call step,vet)
 	$(call step,vulncheck)
 	$(call step,build)
+	$(call step,web-check)
 	$(call step,test-deploy)
 	$(call step,test-with-postgres)
 	$(call step,test-containers)
@@ -161,6 +162,14 @@ bench: build
 # bench-short: check that the benchmark runs (make test); it measures nothing.
 bench-short: build
 	bin/bench -short -out .data/bench-short
+
+## web: install the pinned npm packages (tools/web): Swagger UI's source, httpyac and playwright-core for the end-to-end tests
+web:
+	cd tools/web && npm ci --no-audit --no-fund --silent
+
+## web-check: fail when the Swagger UI embedded in the gateway differs from the pinned swagger-ui-dist
+web-check:
+	tools/web/vendor.sh -check
 
 ## images: build, without a registry, local equivalents of the base, PostgreSQL, Kafka (dev broker), daprd and Sentry images (tools/containers; root, podman or docker)
 images: daprd
@@ -191,9 +200,11 @@ test-deploy: $(KUBE_CACHE)/kube-apiserver $(KUBE_CACHE)/etcd
 		KUBE_APISERVER=$(CURDIR)/$(KUBE_CACHE)/kube-apiserver ETCD=$(CURDIR)/$(KUBE_CACHE)/etcd \
 		GOWORK=off go test -count=1 ./...
 
-# Needs PMS_TEST_DATABASE_URL (set by `pmsrun with-postgres`).
+# Needs PMS_TEST_DATABASE_URL (set by `pmsrun with-postgres`), and for the
+# browser and request-file tests tools/web's packages and Chromium.
+# Artifacts (the browser test's screenshots) go to .data/test-artifacts.
 test-go:
-	go test -count=1 -shuffle=on -timeout 20m $(MODULE_PATTERNS)
+	go test -count=1 -shuffle=on -timeout 20m -artifacts -outputdir $(CURDIR)/.data/test-artifacts $(MODULE_PATTERNS)
 
 clean:
 	rm -rf bin .data apps/*/.dapr
