@@ -177,6 +177,18 @@ try {
   await page.waitForSelector("#patient-name");
   check(true, "a reload stays logged in");
 
+  // The admin deletes the record (after confirming); it is gone (410).
+  await page.click("#logout");
+  await page.waitForSelector("#login-form");
+  await login(page, adminEmail, adminPassword);
+  await page.goto(`${gateway}/#/patients/${id}`);
+  await page.waitForSelector("#delete");
+  page.once("dialog", (d) => d.accept());
+  await page.click("#delete");
+  await page.waitForURL((u) => u.hash === "#/patients");
+  const gone = await api("GET", `/patients/${id}`, admin.body.accessToken);
+  check(gone.status === 410, `the admin deletes the record (then ${gone.status})`);
+
   check(failures.length === 0, `no script errors (${failures.join("; ")})`);
 } catch (e) {
   await shot(page, "failure").catch(() => {});

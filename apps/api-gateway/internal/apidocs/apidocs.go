@@ -9,6 +9,9 @@ import (
 	"embed"
 	"net/http"
 	"path"
+
+	"github.com/pms-dapr/pms/apps/api-gateway/internal/static"
+	"github.com/pms-dapr/pms/platform/problem"
 )
 
 // Document is the OpenAPI 3.1 description of everything the gateway serves.
@@ -44,26 +47,10 @@ func Asset(w http.ResponseWriter, r *http.Request) {
 	case "swagger-ui-bundle.js", "swagger-ui.css":
 		serve(w, r, "swagger-ui/"+name)
 	default:
-		http.NotFound(w, r)
+		problem.NotFound(w, r)
 	}
 }
 
 func serve(w http.ResponseWriter, r *http.Request, name string) {
-	b, err := ui.ReadFile(name)
-	if err != nil {
-		http.NotFound(w, r)
-		return
-	}
-	h := w.Header()
-	h.Set("Content-Security-Policy", CSP)
-	h.Set("Cache-Control", "public, max-age=300")
-	switch path.Ext(name) {
-	case ".html":
-		h.Set("Content-Type", "text/html; charset=utf-8")
-	case ".js":
-		h.Set("Content-Type", "text/javascript; charset=utf-8")
-	case ".css":
-		h.Set("Content-Type", "text/css; charset=utf-8")
-	}
-	_, _ = w.Write(b)
+	static.Serve(w, r, ui, name, CSP, "public, max-age=300")
 }
