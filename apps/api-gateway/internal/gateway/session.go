@@ -76,11 +76,13 @@ func (s sessions) End(w http.ResponseWriter, r *http.Request) {
 	}
 	rec := newRecorder()
 	s.logout.ServeHTTP(rec, withRefreshToken(r, token))
-	clearCookies(w, r)
 	if rec.Code != http.StatusNoContent && rec.Code != http.StatusUnauthorized {
-		copyResponse(w, rec) // auth-service unreachable: the session may live on
+		// Not ended (auth-service unreachable): keep the cookies, so the
+		// logout can be tried again, and say why.
+		copyResponse(w, rec)
 		return
 	}
+	clearCookies(w, r)
 	w.WriteHeader(http.StatusNoContent)
 }
 

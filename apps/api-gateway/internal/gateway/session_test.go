@@ -182,3 +182,13 @@ func mustURL(raw string) *url.URL {
 	}
 	return u
 }
+
+func TestBrowserLogoutKeepsTheSessionWhenAuthServiceIsDown(t *testing.T) {
+	down := mustURL("http://127.0.0.1:1") // nothing listens
+	h := routes(down, func(next http.Handler) http.Handler { return next })
+	resp := send(h, http.MethodDelete, "http://localhost/auth/refresh", "",
+		map[string]string{gateway.SessionHeader: "cookie", gateway.CSRFHeader: "c"},
+		&http.Cookie{Name: "pms_refresh", Value: "r"}, &http.Cookie{Name: "pms_csrf", Value: "c"})
+	assert.Equal(t, http.StatusBadGateway, resp.StatusCode)
+	assert.Nil(t, cookie(resp, "pms_refresh"), "the cookie stays, so logging out can be tried again")
+}

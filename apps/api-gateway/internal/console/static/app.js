@@ -367,7 +367,12 @@ async function route() {
 }
 
 document.getElementById("logout").addEventListener("click", async () => {
-  await call("DELETE", "/auth/refresh", undefined, { "X-PMS-Session": "cookie", "X-CSRF-Token": csrfToken() });
+  const res = await call("DELETE", "/auth/refresh", undefined, { "X-PMS-Session": "cookie", "X-CSRF-Token": csrfToken() });
+  if (res.status !== 204 && res.status !== 401) {
+    // The session could not be ended: stay, and let the user try again.
+    main.prepend(banner(`Logging out failed: ${problemText(res)} Try again.`));
+    return;
+  }
   end();
   location.hash = "";
   navigation(null);
