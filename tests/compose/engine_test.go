@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/moby/moby/api/pkg/stdcopy"
 	"github.com/moby/moby/client"
 	"github.com/testcontainers/testcontainers-go"
 )
@@ -130,19 +131,9 @@ func (e *engine) logs(ctx context.Context, id string) string {
 		return err.Error()
 	}
 	defer rc.Close()
-	var b strings.Builder
-	buf := make([]byte, 64<<10)
-	for {
-		n, err := rc.Read(buf)
-		// Strip the multiplexing headers roughly: keep printable text.
-		for _, c := range buf[:n] {
-			if c == '\n' || c == '\t' || (c >= 0x20 && c < 0x7f) {
-				b.WriteByte(c)
-			}
-		}
-		if err != nil {
-			break
-		}
+	var out strings.Builder
+	if _, err := stdcopy.StdCopy(&out, &out, rc); err != nil {
+		fmt.Fprintf(&out, "(reading the log: %v)", err)
 	}
-	return b.String()
+	return out.String()
 }
