@@ -204,6 +204,7 @@ test-deploy: $(KUBE_CACHE)/kube-apiserver $(KUBE_CACHE)/etcd
 # browser and request-file tests tools/web's packages and Chromium.
 # Artifacts (the browser test's screenshots) go to .data/test-artifacts.
 test-go:
+	@mkdir -p $(CURDIR)/.data/test-artifacts
 	go test -count=1 -shuffle=on -timeout 20m -artifacts -outputdir $(CURDIR)/.data/test-artifacts $(MODULE_PATTERNS)
 
 clean:
