@@ -110,7 +110,25 @@ try {
   check(true, "the search by name finds the patient");
   await shot(page, "search");
 
+  // Page through a longer list: the second page holds other patients.
+  const token = (await api("POST", "/auth/login", null, { email: adminEmail, password: adminPassword })).body.accessToken;
+  for (let i = 0; i < 21; i++) {
+    const r = await api("POST", "/patients", token, { name: `Paging Patient ${stamp} ${i}`, email: `paging.${stamp}.${i}@example.com`,
+      address: "1 Page Street", dateOfBirth: "1990-01-01" });
+    if (r.status !== 201) throw new Error(`register for paging: ${r.status}`);
+  }
+  await page.fill("#search-form input[name=q]", `Paging Patient ${stamp}`);
+  await page.click("#search-form button[type=submit]");
+  await page.waitForSelector("#patients tbody tr");
+  const first = await page.locator("#patients tbody tr td:first-child").allTextContents();
+  await page.click("text=Next page");
+  await page.waitForFunction(() => document.querySelectorAll("#patients tbody tr").length === 1);
+  const second = await page.locator("#patients tbody tr td:first-child").allTextContents();
+  check(first.length === 20 && second.length === 1 && !first.includes(second[0]), `paging: 20 on the first page, the 21st on the next (${first.length}, ${second.length})`);
+
   // Edit them.
+  await page.goto(`${gateway}/#/patients?q=${encodeURIComponent(name)}`);
+  await page.waitForSelector(`#patients a[href="#/patients/${id}"]`);
   await page.click(`#patients a[href="#/patients/${id}"]`);
   await page.click("#edit");
   await page.fill("#f-phone", "+1 555 0100");
@@ -156,6 +174,14 @@ try {
   await page.waitForSelector(`#users td:text-is("${clinician}")`);
   check(true, "the admin creates a clinician");
   await shot(page, "users");
+  // A role change is saved at once (and back again).
+  await page.selectOption(`select[aria-label="Role of ${clinician}"]`, "billing");
+  await page.waitForSelector("text=Saved");
+  const roleOf = async () => (await api("GET", "/auth/users", token)).body.items.find((u) => u.email === clinician)?.role;
+  check(await roleOf() === "billing", "the admin changes a user's role");
+  await page.selectOption(`select[aria-label="Role of ${clinician}"]`, "clinician");
+  for (let i = 0; i < 50 && await roleOf() !== "clinician"; i++) await page.waitForTimeout(100);
+  check(await roleOf() === "clinician", "and back");
 
   // Log out: the session ends and the cookie is gone.
   await page.click("#logout");
