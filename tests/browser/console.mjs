@@ -119,7 +119,7 @@ try {
   }
   await page.fill("#search-form input[name=q]", `Paging Patient ${stamp}`);
   await page.click("#search-form button[type=submit]");
-  await page.waitForSelector("#patients tbody tr");
+  await page.waitForFunction(() => document.querySelectorAll("#patients tbody tr").length === 20);
   const first = await page.locator("#patients tbody tr td:first-child").allTextContents();
   await page.click("text=Next page");
   await page.waitForFunction(() => document.querySelectorAll("#patients tbody tr").length === 1);

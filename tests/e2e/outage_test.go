@@ -88,30 +88,51 @@ func TestDatabaseRestartGivesNo500(t *testing.T) {
 // the migrations.
 func TestAppsConnectAsTheirRuntimeRoles(t *testing.T) {
 	ctx := context.Background()
+	// Each app uses its database first: a test before this one may have
+	// restarted PostgreSQL, and a pool connects again only when asked
+	// (billing-service: when patient-service or its reconciler calls it).
+	_, status, err := login(sys.AdminEmail, sys.AdminPassword)
+	require.NoError(t, err)
+	require.Equal(t, http.StatusOK, status)
+	createPatient(t, newPatient("Role Check"))
+	analyticsSummary(t)
+
 	admin, err := pgx.Connect(ctx, sys.PostgresURL)
 	require.NoError(t, err)
 	defer admin.Close(ctx)
-	rows, err := admin.Query(ctx, `
-SELECT DISTINCT a.datname, a.usename, r.rolsuper
-FROM pg_stat_activity a JOIN pg_roles r ON r.rolname = a.usename
-WHERE a.backend_type = 'client backend' AND a.pid <> pg_backend_pid()`)
-	require.NoError(t, err)
 	type login struct {
 		db, user string
 		super    bool
 	}
-	logins, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (login, error) {
-		var l login
-		return l, r.Scan(&l.db, &l.user, &l.super)
+	var logins []login
+	eventually(t, 30*time.Second, "every app holds a connection to its database", func() error {
+		rows, err := admin.Query(ctx, `
+SELECT DISTINCT a.datname, a.usename, r.rolsuper
+FROM pg_stat_activity a JOIN pg_roles r ON r.rolname = a.usename
+WHERE a.backend_type = 'client backend' AND a.pid <> pg_backend_pid()`)
+		if err != nil {
+			return err
+		}
+		logins, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (login, error) {
+			var l login
+			return l, r.Scan(&l.db, &l.user, &l.super)
+		})
+		if err != nil {
+			return err
+		}
+		seen := map[string]bool{}
+		for _, l := range logins {
+			seen[l.db] = true
+		}
+		for _, db := range []string{"auth", "patient", "billing", "analytics"} {
+			if !seen[db] {
+				return fmt.Errorf("no connection to %s seen", db)
+			}
+		}
+		return nil
 	})
-	require.NoError(t, err)
-	seen := map[string]bool{}
 	for _, l := range logins {
 		assert.Equal(t, l.db+"_app", l.user, "connection to %s", l.db)
 		assert.False(t, l.super, "%s is a superuser", l.user)
-		seen[l.db] = true
-	}
-	for _, db := range []string{"auth", "patient", "billing", "analytics"} {
-		assert.True(t, seen[db], "no connection to %s seen", db)
 	}
 }
