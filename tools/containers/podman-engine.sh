@@ -29,7 +29,9 @@ fi
 
 if ! curl -fsS --unix-socket "$SOCK" http://podman/_ping >/dev/null 2>&1; then
 	mkdir -p "$(dirname "$SOCK")"
-	nohup podman system service --time=0 "unix://$SOCK" >/var/log/podman-service.log 2>&1 &
+	# From /: the service and every conmon it starts keep its working
+	# directory, which must outlive the checkout that started it.
+	(cd / && nohup podman system service --time=0 "unix://$SOCK" >/var/log/podman-service.log 2>&1 &)
 	for _ in $(seq 50); do
 		curl -fsS --unix-socket "$SOCK" http://podman/_ping >/dev/null 2>&1 && break
 		sleep 0.2
