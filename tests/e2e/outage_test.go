@@ -100,11 +100,11 @@ func TestAppsConnectAsTheirRuntimeRoles(t *testing.T) {
 	admin, err := pgx.Connect(ctx, sys.PostgresURL)
 	require.NoError(t, err)
 	defer admin.Close(ctx)
-	type login struct {
+	type session struct {
 		db, user string
 		super    bool
 	}
-	var logins []login
+	var logins []session
 	eventually(t, 30*time.Second, "every app holds a connection to its database", func() error {
 		rows, err := admin.Query(ctx, `
 SELECT DISTINCT a.datname, a.usename, r.rolsuper
@@ -113,8 +113,8 @@ WHERE a.backend_type = 'client backend' AND a.pid <> pg_backend_pid()`)
 		if err != nil {
 			return err
 		}
-		logins, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (login, error) {
-			var l login
+		logins, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (session, error) {
+			var l session
 			return l, r.Scan(&l.db, &l.user, &l.super)
 		})
 		if err != nil {

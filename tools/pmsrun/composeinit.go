@@ -49,8 +49,9 @@ func composeInit(ctx context.Context, args []string) error {
 	if err := flags.Parse(args); err != nil {
 		return err
 	}
-	if *secrets != "secrets" {
-		// A directory other than the default is found through the env file.
+	// A secrets directory other than the default is named in the env file.
+	custom := *secrets != "secrets"
+	if custom {
 		abs, err := filepath.Abs(*secrets)
 		if err != nil {
 			return fmt.Errorf("compose-init: %w", err)
@@ -78,7 +79,7 @@ func composeInit(ctx context.Context, args []string) error {
 	}
 	env.WriteString("AUTH_BOOTSTRAP_ADMIN_EMAIL=admin@pms.local\n")
 	env.WriteString("CORS_ALLOWED_ORIGINS=\n")
-	if *secrets != "secrets" {
+	if custom {
 		fmt.Fprintf(&env, "PMS_SECRETS_DIR=%s\n", *secrets)
 	}
 	fmt.Fprintf(&env, "DAPR_TRUST_ANCHORS=\"%s\"\n", strings.ReplaceAll(strings.TrimSpace(string(anchors)), "\n", `\n`))
