@@ -125,6 +125,8 @@ func repoRoot() (string, error) {
 // waitRoutable waits until the gateway reaches every app it routes to:
 // sidecars report healthy before they resolve each other by name (mDNS),
 // and tests run in random order, so none may be the first to find out.
+// Tests that restart an app call it too before the next test runs: a
+// restarted sidecar is healthy a moment before the others find it.
 func waitRoutable(ctx context.Context) error {
 	for _, path := range []string{"/patients?limit=1", "/analytics/summary", "/auth/users"} {
 		for {

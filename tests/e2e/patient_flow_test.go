@@ -145,7 +145,9 @@ func TestPatientCreatedDuringBillingOutageGetsAccount(t *testing.T) {
 	restarted := false
 	t.Cleanup(func() {
 		if !restarted {
-			_ = sys.RestartApp(context.Background(), "billing-service")
+			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+			defer cancel()
+			_ = sys.RestartApp(ctx, "billing-service")
 		}
 	})
 
@@ -207,6 +209,7 @@ func TestGatewayReportsUnavailableTarget(t *testing.T) {
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 		defer cancel()
 		require.NoError(t, sys.RestartApp(ctx, "analytics-service"))
+		require.NoError(t, waitRoutable(ctx), "the gateway reaches analytics-service again")
 	})
 	r := do(t, http.MethodGet, gateway+"/analytics/summary", nil)
 	assert.Contains(t, []int{http.StatusBadGateway, http.StatusServiceUnavailable}, r.status, "%s", r.body)

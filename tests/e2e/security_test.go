@@ -219,6 +219,7 @@ func TestGatewayWaitsForKeysAndNeverFailsOpen(t *testing.T) {
 			}
 		}
 		_ = sys.WaitReady(ctx, "auth-service", "api-gateway")
+		_ = waitRoutable(ctx)
 	})
 	require.NoError(t, sys.StartApp("api-gateway"))
 	eventually(t, 30*time.Second, "the gateway process serves", func() error {
