@@ -14,6 +14,7 @@ import (
 // config is everything the gateway reads from its environment.
 type config struct {
 	Port            string         // APP_PORT
+	ListenHost      string         // LISTEN_HOST: loopback unless set (0.0.0.0 in a container or pod, where clients come from outside)
 	DaprHTTPPort    string         // DAPR_HTTP_PORT
 	DaprAPIToken    string         // DAPR_API_TOKEN: presented to the sidecar
 	PatientAppID    string         // PATIENT_APP_ID
@@ -27,6 +28,7 @@ type config struct {
 func loadConfig() (config, error) {
 	c := config{
 		Port:            service.Env("APP_PORT", "4004"),
+		ListenHost:      service.Env("LISTEN_HOST", "127.0.0.1"),
 		DaprHTTPPort:    service.Env("DAPR_HTTP_PORT", "3500"),
 		DaprAPIToken:    service.Env("DAPR_API_TOKEN", ""),
 		PatientAppID:    service.Env("PATIENT_APP_ID", "patient-service"),

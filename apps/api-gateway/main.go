@@ -7,6 +7,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -59,7 +60,7 @@ func run(ctx context.Context, log *slog.Logger) error {
 	}
 
 	g, ctx := errgroup.WithContext(ctx)
-	g.Go(func() error { return service.ListenAndServe(ctx, log, ":"+cfg.Port, h) })
+	g.Go(func() error { return service.ListenAndServe(ctx, log, net.JoinHostPort(cfg.ListenHost, cfg.Port), h) })
 	g.Go(func() error { return bearer.Run(ctx) })
 	return g.Wait()
 }

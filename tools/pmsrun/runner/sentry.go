@@ -26,6 +26,9 @@ type Sentry struct {
 	// TrustAnchors is the PEM of this run's root certificate, which every
 	// sidecar trusts (DAPR_TRUST_ANCHORS).
 	TrustAnchors []byte
+	// HealthzPort is the port of Sentry's health endpoint, which answers on
+	// every interface (Sentry ignores --healthz-listen-address).
+	HealthzPort int
 
 	proc *proc
 }
@@ -71,7 +74,7 @@ func StartSentry(ctx context.Context, bin, config, dataDir string, ports *PortPi
 	if err != nil {
 		return nil, fmt.Errorf("sentry: %w", err)
 	}
-	s := &Sentry{Address: "127.0.0.1:" + strconv.Itoa(port), proc: p}
+	s := &Sentry{Address: "127.0.0.1:" + strconv.Itoa(port), HealthzPort: healthz, proc: p}
 	if err := s.waitReady(ctx, healthz, filepath.Join(creds, "ca.crt"), 30*time.Second); err != nil {
 		s.Stop()
 		return nil, err
