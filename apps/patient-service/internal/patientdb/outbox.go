@@ -129,7 +129,9 @@ func (s *Store) PublishPending(ctx context.Context, limit int, publish func(cont
 // WatchOutbox sends on wake (without blocking) whenever a transaction that
 // inserted into the outbox commits, until ctx ends. It listens on a
 // connection of its own, reconnecting after a failure (and waking the relay
-// then too, in case a notification was missed).
+// then too, in case a notification was missed). The wait before
+// reconnecting doubles while attempts fail and starts again from the
+// shortest once one has listened.
 func (s *Store) WatchOutbox(ctx context.Context, log *slog.Logger, wake chan<- struct{}) error {
 	signal := func() {
 		select {
@@ -137,11 +139,15 @@ func (s *Store) WatchOutbox(ctx context.Context, log *slog.Logger, wake chan<- s
 		default:
 		}
 	}
-	backoff := 100 * time.Millisecond
+	const firstBackoff = 100 * time.Millisecond
+	backoff := firstBackoff
 	for ctx.Err() == nil {
-		err := s.listen(ctx, signal)
+		listened, err := s.listen(ctx, signal)
 		if ctx.Err() != nil {
 			return nil
+		}
+		if listened {
+			backoff = firstBackoff
 		}
 		log.WarnContext(ctx, "outbox listener lost its connection; relay falls back to polling until it is back", "err", err, "retry_in", backoff.String())
 		select {
@@ -154,21 +160,23 @@ func (s *Store) WatchOutbox(ctx context.Context, log *slog.Logger, wake chan<- s
 	return nil
 }
 
-func (s *Store) listen(ctx context.Context, signal func()) error {
+// listen listens until its connection fails; listened tells whether LISTEN
+// succeeded first.
+func (s *Store) listen(ctx context.Context, signal func()) (listened bool, err error) {
 	pooled, err := s.pool.Acquire(ctx)
 	if err != nil {
-		return err
+		return false, err
 	}
 	// A connection that has listened is not handed back to the pool.
 	conn := pooled.Hijack()
 	defer conn.Close(context.WithoutCancel(ctx))
 	if _, err := conn.Exec(ctx, "LISTEN outbox"); err != nil {
-		return err
+		return false, err
 	}
 	signal() // anything committed before LISTEN
 	for {
 		if _, err := conn.WaitForNotification(ctx); err != nil {
-			return err
+			return true, err
 		}
 		signal()
 	}

@@ -1,11 +1,14 @@
 package patientdb_test
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net/url"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -388,6 +391,82 @@ func TestWatchOutboxWakesOnCommit(t *testing.T) {
 	}
 	cancel()
 	assert.NoError(t, <-done)
+}
+
+// A listener whose connection is cut listens again, and after each
+// successful reconnect the next wait starts from the shortest again.
+func TestWatchOutboxListensAgainAfterLosingItsConnection(t *testing.T) {
+	pool := template.Pool(t)
+	store := patientdb.New(pool)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var logs syncBuffer
+	wake := make(chan struct{}, 1)
+	done := make(chan error, 1)
+	go func() {
+		done <- store.WatchOutbox(ctx, slog.New(slog.NewJSONHandler(&logs, nil)), wake)
+	}()
+
+	listener := func() int {
+		var pid int
+		err := pool.QueryRow(ctx, `SELECT pid FROM pg_stat_activity
+WHERE datname = current_database() AND query = 'LISTEN outbox' AND state = 'idle'`).Scan(&pid)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return 0
+		}
+		require.NoError(t, err)
+		return pid
+	}
+	last := 0
+	for round := range 3 {
+		var pid int
+		require.Eventually(t, func() bool { pid = listener(); return pid != 0 && pid != last },
+			10*time.Second, 20*time.Millisecond, "round %d: listening on a new connection", round)
+		_, err := pool.Exec(ctx, "SELECT pg_terminate_backend($1)", pid)
+		require.NoError(t, err)
+		last = pid
+	}
+	require.Eventually(t, func() bool { return listener() != 0 }, 10*time.Second, 20*time.Millisecond, "listening at the end")
+
+	create(t, store, "rewake@example.com")
+	require.Eventually(t, func() bool {
+		select {
+		case <-wake:
+			return true
+		default:
+			return false
+		}
+	}, 5*time.Second, 10*time.Millisecond, "a commit wakes the watcher after its reconnects")
+	cancel()
+	require.NoError(t, <-done)
+
+	var waits []string
+	for _, line := range strings.Split(strings.TrimSpace(logs.String()), "\n") {
+		var rec struct {
+			RetryIn string `json:"retry_in"`
+		}
+		require.NoError(t, json.Unmarshal([]byte(line), &rec), line)
+		waits = append(waits, rec.RetryIn)
+	}
+	assert.Equal(t, []string{"100ms", "100ms", "100ms"}, waits, "each loss followed a successful LISTEN")
+}
+
+// syncBuffer is a bytes.Buffer safe for a logger's goroutine and the test.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }
 
 func TestHousekeepingRemovesOnlyExpiredBookkeeping(t *testing.T) {
