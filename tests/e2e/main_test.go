@@ -10,7 +10,6 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
-	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -47,16 +46,7 @@ func run(m *testing.M) int {
 
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	for attempt := 1; ; attempt++ {
-		sys, err = runner.Start(ctx, runner.Options{Template: root, Console: console})
-		// dapr.yaml's fixed ports lie in the ephemeral range, so another
-		// process's outgoing connection can hold one for a moment.
-		if err == nil || attempt == 5 || !strings.Contains(err.Error(), "already in use") {
-			break
-		}
-		fmt.Fprintf(os.Stderr, "e2e: %v; trying again\n", err)
-		time.Sleep(2 * time.Second)
-	}
+	sys, err = runner.Start(ctx, runner.Options{Template: root, Console: console})
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "e2e: the system did not start (run `make build` first; output in %s):\n%v\n", consolePath, err)
 		return 1

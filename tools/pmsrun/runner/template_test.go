@@ -106,7 +106,7 @@ func TestProjectTemplateDescribesFiveApps(t *testing.T) {
 
 func TestDaprdArgsMatchTheCLI(t *testing.T) {
 	empty := ""
-	a := &App{ID: "billing-service", AppPort: 9001, DaprHTTPPort: 3503, DaprGRPCPort: 50013,
+	a := &App{ID: "billing-service", AppPort: 9001, DaprHTTPPort: 3503, DaprGRPCPort: 3513,
 		DaprInternalGRPCPort: 40001, DaprMetricsPort: 40002,
 		spec: AppTemplate{AppProtocol: "grpc", AppChannelAddress: "127.0.0.1", LogLevel: "info",
 			ResourcesPaths: []string{"/r1", "/r2"}, ConfigFilePath: "/c.yaml", PlacementHostAddress: &empty,
@@ -114,7 +114,7 @@ func TestDaprdArgsMatchTheCLI(t *testing.T) {
 		sys: &System{opts: Options{Daprd: "/bin/daprd"}}}
 	assert.Equal(t, []string{"/bin/daprd",
 		"--app-id", "billing-service", "--app-protocol", "grpc", "--app-channel-address", "127.0.0.1",
-		"--dapr-http-port", "3503", "--dapr-grpc-port", "50013", "--dapr-internal-grpc-port", "40001",
+		"--dapr-http-port", "3503", "--dapr-grpc-port", "3513", "--dapr-internal-grpc-port", "40001",
 		"--metrics-port", "40002",
 		"--dapr-internal-grpc-listen-address", "127.0.0.1", "--metrics-listen-address", "127.0.0.1",
 		"--log-level", "info", "--app-port", "9001", "--dapr-listen-addresses", "127.0.0.1",
@@ -130,7 +130,7 @@ func TestDaprdArgsMatchTheCLI(t *testing.T) {
 
 	env := a.appEnv()
 	for _, want := range []string{"APP_ID=billing-service", "APP_PORT=9001", "APP_PROTOCOL=grpc",
-		"DAPR_HTTP_PORT=3503", "DAPR_GRPC_PORT=50013", "DAPR_METRICS_PORT=40002"} {
+		"DAPR_HTTP_PORT=3503", "DAPR_GRPC_PORT=3513", "DAPR_METRICS_PORT=40002"} {
 		assert.Contains(t, env, want)
 	}
 }
