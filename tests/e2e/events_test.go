@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"testing"
@@ -12,6 +13,8 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/types/known/timestamppb"
@@ -126,10 +129,13 @@ func TestAnalyticsDatabaseOutageLosesNothing(t *testing.T) {
 	assert.Len(t, topicRecords(t, deadLetterTopic), dead, "nothing was dead-lettered for an outage")
 }
 
-// topicRecords reads every record of topic from the dev broker, as any
-// Kafka consumer would.
+// topicRecords reads every record of topic from the broker, as any Kafka
+// consumer would: up to each partition's end offset at the time of the
+// call, so a slow fetch can never pass for an empty topic.
 func topicRecords(t *testing.T, topic string) []*kgo.Record {
 	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
 	cl, err := kgo.NewClient(
 		kgo.SeedBrokers(strings.Split(sys.KafkaBrokers, ",")...),
 		kgo.ConsumeTopics(topic),
@@ -137,17 +143,33 @@ func topicRecords(t *testing.T, topic string) []*kgo.Record {
 	)
 	require.NoError(t, err)
 	defer cl.Close()
-	var out []*kgo.Record
-	deadline := time.Now().Add(3 * time.Second)
-	for time.Now().Before(deadline) {
-		ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
-		fetches := cl.PollFetches(ctx)
-		cancel()
-		n := 0
-		fetches.EachRecord(func(r *kgo.Record) { out = append(out, r); n++ })
-		if n == 0 && len(out) > 0 {
-			break // caught up
+	ends, err := kadm.NewClient(cl).ListEndOffsets(ctx, topic)
+	require.NoError(t, err)
+	want := map[int32]int64{} // partition → end offset still to reach
+	ends.Each(func(o kadm.ListedOffset) {
+		if errors.Is(o.Err, kerr.UnknownTopicOrPartition) {
+			return // never written to
 		}
+		require.NoError(t, o.Err, "end offset of %s/%d", topic, o.Partition)
+		if o.Offset > 0 {
+			want[o.Partition] = o.Offset
+		}
+	})
+	var out []*kgo.Record
+	for len(want) > 0 {
+		fetches := cl.PollFetches(ctx)
+		require.NoError(t, ctx.Err(), "reading %s up to its end offsets: still %v", topic, want)
+		fetches.EachError(func(topic string, partition int32, err error) {
+			require.NoError(t, err, "fetching %s/%d", topic, partition)
+		})
+		fetches.EachRecord(func(r *kgo.Record) {
+			if end, ok := want[r.Partition]; ok && r.Offset < end {
+				out = append(out, r)
+				if r.Offset+1 >= end {
+					delete(want, r.Partition)
+				}
+			}
+		})
 	}
 	return out
 }
