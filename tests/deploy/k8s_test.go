@@ -201,6 +201,13 @@ func TestEveryAppHasOneDeploymentMatchingTheRunTemplate(t *testing.T) {
 				require.NotNil(t, c.LivenessProbe, a.AppID)
 				assert.Equal(t, "/readyz", c.ReadinessProbe.HTTPGet.Path, a.AppID)
 				assert.Equal(t, "/healthz", c.LivenessProbe.HTTPGet.Path, a.AppID)
+				listen := ""
+				for _, e := range c.Env {
+					if e.Name == "LISTEN_HOST" {
+						listen = e.Value
+					}
+				}
+				assert.Equal(t, "0.0.0.0", listen, "%s: apps listen on loopback unless told, and the kubelet's probes come from the node", a.AppID)
 				assert.False(t, c.Resources.Limits.Memory().IsZero(), "%s has limits", a.AppID)
 				assert.NotEmpty(t, ann["dapr.io/sidecar-memory-limit"], a.AppID)
 			}
