@@ -50,14 +50,11 @@ func run(ctx context.Context, log *slog.Logger) error {
 		"dapr-sidecar": sidecarReady(sidecar, authn.SidecarClient(cfg.DaprAPIToken)),
 		"jwks":         bearer.Ready,
 	}}
-	h, err := gateway.Routes(
+	h := gateway.Routes(
 		gateway.Config{Sidecar: sidecar, DaprAPIToken: cfg.DaprAPIToken, AllowedOrigins: cfg.AllowedOrigins,
 			TrustedProxies: cfg.TrustedProxies},
 		gateway.Targets{Patients: cfg.PatientAppID, Analytics: cfg.AnalyticsAppID, Auth: cfg.AuthAppID},
 		bearer.Middleware, health, log)
-	if err != nil {
-		return err
-	}
 
 	g, ctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return service.ListenAndServe(ctx, log, net.JoinHostPort(cfg.ListenHost, cfg.Port), h) })

@@ -40,9 +40,10 @@ type Config struct {
 // Routes returns the gateway's router. Only the listed routes are served,
 // each forwarded to a path built from its validated parameters; a path that
 // is not in canonical form is refused before routing (strictPaths). Every
-// route but login, refresh, the public key documents and health needs a
-// valid access token and a role the policy allows.
-func Routes(cfg Config, t Targets, auth func(http.Handler) http.Handler, health service.Health, log *slog.Logger) (http.Handler, error) {
+// route but login, refresh, the public key documents, health, the API
+// reference and the console's static files needs a valid access token and a
+// role the policy allows.
+func Routes(cfg Config, t Targets, auth func(http.Handler) http.Handler, health service.Health, log *slog.Logger) http.Handler {
 	r := chi.NewRouter()
 	r.Use(service.EdgeRequestIDs, service.AccessLog(log), middleware.Recoverer, securityHeaders, strictPaths, limitBody)
 	if len(cfg.AllowedOrigins) > 0 {
@@ -64,7 +65,8 @@ func Routes(cfg Config, t Targets, auth func(http.Handler) http.Handler, health 
 
 	transport := newSidecarTransport()
 	authApp := NewProxy(cfg, transport, t.Auth, log)
-	s := sessions{login: authApp.To(fixed("/login")), refresh: authApp.To(fixed("/refresh")), logout: authApp.To(fixed("/logout"))}
+	logout := authApp.To(fixed("/logout"))
+	s := sessions{login: authApp.To(fixed("/login")), refresh: authApp.To(fixed("/refresh")), logout: logout}
 	r.Post("/auth/login", s.Login)
 	r.Post("/auth/refresh", s.Refresh)
 	r.Delete("/auth/refresh", s.End)
@@ -75,7 +77,7 @@ func Routes(cfg Config, t Targets, auth func(http.Handler) http.Handler, health 
 	analytics := NewProxy(cfg, transport, t.Analytics, log)
 	r.Group(func(r chi.Router) {
 		r.Use(auth)
-		r.Post("/auth/logout", allow(anyRole, authApp.To(fixed("/logout"))).ServeHTTP)
+		r.Post("/auth/logout", allow(anyRole, logout).ServeHTTP)
 		r.Get("/auth/users", allow(adminsOnly, authApp.To(fixed("/users"))).ServeHTTP)
 		r.Post("/auth/users", allow(adminsOnly, authApp.To(fixed("/users"))).ServeHTTP)
 		r.Patch("/auth/users/{id}", allow(adminsOnly, authApp.To(withID("/users/", ""))).ServeHTTP)
@@ -93,7 +95,7 @@ func Routes(cfg Config, t Targets, auth func(http.Handler) http.Handler, health 
 
 	r.NotFound(problem.NotFound)
 	r.MethodNotAllowed(problem.MethodNotAllowed)
-	return r, nil
+	return r
 }
 
 // securityHeaders sets the headers an API that serves patient data should
