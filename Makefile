@@ -2,7 +2,7 @@
 # Everything comes from the Go module proxy; no Docker or Dapr CLI needed.
 
 SHELL := /bin/bash
-.DEFAULT_GOAL := build
+.DEFAULT_GOAL := help
 
 DAPR_VERSION := 1.18.2
 APPS := api-gateway auth-service patient-service billing-service analytics-service
@@ -51,7 +51,12 @@ CONTAINER_ENV = if [ -z "$$DOCKER_HOST" ] && [ ! -S /var/run/docker.sock ] && [ 
 	$(if $(filter local,$(PMS_IMAGES)),set -a; . ./$(IMAGES_ENV); set +a;) \
 	export TESTCONTAINERS_RYUK_DISABLED=true TESTCONTAINERS_HOST_OVERRIDE=127.0.0.1;
 
-.PHONY: bench bench-short build apps runner daprd run proto proto-check mod-check test test-go test-deploy vet fmt-check vulncheck test-with-postgres images test-containers web web-check clean
+.PHONY: help bench bench-short build apps runner daprd run proto proto-check mod-check test test-unit test-go test-deploy vet fmt-check vulncheck test-with-postgres images test-containers web web-check clean
+
+## help: list the targets (this page; `make` alone prints it)
+help:
+	@echo "Patient Management System — make targets:"
+	@sed -n 's/^## \([^:]*\): */  \1\t/p' $(MAKEFILE_LIST) | sed 's/$$(DAPR_VERSION)/$(DAPR_VERSION)/' | expand -t 22
 
 ## build: the five apps, the runner, daprd and Sentry, into bin/
 build: apps runner daprd
@@ -108,8 +113,11 @@ proto-check: proto
 	@untracked=$$(git ls-files --others --exclude-standard -- proto); \
 		if [ -n "$$untracked" ]; then echo "proto/: untracked generated files: $$untracked"; exit 1; fi
 
-## mod-check: fail when a module's go.mod/go.sum is not tidy on its own (what an image build needs)
+## mod-check: fail when a module's go.mod/go.sum is not tidy on its own (what an image build needs) or does not name the toolchain
 mod-check:
+	@for f in go.work $$(git ls-files '*go.mod'); do \
+		grep -qx 'toolchain $(GO_TOOLCHAIN)' $$f || { echo "$$f: needs the line 'toolchain $(GO_TOOLCHAIN)' (a plain go build then uses the patched toolchain)"; exit 1; }; \
+	done
 	@for d in $(STANDALONE_MODULES); do \
 		(cd $$d && GOWORK=off go mod tidy) || exit 1; \
 	done
@@ -180,6 +188,10 @@ test-containers: build $(if $(filter local,$(PMS_IMAGES)),images)
 	@$(CONTAINER_ENV) cd tests/compose && GOWORK=off go vet ./... && GOWORK=off go test -count=1 -timeout 30m ./...
 	@$(CONTAINER_ENV) unset PMS_TEST_DATABASE_URL; cd apps/patient-service && go test -count=1 ./...
 
+## test-unit: every module's unit tests in seconds; no PostgreSQL, container engine or daprd (store, container and end-to-end tests skip under -short)
+test-unit:
+	go test -short -count=1 $(MODULE_PATTERNS)
+
 test-with-postgres: runner
 	bin/pmsrun with-postgres -- $(MAKE) --no-print-directory test-go
 
@@ -207,5 +219,6 @@ test-go:
 	@mkdir -p $(CURDIR)/.data/test-artifacts
 	go test -count=1 -shuffle=on -timeout 20m -artifacts -outputdir $(CURDIR)/.data/test-artifacts $(MODULE_PATTERNS)
 
+## clean: remove bin/, .data/ and app logs (keeps the .cache/ build cache)
 clean:
 	rm -rf bin .data apps/*/.dapr

@@ -2,6 +2,8 @@ module github.com/pms-dapr/pms/platform
 
 go 1.26.5
 
+toolchain go1.26.10
+
 require (
 	github.com/MicahParks/jwkset v0.11.4
 	github.com/MicahParks/keyfunc/v3 v3.9.1

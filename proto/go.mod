@@ -2,6 +2,8 @@ module github.com/pms-dapr/pms/proto
 
 go 1.26.5
 
+toolchain go1.26.10
+
 require (
 	google.golang.org/grpc v1.85.0
 	google.golang.org/protobuf v1.36.12

@@ -2,6 +2,8 @@ module github.com/pms-dapr/pms/apps/analytics-service
 
 go 1.26.5
 
+toolchain go1.26.10
+
 require (
 	github.com/dapr/go-sdk v1.15.0
 	github.com/google/uuid v1.6.0

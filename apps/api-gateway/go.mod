@@ -2,6 +2,8 @@ module github.com/pms-dapr/pms/apps/api-gateway
 
 go 1.26.5
 
+toolchain go1.26.10
+
 require github.com/pms-dapr/pms/platform v0.0.0
 
 require (

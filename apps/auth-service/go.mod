@@ -2,6 +2,8 @@ module github.com/pms-dapr/pms/apps/auth-service
 
 go 1.26.5
 
+toolchain go1.26.10
+
 require (
 	github.com/golang-jwt/jwt/v5 v5.3.1
 	github.com/pms-dapr/pms/platform v0.0.0

@@ -2,6 +2,8 @@ module github.com/pms-dapr/pms/apps/billing-service
 
 go 1.26.5
 
+toolchain go1.26.10
+
 require (
 	github.com/google/uuid v1.6.0
 	github.com/jackc/pgx/v5 v5.12.0

@@ -2,6 +2,8 @@ module github.com/pms-dapr/pms/apps/patient-service
 
 go 1.26.5
 
+toolchain go1.26.10
+
 require (
 	github.com/dapr/dapr v1.18.0
 	github.com/dapr/go-sdk v1.15.0

@@ -107,6 +107,9 @@ func (tp *Template) Clone(t testing.TB) *Clone {
 // when there is neither.
 func AdminURL(t testing.TB) string {
 	t.Helper()
+	if testing.Short() {
+		t.Skipf("store test skipped under -short: it needs PostgreSQL (%s, or Docker or podman for a container); make test runs it", EnvURL)
+	}
 	if admin := os.Getenv(EnvURL); admin != "" {
 		return admin
 	}

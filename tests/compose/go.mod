@@ -2,6 +2,8 @@ module github.com/pms-dapr/pms/tests/compose
 
 go 1.26.0
 
+toolchain go1.26.10
+
 require (
 	github.com/compose-spec/compose-go/v2 v2.12.1
 	github.com/moby/moby/api v1.56.1

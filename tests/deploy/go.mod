@@ -2,6 +2,8 @@ module github.com/pms-dapr/pms/tests/deploy
 
 go 1.26.8
 
+toolchain go1.26.10
+
 // Replace directives copied from github.com/dapr/dapr v1.18.2's go.mod (its
 // API types are used to decode the Dapr resources strictly).
 replace (

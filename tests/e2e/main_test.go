@@ -6,6 +6,7 @@ package e2e
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"net/http"
 	"os"
@@ -26,6 +27,11 @@ var adminToken string
 const gateway = "http://127.0.0.1:4004"
 
 func TestMain(m *testing.M) {
+	flag.Parse()
+	if testing.Short() {
+		fmt.Println("e2e: skipped under -short: the suite starts the whole system (bin/ from make build, PostgreSQL, daprd); make test runs it")
+		os.Exit(0)
+	}
 	os.Exit(run(m))
 }
 

@@ -2,6 +2,8 @@ module github.com/pms-dapr/pms/tools/bench
 
 go 1.26.5
 
+toolchain go1.26.10
+
 require (
 	github.com/jackc/pgx/v5 v5.12.0
 	github.com/pms-dapr/pms/tools/pmsrun v0.0.0

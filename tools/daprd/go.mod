@@ -2,6 +2,8 @@ module github.com/pms-dapr/pms/tools/daprd
 
 go 1.26.5
 
+toolchain go1.26.10
+
 require github.com/dapr/dapr v1.18.2
 
 require (

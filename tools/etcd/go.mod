@@ -2,6 +2,8 @@ module github.com/pms-dapr/pms/tools/etcd
 
 go 1.26.5
 
+toolchain go1.26.10
+
 require go.etcd.io/etcd/server/v3 v3.5.21
 
 require (

@@ -2,6 +2,8 @@ module github.com/pms-dapr/pms/tools/kube-apiserver
 
 go 1.26.5
 
+toolchain go1.26.10
+
 require (
 	k8s.io/component-base v0.32.3
 	k8s.io/kubernetes v1.32.3

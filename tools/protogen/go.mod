@@ -2,6 +2,8 @@ module github.com/pms-dapr/pms/tools/protogen
 
 go 1.26.7
 
+toolchain go1.26.10
+
 tool (
 	github.com/bufbuild/buf/cmd/buf
 	google.golang.org/grpc/cmd/protoc-gen-go-grpc

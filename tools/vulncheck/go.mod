@@ -2,6 +2,8 @@ module github.com/pms-dapr/pms/tools/vulncheck
 
 go 1.26.5
 
+toolchain go1.26.10
+
 require (
 	golang.org/x/vuln v1.9.0
 	golang.org/x/vulndb v0.0.0-20261105234957-e22db6528018

@@ -15,6 +15,9 @@ import (
 // An app that dies during start-up fails Start with its last log lines, and
 // nothing the run started is left behind.
 func TestStartReportsCrashedAppWithItsLastLines(t *testing.T) {
+	if testing.Short() {
+		t.Skip("skipped under -short: it needs PostgreSQL (PMS_TEST_DATABASE_URL); make test runs it")
+	}
 	pg := os.Getenv("PMS_TEST_DATABASE_URL")
 	if pg == "" {
 		t.Fatal("PMS_TEST_DATABASE_URL is not set: run `make test`")
