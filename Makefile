@@ -51,7 +51,7 @@ CONTAINER_ENV = if [ -z "$$DOCKER_HOST" ] && [ ! -S /var/run/docker.sock ] && [ 
 	$(if $(filter local,$(PMS_IMAGES)),set -a; . ./$(IMAGES_ENV); set +a;) \
 	export TESTCONTAINERS_RYUK_DISABLED=true TESTCONTAINERS_HOST_OVERRIDE=127.0.0.1;
 
-.PHONY: help bench bench-short build apps runner daprd run proto proto-check mod-check test test-unit test-go test-deploy vet fmt-check vulncheck test-with-postgres images test-containers web web-check clean
+.PHONY: help docs docs-check bench bench-short build apps runner daprd run proto proto-check mod-check test test-unit test-go test-deploy vet fmt-check vulncheck test-with-postgres images test-containers web web-check clean
 
 ## help: list the targets (this page; `make` alone prints it)
 help:
@@ -102,6 +102,15 @@ $(PROTOGEN_CACHE)/buf:
 		github.com/bufbuild/buf/cmd/buf \
 		google.golang.org/protobuf/cmd/protoc-gen-go \
 		google.golang.org/grpc/cmd/protoc-gen-go-grpc
+
+## docs: regenerate docs/configuration.md from the apps' configuration structs
+docs: apps
+	tools/docs/configuration.sh > docs/configuration.md
+
+## docs-check: fail when docs/configuration.md is stale or a relative link in README.md or docs/ points at nothing
+docs-check: apps
+	@tools/docs/configuration.sh | diff -u docs/configuration.md - || { echo "docs/configuration.md is stale; run 'make docs' and commit"; exit 1; }
+	cd tests && go test -count=1 ./docs/
 
 ## proto: regenerate the Go code of the contracts in proto/
 proto: $(PROTOGEN_CACHE)/buf
@@ -157,6 +166,7 @@ test:
 	$(call step,vet)
 	$(call step,vulncheck)
 	$(call step,build)
+	$(call step,docs-check)
 	$(call step,web-check)
 	$(call step,test-deploy)
 	$(call step,test-with-postgres)

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"github.com/pms-dapr/pms/platform/appconfig"
 	"github.com/pms-dapr/pms/platform/authn"
 	"github.com/pms-dapr/pms/platform/pgdb"
 	"github.com/pms-dapr/pms/platform/service"
@@ -8,23 +9,31 @@ import (
 
 // config is everything analytics-service reads from its environment.
 type config struct {
-	Port         string      // APP_PORT
-	ListenHost   string      // LISTEN_HOST: the app's sidecar shares its host, so loopback unless set (0.0.0.0 where probes come from outside)
-	Database     pgdb.Config // DATABASE_URL, DATABASE_DEV_MODE
-	DaprHTTPPort string      // DAPR_HTTP_PORT
+	Port         string `env:"APP_PORT, default=4002" help:"The port the sidecar delivers events and forwards API calls to."`
+	ListenHost   string `env:"LISTEN_HOST, default=127.0.0.1" help:"The address the app listens on: its sidecar shares its host, so loopback unless set (0.0.0.0 where probes come from outside)."`
+	Database     pgdb.Config
+	DaprHTTPPort string `env:"DAPR_HTTP_PORT, default=3500" help:"The sidecar's HTTP API port on 127.0.0.1 (invoking auth-service for its keys)."`
 	Trust        authn.ServiceConfig
+	Profiling    service.Profiling
 }
 
-func loadConfig() (config, error) {
-	c := config{
-		Port:         service.Env("APP_PORT", "4002"),
-		ListenHost:   service.Env("LISTEN_HOST", "127.0.0.1"),
-		DaprHTTPPort: service.Env("DAPR_HTTP_PORT", "3500"),
+// Validate checks what presence alone does not.
+func (c config) Validate() error {
+	if err := c.Trust.Validate(); err != nil {
+		return err
 	}
-	var err error
-	if c.Trust, err = authn.LoadServiceConfig(service.Env); err != nil {
-		return c, err
+	return c.Database.Validate()
+}
+
+// command is analytics-service's command line, for --help and the
+// generated configuration reference.
+func command() appconfig.Command {
+	return appconfig.Command{
+		App:     "analytics-service",
+		Summary: "Consumes patient events from the Dapr pub/sub topic \"patient\" (idempotent on event id) and serves aggregates over them.",
+		Sections: []appconfig.Section{
+			{Title: "analytics-service", Doc: "Serves beside its Dapr sidecar until SIGINT or SIGTERM; waits (a minute) for its schema to be migrated.", Config: config{}},
+			{Title: "analytics-service migrate", Doc: "Applies the migrations as the database owner (and provisions the database first, given MIGRATE_ADMIN_URL), then exits.", Config: pgdb.MigrateConfig{}},
+		},
 	}
-	c.Database, err = pgdb.LoadConfig()
-	return c, err
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/pms-dapr/pms/apps/analytics-service/internal/analyticsapi"
 	"github.com/pms-dapr/pms/apps/analytics-service/internal/analyticsdb"
 	"github.com/pms-dapr/pms/platform/authn"
+	"github.com/pms-dapr/pms/platform/appconfig"
 	"github.com/pms-dapr/pms/platform/pgdb"
 	"github.com/pms-dapr/pms/platform/service"
 )
@@ -22,8 +23,10 @@ import (
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	if appconfig.HandleHelp(os.Args, os.Stdout, command()) {
+		return
+	}
 	log := service.NewLogger("analytics-service")
-	service.ProfileOnSignal(ctx, log, "analytics-service") // benchmarks only: PPROF_DIR
 	// `analytics-service migrate` is the separate migration step, as the database owner.
 	if err := pgdb.RunOrMigrate(ctx, log, "analytics", analyticsdb.Migrations(), run); err != nil {
 		log.Error("analytics-service stopped with an error", "err", err)
@@ -32,10 +35,12 @@ func main() {
 }
 
 func run(ctx context.Context, log *slog.Logger) error {
-	cfg, err := loadConfig()
-	if err != nil {
+	var cfg config
+	if err := appconfig.Load(ctx, &cfg); err != nil {
 		return err
 	}
+	log.Info("configuration", appconfig.LogAttrs(cfg)...)
+	service.ProfileOnSignal(ctx, log, "analytics-service", cfg.Profiling)
 	pool, err := pgdb.Connect(ctx, log, cfg.Database, analyticsdb.Migrations(), time.Minute)
 	if err != nil {
 		return err

@@ -1,52 +1,69 @@
 package main
 
 import (
-	"errors"
-	"fmt"
+	"context"
 	"net/netip"
 	"strings"
 
 	"github.com/pms-dapr/pms/apps/api-gateway/internal/gateway"
-
+	"github.com/pms-dapr/pms/platform/appconfig"
+	"github.com/pms-dapr/pms/platform/authn"
 	"github.com/pms-dapr/pms/platform/service"
 )
 
 // config is everything the gateway reads from its environment.
 type config struct {
-	Port            string         // APP_PORT
-	ListenHost      string         // LISTEN_HOST: loopback unless set (0.0.0.0 in a container or pod, where clients come from outside)
-	DaprHTTPPort    string         // DAPR_HTTP_PORT
-	DaprAPIToken    string         // DAPR_API_TOKEN: presented to the sidecar
-	PatientAppID    string         // PATIENT_APP_ID
-	AnalyticsAppID  string         // ANALYTICS_APP_ID
-	AuthAppID       string         // AUTH_APP_ID
-	BearerComponent string         // JWT_BEARER_COMPONENT: the middleware.http.bearer manifest
-	AllowedOrigins  []string       // CORS_ALLOWED_ORIGINS: comma-separated; empty closes CORS
-	TrustedProxies  []netip.Prefix // TRUSTED_PROXIES: comma-separated addresses/CIDRs of proxies in front
+	Port            string         `env:"APP_PORT, default=4004" help:"The port clients (and the sidecar's health checks) reach the gateway on."`
+	ListenHost      string         `env:"LISTEN_HOST, default=127.0.0.1" help:"The address the gateway listens on: loopback unless set (0.0.0.0 in a container or pod, where clients come from outside)."`
+	DaprHTTPPort    string         `env:"DAPR_HTTP_PORT, default=3500" help:"The sidecar's HTTP API port on 127.0.0.1 (service invocation)."`
+	Dapr            authn.SidecarToken
+	PatientAppID    string         `env:"PATIENT_APP_ID, default=patient-service" help:"The Dapr app id /patients routes are forwarded to."`
+	AnalyticsAppID  string         `env:"ANALYTICS_APP_ID, default=analytics-service" help:"The Dapr app id /analytics routes are forwarded to."`
+	AuthAppID       string         `env:"AUTH_APP_ID, default=auth-service" help:"The Dapr app id /auth routes are forwarded to."`
+	BearerComponent string         `env:"JWT_BEARER_COMPONENT, default=../../components/middleware/jwt-bearer.yaml" help:"The Dapr middleware.http.bearer component manifest (issuer, audience, JWKS URL), relative to the working directory."`
+	AllowedOrigins  []string       `env:"CORS_ALLOWED_ORIGINS" help:"Comma-separated origins allowed to call the API from a browser on another origin; empty closes CORS."`
+	TrustedProxies  trustedProxies `env:"TRUSTED_PROXIES" help:"Comma-separated addresses or CIDR prefixes of the proxies in front of the gateway (an ingress controller); only their X-Forwarded-For is believed."`
+	Profiling       service.Profiling
 }
 
-func loadConfig() (config, error) {
-	c := config{
-		Port:            service.Env("APP_PORT", "4004"),
-		ListenHost:      service.Env("LISTEN_HOST", "127.0.0.1"),
-		DaprHTTPPort:    service.Env("DAPR_HTTP_PORT", "3500"),
-		DaprAPIToken:    service.Env("DAPR_API_TOKEN", ""),
-		PatientAppID:    service.Env("PATIENT_APP_ID", "patient-service"),
-		AnalyticsAppID:  service.Env("ANALYTICS_APP_ID", "analytics-service"),
-		AuthAppID:       service.Env("AUTH_APP_ID", "auth-service"),
-		BearerComponent: service.Env("JWT_BEARER_COMPONENT", "../../components/middleware/jwt-bearer.yaml"),
+// Validate checks the sidecar token rule.
+func (c config) Validate() error { return c.Dapr.Validate() }
+
+// trustedProxies decodes TRUSTED_PROXIES.
+type trustedProxies []netip.Prefix
+
+// EnvDecode implements envconfig.Decoder.
+func (p *trustedProxies) EnvDecode(v string) error {
+	list, err := gateway.ParseTrustedProxies(v)
+	*p = list
+	return err
+}
+
+func loadConfig(ctx context.Context) (config, error) {
+	var c config
+	if err := appconfig.Load(ctx, &c); err != nil {
+		return c, err
 	}
-	for _, o := range strings.Split(service.Env("CORS_ALLOWED_ORIGINS", ""), ",") {
+	origins := c.AllowedOrigins[:0]
+	for _, o := range c.AllowedOrigins {
 		if o = strings.TrimSpace(o); o != "" {
-			c.AllowedOrigins = append(c.AllowedOrigins, o)
+			origins = append(origins, o)
 		}
 	}
-	var err error
-	if c.TrustedProxies, err = gateway.ParseTrustedProxies(service.Env("TRUSTED_PROXIES", "")); err != nil {
-		return c, fmt.Errorf("config: TRUSTED_PROXIES: %w", err)
-	}
-	if c.DaprAPIToken == "" {
-		return c, errors.New("config: DAPR_API_TOKEN is required (the token the sidecar expects)")
-	}
+	c.AllowedOrigins = origins
 	return c, nil
+}
+
+// command is the gateway's command line, for --help and the generated
+// configuration reference.
+func command() appconfig.Command {
+	return appconfig.Command{
+		App:     "api-gateway",
+		Summary: "The only service clients call: it checks access tokens (Dapr bearer middleware) and roles, serves the console and the API reference, and forwards each route to the owning app through Dapr service invocation.",
+		Sections: []appconfig.Section{{
+			Title:  "api-gateway",
+			Doc:    "Serves the REST API beside its Dapr sidecar until SIGINT or SIGTERM.",
+			Config: config{},
+		}},
+	}
 }

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"os"
 	"os/signal"
@@ -17,6 +18,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/pms-dapr/pms/apps/api-gateway/internal/gateway"
+	"github.com/pms-dapr/pms/platform/appconfig"
 	"github.com/pms-dapr/pms/platform/authn"
 	"github.com/pms-dapr/pms/platform/service"
 )
@@ -24,8 +26,10 @@ import (
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	if appconfig.HandleHelp(os.Args, os.Stdout, command()) {
+		return
+	}
 	log := service.NewLogger("api-gateway")
-	service.ProfileOnSignal(ctx, log, "api-gateway") // benchmarks only: PPROF_DIR
 	if err := run(ctx, log); err != nil {
 		log.Error("api-gateway stopped with an error", "err", err)
 		os.Exit(1)
@@ -33,10 +37,12 @@ func main() {
 }
 
 func run(ctx context.Context, log *slog.Logger) error {
-	cfg, err := loadConfig()
+	cfg, err := loadConfig(ctx)
 	if err != nil {
 		return err
 	}
+	log.Info("configuration", appconfig.LogAttrs(cfg)...)
+	service.ProfileOnSignal(ctx, log, "api-gateway", cfg.Profiling)
 	md, err := gateway.LoadBearerMetadata(cfg.BearerComponent)
 	if err != nil {
 		return err
@@ -47,12 +53,12 @@ func run(ctx context.Context, log *slog.Logger) error {
 	}
 	sidecar := &url.URL{Scheme: "http", Host: "127.0.0.1:" + cfg.DaprHTTPPort}
 	health := service.Health{Log: log, Checks: map[string]service.Check{
-		"dapr-sidecar": sidecarReady(sidecar, authn.SidecarClient(cfg.DaprAPIToken)),
+		"dapr-sidecar": sidecarReady(sidecar, authn.SidecarClient(cfg.Dapr.Token)),
 		"jwks":         bearer.Ready,
 	}}
 	h := gateway.Routes(
-		gateway.Config{Sidecar: sidecar, DaprAPIToken: cfg.DaprAPIToken, AllowedOrigins: cfg.AllowedOrigins,
-			TrustedProxies: cfg.TrustedProxies},
+		gateway.Config{Sidecar: sidecar, DaprAPIToken: cfg.Dapr.Token, AllowedOrigins: cfg.AllowedOrigins,
+			TrustedProxies: []netip.Prefix(cfg.TrustedProxies)},
 		gateway.Targets{Patients: cfg.PatientAppID, Analytics: cfg.AnalyticsAppID, Auth: cfg.AuthAppID},
 		bearer.Middleware, health, log)
 

@@ -4,71 +4,71 @@ import (
 	"errors"
 	"time"
 
+	"github.com/pms-dapr/pms/platform/appconfig"
 	"github.com/pms-dapr/pms/platform/pgdb"
 	"github.com/pms-dapr/pms/platform/service"
 )
+
+// devIssuer is the issuer development mode uses when AUTH_ISSUER is unset:
+// the gateway's /auth routes on this machine.
+const devIssuer = "http://localhost:4004/auth"
 
 // config is everything auth-service reads from its environment. Nothing
 // secret has a default: without a signing key file the service only starts
 // in development mode, where it makes (and keeps) its own key.
 type config struct {
-	Port           string        // APP_PORT
-	ListenHost     string        // LISTEN_HOST: the app's sidecar shares its host, so loopback unless set (0.0.0.0 where probes come from outside)
-	Database       pgdb.Config   // DATABASE_URL, DATABASE_DEV_MODE
-	AppAPIToken    string        // APP_API_TOKEN: what the sidecar must present
-	DevMode        bool          // AUTH_DEV_MODE=true: allows a generated key and the local issuer
-	Issuer         string        // AUTH_ISSUER
-	Audience       string        // AUTH_AUDIENCE
-	KeyFile        string        // AUTH_SIGNING_KEY_FILE: PEM EC P-256 private key
-	NextKeyFile    string        // AUTH_NEXT_SIGNING_KEY_FILE: published, not yet used
-	DevKeyFile     string        // AUTH_DEV_KEY_FILE: where development mode keeps its key
-	AdminEmail     string        // AUTH_BOOTSTRAP_ADMIN_EMAIL
-	AdminPassword  string        // AUTH_BOOTSTRAP_ADMIN_PASSWORD
-	RefreshTTL     time.Duration // AUTH_REFRESH_TTL
-	SessionTTL     time.Duration // AUTH_SESSION_TTL: absolute lifetime of a login
-	LoginFailLimit int           // failed logins per minute per account and per client
-}
-
-func loadConfig() (config, error) {
-	c := config{
-		Port:           service.Env("APP_PORT", "4005"),
-		ListenHost:     service.Env("LISTEN_HOST", "127.0.0.1"),
-		AppAPIToken:    service.Env("APP_API_TOKEN", ""),
-		DevMode:        service.Env("AUTH_DEV_MODE", "") == "true",
-		Audience:       service.Env("AUTH_AUDIENCE", "pms-api"),
-		KeyFile:        service.Env("AUTH_SIGNING_KEY_FILE", ""),
-		NextKeyFile:    service.Env("AUTH_NEXT_SIGNING_KEY_FILE", ""),
-		DevKeyFile:     service.Env("AUTH_DEV_KEY_FILE", ".dapr/dev-signing-key.pem"),
-		AdminEmail:     service.Env("AUTH_BOOTSTRAP_ADMIN_EMAIL", ""),
-		AdminPassword:  service.Env("AUTH_BOOTSTRAP_ADMIN_PASSWORD", ""),
-		LoginFailLimit: 5,
-	}
-	devIssuer := ""
-	if c.DevMode {
-		devIssuer = "http://localhost:4004/auth"
-	}
-	c.Issuer = service.Env("AUTH_ISSUER", devIssuer)
-	var err error
-	if c.Database, err = pgdb.LoadConfig(); err != nil {
-		return c, err
-	}
+	Port          string `env:"APP_PORT, default=4005" help:"The port the sidecar forwards invocations to."`
+	ListenHost    string `env:"LISTEN_HOST, default=127.0.0.1" help:"The address the app listens on: its sidecar shares its host, so loopback unless set (0.0.0.0 where probes come from outside)."`
+	Database      pgdb.Config
+	AppAPIToken   string `env:"APP_API_TOKEN, required" secret:"true" help:"The app API token the Dapr sidecar presents to this app; any request without it is refused (401)."`
+	DevMode       bool   `env:"AUTH_DEV_MODE" help:"true allows a generated signing key (kept in AUTH_DEV_KEY_FILE) and, without AUTH_ISSUER, the local issuer http://localhost:4004/auth. Development only."`
+	Issuer        string `env:"AUTH_ISSUER" help:"The iss of every token, and the public base URL of this API. Required outside development mode."`
+	Audience      string `env:"AUTH_AUDIENCE, default=pms-api" help:"The aud of every access token."`
+	KeyFile       string `env:"AUTH_SIGNING_KEY_FILE" help:"PEM file of the EC P-256 private key that signs tokens. Required outside development mode."`
+	NextKeyFile   string `env:"AUTH_NEXT_SIGNING_KEY_FILE" help:"PEM file of the next signing key: published in the JWKS, not yet used to sign (key rotation, docs/runbooks/rotate-signing-keys.md)."`
+	DevKeyFile    string `env:"AUTH_DEV_KEY_FILE, default=.dapr/dev-signing-key.pem" help:"Development mode without AUTH_SIGNING_KEY_FILE: where the generated key is kept, so tokens survive a restart."`
+	AdminEmail    string `env:"AUTH_BOOTSTRAP_ADMIN_EMAIL" help:"An admin account created at start when no account has this email."`
+	AdminPassword string `env:"AUTH_BOOTSTRAP_ADMIN_PASSWORD" secret:"true" help:"The bootstrap admin's password; required with AUTH_BOOTSTRAP_ADMIN_EMAIL."`
 	// NIST SP 800-63B §4.2.3: at AAL2, reauthenticate once per 12 hours of
 	// an extended session, whatever the activity.
-	if c.SessionTTL, err = service.EnvDuration("AUTH_SESSION_TTL", 12*time.Hour); err != nil {
-		return c, err
+	SessionTTL     time.Duration `env:"AUTH_SESSION_TTL, default=12h" help:"The absolute lifetime of a login, however often it is refreshed (NIST SP 800-63B: 12 hours at AAL2)."`
+	RefreshTTL     time.Duration `env:"AUTH_REFRESH_TTL, default=12h" help:"How long an unused refresh token stays valid."`
+	Profiling      service.Profiling
+	LoginFailLimit int // failed logins per minute per account and per client
+}
+
+// Validate applies the rules between variables; in development mode it
+// fills in the local issuer.
+func (c *config) Validate() error {
+	if c.Issuer == "" && c.DevMode {
+		c.Issuer = devIssuer
 	}
-	if c.RefreshTTL, err = service.EnvDuration("AUTH_REFRESH_TTL", 12*time.Hour); err != nil {
-		return c, err
+	if err := appconfig.Positive("AUTH_SESSION_TTL", c.SessionTTL); err != nil {
+		return err
+	}
+	if err := appconfig.Positive("AUTH_REFRESH_TTL", c.RefreshTTL); err != nil {
+		return err
 	}
 	switch {
-	case c.AppAPIToken == "":
-		return c, errors.New("config: APP_API_TOKEN is required (the token the Dapr sidecar presents)")
 	case c.Issuer == "":
-		return c, errors.New("config: AUTH_ISSUER is required outside development mode")
+		return errors.New("config: AUTH_ISSUER is required outside development mode")
 	case c.KeyFile == "" && !c.DevMode:
-		return c, errors.New("config: AUTH_SIGNING_KEY_FILE is required outside development mode")
+		return errors.New("config: AUTH_SIGNING_KEY_FILE is required outside development mode")
 	case c.AdminEmail != "" && c.AdminPassword == "":
-		return c, errors.New("config: AUTH_BOOTSTRAP_ADMIN_EMAIL is set but AUTH_BOOTSTRAP_ADMIN_PASSWORD is not")
+		return errors.New("config: AUTH_BOOTSTRAP_ADMIN_EMAIL is set but AUTH_BOOTSTRAP_ADMIN_PASSWORD is not")
 	}
-	return c, nil
+	return c.Database.Validate()
+}
+
+// command is auth-service's command line, for --help and the generated
+// configuration reference.
+func command() appconfig.Command {
+	return appconfig.Command{
+		App:     "auth-service",
+		Summary: "The identity provider: user accounts (argon2id, throttled logins), ES256 access tokens with rotating refresh tokens, and the public keys as a JWKS.",
+		Sections: []appconfig.Section{
+			{Title: "auth-service", Doc: "Serves beside its Dapr sidecar until SIGINT or SIGTERM; waits (a minute) for its schema to be migrated.", Config: config{}},
+			{Title: "auth-service migrate", Doc: "Applies the migrations as the database owner (and provisions the database first, given MIGRATE_ADMIN_URL), then exits.", Config: pgdb.MigrateConfig{}},
+		},
+	}
 }

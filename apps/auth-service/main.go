@@ -22,6 +22,7 @@ import (
 	"github.com/pms-dapr/pms/apps/auth-service/internal/identity"
 	"github.com/pms-dapr/pms/apps/auth-service/internal/identitydb"
 	"github.com/pms-dapr/pms/apps/auth-service/internal/signing"
+	"github.com/pms-dapr/pms/platform/appconfig"
 	"github.com/pms-dapr/pms/platform/pgdb"
 	"github.com/pms-dapr/pms/platform/service"
 )
@@ -29,8 +30,10 @@ import (
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	if appconfig.HandleHelp(os.Args, os.Stdout, command()) {
+		return
+	}
 	log := service.NewLogger("auth-service")
-	service.ProfileOnSignal(ctx, log, "auth-service") // benchmarks only: PPROF_DIR
 	// `auth-service migrate` is the separate migration step, as the database owner.
 	if err := pgdb.RunOrMigrate(ctx, log, "auth", identitydb.Migrations(), run); err != nil {
 		log.Error("auth-service stopped with an error", "err", err)
@@ -39,10 +42,13 @@ func main() {
 }
 
 func run(ctx context.Context, log *slog.Logger) error {
-	cfg, err := loadConfig()
-	if err != nil {
+	var cfg config
+	if err := appconfig.Load(ctx, &cfg); err != nil {
 		return err
 	}
+	log.Info("configuration", appconfig.LogAttrs(cfg)...)
+	service.ProfileOnSignal(ctx, log, "auth-service", cfg.Profiling)
+	cfg.LoginFailLimit = 5
 	keys, err := loadKeys(cfg, log)
 	if err != nil {
 		return err

@@ -1,32 +1,33 @@
 package main
 
 import (
-	"errors"
-
+	"github.com/pms-dapr/pms/platform/appconfig"
 	"github.com/pms-dapr/pms/platform/pgdb"
 	"github.com/pms-dapr/pms/platform/service"
 )
 
 // config is everything billing-service reads from its environment.
 type config struct {
-	Port        string      // APP_PORT: gRPC port the sidecar proxies to
-	ListenHost  string      // LISTEN_HOST: the app's sidecar shares its host, so loopback unless set (0.0.0.0 where probes come from outside)
-	HealthPort  string      // HEALTH_PORT: HTTP /healthz and /readyz
-	Database    pgdb.Config // DATABASE_URL, DATABASE_DEV_MODE
-	AppAPIToken string      // APP_API_TOKEN: what the sidecar presents to this app
+	Port        string `env:"APP_PORT, default=9001" help:"The gRPC port the sidecar proxies invocations to."`
+	ListenHost  string `env:"LISTEN_HOST, default=127.0.0.1" help:"The address the app listens on: its sidecar shares its host, so loopback unless set (0.0.0.0 where probes come from outside)."`
+	HealthPort  string `env:"HEALTH_PORT, default=4001" help:"The HTTP port of /healthz and /readyz."`
+	Database    pgdb.Config
+	AppAPIToken string `env:"APP_API_TOKEN, required" secret:"true" help:"The app API token the Dapr sidecar presents to this app; any call without it is refused (UNAUTHENTICATED)."`
+	Profiling   service.Profiling
 }
 
-func loadConfig() (config, error) {
-	c := config{
-		Port:        service.Env("APP_PORT", "9001"),
-		ListenHost:  service.Env("LISTEN_HOST", "127.0.0.1"),
-		HealthPort:  service.Env("HEALTH_PORT", "4001"),
-		AppAPIToken: service.Env("APP_API_TOKEN", ""),
+// Validate checks what presence alone does not.
+func (c config) Validate() error { return c.Database.Validate() }
+
+// command is billing-service's command line, for --help and the generated
+// configuration reference.
+func command() appconfig.Command {
+	return appconfig.Command{
+		App:     "billing-service",
+		Summary: "Owns billing accounts and serves them over gRPC (pms.billing.v1.BillingService), reached through Dapr gRPC proxying.",
+		Sections: []appconfig.Section{
+			{Title: "billing-service", Doc: "Serves gRPC beside its Dapr sidecar until SIGINT or SIGTERM; waits (a minute) for its schema to be migrated.", Config: config{}},
+			{Title: "billing-service migrate", Doc: "Applies the migrations as the database owner (and provisions the database first, given MIGRATE_ADMIN_URL), then exits.", Config: pgdb.MigrateConfig{}},
+		},
 	}
-	if c.AppAPIToken == "" {
-		return c, errors.New("config: APP_API_TOKEN is required (the token the Dapr sidecar presents)")
-	}
-	var err error
-	c.Database, err = pgdb.LoadConfig()
-	return c, err
 }

@@ -21,6 +21,7 @@ import (
 	"github.com/pms-dapr/pms/apps/billing-service/internal/billing"
 	"github.com/pms-dapr/pms/apps/billing-service/internal/billingdb"
 	"github.com/pms-dapr/pms/apps/billing-service/internal/billinggrpc"
+	"github.com/pms-dapr/pms/platform/appconfig"
 	"github.com/pms-dapr/pms/platform/pgdb"
 	"github.com/pms-dapr/pms/platform/service"
 	billingv1 "github.com/pms-dapr/pms/proto/billing/v1"
@@ -29,8 +30,10 @@ import (
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	if appconfig.HandleHelp(os.Args, os.Stdout, command()) {
+		return
+	}
 	log := service.NewLogger("billing-service")
-	service.ProfileOnSignal(ctx, log, "billing-service") // benchmarks only: PPROF_DIR
 	// `billing-service migrate` is the separate migration step, as the database owner.
 	if err := pgdb.RunOrMigrate(ctx, log, "billing", billingdb.Migrations(), run); err != nil {
 		log.Error("billing-service stopped with an error", "err", err)
@@ -39,10 +42,12 @@ func main() {
 }
 
 func run(ctx context.Context, log *slog.Logger) error {
-	cfg, err := loadConfig()
-	if err != nil {
+	var cfg config
+	if err := appconfig.Load(ctx, &cfg); err != nil {
 		return err
 	}
+	log.Info("configuration", appconfig.LogAttrs(cfg)...)
+	service.ProfileOnSignal(ctx, log, "billing-service", cfg.Profiling)
 	pool, err := pgdb.Connect(ctx, log, cfg.Database, billingdb.Migrations(), time.Minute)
 	if err != nil {
 		return err

@@ -3,6 +3,7 @@ package main
 import (
 	"time"
 
+	"github.com/pms-dapr/pms/platform/appconfig"
 	"github.com/pms-dapr/pms/platform/authn"
 	"github.com/pms-dapr/pms/platform/pgdb"
 	"github.com/pms-dapr/pms/platform/service"
@@ -10,42 +11,45 @@ import (
 
 // config is everything patient-service reads from its environment.
 type config struct {
-	Port              string        // APP_PORT: where the sidecar reaches the app
-	ListenHost        string        // LISTEN_HOST: the app's sidecar shares its host, so loopback unless set (0.0.0.0 where probes come from outside)
-	Database          pgdb.Config   // DATABASE_URL, DATABASE_DEV_MODE
-	DaprHTTPPort      string        // DAPR_HTTP_PORT: sidecar HTTP API (invoking auth-service for its keys)
-	DaprGRPCPort      string        // DAPR_GRPC_PORT: sidecar gRPC API (publishing, billing calls)
-	BillingAppID      string        // BILLING_APP_ID
-	PubSubName        string        // PUBSUB_NAME
-	BillingTimeout    time.Duration // BILLING_TIMEOUT
-	ReconcileInterval time.Duration // BILLING_RECONCILE_INTERVAL
-	Trust             authn.ServiceConfig
-}
-
-func loadConfig() (config, error) {
-	c := config{
-		Port:         service.Env("APP_PORT", "4000"),
-		ListenHost:   service.Env("LISTEN_HOST", "127.0.0.1"),
-		DaprHTTPPort: service.Env("DAPR_HTTP_PORT", "3500"),
-		DaprGRPCPort: service.Env("DAPR_GRPC_PORT", "50001"),
-		BillingAppID: service.Env("BILLING_APP_ID", "billing-service"),
-		PubSubName:   service.Env("PUBSUB_NAME", "pubsub"),
-	}
-	var err error
-	if c.Database, err = pgdb.LoadConfig(); err != nil {
-		return c, err
-	}
-	if c.Trust, err = authn.LoadServiceConfig(service.Env); err != nil {
-		return c, err
-	}
+	Port         string `env:"APP_PORT, default=4000" help:"The port the sidecar forwards invocations to."`
+	ListenHost   string `env:"LISTEN_HOST, default=127.0.0.1" help:"The address the app listens on: its sidecar shares its host, so loopback unless set (0.0.0.0 where probes come from outside)."`
+	Database     pgdb.Config
+	DaprHTTPPort string `env:"DAPR_HTTP_PORT, default=3500" help:"The sidecar's HTTP API port on 127.0.0.1 (invoking auth-service for its keys)."`
+	DaprGRPCPort string `env:"DAPR_GRPC_PORT, default=50001" help:"The sidecar's gRPC API port on 127.0.0.1 (publishing events, calling billing-service)."`
+	BillingAppID string `env:"BILLING_APP_ID, default=billing-service" help:"The Dapr app id of billing-service."`
+	PubSubName   string `env:"PUBSUB_NAME, default=pubsub" help:"The Dapr pub/sub component events are published through."`
 	// A registration waits this long for its billing account, then answers
 	// without it (the reconciler opens it): a slow or stopped billing-service
 	// costs a registration at most this much.
-	if c.BillingTimeout, err = service.EnvDuration("BILLING_TIMEOUT", 300*time.Millisecond); err != nil {
-		return c, err
+	BillingTimeout    time.Duration `env:"BILLING_TIMEOUT, default=300ms" help:"How long a registration waits for its billing account before answering without it (the reconciler opens it later)."`
+	ReconcileInterval time.Duration `env:"BILLING_RECONCILE_INTERVAL, default=2s" help:"How often the reconciler looks for patients without a billing account."`
+	Trust             authn.ServiceConfig
+	Profiling         service.Profiling
+}
+
+// Validate checks what presence alone does not.
+func (c config) Validate() error {
+	if err := appconfig.Positive("BILLING_TIMEOUT", c.BillingTimeout); err != nil {
+		return err
 	}
-	if c.ReconcileInterval, err = service.EnvDuration("BILLING_RECONCILE_INTERVAL", 2*time.Second); err != nil {
-		return c, err
+	if err := appconfig.Positive("BILLING_RECONCILE_INTERVAL", c.ReconcileInterval); err != nil {
+		return err
 	}
-	return c, nil
+	if err := c.Trust.Validate(); err != nil {
+		return err
+	}
+	return c.Database.Validate()
+}
+
+// command is patient-service's command line, for --help and the generated
+// configuration reference.
+func command() appconfig.Command {
+	return appconfig.Command{
+		App:     "patient-service",
+		Summary: "Keeps the patient registry: patients in PostgreSQL, their events published through Dapr pub/sub (transactional outbox), their billing accounts opened over gRPC through Dapr.",
+		Sections: []appconfig.Section{
+			{Title: "patient-service", Doc: "Serves beside its Dapr sidecar until SIGINT or SIGTERM; waits (a minute) for its schema to be migrated.", Config: config{}},
+			{Title: "patient-service migrate", Doc: "Applies the migrations as the database owner (and provisions the database first, given MIGRATE_ADMIN_URL), then exits.", Config: pgdb.MigrateConfig{}},
+		},
+	}
 }

@@ -21,6 +21,7 @@ import (
 	"github.com/pms-dapr/pms/apps/patient-service/internal/patientapi"
 	"github.com/pms-dapr/pms/apps/patient-service/internal/patientdb"
 	"github.com/pms-dapr/pms/platform/authn"
+	"github.com/pms-dapr/pms/platform/appconfig"
 	"github.com/pms-dapr/pms/platform/pgdb"
 	"github.com/pms-dapr/pms/platform/service"
 )
@@ -28,8 +29,10 @@ import (
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	if appconfig.HandleHelp(os.Args, os.Stdout, command()) {
+		return
+	}
 	log := service.NewLogger("patient-service")
-	service.ProfileOnSignal(ctx, log, "patient-service") // benchmarks only: PPROF_DIR
 	// `patient-service migrate` is the separate migration step, as the database owner.
 	if err := pgdb.RunOrMigrate(ctx, log, "patient", patientdb.Migrations(), run); err != nil {
 		log.Error("patient-service stopped with an error", "err", err)
@@ -38,10 +41,12 @@ func main() {
 }
 
 func run(ctx context.Context, log *slog.Logger) error {
-	cfg, err := loadConfig()
-	if err != nil {
+	var cfg config
+	if err := appconfig.Load(ctx, &cfg); err != nil {
 		return err
 	}
+	log.Info("configuration", appconfig.LogAttrs(cfg)...)
+	service.ProfileOnSignal(ctx, log, "patient-service", cfg.Profiling)
 	pool, err := pgdb.Connect(ctx, log, cfg.Database, patientdb.Migrations(), time.Minute)
 	if err != nil {
 		return err
@@ -54,7 +59,7 @@ func run(ctx context.Context, log *slog.Logger) error {
 		return err
 	}
 
-	billing, err := billingclient.New("127.0.0.1:"+cfg.DaprGRPCPort, cfg.BillingAppID, cfg.Trust.DaprAPIToken, cfg.BillingTimeout)
+	billing, err := billingclient.New("127.0.0.1:"+cfg.DaprGRPCPort, cfg.BillingAppID, cfg.Trust.Dapr.Token, cfg.BillingTimeout)
 	if err != nil {
 		return err
 	}
@@ -64,7 +69,7 @@ func run(ctx context.Context, log *slog.Logger) error {
 	publisher := &outbox.DaprPublisher{
 		Address:  "127.0.0.1:" + cfg.DaprGRPCPort,
 		PubSub:   cfg.PubSubName,
-		APIToken: cfg.Trust.DaprAPIToken,
+		APIToken: cfg.Trust.Dapr.Token,
 	}
 	defer publisher.Close()
 	// The relay is woken by each committed registration or change

@@ -133,7 +133,7 @@ func NewVerifierFor(ctx context.Context, sidecarURL string, cfg ServiceConfig, l
 	if cfg.JWKSURL != "" {
 		return NewVerifier(ctx, cfg.JWKSURL, cfg.Issuer, cfg.Audience, &http.Client{Timeout: 10 * time.Second}, log)
 	}
-	client := InvokeClient(cfg.DaprAPIToken, cfg.AuthAppID)
+	client := InvokeClient(cfg.Dapr.Token, cfg.AuthAppID)
 	client.Timeout = 10 * time.Second
 	return NewVerifier(ctx, sidecarURL+"/.well-known/jwks.json", cfg.Issuer, cfg.Audience, client, log)
 }

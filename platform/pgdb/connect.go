@@ -15,25 +15,37 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/jackc/pgx/v5/stdlib"
 	"github.com/pressly/goose/v3"
+
+	"github.com/pms-dapr/pms/platform/appconfig"
 )
 
 // Config is how a service reaches its database.
 type Config struct {
-	URL string // DATABASE_URL: the service's runtime login (required)
-	// DevMode (DATABASE_DEV_MODE=true) lets the service connect without
-	// verified TLS and as a superuser or the database's owner. Development
-	// only: otherwise the connection must be sslmode=verify-full and the
-	// role an unprivileged one (the runtime role the migrations grant to).
-	DevMode bool
+	URL     string `env:"DATABASE_URL, required" secret:"url" help:"The service's runtime login on its own database (postgres:// URL); sslmode=verify-full unless DATABASE_DEV_MODE=true. A private CA goes in as sslrootcert=."`
+	DevMode bool   `env:"DATABASE_DEV_MODE" help:"true lets the service connect without verified TLS and as a superuser or the database's owner. Development only."`
 }
 
-// LoadConfig reads DATABASE_URL and DATABASE_DEV_MODE.
-func LoadConfig() (Config, error) {
-	c := Config{URL: os.Getenv("DATABASE_URL"), DevMode: os.Getenv("DATABASE_DEV_MODE") == "true"}
-	if c.URL == "" {
-		return c, errors.New("config: DATABASE_URL is required (the service's runtime role on its own database)")
+// Validate refuses a connection that would not verify the server, outside
+// development.
+func (c Config) Validate() error { return CheckTLS("DATABASE_URL", c.URL, c.DevMode) }
+
+// MigrateConfig is what a service's migrate step reads.
+type MigrateConfig struct {
+	OwnerURL string `env:"MIGRATE_DATABASE_URL, required" secret:"url" help:"The database owner's login, which applies the migrations (the running service never holds it)."`
+	AdminURL string `env:"MIGRATE_ADMIN_URL" secret:"url" help:"A role that may create roles and databases: when set, the step first provisions the database, the owner and the app login (idempotent)."`
+	AppURL   string `env:"DATABASE_URL" secret:"url" help:"With MIGRATE_ADMIN_URL: the app login to provision (the service's runtime login)."`
+	DevMode  bool   `env:"DATABASE_DEV_MODE" help:"true allows connections without verified TLS. Development only."`
+}
+
+// Validate applies the TLS rule to every URL given.
+func (c MigrateConfig) Validate() error {
+	if err := CheckTLS("MIGRATE_DATABASE_URL", c.OwnerURL, c.DevMode); err != nil {
+		return err
 	}
-	return c, CheckTLS("DATABASE_URL", c.URL, c.DevMode)
+	if c.AdminURL == "" {
+		return nil
+	}
+	return CheckTLS("MIGRATE_ADMIN_URL", c.AdminURL, c.DevMode)
 }
 
 // CheckTLS refuses a connection string that would not verify the server's
@@ -146,28 +158,21 @@ func hasPending(ctx context.Context, db *sql.DB, migrations fs.FS) (bool, error)
 // service's migrations grant to. DATABASE_DEV_MODE relaxes the TLS rule as
 // for the service.
 func MigrateCommand(ctx context.Context, log *slog.Logger, service string, migrations fs.FS) error {
-	owner := os.Getenv("MIGRATE_DATABASE_URL")
-	if owner == "" {
-		return errors.New("migrate: MIGRATE_DATABASE_URL is required (the database owner's login)")
-	}
-	dev := os.Getenv("DATABASE_DEV_MODE") == "true"
-	if err := CheckTLS("MIGRATE_DATABASE_URL", owner, dev); err != nil {
+	var cfg MigrateConfig
+	if err := appconfig.Load(ctx, &cfg); err != nil {
 		return err
 	}
-	if admin := os.Getenv("MIGRATE_ADMIN_URL"); admin != "" {
-		if err := CheckTLS("MIGRATE_ADMIN_URL", admin, dev); err != nil {
-			return err
-		}
-		plan, err := planFrom(service, owner, os.Getenv("DATABASE_URL"))
+	if cfg.AdminURL != "" {
+		plan, err := planFrom(service, cfg.OwnerURL, cfg.AppURL)
 		if err != nil {
 			return err
 		}
-		if err := Provision(ctx, admin, plan); err != nil {
+		if err := Provision(ctx, cfg.AdminURL, plan); err != nil {
 			return err
 		}
 		log.Info("database provisioned", "database", plan.Database, "owner", plan.Owner, "app", plan.App)
 	}
-	pool, err := Open(ctx, log, owner, time.Minute)
+	pool, err := Open(ctx, log, cfg.OwnerURL, time.Minute)
 	if err != nil {
 		return err
 	}

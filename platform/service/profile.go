@@ -11,11 +11,11 @@ import (
 )
 
 // ProfileOnSignal lets a benchmark profile the app without a listening
-// port: when PPROF_DIR is set, SIGUSR1 starts a CPU profile written to
-// PPROF_DIR/<app>.cpu.pprof and SIGUSR2 stops it. Without PPROF_DIR it does
+// port: when cfg.Dir (PPROF_DIR) is set, SIGUSR1 starts a CPU profile
+// written to <dir>/<app>.cpu.pprof and SIGUSR2 stops it. Without it it does
 // nothing (the signals keep their default action).
-func ProfileOnSignal(ctx context.Context, log *slog.Logger, app string) {
-	dir := os.Getenv("PPROF_DIR")
+func ProfileOnSignal(ctx context.Context, log *slog.Logger, app string, cfg Profiling) {
+	dir := cfg.Dir
 	if dir == "" {
 		return
 	}
@@ -59,4 +59,9 @@ func ProfileOnSignal(ctx context.Context, log *slog.Logger, app string) {
 			}
 		}
 	}()
+}
+
+// Profiling is the configuration of ProfileOnSignal.
+type Profiling struct {
+	Dir string `env:"PPROF_DIR" help:"Benchmarks only: a directory where SIGUSR1 starts and SIGUSR2 stops a CPU profile of the app (<app>.cpu.pprof). Unset, the signals keep their default action."`
 }

@@ -52,14 +52,16 @@ func (p *DaprPublisher) connect(ctx context.Context) (dapr.Client, error) {
 	if p.client != nil {
 		return p.client, nil
 	}
-	if p.Address == "" || p.APIToken == "" {
-		return nil, errors.New("sidecar address and API token are required")
+	if p.Address == "" {
+		return nil, errors.New("the sidecar's address is required")
 	}
 	c, err := dapr.NewClientWithAddressContext(ctx, p.Address)
 	if err != nil {
 		return nil, err
 	}
-	c.WithAuthToken(p.APIToken)
+	if p.APIToken != "" { // none beside a sidecar without one (authn.SidecarToken)
+		c.WithAuthToken(p.APIToken)
+	}
 	p.client = c
 	return c, nil
 }
