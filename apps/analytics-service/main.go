@@ -14,8 +14,8 @@ import (
 	"github.com/pms-dapr/pms/apps/analytics-service/internal/analytics"
 	"github.com/pms-dapr/pms/apps/analytics-service/internal/analyticsapi"
 	"github.com/pms-dapr/pms/apps/analytics-service/internal/analyticsdb"
-	"github.com/pms-dapr/pms/platform/authn"
 	"github.com/pms-dapr/pms/platform/appconfig"
+	"github.com/pms-dapr/pms/platform/authn"
 	"github.com/pms-dapr/pms/platform/pgdb"
 	"github.com/pms-dapr/pms/platform/service"
 )

@@ -13,9 +13,9 @@ import (
 
 // config is everything the gateway reads from its environment.
 type config struct {
-	Port            string         `env:"APP_PORT, default=4004" help:"The port clients (and the sidecar's health checks) reach the gateway on."`
-	ListenHost      string         `env:"LISTEN_HOST, default=127.0.0.1" help:"The address the gateway listens on: loopback unless set (0.0.0.0 in a container or pod, where clients come from outside)."`
-	DaprHTTPPort    string         `env:"DAPR_HTTP_PORT, default=3500" help:"The sidecar's HTTP API port on 127.0.0.1 (service invocation)."`
+	Port            string `env:"APP_PORT, default=4004" help:"The port clients (and the sidecar's health checks) reach the gateway on."`
+	ListenHost      string `env:"LISTEN_HOST, default=127.0.0.1" help:"The address the gateway listens on: loopback unless set (0.0.0.0 in a container or pod, where clients come from outside)."`
+	DaprHTTPPort    string `env:"DAPR_HTTP_PORT, default=3500" help:"The sidecar's HTTP API port on 127.0.0.1 (service invocation)."`
 	Dapr            authn.SidecarToken
 	PatientAppID    string         `env:"PATIENT_APP_ID, default=patient-service" help:"The Dapr app id /patients routes are forwarded to."`
 	AnalyticsAppID  string         `env:"ANALYTICS_APP_ID, default=analytics-service" help:"The Dapr app id /analytics routes are forwarded to."`

@@ -20,8 +20,8 @@ import (
 	"github.com/pms-dapr/pms/apps/patient-service/internal/patient"
 	"github.com/pms-dapr/pms/apps/patient-service/internal/patientapi"
 	"github.com/pms-dapr/pms/apps/patient-service/internal/patientdb"
-	"github.com/pms-dapr/pms/platform/authn"
 	"github.com/pms-dapr/pms/platform/appconfig"
+	"github.com/pms-dapr/pms/platform/authn"
 	"github.com/pms-dapr/pms/platform/pgdb"
 	"github.com/pms-dapr/pms/platform/service"
 )
