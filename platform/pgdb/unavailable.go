@@ -3,12 +3,15 @@ package pgdb
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"strings"
 	"unicode/utf8"
 
 	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/pms-dapr/pms/platform/fault"
 )
 
 // Unavailable reports whether err means the database could not be reached
@@ -42,4 +45,15 @@ func Unavailable(err error) bool {
 // database would, so a fake cannot accept what production cannot store.
 func RefusesText(s string) bool {
 	return !utf8.ValidString(s) || strings.ContainsRune(s, 0)
+}
+
+// Errorf is fmt.Errorf for a store's errors: when the error it makes means
+// the database is unavailable, it is marked fault.ErrUnavailable, so the
+// transports answer 503 (or UNAVAILABLE) without knowing the driver.
+func Errorf(format string, args ...any) error {
+	err := fmt.Errorf(format, args...)
+	if Unavailable(err) {
+		return fault.Unavailable(err)
+	}
+	return err
 }

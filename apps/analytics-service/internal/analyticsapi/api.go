@@ -18,7 +18,6 @@ import (
 
 	"github.com/pms-dapr/pms/apps/analytics-service/internal/analytics"
 	"github.com/pms-dapr/pms/platform/authn"
-	"github.com/pms-dapr/pms/platform/pgdb"
 	"github.com/pms-dapr/pms/platform/problem"
 	"github.com/pms-dapr/pms/platform/service"
 	patientv1 "github.com/pms-dapr/pms/proto/patient/v1"
@@ -165,13 +164,7 @@ func groups(in []analytics.GroupCount) []groupCount {
 func (h *handler) summary(w http.ResponseWriter, r *http.Request) {
 	sum, err := h.rec.Summary(r.Context())
 	if err != nil {
-		if pgdb.Unavailable(err) {
-			h.log.WarnContext(r.Context(), "database unavailable", "err", err)
-			problem.WriteUnavailable(w, r, 2, "The database is unavailable; try again shortly.")
-			return
-		}
-		h.log.ErrorContext(r.Context(), "summary failed", "err", err)
-		problem.Write(w, r, problem.New(http.StatusInternalServerError, "The summary could not be computed."))
+		problem.Mapper{Log: h.log}.Write(w, r, err)
 		return
 	}
 	out := summaryResponse{TotalPatientsCreated: sum.TotalPatientsCreated, TotalUpdates: sum.TotalUpdates,

@@ -34,7 +34,7 @@ const insertEvent = `INSERT INTO patient_events (event_id, event_type, patient_i
 func (s *Store) Record(ctx context.Context, ev analytics.Event) (bool, error) {
 	tag, err := s.pool.Exec(ctx, insertEvent, ev.ID, ev.Type, ev.PatientID, ev.OccurredAt, ev.AgeBand, ev.Gender)
 	if err != nil {
-		return false, fmt.Errorf("analyticsdb.record: %w", err)
+		return false, pgdb.Errorf("analyticsdb.record: %w", err)
 	}
 	return tag.RowsAffected() == 1, nil
 }
@@ -62,7 +62,7 @@ func (s *Store) Summary(ctx context.Context) (analytics.Summary, error) {
 		return d, err
 	})
 	if err != nil {
-		return analytics.Summary{}, fmt.Errorf("analyticsdb.summary: %w", err)
+		return analytics.Summary{}, pgdb.Errorf("analyticsdb.summary: %w", err)
 	}
 	sum := analytics.Summary{CreatedPerDay: days}
 	if sum.CreatedByAgeBand, err = s.createdBy(ctx, "age_band"); err != nil {
@@ -73,7 +73,7 @@ func (s *Store) Summary(ctx context.Context) (analytics.Summary, error) {
 	}
 	err = s.pool.QueryRow(ctx, totals).Scan(&sum.TotalPatientsCreated, &sum.TotalUpdates, &sum.TotalPatientsDeleted)
 	if err != nil {
-		return analytics.Summary{}, fmt.Errorf("analyticsdb.summary: %w", err)
+		return analytics.Summary{}, pgdb.Errorf("analyticsdb.summary: %w", err)
 	}
 	return sum, nil
 }
@@ -87,7 +87,7 @@ func (s *Store) createdBy(ctx context.Context, column string) ([]analytics.Group
 		return g, err
 	})
 	if err != nil {
-		return nil, fmt.Errorf("analyticsdb.summary by %s: %w", column, err)
+		return nil, pgdb.Errorf("analyticsdb.summary by %s: %w", column, err)
 	}
 	if column == "age_band" {
 		sortBands(groups)

@@ -20,7 +20,6 @@ import (
 	"github.com/pms-dapr/pms/apps/auth-service/internal/identity"
 	"github.com/pms-dapr/pms/platform/authn"
 	"github.com/pms-dapr/pms/platform/jsonbody"
-	"github.com/pms-dapr/pms/platform/pgdb"
 	"github.com/pms-dapr/pms/platform/problem"
 	"github.com/pms-dapr/pms/platform/service"
 )
@@ -178,14 +177,10 @@ func (h *handler) discovery(w http.ResponseWriter, _ *http.Request) {
 	})
 }
 
+// internal answers an error no handler expects: an outage is 503, anything
+// else a logged 500.
 func (h *handler) internal(w http.ResponseWriter, r *http.Request, err error) {
-	if pgdb.Unavailable(err) {
-		h.log.WarnContext(r.Context(), "database unavailable", "err", err)
-		problem.WriteUnavailable(w, r, 2, "The database is unavailable; try again shortly.")
-		return
-	}
-	h.log.ErrorContext(r.Context(), "request failed", "err", err)
-	problem.Write(w, r, problem.New(http.StatusInternalServerError, "The request could not be completed."))
+	problem.Mapper{Log: h.log}.Write(w, r, err)
 }
 
 // busy answers 503: every password check is taken; retry in a second.

@@ -3,11 +3,12 @@ package identitydb
 import (
 	"context"
 	"crypto/sha256"
-	"fmt"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/pms-dapr/pms/platform/pgdb"
 )
 
 // Failures is the identity.FailureLog every auth-service replica shares,
@@ -32,7 +33,7 @@ func (f *Failures) Recent(ctx context.Context, key string, since time.Time, limi
 		ORDER BY at DESC LIMIT $3`, keyHash(key), since, limit)
 	times, err := pgx.CollectRows(rows, pgx.RowTo[time.Time])
 	if err != nil {
-		return nil, fmt.Errorf("identitydb.recent_failures: %w", err)
+		return nil, pgdb.Errorf("identitydb.recent_failures: %w", err)
 	}
 	return times, nil
 }
@@ -47,7 +48,7 @@ func (f *Failures) Add(ctx context.Context, key string, at time.Time) error {
 		return err
 	})
 	if err != nil {
-		return fmt.Errorf("identitydb.add_failure: %w", err)
+		return pgdb.Errorf("identitydb.add_failure: %w", err)
 	}
 	return nil
 }
@@ -55,7 +56,7 @@ func (f *Failures) Add(ctx context.Context, key string, at time.Time) error {
 // Clear implements identity.FailureLog.
 func (f *Failures) Clear(ctx context.Context, key string) error {
 	if _, err := f.pool.Exec(ctx, `DELETE FROM login_failures WHERE key_hash = $1`, keyHash(key)); err != nil {
-		return fmt.Errorf("identitydb.clear_failures: %w", err)
+		return pgdb.Errorf("identitydb.clear_failures: %w", err)
 	}
 	return nil
 }

@@ -5,7 +5,6 @@ import (
 	"context"
 	"embed"
 	"errors"
-	"fmt"
 	"io/fs"
 	"time"
 
@@ -45,7 +44,7 @@ func (s *Store) oneUser(ctx context.Context, op, sql string, args ...any) (ident
 		return identity.User{}, identity.ErrNotFound
 	}
 	if err != nil {
-		return identity.User{}, fmt.Errorf("identitydb.%s: %w", op, err)
+		return identity.User{}, pgdb.Errorf("identitydb.%s: %w", op, err)
 	}
 	return u, nil
 }
@@ -69,7 +68,7 @@ func (s *Store) CreateUser(ctx context.Context, u identity.User) error {
 		return identity.ErrEmailTaken
 	}
 	if err != nil {
-		return fmt.Errorf("identitydb.create_user: %w", err)
+		return pgdb.Errorf("identitydb.create_user: %w", err)
 	}
 	return nil
 }
@@ -79,7 +78,7 @@ func (s *Store) ListUsers(ctx context.Context) ([]identity.User, error) {
 	rows, _ := s.pool.Query(ctx, `SELECT `+userColumns+` FROM users ORDER BY lower(email)`)
 	us, err := pgx.CollectRows(rows, scanUser)
 	if err != nil {
-		return nil, fmt.Errorf("identitydb.list_users: %w", err)
+		return nil, pgdb.Errorf("identitydb.list_users: %w", err)
 	}
 	return us, nil
 }
@@ -104,7 +103,7 @@ func (s *Store) UpdateUser(ctx context.Context, id string, p identity.UserPatch,
 		return identity.User{}, identity.ErrNotFound
 	}
 	if err != nil {
-		return identity.User{}, fmt.Errorf("identitydb.update_user: %w", err)
+		return identity.User{}, pgdb.Errorf("identitydb.update_user: %w", err)
 	}
 	return u, nil
 }
@@ -115,7 +114,7 @@ const insertRefresh = `INSERT INTO refresh_tokens (id, family_id, user_id, token
 // CreateRefresh stores t.
 func (s *Store) CreateRefresh(ctx context.Context, t identity.RefreshToken) error {
 	if _, err := s.pool.Exec(ctx, insertRefresh, t.ID, t.FamilyID, t.UserID, t.Hash, t.ExpiresAt, t.CreatedAt, t.FamilyExpiresAt); err != nil {
-		return fmt.Errorf("identitydb.create_refresh: %w", err)
+		return pgdb.Errorf("identitydb.create_refresh: %w", err)
 	}
 	return nil
 }
@@ -156,7 +155,7 @@ func (s *Store) RotateRefresh(ctx context.Context, hash []byte, now time.Time, n
 	case errors.Is(err, identity.ErrInvalidRefresh):
 		return "", err
 	case err != nil:
-		return "", fmt.Errorf("identitydb.rotate_refresh: %w", err)
+		return "", pgdb.Errorf("identitydb.rotate_refresh: %w", err)
 	case reused:
 		return "", identity.ErrInvalidRefresh
 	}
@@ -168,7 +167,7 @@ func (s *Store) RevokeFamily(ctx context.Context, hash []byte, now time.Time) er
 	_, err := s.pool.Exec(ctx, `UPDATE refresh_tokens SET revoked_at = $2
 		WHERE revoked_at IS NULL AND family_id = (SELECT family_id FROM refresh_tokens WHERE token_hash = $1)`, hash, now)
 	if err != nil {
-		return fmt.Errorf("identitydb.revoke_family: %w", err)
+		return pgdb.Errorf("identitydb.revoke_family: %w", err)
 	}
 	return nil
 }

@@ -5,7 +5,6 @@ import (
 	"context"
 	"embed"
 	"errors"
-	"fmt"
 	"io/fs"
 
 	"github.com/jackc/pgx/v5"
@@ -46,11 +45,11 @@ func (s *Store) Create(ctx context.Context, a billing.Account) (billing.Account,
 		return stored, true, nil
 	}
 	if !errors.Is(err, pgx.ErrNoRows) {
-		return billing.Account{}, false, fmt.Errorf("billingdb.create: %w", err)
+		return billing.Account{}, false, pgdb.Errorf("billingdb.create: %w", err)
 	}
 	existing, err := s.GetByPatient(ctx, a.PatientID)
 	if err != nil {
-		return billing.Account{}, false, fmt.Errorf("billingdb.create: %w", err)
+		return billing.Account{}, false, pgdb.Errorf("billingdb.create: %w", err)
 	}
 	return existing, false, nil
 }
@@ -63,7 +62,7 @@ func (s *Store) GetByPatient(ctx context.Context, patientID string) (billing.Acc
 		return billing.Account{}, billing.ErrNotFound
 	}
 	if err != nil {
-		return billing.Account{}, fmt.Errorf("billingdb.get_by_patient: %w", err)
+		return billing.Account{}, pgdb.Errorf("billingdb.get_by_patient: %w", err)
 	}
 	return a, nil
 }

@@ -12,7 +12,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/pms-dapr/pms/apps/billing-service/internal/billing"
-	"github.com/pms-dapr/pms/platform/pgdb"
+	"github.com/pms-dapr/pms/platform/fault"
 	"github.com/pms-dapr/pms/platform/validation"
 	billingv1 "github.com/pms-dapr/pms/proto/billing/v1"
 )
@@ -70,7 +70,7 @@ func (s *Server) status(ctx context.Context, err error) error {
 		return status.Error(codes.NotFound, "no billing account for this patient")
 	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
 		return status.FromContextError(err).Err()
-	case pgdb.Unavailable(err):
+	case errors.Is(err, fault.ErrUnavailable):
 		s.log.WarnContext(ctx, "database unavailable", "err", err)
 		return status.Error(codes.Unavailable, "the billing database is unavailable; retry shortly")
 	default:

@@ -5,7 +5,6 @@ package patientapi
 
 import (
 	"context"
-	"errors"
 	"log/slog"
 	"net/http"
 
@@ -14,7 +13,6 @@ import (
 
 	"github.com/pms-dapr/pms/apps/patient-service/internal/patient"
 	"github.com/pms-dapr/pms/platform/authn"
-	"github.com/pms-dapr/pms/platform/pgdb"
 	"github.com/pms-dapr/pms/platform/problem"
 	"github.com/pms-dapr/pms/platform/service"
 )
@@ -35,8 +33,9 @@ type Registry interface {
 
 // Handler serves the patient routes.
 type Handler struct {
-	reg Registry
-	log *slog.Logger
+	reg  Registry
+	log  *slog.Logger
+	errs problem.Mapper
 }
 
 // TokenVerifier wraps handlers so they see only callers with a valid access
@@ -55,7 +54,7 @@ type Security struct {
 
 // Routes returns the service's router: the patient API plus health.
 func Routes(reg Registry, sec Security, health service.Health, log *slog.Logger) http.Handler {
-	h := &Handler{reg: reg, log: log}
+	h := &Handler{reg: reg, log: log, errs: errorMapper(log)}
 	r := chi.NewRouter()
 	r.Use(service.RequestIDs, service.AccessLog(log), middleware.Recoverer, authn.RequireAppToken(sec.AppAPIToken))
 	r.Get("/healthz", health.Live)
@@ -84,42 +83,21 @@ func actor(r *http.Request) patient.Actor {
 	return patient.Actor{UserID: id.Subject, Role: id.Role, RequestID: service.RequestID(r.Context())}
 }
 
-// fail maps a domain error to its problem; anything unexpected is logged and
-// answered with a generic 500.
-func (h *Handler) fail(w http.ResponseWriter, r *http.Request, err error) {
-	if d, ok := problem.Invalid(err); ok {
-		problem.Write(w, r, d)
-		return
-	}
-	switch {
-	case errors.Is(err, patient.ErrNotFound):
-		problem.Write(w, r, problem.New(http.StatusNotFound, "No patient with this id."))
-	case errors.Is(err, patient.ErrGone):
-		problem.Write(w, r, problem.New(http.StatusGone, "This patient record was deleted."))
-	case errors.Is(err, patient.ErrVersionMismatch):
-		problem.Write(w, r, problem.New(http.StatusPreconditionFailed, "The patient changed since you read it; read it again and reapply your change."))
-	case errors.Is(err, patient.ErrForbidden):
-		problem.Write(w, r, problem.New(http.StatusForbidden, "Your role does not allow this."))
-	case errors.Is(err, patient.ErrIdempotencyMismatch):
-		problem.Write(w, r, problem.New(http.StatusUnprocessableEntity, "This Idempotency-Key was used for a different request."))
-	case errors.Is(err, patient.ErrEmailTaken):
-		conflict(w, r, "email", "A patient with this email is already registered.")
-	case errors.Is(err, patient.ErrMRNTaken):
-		conflict(w, r, "mrn", "A patient with this medical record number is already registered.")
-	case pgdb.Unavailable(err):
-		h.log.WarnContext(r.Context(), "database unavailable", "err", err)
-		problem.WriteUnavailable(w, r, 2, "The database is unavailable; try again shortly.")
-	default:
-		h.log.ErrorContext(r.Context(), "request failed", "err", err)
-		problem.Write(w, r, problem.New(http.StatusInternalServerError, "The request could not be completed."))
-	}
+// errorMapper maps the domain's errors to problems.
+func errorMapper(log *slog.Logger) problem.Mapper {
+	return problem.Mapper{Log: log, Rules: []problem.Rule{
+		{Err: patient.ErrNotFound, Status: http.StatusNotFound, Detail: "No patient with this id."},
+		{Err: patient.ErrGone, Status: http.StatusGone, Detail: "This patient record was deleted."},
+		{Err: patient.ErrVersionMismatch, Status: http.StatusPreconditionFailed, Detail: "The patient changed since you read it; read it again and reapply your change."},
+		{Err: patient.ErrForbidden, Status: http.StatusForbidden, Detail: "Your role does not allow this."},
+		{Err: patient.ErrIdempotencyMismatch, Status: http.StatusUnprocessableEntity, Detail: "This Idempotency-Key was used for a different request."},
+		{Err: patient.ErrEmailTaken, Status: http.StatusConflict, Detail: "A patient with this email is already registered.", Field: "email", Message: "is already registered"},
+		{Err: patient.ErrMRNTaken, Status: http.StatusConflict, Detail: "A patient with this medical record number is already registered.", Field: "mrn", Message: "is already registered"},
+	}}
 }
 
-func conflict(w http.ResponseWriter, r *http.Request, field, detail string) {
-	d := problem.New(http.StatusConflict, detail)
-	d.Errors = []problem.FieldError{{Field: field, Message: "is already registered"}}
-	problem.Write(w, r, d)
-}
+// fail answers a domain error with its problem.
+func (h *Handler) fail(w http.ResponseWriter, r *http.Request, err error) { h.errs.Write(w, r, err) }
 
 // knownIDs answers 404 for a path id that cannot name a patient (not a
 // UUID), before anything is looked up or audited: such text never reaches

@@ -2,12 +2,12 @@ package patientdb
 
 import (
 	"context"
-	"fmt"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/pms-dapr/pms/apps/patient-service/internal/patient"
+	"github.com/pms-dapr/pms/platform/pgdb"
 )
 
 const auditColumns = `occurred_at, user_id, role, action, patient_ids::text[], request_id, outcome, detail`
@@ -32,7 +32,7 @@ func insertAudit(ctx context.Context, db execer, e patient.AuditEntry) error {
 // RecordAudit stores one audit entry on its own.
 func (s *Store) RecordAudit(ctx context.Context, e patient.AuditEntry) error {
 	if err := insertAudit(ctx, s.pool, e); err != nil {
-		return fmt.Errorf("patientdb.record_audit: %w", err)
+		return pgdb.Errorf("patientdb.record_audit: %w", err)
 	}
 	return nil
 }
@@ -48,7 +48,7 @@ func (s *Store) AuditTrail(ctx context.Context, patientID string) ([]patient.Aud
 		return e, err
 	})
 	if err != nil {
-		return nil, fmt.Errorf("patientdb.audit_trail: %w", err)
+		return nil, pgdb.Errorf("patientdb.audit_trail: %w", err)
 	}
 	return es, nil
 }

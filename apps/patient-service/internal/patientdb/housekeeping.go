@@ -2,8 +2,9 @@ package patientdb
 
 import (
 	"context"
-	"fmt"
 	"time"
+
+	"github.com/pms-dapr/pms/platform/pgdb"
 )
 
 // Retention of bookkeeping rows.
@@ -21,12 +22,12 @@ const (
 func (s *Store) Housekeep(ctx context.Context, now time.Time) (keys, events int64, err error) {
 	tag, err := s.pool.Exec(ctx, `DELETE FROM idempotency_keys WHERE created_at < $1`, now.Add(-IdempotencyWindow))
 	if err != nil {
-		return 0, 0, fmt.Errorf("patientdb.housekeep: %w", err)
+		return 0, 0, pgdb.Errorf("patientdb.housekeep: %w", err)
 	}
 	keys = tag.RowsAffected()
 	tag, err = s.pool.Exec(ctx, `DELETE FROM outbox WHERE sent_at IS NOT NULL AND sent_at < $1`, now.Add(-SentEventRetention))
 	if err != nil {
-		return keys, 0, fmt.Errorf("patientdb.housekeep: %w", err)
+		return keys, 0, pgdb.Errorf("patientdb.housekeep: %w", err)
 	}
 	return keys, tag.RowsAffected(), nil
 }

@@ -13,6 +13,7 @@ import (
 
 	"github.com/pms-dapr/pms/apps/patient-service/internal/outbox"
 	"github.com/pms-dapr/pms/apps/patient-service/internal/patient"
+	"github.com/pms-dapr/pms/platform/pgdb"
 	patientv1 "github.com/pms-dapr/pms/proto/patient/v1"
 )
 
@@ -118,10 +119,10 @@ func (s *Store) PublishPending(ctx context.Context, limit int, publish func(cont
 		return nil
 	})
 	if err != nil {
-		return 0, fmt.Errorf("patientdb.publish_pending: %w", err)
+		return 0, pgdb.Errorf("patientdb.publish_pending: %w", err)
 	}
 	if failed != nil {
-		return sent, fmt.Errorf("patientdb.publish_pending: %w", failed)
+		return sent, pgdb.Errorf("patientdb.publish_pending: %w", failed)
 	}
 	return sent, nil
 }

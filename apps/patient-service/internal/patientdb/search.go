@@ -2,13 +2,13 @@ package patientdb
 
 import (
 	"context"
-	"fmt"
 	"strconv"
 	"strings"
 
 	"github.com/jackc/pgx/v5"
 
 	"github.com/pms-dapr/pms/apps/patient-service/internal/patient"
+	"github.com/pms-dapr/pms/platform/pgdb"
 )
 
 // Search returns a page of patients matching q, newest first. Each filter
@@ -53,7 +53,7 @@ func (s *Store) Search(ctx context.Context, q patient.Query) (patient.Page, erro
 	rows, _ := s.pool.Query(ctx, sql, args...)
 	ps, err := pgx.CollectRows(rows, scanPatient)
 	if err != nil {
-		return patient.Page{}, fmt.Errorf("patientdb.search: %w", err)
+		return patient.Page{}, pgdb.Errorf("patientdb.search: %w", err)
 	}
 	page := patient.Page{Items: ps}
 	if len(ps) > q.Limit {

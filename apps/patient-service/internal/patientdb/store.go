@@ -7,7 +7,6 @@ import (
 	"context"
 	"embed"
 	"errors"
-	"fmt"
 	"io/fs"
 	"time"
 
@@ -115,7 +114,7 @@ func (s *Store) mapErr(op string, err error) error {
 	case errors.As(err, &pgErr) && pgErr.Code == "23505" && pgErr.ConstraintName == "patients_mrn_key":
 		return patient.ErrMRNTaken
 	}
-	return fmt.Errorf("patientdb.%s: %w", op, err)
+	return pgdb.Errorf("patientdb.%s: %w", op, err)
 }
 
 // Get returns the patient with id, deleted or not, or patient.ErrNotFound.
@@ -126,7 +125,7 @@ func (s *Store) Get(ctx context.Context, id string) (patient.Patient, error) {
 		return patient.Patient{}, patient.ErrNotFound
 	}
 	if err != nil {
-		return patient.Patient{}, fmt.Errorf("patientdb.get: %w", err)
+		return patient.Patient{}, pgdb.Errorf("patientdb.get: %w", err)
 	}
 	return p, nil
 }
@@ -188,7 +187,7 @@ func (s *Store) SetBillingAccount(ctx context.Context, id, accountID string) err
 	_, err := s.pool.Exec(ctx, `UPDATE patients SET billing_account_id = $2
 		WHERE id = $1 AND billing_account_id IS NULL`, id, accountID)
 	if err != nil {
-		return fmt.Errorf("patientdb.set_billing_account: %w", err)
+		return pgdb.Errorf("patientdb.set_billing_account: %w", err)
 	}
 	return nil
 }
@@ -200,7 +199,7 @@ func (s *Store) MissingBillingAccount(ctx context.Context, limit int) ([]patient
 		WHERE billing_account_id IS NULL AND deleted_at IS NULL ORDER BY created_at LIMIT $1`, limit)
 	ps, err := pgx.CollectRows(rows, scanPatient)
 	if err != nil {
-		return nil, fmt.Errorf("patientdb.missing_billing_account: %w", err)
+		return nil, pgdb.Errorf("patientdb.missing_billing_account: %w", err)
 	}
 	return ps, nil
 }
