@@ -16,6 +16,7 @@ import (
 	"github.com/pms-dapr/pms/apps/analytics-service/internal/analyticsdb"
 	"github.com/pms-dapr/pms/platform/appconfig"
 	"github.com/pms-dapr/pms/platform/authn"
+	"github.com/pms-dapr/pms/platform/httpserver"
 	"github.com/pms-dapr/pms/platform/pgdb"
 	"github.com/pms-dapr/pms/platform/service"
 )
@@ -52,10 +53,10 @@ func run(ctx context.Context, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
-	health := service.Health{Log: log, Checks: map[string]service.Check{"database": pool.Ping}}
+	health := httpserver.Health{Log: log, Checks: map[string]httpserver.Check{"database": pool.Ping}}
 	routes, err := analyticsapi.Routes(svc, analyticsapi.Security{AppAPIToken: cfg.Trust.AppAPIToken, Tokens: verifier}, health, log)
 	if err != nil {
 		return err
 	}
-	return service.ListenAndServe(ctx, log, net.JoinHostPort(cfg.ListenHost, cfg.Port), routes)
+	return httpserver.ListenAndServe(ctx, log, net.JoinHostPort(cfg.ListenHost, cfg.Port), routes)
 }

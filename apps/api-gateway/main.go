@@ -20,6 +20,7 @@ import (
 	"github.com/pms-dapr/pms/apps/api-gateway/internal/gateway"
 	"github.com/pms-dapr/pms/platform/appconfig"
 	"github.com/pms-dapr/pms/platform/authn"
+	"github.com/pms-dapr/pms/platform/httpserver"
 	"github.com/pms-dapr/pms/platform/service"
 )
 
@@ -52,7 +53,7 @@ func run(ctx context.Context, log *slog.Logger) error {
 		return err
 	}
 	sidecar := &url.URL{Scheme: "http", Host: "127.0.0.1:" + cfg.DaprHTTPPort}
-	health := service.Health{Log: log, Checks: map[string]service.Check{
+	health := httpserver.Health{Log: log, Checks: map[string]httpserver.Check{
 		"dapr-sidecar": sidecarReady(sidecar, authn.SidecarClient(cfg.Dapr.Token)),
 		"jwks":         bearer.Ready,
 	}}
@@ -63,14 +64,16 @@ func run(ctx context.Context, log *slog.Logger) error {
 		bearer.Middleware, health, log)
 
 	g, ctx := errgroup.WithContext(ctx)
-	g.Go(func() error { return service.ListenAndServe(ctx, log, net.JoinHostPort(cfg.ListenHost, cfg.Port), h) })
+	g.Go(func() error {
+		return httpserver.ListenAndServe(ctx, log, net.JoinHostPort(cfg.ListenHost, cfg.Port), h)
+	})
 	g.Go(func() error { return bearer.Run(ctx) })
 	return g.Wait()
 }
 
 // sidecarReady checks that the sidecar's outbound side (components, name
 // resolution) is up, which is what forwarding needs.
-func sidecarReady(sidecar *url.URL, client *http.Client) service.Check {
+func sidecarReady(sidecar *url.URL, client *http.Client) httpserver.Check {
 	u := sidecar.JoinPath("/v1.0/healthz/outbound").String()
 	return func(ctx context.Context) error {
 		req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)

@@ -23,6 +23,7 @@ import (
 	"github.com/pms-dapr/pms/apps/auth-service/internal/identitydb"
 	"github.com/pms-dapr/pms/apps/auth-service/internal/signing"
 	"github.com/pms-dapr/pms/platform/appconfig"
+	"github.com/pms-dapr/pms/platform/httpserver"
 	"github.com/pms-dapr/pms/platform/pgdb"
 	"github.com/pms-dapr/pms/platform/service"
 )
@@ -79,9 +80,9 @@ func run(ctx context.Context, log *slog.Logger) error {
 			log.Info("bootstrap admin created", "email", cfg.AdminEmail)
 		}
 	}
-	health := service.Health{Log: log, Checks: map[string]service.Check{"database": pool.Ping}}
+	health := httpserver.Health{Log: log, Checks: map[string]httpserver.Check{"database": pool.Ping}}
 	h := authapi.Routes(accounts, keys, authapi.Config{Issuer: cfg.Issuer, AppAPIToken: cfg.AppAPIToken}, health, log)
-	return service.ListenAndServe(ctx, log, net.JoinHostPort(cfg.ListenHost, cfg.Port), h)
+	return httpserver.ListenAndServe(ctx, log, net.JoinHostPort(cfg.ListenHost, cfg.Port), h)
 }
 
 // loadKeys reads the signing key (and the next one, if configured); in

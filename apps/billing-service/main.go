@@ -12,7 +12,6 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/go-chi/chi/v5"
 	"golang.org/x/sync/errgroup"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/health"
@@ -22,6 +21,7 @@ import (
 	"github.com/pms-dapr/pms/apps/billing-service/internal/billingdb"
 	"github.com/pms-dapr/pms/apps/billing-service/internal/billinggrpc"
 	"github.com/pms-dapr/pms/platform/appconfig"
+	"github.com/pms-dapr/pms/platform/httpserver"
 	"github.com/pms-dapr/pms/platform/pgdb"
 	"github.com/pms-dapr/pms/platform/service"
 	billingv1 "github.com/pms-dapr/pms/proto/billing/v1"
@@ -64,10 +64,7 @@ func run(ctx context.Context, log *slog.Logger) error {
 		return fmt.Errorf("billing-service: listen: %w", err)
 	}
 
-	checks := service.Health{Log: log, Checks: map[string]service.Check{"database": pool.Ping}}
-	hr := chi.NewRouter()
-	hr.Get("/healthz", checks.Live)
-	hr.Get("/readyz", checks.Ready)
+	checks := httpserver.Health{Log: log, Checks: map[string]httpserver.Check{"database": pool.Ping}}
 
 	g, ctx := errgroup.WithContext(ctx)
 	g.Go(func() error {
@@ -81,13 +78,13 @@ func run(ctx context.Context, log *slog.Logger) error {
 		go func() { grpcSrv.GracefulStop(); close(stopped) }()
 		select {
 		case <-stopped:
-		case <-time.After(service.ShutdownTimeout):
+		case <-time.After(httpserver.ShutdownTimeout):
 			grpcSrv.Stop()
 		}
 		return nil
 	})
 	g.Go(func() error {
-		return service.ListenAndServe(ctx, log, net.JoinHostPort(cfg.ListenHost, cfg.HealthPort), hr)
+		return httpserver.ListenAndServe(ctx, log, net.JoinHostPort(cfg.ListenHost, cfg.HealthPort), checks.Handler())
 	})
 	if err := g.Wait(); err != nil {
 		return fmt.Errorf("billing-service: %w", err)

@@ -22,6 +22,7 @@ import (
 	"github.com/pms-dapr/pms/apps/patient-service/internal/patientdb"
 	"github.com/pms-dapr/pms/platform/appconfig"
 	"github.com/pms-dapr/pms/platform/authn"
+	"github.com/pms-dapr/pms/platform/httpserver"
 	"github.com/pms-dapr/pms/platform/pgdb"
 	"github.com/pms-dapr/pms/platform/service"
 )
@@ -83,11 +84,11 @@ func run(ctx context.Context, log *slog.Logger) error {
 		Interval:  time.Second,
 		MaxWait:   10 * time.Second,
 	}
-	health := service.Health{Log: log, Checks: map[string]service.Check{"database": pool.Ping}}
+	health := httpserver.Health{Log: log, Checks: map[string]httpserver.Check{"database": pool.Ping}}
 
 	g, ctx := errgroup.WithContext(ctx)
 	g.Go(func() error {
-		return service.ListenAndServe(ctx, log, net.JoinHostPort(cfg.ListenHost, cfg.Port), patientapi.Routes(svc, patientapi.Security{AppAPIToken: cfg.Trust.AppAPIToken, Tokens: verifier}, health, log))
+		return httpserver.ListenAndServe(ctx, log, net.JoinHostPort(cfg.ListenHost, cfg.Port), patientapi.Routes(svc, patientapi.Security{AppAPIToken: cfg.Trust.AppAPIToken, Tokens: verifier}, health, log))
 	})
 	g.Go(func() error { return store.WatchOutbox(ctx, log.With("component", "outbox"), wake) })
 	g.Go(func() error { return relay.Run(ctx) })

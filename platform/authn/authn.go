@@ -59,16 +59,12 @@ func FromContext(ctx context.Context) (Identity, bool) {
 
 // RequireAppToken rejects every request that does not carry token in the
 // dapr-api-token header, i.e. that did not come through the app's sidecar.
-// The liveness and readiness probes stay open: they reveal nothing and
-// orchestrators call them directly.
+// httpserver.Router keeps the health routes out of its reach: probes carry
+// no token.
 func RequireAppToken(token string) func(http.Handler) http.Handler {
 	want := []byte(token)
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			if r.URL.Path == "/healthz" || r.URL.Path == "/readyz" {
-				next.ServeHTTP(w, r)
-				return
-			}
 			got := []byte(r.Header.Get(APITokenHeader))
 			if len(want) == 0 || subtle.ConstantTimeCompare(got, want) != 1 {
 				problem.Write(w, r, problem.New(http.StatusUnauthorized, "This service only answers requests that come through its Dapr sidecar."))

@@ -1,6 +1,6 @@
-// Package service holds the run loop every service shares: JSON logging,
-// request ids, health endpoints and an HTTP server that shuts down gracefully
-// when its context ends.
+// Package service holds what every service's process shares outside its
+// servers: the JSON logger that tags each line with the app and the
+// request's ids, and CPU profiles on a signal for benchmarks.
 package service
 
 import (
@@ -8,6 +8,8 @@ import (
 	"io"
 	"log/slog"
 	"os"
+
+	"github.com/pms-dapr/pms/platform/requestid"
 )
 
 // NewLogger returns a JSON logger tagged with the app id. Every line written
@@ -21,50 +23,16 @@ func NewLoggerTo(w io.Writer, app string) *slog.Logger {
 	return slog.New(requestIDHandler{h}).With("app", app)
 }
 
-type ctxKey struct{}
-
-type traceKey struct{}
-
-// WithTraceID returns a context carrying a W3C trace id, logged as trace_id.
-func WithTraceID(ctx context.Context, id string) context.Context {
-	return context.WithValue(ctx, traceKey{}, id)
-}
-
-// WithRequestID returns a context carrying id, logged as request_id.
-func WithRequestID(ctx context.Context, id string) context.Context {
-	return context.WithValue(ctx, ctxKey{}, id)
-}
-
-type clientKey struct{}
-
-// WithClientRequestID returns a context carrying the id a client chose
-// for its request, logged as client_request_id beside the system's own.
-func WithClientRequestID(ctx context.Context, id string) context.Context {
-	return context.WithValue(ctx, clientKey{}, id)
-}
-
-// ClientRequestID returns the client's own request id carried by ctx, or "".
-func ClientRequestID(ctx context.Context) string {
-	id, _ := ctx.Value(clientKey{}).(string)
-	return id
-}
-
-// RequestID returns the request id carried by ctx, or "".
-func RequestID(ctx context.Context) string {
-	id, _ := ctx.Value(ctxKey{}).(string)
-	return id
-}
-
 type requestIDHandler struct{ slog.Handler }
 
 func (h requestIDHandler) Handle(ctx context.Context, r slog.Record) error {
-	if id := RequestID(ctx); id != "" {
+	if id := requestid.From(ctx); id != "" {
 		r.AddAttrs(slog.String("request_id", id))
 	}
-	if id := ClientRequestID(ctx); id != "" {
+	if id := requestid.ClientFrom(ctx); id != "" {
 		r.AddAttrs(slog.String("client_request_id", id))
 	}
-	if id, _ := ctx.Value(traceKey{}).(string); id != "" {
+	if id := requestid.TraceFrom(ctx); id != "" {
 		r.AddAttrs(slog.String("trace_id", id))
 	}
 	return h.Handler.Handle(ctx, r)

@@ -12,14 +12,12 @@ import (
 
 	"github.com/dapr/go-sdk/service/common"
 	daprhttp "github.com/dapr/go-sdk/service/http"
-	"github.com/go-chi/chi/v5"
 	"github.com/go-chi/chi/v5/middleware"
 	"google.golang.org/protobuf/encoding/protojson"
 
 	"github.com/pms-dapr/pms/apps/analytics-service/internal/analytics"
-	"github.com/pms-dapr/pms/platform/authn"
+	"github.com/pms-dapr/pms/platform/httpserver"
 	"github.com/pms-dapr/pms/platform/problem"
-	"github.com/pms-dapr/pms/platform/service"
 	patientv1 "github.com/pms-dapr/pms/proto/patient/v1"
 )
 
@@ -58,13 +56,9 @@ type Security struct {
 // deliveries, so the project's token middleware stands in front of every
 // route, and the router is served by the project's own server (timeouts),
 // not the SDK's Start.
-func Routes(rec Recorder, sec Security, health service.Health, log *slog.Logger) (http.Handler, error) {
+func Routes(rec Recorder, sec Security, health httpserver.Health, log *slog.Logger) (http.Handler, error) {
 	h := &handler{rec: rec, log: log}
-	r := chi.NewRouter()
-	r.Use(service.RequestIDs, service.AccessLog(log), middleware.Recoverer, authn.RequireAppToken(sec.AppAPIToken),
-		middleware.RequestSize(maxEventBytes))
-	r.Get("/healthz", health.Live)
-	r.Get("/readyz", health.Ready)
+	r := httpserver.Router(log, sec.AppAPIToken, health, middleware.RequestSize(maxEventBytes))
 	// The subscription itself is declared in components/ (a declarative
 	// Subscription, with its dead-letter topic); this only binds the route.
 	sdk := daprhttp.NewServiceWithMux("", r)
@@ -72,8 +66,6 @@ func Routes(rec Recorder, sec Security, health service.Health, log *slog.Logger)
 		return nil, fmt.Errorf("analyticsapi: %w", err)
 	}
 	r.With(sec.Tokens.Middleware).Get("/analytics/summary", h.summary)
-	r.NotFound(problem.NotFound)
-	r.MethodNotAllowed(problem.MethodNotAllowed)
 	return r, nil
 }
 
@@ -174,5 +166,5 @@ func (h *handler) summary(w http.ResponseWriter, r *http.Request) {
 	for i, d := range sum.CreatedPerDay {
 		out.CreatedPerDay[i] = dayCount{Date: d.Date, Count: d.Count}
 	}
-	service.WriteJSON(w, http.StatusOK, out)
+	httpserver.WriteJSON(w, http.StatusOK, out)
 }

@@ -18,7 +18,7 @@ import (
 	"github.com/pms-dapr/pms/apps/analytics-service/internal/analyticsapi"
 	"github.com/pms-dapr/pms/platform/authn"
 	"github.com/pms-dapr/pms/platform/authn/authntest"
-	"github.com/pms-dapr/pms/platform/service"
+	"github.com/pms-dapr/pms/platform/httpserver"
 )
 
 // fakeStore records events in memory, or fails with err.
@@ -54,7 +54,7 @@ const appToken = "app-token-for-tests"
 func routes(store *fakeStore) http.Handler {
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	h, err := analyticsapi.Routes(analytics.NewService(store), analyticsapi.Security{AppAPIToken: appToken, Tokens: authntest.Tokens{Token: "good", Identity: authn.Identity{Subject: "u1", Role: authn.RoleAdmin}}},
-		service.Health{Log: log}, log)
+		httpserver.Health{Log: log}, log)
 	if err != nil {
 		panic(err)
 	}

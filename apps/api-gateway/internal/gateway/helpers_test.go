@@ -16,7 +16,7 @@ import (
 
 	"github.com/pms-dapr/pms/apps/api-gateway/internal/gateway"
 	"github.com/pms-dapr/pms/platform/authn/authntest"
-	"github.com/pms-dapr/pms/platform/service"
+	"github.com/pms-dapr/pms/platform/httpserver"
 )
 
 const (
@@ -102,7 +102,7 @@ func routes(sidecar *url.URL, auth func(http.Handler) http.Handler, origins ...s
 
 func routesWith(cfg gateway.Config, auth func(http.Handler) http.Handler) http.Handler {
 	return gateway.Routes(cfg, gateway.Targets{Patients: "patient-service", Analytics: "analytics-service", Auth: "auth-service"},
-		auth, service.Health{Log: discard()}, discard())
+		auth, httpserver.Health{Log: discard()}, discard())
 }
 
 // someID is a well-formed id for routes that take one.

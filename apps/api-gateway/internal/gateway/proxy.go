@@ -19,7 +19,7 @@ import (
 	"time"
 
 	"github.com/pms-dapr/pms/platform/problem"
-	"github.com/pms-dapr/pms/platform/service"
+	"github.com/pms-dapr/pms/platform/requestid"
 )
 
 // errInvocation marks a response produced by the sidecar itself because it
@@ -70,10 +70,10 @@ func NewProxy(cfg Config, transport http.RoundTripper, appID string, log *slog.L
 			pr.Out.Header.Del("Cookie")
 			pr.Out.Header.Set("Dapr-Api-Token", cfg.DaprAPIToken)
 			pr.Out.Header.Set("Dapr-App-Id", appID)
-			pr.Out.Header.Set(service.RequestIDHeader, service.RequestID(pr.In.Context()))
-			pr.Out.Header.Del(service.ClientRequestIDHeader)
-			if c := service.ClientRequestID(pr.In.Context()); c != "" {
-				pr.Out.Header.Set(service.ClientRequestIDHeader, c)
+			pr.Out.Header.Set(requestid.Header, requestid.From(pr.In.Context()))
+			pr.Out.Header.Del(requestid.ClientHeader)
+			if c := requestid.ClientFrom(pr.In.Context()); c != "" {
+				pr.Out.Header.Set(requestid.ClientHeader, c)
 			}
 		},
 		Transport:      transport,
@@ -125,8 +125,8 @@ func (p *Proxy) To(up upstream) http.Handler {
 // answer errors as problem+json, so their responses pass through untouched.
 func detectInvocationFailure(resp *http.Response) error {
 	// The gateway already answers with the request id; drop the upstream copy.
-	resp.Header.Del(service.RequestIDHeader)
-	resp.Header.Del(service.ClientRequestIDHeader)
+	resp.Header.Del(requestid.Header)
+	resp.Header.Del(requestid.ClientHeader)
 	if resp.StatusCode < 500 || !strings.HasPrefix(resp.Header.Get("Content-Type"), "application/json") {
 		return nil
 	}

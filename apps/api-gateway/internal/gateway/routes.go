@@ -12,8 +12,9 @@ import (
 
 	"github.com/pms-dapr/pms/apps/api-gateway/internal/apidocs"
 	"github.com/pms-dapr/pms/apps/api-gateway/internal/console"
+	"github.com/pms-dapr/pms/platform/httpserver"
 	"github.com/pms-dapr/pms/platform/problem"
-	"github.com/pms-dapr/pms/platform/service"
+	"github.com/pms-dapr/pms/platform/requestid"
 )
 
 // MaxBodyBytes bounds every request body the gateway accepts.
@@ -43,9 +44,9 @@ type Config struct {
 // route but login, refresh, the public key documents, health, the API
 // reference and the console's static files needs a valid access token and a
 // role the policy allows.
-func Routes(cfg Config, t Targets, auth func(http.Handler) http.Handler, health service.Health, log *slog.Logger) http.Handler {
+func Routes(cfg Config, t Targets, auth func(http.Handler) http.Handler, health httpserver.Health, log *slog.Logger) http.Handler {
 	r := chi.NewRouter()
-	r.Use(service.EdgeRequestIDs, service.AccessLog(log), middleware.Recoverer, securityHeaders, strictPaths, limitBody)
+	r.Use(requestid.EdgeMiddleware, httpserver.AccessLog(log), middleware.Recoverer, securityHeaders, strictPaths, limitBody)
 	if len(cfg.AllowedOrigins) > 0 {
 		r.Use(cors.Handler(cors.Options{
 			AllowedOrigins: cfg.AllowedOrigins,

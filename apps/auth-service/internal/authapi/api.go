@@ -15,13 +15,12 @@ import (
 	"time"
 
 	"github.com/go-chi/chi/v5"
-	"github.com/go-chi/chi/v5/middleware"
 
 	"github.com/pms-dapr/pms/apps/auth-service/internal/identity"
 	"github.com/pms-dapr/pms/platform/authn"
+	"github.com/pms-dapr/pms/platform/httpserver"
 	"github.com/pms-dapr/pms/platform/jsonbody"
 	"github.com/pms-dapr/pms/platform/problem"
-	"github.com/pms-dapr/pms/platform/service"
 )
 
 // maxBody bounds request bodies; credentials are small.
@@ -50,12 +49,9 @@ type Config struct {
 }
 
 // Routes returns auth-service's router.
-func Routes(acc Accounts, keys Keys, cfg Config, health service.Health, log *slog.Logger) http.Handler {
+func Routes(acc Accounts, keys Keys, cfg Config, health httpserver.Health, log *slog.Logger) http.Handler {
 	h := &handler{acc: acc, keys: keys, cfg: cfg, log: log}
-	r := chi.NewRouter()
-	r.Use(service.RequestIDs, service.AccessLog(log), middleware.Recoverer, authn.RequireAppToken(cfg.AppAPIToken))
-	r.Get("/healthz", health.Live)
-	r.Get("/readyz", health.Ready)
+	r := httpserver.Router(log, cfg.AppAPIToken, health)
 	r.Post("/login", h.login)
 	r.Post("/refresh", h.refresh)
 	r.Post("/logout", h.logout)
@@ -67,7 +63,6 @@ func Routes(acc Accounts, keys Keys, cfg Config, health service.Health, log *slo
 		r.Get("/", h.listUsers)
 		r.Patch("/{id}", h.updateUser)
 	})
-	r.NotFound(problem.NotFound)
 	return r
 }
 
@@ -123,7 +118,7 @@ func (h *handler) login(w http.ResponseWriter, r *http.Request) {
 	case err != nil:
 		h.internal(w, r, err)
 	default:
-		service.WriteJSON(w, http.StatusOK, toSession(s))
+		httpserver.WriteJSON(w, http.StatusOK, toSession(s))
 	}
 }
 
@@ -139,7 +134,7 @@ func (h *handler) refresh(w http.ResponseWriter, r *http.Request) {
 	case err != nil:
 		h.internal(w, r, err)
 	default:
-		service.WriteJSON(w, http.StatusOK, toSession(s))
+		httpserver.WriteJSON(w, http.StatusOK, toSession(s))
 	}
 }
 
@@ -165,7 +160,7 @@ func (h *handler) jwks(w http.ResponseWriter, _ *http.Request) {
 func (h *handler) discovery(w http.ResponseWriter, _ *http.Request) {
 	iss := strings.TrimSuffix(h.cfg.Issuer, "/")
 	w.Header().Set("Cache-Control", "public, max-age=300")
-	service.WriteJSONBody(w, http.StatusOK, map[string]any{
+	httpserver.WriteJSONBody(w, http.StatusOK, map[string]any{
 		"issuer":                                iss,
 		"jwks_uri":                              iss + "/.well-known/jwks.json",
 		"token_endpoint":                        iss + "/login",

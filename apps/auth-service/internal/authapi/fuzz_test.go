@@ -19,8 +19,8 @@ import (
 	"github.com/pms-dapr/pms/apps/auth-service/internal/authapi"
 	"github.com/pms-dapr/pms/apps/auth-service/internal/identity"
 	"github.com/pms-dapr/pms/apps/auth-service/internal/signing"
+	"github.com/pms-dapr/pms/platform/httpserver"
 	"github.com/pms-dapr/pms/platform/pgdb"
-	"github.com/pms-dapr/pms/platform/service"
 )
 
 // errRefusedByPostgres stands for PostgreSQL's refusal of text it cannot
@@ -129,7 +129,7 @@ func FuzzAuthBodies(f *testing.F) {
 		f.Fatal(err)
 	}
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	h := authapi.Routes(svc, keys, authapi.Config{Issuer: "http://localhost:4004/auth", AppAPIToken: appToken}, service.Health{Log: log}, log)
+	h := authapi.Routes(svc, keys, authapi.Config{Issuer: "http://localhost:4004/auth", AppAPIToken: appToken}, httpserver.Health{Log: log}, log)
 	admin, _, err := keys.Sign(identity.User{ID: "6f1c4a50-0000-4000-8000-0000000000ab", Email: "admin@pms.local", Role: "admin"}, time.Now())
 	if err != nil {
 		f.Fatal(err)

@@ -9,9 +9,9 @@ import (
 
 	"github.com/pms-dapr/pms/apps/auth-service/internal/identity"
 	"github.com/pms-dapr/pms/platform/authn"
+	"github.com/pms-dapr/pms/platform/httpserver"
 	"github.com/pms-dapr/pms/platform/jsonbody"
 	"github.com/pms-dapr/pms/platform/problem"
-	"github.com/pms-dapr/pms/platform/service"
 )
 
 // requireAdmin lets only a caller with a valid admin access token through.
@@ -65,7 +65,7 @@ func (h *handler) createUser(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	w.Header().Set("Location", "/auth/users/"+u.ID)
-	service.WriteJSON(w, http.StatusCreated, toUser(u))
+	httpserver.WriteJSON(w, http.StatusCreated, toUser(u))
 }
 
 func (h *handler) listUsers(w http.ResponseWriter, r *http.Request) {
@@ -78,7 +78,7 @@ func (h *handler) listUsers(w http.ResponseWriter, r *http.Request) {
 	for i, u := range us {
 		out[i] = toUser(u)
 	}
-	service.WriteJSON(w, http.StatusOK, map[string]any{"items": out})
+	httpserver.WriteJSON(w, http.StatusOK, map[string]any{"items": out})
 }
 
 func (h *handler) updateUser(w http.ResponseWriter, r *http.Request) {
@@ -91,7 +91,7 @@ func (h *handler) updateUser(w http.ResponseWriter, r *http.Request) {
 		h.userError(w, r, err)
 		return
 	}
-	service.WriteJSON(w, http.StatusOK, toUser(u))
+	httpserver.WriteJSON(w, http.StatusOK, toUser(u))
 }
 
 func (h *handler) userError(w http.ResponseWriter, r *http.Request, err error) {

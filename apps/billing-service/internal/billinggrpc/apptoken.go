@@ -11,7 +11,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/pms-dapr/pms/platform/authn"
-	"github.com/pms-dapr/pms/platform/service"
+	"github.com/pms-dapr/pms/platform/requestid"
 )
 
 // RequireAppToken rejects calls that do not carry token in the
@@ -37,8 +37,8 @@ func RequireAppToken(token string) grpc.UnaryServerInterceptor {
 func RequestIDs(ctx context.Context, req any, _ *grpc.UnaryServerInfo, next grpc.UnaryHandler) (any, error) {
 	md, _ := metadata.FromIncomingContext(ctx)
 	var id string
-	if v := md.Get(service.RequestIDMetadata); len(v) == 1 {
+	if v := md.Get(requestid.Metadata); len(v) == 1 {
 		id = v[0]
 	}
-	return next(service.WithRequestID(ctx, service.EnsureRequestID(id)), req)
+	return next(requestid.With(ctx, requestid.Ensure(id)), req)
 }

@@ -22,6 +22,7 @@ import (
 	"github.com/pms-dapr/pms/apps/billing-service/internal/billingdb"
 	"github.com/pms-dapr/pms/apps/billing-service/internal/billinggrpc"
 	"github.com/pms-dapr/pms/platform/pgtest"
+	"github.com/pms-dapr/pms/platform/requestid"
 	"github.com/pms-dapr/pms/platform/service"
 	billingv1 "github.com/pms-dapr/pms/proto/billing/v1"
 )
@@ -103,7 +104,7 @@ func TestBadInputIsInvalidArgumentNamingFields(t *testing.T) {
 func TestRequestIDCrossesTheHop(t *testing.T) {
 	var logs bytes.Buffer
 	api := clientLogging(t, appToken, service.NewLoggerTo(&logs, "billing-service"))
-	ctx := metadata.AppendToOutgoingContext(context.Background(), service.RequestIDMetadata, "req-0123456789")
+	ctx := metadata.AppendToOutgoingContext(context.Background(), requestid.Metadata, "req-0123456789")
 	_, err := api.CreateBillingAccount(ctx, &billingv1.CreateBillingAccountRequest{PatientId: patientID, Name: "Ada", Email: "ada@example.com"})
 	require.NoError(t, err)
 	assert.Contains(t, logs.String(), `"request_id":"req-0123456789"`)

@@ -13,7 +13,7 @@ import (
 	"google.golang.org/grpc/metadata"
 
 	"github.com/pms-dapr/pms/apps/patient-service/internal/patient"
-	"github.com/pms-dapr/pms/platform/service"
+	"github.com/pms-dapr/pms/platform/requestid"
 	billingv1 "github.com/pms-dapr/pms/proto/billing/v1"
 )
 
@@ -51,7 +51,7 @@ func (c *Client) CreateAccount(ctx context.Context, p patient.Patient) (string, 
 	ctx, cancel := context.WithTimeout(ctx, c.timeout)
 	defer cancel()
 	ctx = metadata.AppendToOutgoingContext(ctx, "dapr-app-id", c.appID, "dapr-api-token", c.token,
-		service.RequestIDMetadata, service.RequestID(ctx))
+		requestid.Metadata, requestid.From(ctx))
 	resp, err := c.api.CreateBillingAccount(ctx, &billingv1.CreateBillingAccountRequest{
 		PatientId: p.ID, Name: p.Name, Email: p.Email,
 	})

@@ -9,12 +9,12 @@ import (
 	"net/http"
 
 	"github.com/go-chi/chi/v5"
-	"github.com/go-chi/chi/v5/middleware"
 
 	"github.com/pms-dapr/pms/apps/patient-service/internal/patient"
 	"github.com/pms-dapr/pms/platform/authn"
+	"github.com/pms-dapr/pms/platform/httpserver"
 	"github.com/pms-dapr/pms/platform/problem"
-	"github.com/pms-dapr/pms/platform/service"
+	"github.com/pms-dapr/pms/platform/requestid"
 )
 
 // MaxBodyBytes bounds a request body; a patient is far smaller.
@@ -53,12 +53,9 @@ type Security struct {
 }
 
 // Routes returns the service's router: the patient API plus health.
-func Routes(reg Registry, sec Security, health service.Health, log *slog.Logger) http.Handler {
+func Routes(reg Registry, sec Security, health httpserver.Health, log *slog.Logger) http.Handler {
 	h := &Handler{reg: reg, log: log, errs: errorMapper(log)}
-	r := chi.NewRouter()
-	r.Use(service.RequestIDs, service.AccessLog(log), middleware.Recoverer, authn.RequireAppToken(sec.AppAPIToken))
-	r.Get("/healthz", health.Live)
-	r.Get("/readyz", health.Ready)
+	r := httpserver.Router(log, sec.AppAPIToken, health)
 	r.Route("/patients", func(r chi.Router) {
 		r.Use(sec.Tokens.Middleware)
 		r.Post("/", h.create)
@@ -72,15 +69,13 @@ func Routes(reg Registry, sec Security, health service.Health, log *slog.Logger)
 			r.Get("/audit", h.audit)
 		})
 	})
-	r.NotFound(problem.NotFound)
-	r.MethodNotAllowed(problem.MethodNotAllowed)
 	return r
 }
 
 // actor is the verified caller of r.
 func actor(r *http.Request) patient.Actor {
 	id, _ := authn.FromContext(r.Context())
-	return patient.Actor{UserID: id.Subject, Role: id.Role, RequestID: service.RequestID(r.Context())}
+	return patient.Actor{UserID: id.Subject, Role: id.Role, RequestID: requestid.From(r.Context())}
 }
 
 // errorMapper maps the domain's errors to problems.

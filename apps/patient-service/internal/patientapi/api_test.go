@@ -19,8 +19,8 @@ import (
 	"github.com/pms-dapr/pms/apps/patient-service/internal/patientapi"
 	"github.com/pms-dapr/pms/platform/authn"
 	"github.com/pms-dapr/pms/platform/authn/authntest"
+	"github.com/pms-dapr/pms/platform/httpserver"
 	"github.com/pms-dapr/pms/platform/pgdb"
-	"github.com/pms-dapr/pms/platform/service"
 	"github.com/pms-dapr/pms/platform/validation"
 )
 
@@ -133,7 +133,7 @@ const appToken = "app-token-for-tests"
 
 func routes(reg *fakeRegistry) http.Handler {
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	return patientapi.Routes(reg, patientapi.Security{AppAPIToken: appToken, Tokens: authntest.Tokens{Token: "good", Identity: authn.Identity{Subject: "u1", Role: authn.RoleClinician}}}, service.Health{Log: log}, log)
+	return patientapi.Routes(reg, patientapi.Security{AppAPIToken: appToken, Tokens: authntest.Tokens{Token: "good", Identity: authn.Identity{Subject: "u1", Role: authn.RoleClinician}}}, httpserver.Health{Log: log}, log)
 }
 
 func serve(reg *fakeRegistry, method, path, contentType, body string, headers ...string) *httptest.ResponseRecorder {

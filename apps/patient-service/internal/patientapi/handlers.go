@@ -16,9 +16,9 @@ import (
 	"github.com/go-chi/chi/v5"
 
 	"github.com/pms-dapr/pms/apps/patient-service/internal/patient"
+	"github.com/pms-dapr/pms/platform/httpserver"
 	"github.com/pms-dapr/pms/platform/jsonbody"
 	"github.com/pms-dapr/pms/platform/problem"
-	"github.com/pms-dapr/pms/platform/service"
 	"github.com/pms-dapr/pms/platform/validation"
 )
 
@@ -88,7 +88,7 @@ func (h *Handler) search(w http.ResponseWriter, r *http.Request) {
 		next.Set("cursor", page.Next.Encode())
 		out.Next = "/patients?" + next.Encode()
 	}
-	service.WriteJSON(w, http.StatusOK, out)
+	httpserver.WriteJSON(w, http.StatusOK, out)
 }
 
 func parseBool(s string) (bool, error) {
@@ -199,7 +199,7 @@ func (h *Handler) audit(w http.ResponseWriter, r *http.Request) {
 		out.Items[i] = auditEntry{At: e.At.Format(time.RFC3339Nano), UserID: e.UserID, Role: e.Role, Action: e.Action,
 			PatientIDs: e.PatientIDs, RequestID: e.RequestID, Outcome: e.Outcome, Detail: e.Detail}
 	}
-	service.WriteJSON(w, http.StatusOK, out)
+	httpserver.WriteJSON(w, http.StatusOK, out)
 }
 
 // ifMatch reads the version a change is based on from If-Match. Without it
@@ -224,5 +224,5 @@ func ETag(v int64) string { return `"` + strconv.FormatInt(v, 10) + `"` }
 
 func writePatient(w http.ResponseWriter, status int, p patient.Patient) {
 	w.Header().Set("ETag", ETag(p.Version))
-	service.WriteJSON(w, status, toResponse(p))
+	httpserver.WriteJSON(w, status, toResponse(p))
 }
