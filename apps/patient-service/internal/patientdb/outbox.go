@@ -2,56 +2,24 @@ package patientdb
 
 import (
 	"context"
-	"fmt"
+	"errors"
 	"log/slog"
-	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
-	"google.golang.org/protobuf/encoding/protojson"
-	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/pms-dapr/pms/apps/patient-service/internal/outbox"
-	"github.com/pms-dapr/pms/apps/patient-service/internal/patient"
 	"github.com/pms-dapr/pms/platform/pgdb"
-	patientv1 "github.com/pms-dapr/pms/proto/patient/v1"
 )
-
-// encodeEvent renders ev as the protojson PatientEvent the topic carries.
-func encodeEvent(ev patient.Event) (string, error) {
-	p := ev.Patient
-	// Only identifiers and de-identified attributes leave the service: the
-	// topic is retained and read by systems that need no PHI.
-	msg := &patientv1.PatientEvent{
-		EventId:   ev.ID,
-		Type:      patientv1.EventType(patientv1.EventType_value[string(ev.Type)]),
-		PatientId: p.ID,
-		Attributes: &patientv1.Attributes{
-			AgeBand: patient.AgeBand(p.DateOfBirth, ev.OccurredAt),
-			Gender:  p.Gender,
-		},
-		OccurredAt: timestamppb.New(ev.OccurredAt),
-		Version:    p.Version,
-	}
-	if msg.Type == patientv1.EventType_EVENT_TYPE_UNSPECIFIED {
-		return "", fmt.Errorf("unknown event type %q", ev.Type)
-	}
-	b, err := protojson.Marshal(msg)
-	return string(b), err
-}
 
 const selectUnsent = `SELECT id, event_id, topic, partition_key, payload FROM outbox
 	WHERE sent_at IS NULL ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED`
 
-// publishConcurrency bounds how many partition keys are published at once.
-const publishConcurrency = 16
-
 // PublishPending hands up to limit unsent events, oldest first, to publish
 // and marks those published as sent, in one transaction that holds their
-// rows (a second relay skips them). Events with different partition keys
-// are published concurrently; events with the same key one after another,
-// in order, stopping at the key's first failure, so one patient's events
-// are never reordered. It returns how many were published and, if any
+// rows (a second relay skips them). The events are published by
+// outbox.PublishInOrder (concurrently across partition keys, in order
+// within one, stopping at a key's first failure). It returns how many were published and, if any
 // failed (each failure is recorded on its row), an error naming the first.
 func (s *Store) PublishPending(ctx context.Context, limit int, publish func(context.Context, outbox.Message) error) (int, error) {
 	sent := 0
@@ -70,35 +38,15 @@ func (s *Store) PublishPending(ctx context.Context, limit int, publish func(cont
 		if err != nil {
 			return err
 		}
-		var keys []string
-		byKey := map[string][]int{}
+		msgs := make([]outbox.Message, len(pending))
 		for i, x := range pending {
-			if _, ok := byKey[x.msg.Key]; !ok {
-				keys = append(keys, x.msg.Key)
-			}
-			byKey[x.msg.Key] = append(byKey[x.msg.Key], i)
+			msgs[i] = x.msg
 		}
-		errs := make([]error, len(pending))
-		attempted := make([]bool, len(pending))
-		sem := make(chan struct{}, publishConcurrency)
-		var wg sync.WaitGroup
-		for _, key := range keys {
-			wg.Go(func() {
-				sem <- struct{}{}
-				defer func() { <-sem }()
-				for _, i := range byKey[key] {
-					attempted[i] = true
-					if errs[i] = publish(ctx, pending[i].msg); errs[i] != nil {
-						return
-					}
-				}
-			})
-		}
-		wg.Wait()
+		errs := outbox.PublishInOrder(ctx, msgs, publish)
 		var sentIDs []int64
 		for i, x := range pending {
 			switch {
-			case !attempted[i]:
+			case errors.Is(errs[i], outbox.ErrNotAttempted):
 			case errs[i] == nil:
 				sentIDs = append(sentIDs, x.id)
 			default:

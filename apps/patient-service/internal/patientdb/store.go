@@ -14,6 +14,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/pms-dapr/pms/apps/patient-service/internal/outbox"
 	"github.com/pms-dapr/pms/apps/patient-service/internal/patient"
 	"github.com/pms-dapr/pms/platform/pgdb"
 )
@@ -23,9 +24,6 @@ var migrationFiles embed.FS
 
 // Migrations returns the schema migrations, applied at start.
 func Migrations() fs.FS { return pgdb.Dir(migrationFiles) }
-
-// Topic is the pub/sub topic patient events go to.
-const Topic = "patient"
 
 // Store implements patient.Store on a pgx pool.
 type Store struct {
@@ -87,11 +85,11 @@ func claim(ctx context.Context, tx pgx.Tx, key *patient.IdempotencyKey, patientI
 
 // writeChange stores a change's event in the outbox and its audit entry.
 func writeChange(ctx context.Context, tx pgx.Tx, ev patient.Event, audit patient.AuditEntry) error {
-	payload, err := encodeEvent(ev)
+	m, err := outbox.Encode(ev)
 	if err != nil {
 		return err
 	}
-	if _, err := tx.Exec(ctx, insertOutbox, ev.ID, Topic, ev.Patient.ID, payload); err != nil {
+	if _, err := tx.Exec(ctx, insertOutbox, m.EventID, m.Topic, m.Key, m.Payload); err != nil {
 		return err
 	}
 	return insertAudit(ctx, tx, audit)

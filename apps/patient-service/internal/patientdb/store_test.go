@@ -332,7 +332,7 @@ func TestPublishPendingDeliversInOrderAndStopsAtFailure(t *testing.T) {
 		assert.Equal(t, "female", ev.GetAttributes().GetGender())
 		assert.Equal(t, patient.AgeBand(time.Date(1985, 12, 10, 0, 0, 0, 0, time.UTC), time.Now()), ev.GetAttributes().GetAgeBand())
 		assert.NotContains(t, m.Payload, "1985-12-10", "no date of birth in the event")
-		assert.Equal(t, patientdb.Topic, m.Topic)
+		assert.Equal(t, outbox.Topic, m.Topic)
 		return nil
 	})
 	require.ErrorContains(t, err, "broker down")

@@ -1,0 +1,42 @@
+package outbox
+
+import (
+	"fmt"
+
+	"google.golang.org/protobuf/encoding/protojson"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	"github.com/pms-dapr/pms/apps/patient-service/internal/patient"
+	patientv1 "github.com/pms-dapr/pms/proto/patient/v1"
+)
+
+// Topic is the pub/sub topic patient events go to.
+const Topic = "patient"
+
+// Encode renders ev as the message the topic carries: the protojson
+// PatientEvent (proto/patient/v1), keyed by the patient so one patient's
+// events keep their order.
+func Encode(ev patient.Event) (Message, error) {
+	p := ev.Patient
+	// Only identifiers and de-identified attributes leave the service: the
+	// topic is retained and read by systems that need no PHI.
+	msg := &patientv1.PatientEvent{
+		EventId:   ev.ID,
+		Type:      patientv1.EventType(patientv1.EventType_value[string(ev.Type)]),
+		PatientId: p.ID,
+		Attributes: &patientv1.Attributes{
+			AgeBand: patient.AgeBand(p.DateOfBirth, ev.OccurredAt),
+			Gender:  p.Gender,
+		},
+		OccurredAt: timestamppb.New(ev.OccurredAt),
+		Version:    p.Version,
+	}
+	if msg.Type == patientv1.EventType_EVENT_TYPE_UNSPECIFIED {
+		return Message{}, fmt.Errorf("outbox.encode: unknown event type %q", ev.Type)
+	}
+	b, err := protojson.Marshal(msg)
+	if err != nil {
+		return Message{}, fmt.Errorf("outbox.encode: %w", err)
+	}
+	return Message{EventID: ev.ID, Topic: Topic, Key: p.ID, Payload: string(b)}, nil
+}

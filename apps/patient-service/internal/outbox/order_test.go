@@ -1,0 +1,57 @@
+package outbox_test
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+
+	"github.com/pms-dapr/pms/apps/patient-service/internal/outbox"
+	"github.com/pms-dapr/pms/apps/patient-service/internal/patient"
+)
+
+func TestPublishInOrderKeepsEachKeysOrderAndStopsAtItsFailure(t *testing.T) {
+	msgs := []outbox.Message{
+		{EventID: "a1", Key: "a"}, {EventID: "b1", Key: "b"}, {EventID: "a2", Key: "a"},
+		{EventID: "b2", Key: "b"}, {EventID: "a3", Key: "a"}, {EventID: "c1", Key: "c"},
+	}
+	boom := errors.New("broker down")
+	var mu sync.Mutex
+	seen := map[string][]string{}
+	results := outbox.PublishInOrder(context.Background(), msgs, func(_ context.Context, m outbox.Message) error {
+		mu.Lock()
+		defer mu.Unlock()
+		seen[m.Key] = append(seen[m.Key], m.EventID)
+		if m.EventID == "b1" {
+			return boom
+		}
+		return nil
+	})
+	assert.Equal(t, []string{"a1", "a2", "a3"}, seen["a"], "one key's messages in order")
+	assert.Equal(t, []string{"b1"}, seen["b"], "nothing after a key's failure")
+	assert.Equal(t, []error{nil, boom, nil, outbox.ErrNotAttempted, nil, nil}, results)
+}
+
+func TestEncodeCarriesNoPHI(t *testing.T) {
+	_, err := outbox.Encode(patientEvent("PATIENT_BOGUS"))
+	assert.Error(t, err, "an unknown event type is refused")
+	m, err := outbox.Encode(patientEvent("PATIENT_CREATED"))
+	assert.NoError(t, err)
+	assert.Equal(t, outbox.Topic, m.Topic)
+	assert.Equal(t, "p-1", m.Key, "keyed by patient")
+	assert.Contains(t, m.Payload, `"30-44"`, "the age band, not the date of birth")
+	for _, phi := range []string{"Ada", "ada@example.com", "1 Main St", "1990", "MRN-1"} {
+		assert.NotContains(t, m.Payload, phi)
+	}
+}
+
+func patientEvent(typ string) patient.Event {
+	at := time.Date(2026, 12, 3, 9, 0, 0, 0, time.UTC)
+	return patient.Event{ID: "e-1", Type: patient.EventType(typ), OccurredAt: at, Patient: patient.Patient{
+		ID: "p-1", MRN: "MRN-1", Name: "Ada", Email: "ada@example.com", Address: "1 Main St", Gender: "female",
+		DateOfBirth: time.Date(1990, 1, 2, 0, 0, 0, 0, time.UTC), Version: 1,
+	}}
+}
