@@ -2,12 +2,11 @@ package main
 
 import (
 	"context"
-	"net/netip"
 	"strings"
 
-	"github.com/pms-dapr/pms/apps/api-gateway/internal/gateway"
 	"github.com/pms-dapr/pms/platform/appconfig"
 	"github.com/pms-dapr/pms/platform/authn"
+	"github.com/pms-dapr/pms/platform/clientaddr"
 	"github.com/pms-dapr/pms/platform/service"
 )
 
@@ -17,27 +16,17 @@ type config struct {
 	ListenHost      string `env:"LISTEN_HOST, default=127.0.0.1" help:"The address the gateway listens on: loopback unless set (0.0.0.0 in a container or pod, where clients come from outside)."`
 	DaprHTTPPort    string `env:"DAPR_HTTP_PORT, default=3500" help:"The sidecar's HTTP API port on 127.0.0.1 (service invocation)."`
 	Dapr            authn.SidecarToken
-	PatientAppID    string         `env:"PATIENT_APP_ID, default=patient-service" help:"The Dapr app id /patients routes are forwarded to."`
-	AnalyticsAppID  string         `env:"ANALYTICS_APP_ID, default=analytics-service" help:"The Dapr app id /analytics routes are forwarded to."`
-	AuthAppID       string         `env:"AUTH_APP_ID, default=auth-service" help:"The Dapr app id /auth routes are forwarded to."`
-	BearerComponent string         `env:"JWT_BEARER_COMPONENT, default=../../components/middleware/jwt-bearer.yaml" help:"The Dapr middleware.http.bearer component manifest (issuer, audience, JWKS URL), relative to the working directory."`
-	AllowedOrigins  []string       `env:"CORS_ALLOWED_ORIGINS" help:"Comma-separated origins allowed to call the API from a browser on another origin; empty closes CORS."`
-	TrustedProxies  trustedProxies `env:"TRUSTED_PROXIES" help:"Comma-separated addresses or CIDR prefixes of the proxies in front of the gateway (an ingress controller); only their X-Forwarded-For is believed."`
+	PatientAppID    string             `env:"PATIENT_APP_ID, default=patient-service" help:"The Dapr app id /patients routes are forwarded to."`
+	AnalyticsAppID  string             `env:"ANALYTICS_APP_ID, default=analytics-service" help:"The Dapr app id /analytics routes are forwarded to."`
+	AuthAppID       string             `env:"AUTH_APP_ID, default=auth-service" help:"The Dapr app id /auth routes are forwarded to."`
+	BearerComponent string             `env:"JWT_BEARER_COMPONENT, default=../../components/middleware/jwt-bearer.yaml" help:"The Dapr middleware.http.bearer component manifest (issuer, audience, JWKS URL), relative to the working directory."`
+	AllowedOrigins  []string           `env:"CORS_ALLOWED_ORIGINS" help:"Comma-separated origins allowed to call the API from a browser on another origin; empty closes CORS."`
+	TrustedProxies  clientaddr.Proxies `env:"TRUSTED_PROXIES" help:"Comma-separated addresses or CIDR prefixes of the proxies in front of the gateway (an ingress controller); only their X-Forwarded-For is believed."`
 	Profiling       service.Profiling
 }
 
 // Validate checks the sidecar token rule.
 func (c config) Validate() error { return c.Dapr.Validate() }
-
-// trustedProxies decodes TRUSTED_PROXIES.
-type trustedProxies []netip.Prefix
-
-// EnvDecode implements envconfig.Decoder.
-func (p *trustedProxies) EnvDecode(v string) error {
-	list, err := gateway.ParseTrustedProxies(v)
-	*p = list
-	return err
-}
 
 func loadConfig(ctx context.Context) (config, error) {
 	var c config

@@ -9,7 +9,6 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"net/netip"
 	"net/url"
 	"os"
 	"os/signal"
@@ -59,7 +58,7 @@ func run(ctx context.Context, log *slog.Logger) error {
 	}}
 	h := gateway.Routes(
 		gateway.Config{Sidecar: sidecar, DaprAPIToken: cfg.Dapr.Token, AllowedOrigins: cfg.AllowedOrigins,
-			TrustedProxies: []netip.Prefix(cfg.TrustedProxies)},
+			TrustedProxies: cfg.TrustedProxies},
 		gateway.Targets{Patients: cfg.PatientAppID, Analytics: cfg.AnalyticsAppID, Auth: cfg.AuthAppID},
 		bearer.Middleware, health, log)
 

@@ -18,6 +18,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/pms-dapr/pms/platform/clientaddr"
 	"github.com/pms-dapr/pms/platform/problem"
 	"github.com/pms-dapr/pms/platform/requestid"
 )
@@ -62,7 +63,7 @@ func NewProxy(cfg Config, transport http.RoundTripper, appID string, log *slog.L
 			// One address, the client's as the gateway determined it:
 			// auth-service throttles logins by it, and only the gateway may
 			// call auth-service's login (access control).
-			pr.Out.Header.Set("X-Forwarded-For", clientAddress(pr.In, cfg.TrustedProxies))
+			pr.Out.Header.Set(clientaddr.Header, cfg.TrustedProxies.Resolve(pr.In))
 			for _, h := range methodOverrideHeaders {
 				pr.Out.Header.Del(h)
 			}

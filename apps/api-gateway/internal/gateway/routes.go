@@ -3,7 +3,6 @@ package gateway
 import (
 	"log/slog"
 	"net/http"
-	"net/netip"
 	"net/url"
 
 	"github.com/go-chi/chi/v5"
@@ -12,6 +11,7 @@ import (
 
 	"github.com/pms-dapr/pms/apps/api-gateway/internal/apidocs"
 	"github.com/pms-dapr/pms/apps/api-gateway/internal/console"
+	"github.com/pms-dapr/pms/platform/clientaddr"
 	"github.com/pms-dapr/pms/platform/httpserver"
 	"github.com/pms-dapr/pms/platform/problem"
 	"github.com/pms-dapr/pms/platform/requestid"
@@ -35,7 +35,7 @@ type Config struct {
 	AllowedOrigins []string // CORS allow-list; empty means no cross-origin access
 	// TrustedProxies are the proxies in front of the gateway whose
 	// X-Forwarded-For it believes; empty: the peer is the client.
-	TrustedProxies []netip.Prefix
+	TrustedProxies clientaddr.Proxies
 }
 
 // Routes returns the gateway's router. Only the listed routes are served,

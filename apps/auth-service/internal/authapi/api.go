@@ -8,7 +8,6 @@ import (
 	"errors"
 	"log/slog"
 	"math"
-	"net"
 	"net/http"
 	"strconv"
 	"strings"
@@ -18,6 +17,7 @@ import (
 
 	"github.com/pms-dapr/pms/apps/auth-service/internal/identity"
 	"github.com/pms-dapr/pms/platform/authn"
+	"github.com/pms-dapr/pms/platform/clientaddr"
 	"github.com/pms-dapr/pms/platform/httpserver"
 	"github.com/pms-dapr/pms/platform/jsonbody"
 	"github.com/pms-dapr/pms/platform/problem"
@@ -104,7 +104,7 @@ func (h *handler) login(w http.ResponseWriter, r *http.Request) {
 		problem.Write(w, r, d)
 		return
 	}
-	s, err := h.acc.Login(r.Context(), body.Email, body.Password, clientAddr(r))
+	s, err := h.acc.Login(r.Context(), body.Email, body.Password, clientaddr.Forwarded(r))
 	var throttled *identity.ThrottledError
 	switch {
 	case errors.As(err, &throttled):
@@ -113,7 +113,7 @@ func (h *handler) login(w http.ResponseWriter, r *http.Request) {
 	case errors.Is(err, identity.ErrBusy):
 		busy(w, r)
 	case errors.Is(err, identity.ErrBadCredentials):
-		h.log.InfoContext(r.Context(), "login failed", "client", clientAddr(r))
+		h.log.InfoContext(r.Context(), "login failed", "client", clientaddr.Forwarded(r))
 		problem.Write(w, r, problem.New(http.StatusUnauthorized, "Invalid email or password."))
 	case err != nil:
 		h.internal(w, r, err)
@@ -181,17 +181,4 @@ func (h *handler) internal(w http.ResponseWriter, r *http.Request, err error) {
 // busy answers 503: every password check is taken; retry in a second.
 func busy(w http.ResponseWriter, r *http.Request) {
 	problem.WriteUnavailable(w, r, 1, "Too many sign-ins at once; try again in a moment.")
-}
-
-// clientAddr is the caller's address as the gateway saw it (it overwrites
-// X-Forwarded-For), else the peer's.
-func clientAddr(r *http.Request) string {
-	if xff := r.Header.Get("X-Forwarded-For"); xff != "" {
-		return strings.TrimSpace(strings.Split(xff, ",")[0])
-	}
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		return r.RemoteAddr
-	}
-	return host
 }

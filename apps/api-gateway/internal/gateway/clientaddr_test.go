@@ -9,15 +9,16 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/pms-dapr/pms/apps/api-gateway/internal/gateway"
+	"github.com/pms-dapr/pms/platform/clientaddr"
 )
 
 // The address auth-service throttles logins by is the peer, unless the
 // peer is a trusted proxy; then the nearest untrusted hop it reports. A
 // client cannot choose it by writing X-Forwarded-For.
 func TestClientAddressBehindTrustedProxies(t *testing.T) {
-	trusted, err := gateway.ParseTrustedProxies("10.0.0.0/8, 192.0.2.7")
+	trusted, err := clientaddr.ParseProxies("10.0.0.0/8, 192.0.2.7")
 	require.NoError(t, err)
-	_, err = gateway.ParseTrustedProxies("not-an-address")
+	_, err = clientaddr.ParseProxies("not-an-address")
 	assert.Error(t, err)
 	for name, tc := range map[string]struct {
 		peer string
