@@ -49,7 +49,7 @@ LABEL org.opencontainers.image.title="pms ${APP}"
 COPY --from=build /out/${APP} /app
 COPY --from=build /out/healthcheck /healthcheck
 # The gateway's bearer middleware manifest (JWT_BEARER_COMPONENT).
-COPY components/middleware/jwt-bearer.yaml /etc/pms/jwt-bearer.yaml
+COPY dapr/middleware/jwt-bearer.yaml /etc/pms/jwt-bearer.yaml
 ENV HEALTHCHECK_URL=http://127.0.0.1:${HEALTH_PORT}/healthz \
     JWT_BEARER_COMPONENT=/etc/pms/jwt-bearer.yaml
 USER nonroot:nonroot

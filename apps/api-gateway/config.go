@@ -19,7 +19,7 @@ type config struct {
 	PatientAppID    string             `env:"PATIENT_APP_ID, default=patient-service" help:"The Dapr app id /patients routes are forwarded to."`
 	AnalyticsAppID  string             `env:"ANALYTICS_APP_ID, default=analytics-service" help:"The Dapr app id /analytics routes are forwarded to."`
 	AuthAppID       string             `env:"AUTH_APP_ID, default=auth-service" help:"The Dapr app id /auth routes are forwarded to."`
-	BearerComponent string             `env:"JWT_BEARER_COMPONENT, default=../../components/middleware/jwt-bearer.yaml" help:"The Dapr middleware.http.bearer component manifest (issuer, audience, JWKS URL), relative to the working directory."`
+	BearerComponent string             `env:"JWT_BEARER_COMPONENT, default=../../dapr/middleware/jwt-bearer.yaml" help:"The Dapr middleware.http.bearer component manifest (issuer, audience, JWKS URL), relative to the working directory."`
 	AllowedOrigins  []string           `env:"CORS_ALLOWED_ORIGINS" help:"Comma-separated origins allowed to call the API from a browser on another origin; empty closes CORS."`
 	TrustedProxies  clientaddr.Proxies `env:"TRUSTED_PROXIES" help:"Comma-separated addresses or CIDR prefixes of the proxies in front of the gateway (an ingress controller); only their X-Forwarded-For is believed."`
 	Profiling       service.Profiling

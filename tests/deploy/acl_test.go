@@ -107,12 +107,12 @@ func checkACLs(t *testing.T, specs map[string]*daprconfig.AccessControlSpec, ns 
 	}
 }
 
-// The local configurations (components/config, loaded by the runner's and
+// The local configurations (dapr/config, loaded by the runner's and
 // the CLI's sidecars) allow exactly the system's flows.
 func TestLocalAccessControlAllowsOnlyTheFlows(t *testing.T) {
 	specs := map[string]*daprconfig.AccessControlSpec{}
 	for id := range appIDs(t) {
-		cfg, err := daprconfig.LoadStandaloneConfiguration(filepath.Join(root(t), "components", "config", id+".yaml"))
+		cfg, err := daprconfig.LoadStandaloneConfiguration(filepath.Join(root(t), "dapr", "config", id+".yaml"))
 		require.NoError(t, err, id)
 		specs[id] = cfg.Spec.AccessControlSpec
 		assert.True(t, hasGRPCRule(cfg.Spec.APISpec), "%s: a gRPC rule, or the gRPC API allows everything", id)

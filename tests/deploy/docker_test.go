@@ -145,7 +145,7 @@ func TestComposeMatchesTheRunTemplate(t *testing.T) {
 			"dapr-http-port": fmt.Sprint(a.DaprHTTPPort), "dapr-grpc-port": fmt.Sprint(a.DaprGRPCPort),
 			// The same Configuration (allow-list, access control) as locally,
 			// with mTLS from the stack's Sentry.
-			"config":                 "/components/config/" + filepath.Base(a.ConfigFile),
+			"config":                 "/dapr-config/" + filepath.Base(a.ConfigFile),
 			"sentry-address":         "sentry:50001",
 			"dapr-listen-addresses":  "127.0.0.1",
 			"metrics-listen-address": "127.0.0.1"}

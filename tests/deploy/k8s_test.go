@@ -363,9 +363,9 @@ func TestLocalDaprResourcesDecodeStrictly(t *testing.T) {
 	ids := appIDs(t)
 	files, err := filepath.Glob(filepath.Join(root(t), "components", "*.yaml"))
 	require.NoError(t, err)
-	configs, err := filepath.Glob(filepath.Join(root(t), "components", "config", "*.yaml"))
+	configs, err := filepath.Glob(filepath.Join(root(t), "dapr", "config", "*.yaml"))
 	require.NoError(t, err)
-	files = append(append(files, configs...), filepath.Join(root(t), "components", "middleware", "jwt-bearer.yaml"))
+	files = append(append(files, configs...), filepath.Join(root(t), "dapr", "middleware", "jwt-bearer.yaml"))
 	require.GreaterOrEqual(t, len(files), 11)
 	for _, f := range files {
 		raw, err := os.ReadFile(f)

@@ -45,7 +45,7 @@ func composeInit(ctx context.Context, args []string) error {
 	envFile := flags.String("env", ".env", "the env file to write")
 	secrets := flags.String("secrets", "secrets", "the secrets directory to write (PMS_SECRETS_DIR in docker-compose.yml)")
 	sentry := flags.String("sentry", "bin/sentry", "Dapr's Sentry binary (make daprd)")
-	sentryConfig := flags.String("sentry-config", "components/config/daprsystem.yaml", "the control plane Configuration Sentry reads")
+	sentryConfig := flags.String("sentry-config", "dapr/config/daprsystem.yaml", "the control plane Configuration Sentry reads")
 	if err := flags.Parse(args); err != nil {
 		return err
 	}

@@ -127,10 +127,12 @@ func (a *App) daprdArgs() []string {
 	if a.spec.ConfigFilePath != "" {
 		args = append(args, "--config", a.spec.ConfigFilePath)
 	}
-	if p := a.spec.PlacementHostAddress; p != nil && *p != "" {
+	// Blank addresses are left out, as the Dapr CLI leaves them out: daprd
+	// without the flag runs no placement or scheduler client.
+	if p := a.spec.PlacementHostAddress; p != nil && strings.TrimSpace(*p) != "" {
 		args = append(args, "--placement-host-address", *p)
 	}
-	if p := a.spec.SchedulerHostAddress; p != nil && *p != "" {
+	if p := a.spec.SchedulerHostAddress; p != nil && strings.TrimSpace(*p) != "" {
 		args = append(args, "--scheduler-host-address", *p)
 	}
 	if s := a.sys.Sentry; s != nil {

@@ -199,7 +199,7 @@ func (s *System) startDependencies(ctx context.Context) error {
 		s.Kafka, s.KafkaBrokers = k, k.Brokers
 	}
 	if !s.opts.WithoutMTLS {
-		config := filepath.Join(s.tmpl.Dir(), "components", "config", "daprsystem.yaml")
+		config := filepath.Join(s.tmpl.Dir(), "dapr", "config", "daprsystem.yaml")
 		sentry, err := StartSentry(ctx, s.opts.Sentry, config, s.opts.DataDir, s.ports, s.opts.Console)
 		if err != nil {
 			return err

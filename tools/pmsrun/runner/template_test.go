@@ -105,12 +105,12 @@ func TestProjectTemplateDescribesFiveApps(t *testing.T) {
 }
 
 func TestDaprdArgsMatchTheCLI(t *testing.T) {
-	empty := ""
+	empty, blank := "", " "
 	a := &App{ID: "billing-service", AppPort: 9001, DaprHTTPPort: 3503, DaprGRPCPort: 3513,
 		DaprInternalGRPCPort: 40001, DaprMetricsPort: 40002,
 		spec: AppTemplate{AppProtocol: "grpc", AppChannelAddress: "127.0.0.1", LogLevel: "info",
 			ResourcesPaths: []string{"/r1", "/r2"}, ConfigFilePath: "/c.yaml", PlacementHostAddress: &empty,
-			APIListenAddresses: "127.0.0.1"},
+			SchedulerHostAddress: &blank, APIListenAddresses: "127.0.0.1"},
 		sys: &System{opts: Options{Daprd: "/bin/daprd"}}}
 	assert.Equal(t, []string{"/bin/daprd",
 		"--app-id", "billing-service", "--app-protocol", "grpc", "--app-channel-address", "127.0.0.1",

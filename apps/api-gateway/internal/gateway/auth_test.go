@@ -109,7 +109,7 @@ func TestBearerNeedsJWKSIssuerAndAudience(t *testing.T) {
 
 func mustMetadata(t *testing.T) middleware.Metadata {
 	t.Helper()
-	md, err := gateway.LoadBearerMetadata("../../../../components/middleware/jwt-bearer.yaml")
+	md, err := gateway.LoadBearerMetadata("../../../../dapr/middleware/jwt-bearer.yaml")
 	require.NoError(t, err, "the project's manifest loads")
 	assert.Equal(t, "http://localhost:4004/auth", md.Properties["issuer"])
 	assert.Equal(t, "pms-api", md.Properties["audience"])
