@@ -10,6 +10,9 @@
 //	                                      or check that one answers
 //	pmsrun compose-init [-dir D]          write .env and secrets/ for
 //	                                      docker-compose.yml
+//	pmsrun deps [-env FILE]               serve PostgreSQL, the dev Kafka
+//	                                      broker and Sentry on their fixed
+//	                                      ports for `dapr run -f .`
 //
 // Environment: PMS_POSTGRES_URL uses an existing PostgreSQL server (admin
 // URL) instead of a throwaway cluster; KAFKA_BROKERS uses an existing Kafka
@@ -45,6 +48,8 @@ func main() {
 		err = kafkaBroker(ctx, os.Args[2:])
 	case "compose-init":
 		err = composeInit(ctx, os.Args[2:])
+	case "deps":
+		err = deps(ctx, os.Args[2:])
 	default:
 		err = run(ctx, os.Args[1:])
 	}

@@ -9,8 +9,9 @@ import (
 // PortPicker hands out free TCP ports, never the same one twice in a run
 // (the OS may offer a just-closed port again before its user binds it).
 type PortPicker struct {
-	mu    sync.Mutex
-	taken map[int]bool
+	mu     sync.Mutex
+	taken  map[int]bool
+	strict bool // a preferred port or none: never another one
 }
 
 func NewPortPicker() *PortPicker { return &PortPicker{taken: map[int]bool{}} }
@@ -43,7 +44,7 @@ func (pp *PortPicker) want(preferred int, fallback bool) (int, error) {
 		pp.mu.Unlock()
 		return preferred, nil
 	}
-	if !fallback {
+	if !fallback || (pp.strict && preferred > 0) {
 		return 0, fmt.Errorf("port %d is already in use", preferred)
 	}
 	return pp.free()

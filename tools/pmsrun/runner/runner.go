@@ -46,6 +46,11 @@ type Options struct {
 	DataDir string
 	// ReadyTimeout bounds the wait for every app and sidecar. Default 2m.
 	ReadyTimeout time.Duration
+	// DependenciesOnly starts what the apps need but not the apps: the
+	// databases (provisioned and migrated), the Kafka broker and Sentry,
+	// each on its fixed port (PostgreSQL 5432, Kafka 9092, Sentry 50001)
+	// or not at all, for the Dapr CLI, which expects them there.
+	DependenciesOnly bool
 }
 
 // System is a running stack.
@@ -92,6 +97,7 @@ func Start(ctx context.Context, opts Options) (sys *System, err error) {
 		return nil, fmt.Errorf("runner: sentry not found at %s (build it with `make daprd`): %w", opts.Sentry, err)
 	}
 	s := &System{opts: opts, tmpl: tmpl, ports: NewPortPicker(), crashed: make(chan error, 16)}
+	s.ports.strict = opts.DependenciesOnly
 	defer func() {
 		if err != nil {
 			s.Stop()
@@ -109,6 +115,9 @@ func Start(ctx context.Context, opts Options) (sys *System, err error) {
 	}
 	if err := s.startDependencies(ctx); err != nil {
 		return s, err
+	}
+	if opts.DependenciesOnly {
+		return s, s.writeAdminPassword()
 	}
 	if err := s.writeRunSecrets(); err != nil {
 		return s, err
@@ -161,6 +170,15 @@ func (s *System) writeRunSecrets() error {
 	}
 	if err := os.WriteFile(s.TokensFile(), []byte(tokens.String()), 0o600); err != nil {
 		return fmt.Errorf("runner: tokens file: %w", err)
+	}
+	return s.writeAdminPassword()
+}
+
+// writeAdminPassword writes AdminPasswordFile when the runner generated
+// the password.
+func (s *System) writeAdminPassword() error {
+	if err := os.MkdirAll(s.opts.DataDir, 0o755); err != nil {
+		return fmt.Errorf("runner: %w", err)
 	}
 	if s.AdminPassword == "" {
 		return nil
