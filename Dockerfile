@@ -6,7 +6,7 @@
 #
 # The base images are build arguments whose defaults are the official
 # images. Without a registry, pass local equivalents (`make images` builds
-# them offline; README, "Run with Docker Compose"):
+# them offline; docs/operations/compose.md):
 #   --build-arg GO_IMAGE=localhost/pms-local/golang:1.26.10-bookworm
 #   --build-arg RUNTIME_IMAGE=localhost/pms-local/static:nonroot
 ARG GO_IMAGE=golang:1.26.10-bookworm

@@ -173,7 +173,7 @@ test:
 	$(call step,test-containers)
 	$(call step,bench-short)
 
-## bench: measure the system as it ships (README, "Performance"); ARGS=-short runs every phase briefly
+## bench: measure the system as it ships (docs/performance.md); ARGS=-short runs every phase briefly
 bench: build
 	bin/bench $(ARGS)
 

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Deploys the CloudFormation stack to LocalStack (or, without
 # AWS_ENDPOINT_URL, to the AWS account your credentials point at).
-# LocalStack emulates only some of these services; see README "Deploy to AWS".
+# LocalStack emulates only some of these services; see docs/operations/aws.md.
 set -euo pipefail
 cd "$(dirname "$0")"
 endpoint=${AWS_ENDPOINT_URL-http://localhost:4566}

@@ -17,7 +17,7 @@ import (
 // token to its app, and an app sends the Dapr API token to its sidecar.
 const APITokenHeader = "dapr-api-token"
 
-// Role names. What each may do is decided at the gateway (see README).
+// Role names. What each may do is decided at the gateway (docs/security.md, "Roles").
 const (
 	RoleAdmin     = "admin"
 	RoleClinician = "clinician"

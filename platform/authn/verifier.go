@@ -35,7 +35,7 @@ const Algorithm = "ES256"
 const TokenType = "at+jwt"
 
 // JWKSRefreshInterval is how often a verifier re-reads the JWKS; a key must
-// be published at least this long before it signs (see README, rotation).
+// be published at least this long before it signs (see docs/runbooks/rotate-signing-keys.md).
 const JWKSRefreshInterval = 10 * time.Minute
 
 // unknownKeyRefresh bounds re-reads of the JWKS triggered by a token whose

@@ -95,7 +95,7 @@ WHERE r.rolname = current_user AND d.datname = current_database()`).Scan(&super,
 	}
 	if super || owner {
 		if !cfg.DevMode {
-			return nil, errors.New("pgdb.connect: DATABASE_URL logs in as a superuser or the database's owner; run the service as its runtime role (README, \"Least privilege in PostgreSQL\")")
+			return nil, errors.New("pgdb.connect: DATABASE_URL logs in as a superuser or the database's owner; run the service as its runtime role (docs/security.md, \"Least privilege in PostgreSQL\")")
 		}
 		log.Warn("DEVELOPMENT database login: the service connects as a superuser or the database's owner")
 	}

@@ -28,11 +28,11 @@ func newEngine(t *testing.T) *engine {
 	ctx := context.Background()
 	docker, err := testcontainers.NewDockerClientWithOpts(ctx)
 	if err != nil {
-		t.Fatalf("no container engine: %v (start Docker, or podman's socket: README, \"Run with Docker Compose\")", err)
+		t.Fatalf("no container engine: %v (start Docker, or podman's socket: docs/operations/compose.md)", err)
 	}
 	t.Cleanup(func() { docker.Close() })
 	if _, err := docker.Ping(ctx, client.PingOptions{}); err != nil {
-		t.Fatalf("no container engine answers at %s: %v (start Docker, or podman's socket: README, \"Run with Docker Compose\")", docker.DaemonHost(), err)
+		t.Fatalf("no container engine answers at %s: %v (start Docker, or podman's socket: docs/operations/compose.md)", docker.DaemonHost(), err)
 	}
 	e := &engine{docker: docker}
 	if u, err := url.Parse(docker.DaemonHost()); err == nil && u.Scheme == "unix" {

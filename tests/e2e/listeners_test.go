@@ -20,7 +20,7 @@ import (
 // test process, which runs the dev broker) listens on loopback only: the
 // kernel's socket tables, not the flags, are the evidence. The one
 // exception is Sentry's health endpoint, which Sentry 1.18.2 binds to every
-// interface whatever it is told (README, "Security").
+// interface whatever it is told (docs/security.md).
 func TestEverythingListensOnLoopbackOnly(t *testing.T) {
 	owner := map[string]int{} // socket inode → pid
 	for _, pid := range append(sys.PIDs(), os.Getpid()) {

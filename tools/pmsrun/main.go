@@ -118,7 +118,7 @@ func printSummary(sys *runner.System) {
 		fmt.Printf("    email:    %s\n    password: %s   (also in %s until exit)\n", sys.AdminEmail, sys.AdminPassword, sys.AdminPasswordFile())
 	}
 	fmt.Println()
-	fmt.Println("Log in: see README \"Walk-through\".")
+	fmt.Println("Log in: see docs/getting-started.md, \"Walk-through\".")
 	fmt.Println("Press Ctrl-C to stop everything.")
 }
 
