@@ -28,12 +28,7 @@ func (c config) Validate() error {
 // command is analytics-service's command line, for --help and the
 // generated configuration reference.
 func command() appconfig.Command {
-	return appconfig.Command{
-		App:     "analytics-service",
-		Summary: "Consumes patient events from the Dapr pub/sub topic \"patient\" (idempotent on event id) and serves aggregates over them.",
-		Sections: []appconfig.Section{
-			{Title: "analytics-service", Doc: "Serves beside its Dapr sidecar until SIGINT or SIGTERM; waits (a minute) for its schema to be migrated.", Config: config{}},
-			{Title: "analytics-service migrate", Doc: "Applies the migrations as the database owner (and provisions the database first, given MIGRATE_ADMIN_URL), then exits.", Config: pgdb.MigrateConfig{}},
-		},
-	}
+	return pgdb.Command("analytics-service",
+		"Consumes patient events from the Dapr pub/sub topic \"patient\" (idempotent on event id) and serves aggregates over them.",
+		config{})
 }

@@ -63,12 +63,7 @@ func (c *config) Validate() error {
 // command is auth-service's command line, for --help and the generated
 // configuration reference.
 func command() appconfig.Command {
-	return appconfig.Command{
-		App:     "auth-service",
-		Summary: "The identity provider: user accounts (argon2id, throttled logins), ES256 access tokens with rotating refresh tokens, and the public keys as a JWKS.",
-		Sections: []appconfig.Section{
-			{Title: "auth-service", Doc: "Serves beside its Dapr sidecar until SIGINT or SIGTERM; waits (a minute) for its schema to be migrated.", Config: config{}},
-			{Title: "auth-service migrate", Doc: "Applies the migrations as the database owner (and provisions the database first, given MIGRATE_ADMIN_URL), then exits.", Config: pgdb.MigrateConfig{}},
-		},
-	}
+	return pgdb.Command("auth-service",
+		"The identity provider: user accounts (argon2id, throttled logins), ES256 access tokens with rotating refresh tokens, and the public keys as a JWKS.",
+		config{})
 }

@@ -22,12 +22,7 @@ func (c config) Validate() error { return c.Database.Validate() }
 // command is billing-service's command line, for --help and the generated
 // configuration reference.
 func command() appconfig.Command {
-	return appconfig.Command{
-		App:     "billing-service",
-		Summary: "Owns billing accounts and serves them over gRPC (pms.billing.v1.BillingService), reached through Dapr gRPC proxying.",
-		Sections: []appconfig.Section{
-			{Title: "billing-service", Doc: "Serves gRPC beside its Dapr sidecar until SIGINT or SIGTERM; waits (a minute) for its schema to be migrated.", Config: config{}},
-			{Title: "billing-service migrate", Doc: "Applies the migrations as the database owner (and provisions the database first, given MIGRATE_ADMIN_URL), then exits.", Config: pgdb.MigrateConfig{}},
-		},
-	}
+	return pgdb.Command("billing-service",
+		"Owns billing accounts and serves them over gRPC (pms.billing.v1.BillingService), reached through Dapr gRPC proxying.",
+		config{})
 }

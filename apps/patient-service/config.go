@@ -44,12 +44,7 @@ func (c config) Validate() error {
 // command is patient-service's command line, for --help and the generated
 // configuration reference.
 func command() appconfig.Command {
-	return appconfig.Command{
-		App:     "patient-service",
-		Summary: "Keeps the patient registry: patients in PostgreSQL, their events published through Dapr pub/sub (transactional outbox), their billing accounts opened over gRPC through Dapr.",
-		Sections: []appconfig.Section{
-			{Title: "patient-service", Doc: "Serves beside its Dapr sidecar until SIGINT or SIGTERM; waits (a minute) for its schema to be migrated.", Config: config{}},
-			{Title: "patient-service migrate", Doc: "Applies the migrations as the database owner (and provisions the database first, given MIGRATE_ADMIN_URL), then exits.", Config: pgdb.MigrateConfig{}},
-		},
-	}
+	return pgdb.Command("patient-service",
+		"Keeps the patient registry: patients in PostgreSQL, their events published through Dapr pub/sub (transactional outbox), their billing accounts opened over gRPC through Dapr.",
+		config{})
 }

@@ -217,3 +217,16 @@ func RunOrMigrate(ctx context.Context, log *slog.Logger, service string, migrati
 	}
 	return run(ctx, log)
 }
+
+// Command describes a database-backed service's command line (--help and
+// docs/configuration.md): serving, with cfg, and its migrate step.
+func Command(app, summary string, cfg any) appconfig.Command {
+	return appconfig.Command{
+		App:     app,
+		Summary: summary,
+		Sections: []appconfig.Section{
+			{Title: app, Doc: "Serves beside its Dapr sidecar until SIGINT or SIGTERM; waits (a minute) for its schema to be migrated.", Config: cfg},
+			{Title: app + " migrate", Doc: "Applies the migrations as the database owner (and provisions the database first, given MIGRATE_ADMIN_URL), then exits.", Config: MigrateConfig{}},
+		},
+	}
+}
