@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"net/http"
@@ -80,7 +81,9 @@ func checkOpenAPI(root string) error {
 	exchangesMu.Lock()
 	all := append([]exchange(nil), exchanges...)
 	exchangesMu.Unlock()
-	if len(all) < 100 {
+	// The whole suite must exercise the API; a run of chosen tests (-run)
+	// has its responses checked all the same.
+	if len(all) < 100 && flag.Lookup("test.run").Value.String() == "" {
 		return fmt.Errorf("only %d gateway responses recorded: the suite did not exercise the API", len(all))
 	}
 	var errs []error
