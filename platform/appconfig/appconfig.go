@@ -166,7 +166,8 @@ func maskPassword(raw string) string {
 	if _, has := u.User.Password(); has {
 		u.User = url.UserPassword(u.User.Username(), Masked)
 	}
-	return u.String()
+	// Shown as written, not percent-encoded.
+	return strings.ReplaceAll(u.String(), url.QueryEscape(Masked), Masked)
 }
 
 // Positive refuses a duration that is not above zero, naming its variable.

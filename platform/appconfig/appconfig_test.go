@@ -67,7 +67,7 @@ func TestLogAttrsMaskSecrets(t *testing.T) {
 		got[attrs[i].(string)] = attrs[i+1]
 	}
 	assert.Equal(t, appconfig.Masked, got["TOKEN"])
-	assert.Equal(t, "postgres://u:%2A%2A%2A%2A%2A%2A%2A%2A@db/x?password=%2A%2A%2A%2A%2A%2A%2A%2A&sslmode=verify-full", got["DB_URL"])
+	assert.Equal(t, "postgres://u:********@db/x?password=********&sslmode=verify-full", got["DB_URL"])
 	assert.NotContains(t, got["DB_URL"], "pw")
 	assert.Equal(t, "1", got["PORT"])
 
