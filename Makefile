@@ -158,7 +158,7 @@ vulncheck: $(VULNDB)/index/db.json
 step = @start=$$(date +%s); $(MAKE) --no-print-directory $(1) || exit 1; \
 	echo "==> $(1): $$(( $$(date +%s) - start ))s"
 
-## test: everything CI runs: generated code, formatting, vet, vulnerabilities, unit, store and end-to-end tests
+## test: everything CI runs: generated code, tidiness, formatting, vet, vulnerabilities, docs, deployment files, unit, store, end-to-end and container tests, a short benchmark
 test:
 	$(call step,proto-check)
 	$(call step,mod-check)
