@@ -31,10 +31,9 @@ type config struct {
 	AdminPassword string `env:"AUTH_BOOTSTRAP_ADMIN_PASSWORD" secret:"true" help:"The bootstrap admin's password; required with AUTH_BOOTSTRAP_ADMIN_EMAIL."`
 	// NIST SP 800-63B §4.2.3: at AAL2, reauthenticate once per 12 hours of
 	// an extended session, whatever the activity.
-	SessionTTL     time.Duration `env:"AUTH_SESSION_TTL, default=12h" help:"The absolute lifetime of a login, however often it is refreshed (NIST SP 800-63B: 12 hours at AAL2)."`
-	RefreshTTL     time.Duration `env:"AUTH_REFRESH_TTL, default=12h" help:"How long an unused refresh token stays valid."`
-	Profiling      service.Profiling
-	LoginFailLimit int // failed logins per minute per account and per client
+	SessionTTL time.Duration `env:"AUTH_SESSION_TTL, default=12h" help:"The absolute lifetime of a login, however often it is refreshed (NIST SP 800-63B: 12 hours at AAL2)."`
+	RefreshTTL time.Duration `env:"AUTH_REFRESH_TTL, default=12h" help:"How long an unused refresh token stays valid."`
+	Profiling  service.Profiling
 }
 
 // Validate applies the rules between variables; in development mode it

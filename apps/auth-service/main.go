@@ -42,6 +42,10 @@ func main() {
 	}
 }
 
+// loginFailLimit is how many failed logins a minute stop an account (softly)
+// and a client address.
+const loginFailLimit = 5
+
 func run(ctx context.Context, log *slog.Logger) error {
 	var cfg config
 	if err := appconfig.Load(ctx, &cfg); err != nil {
@@ -49,7 +53,6 @@ func run(ctx context.Context, log *slog.Logger) error {
 	}
 	log.Info("configuration", appconfig.LogAttrs(cfg)...)
 	service.ProfileOnSignal(ctx, log, "auth-service", cfg.Profiling)
-	cfg.LoginFailLimit = 5
 	keys, err := loadKeys(cfg, log)
 	if err != nil {
 		return err
@@ -64,7 +67,7 @@ func run(ctx context.Context, log *slog.Logger) error {
 		RefreshTTL: cfg.RefreshTTL,
 		SessionTTL: cfg.SessionTTL,
 		// Failures live in the database, so every replica counts them all.
-		Throttle:  identity.NewSharedThrottle(cfg.LoginFailLimit, time.Minute, identitydb.NewFailures(pool)),
+		Throttle:  identity.NewSharedThrottle(loginFailLimit, time.Minute, identitydb.NewFailures(pool)),
 		HashSlots: hashSlots(identity.OWASPParams),
 		HashWait:  2 * time.Second,
 	})
