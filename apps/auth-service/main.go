@@ -88,9 +88,6 @@ func run(ctx context.Context, log *slog.Logger) error {
 	return httpserver.ListenAndServe(ctx, log, net.JoinHostPort(cfg.ListenHost, cfg.Port), h)
 }
 
-// loadKeys reads the signing key (and the next one, if configured); in
-// development mode without a key file it uses a generated key kept in
-// AUTH_DEV_KEY_FILE, so tokens survive a restart.
 // hashSlots is how many password hashes may run at once: a quarter of the
 // memory limit (GOMEMLIMIT) divided by one hash's memory, at least one and
 // no more than the CPUs, which argon2id keeps busy anyway.
@@ -102,6 +99,9 @@ func hashSlots(p identity.Argon2Params) int {
 	return max(1, slots)
 }
 
+// loadKeys reads the signing key (and the next one, if configured); in
+// development mode without a key file it uses a generated key kept in
+// AUTH_DEV_KEY_FILE, so tokens survive a restart.
 func loadKeys(cfg config, log *slog.Logger) (*signing.Keys, error) {
 	var current, next *ecdsa.PrivateKey
 	var err error
