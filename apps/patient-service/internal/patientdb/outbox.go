@@ -3,6 +3,7 @@ package patientdb
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"time"
 
@@ -19,8 +20,9 @@ const selectUnsent = `SELECT id, event_id, topic, partition_key, payload FROM ou
 // and marks those published as sent, in one transaction that holds their
 // rows (a second relay skips them). The events are published by
 // outbox.PublishInOrder (concurrently across partition keys, in order
-// within one, stopping at a key's first failure). It returns how many were published and, if any
-// failed (each failure is recorded on its row), an error naming the first.
+// within one, stopping at a key's first failure). It returns how many were
+// published and, if any failed (each failure is recorded on its row), an
+// error naming the first.
 func (s *Store) PublishPending(ctx context.Context, limit int, publish func(context.Context, outbox.Message) error) (int, error) {
 	sent := 0
 	var failed error
@@ -70,7 +72,8 @@ func (s *Store) PublishPending(ctx context.Context, limit int, publish func(cont
 		return 0, pgdb.Errorf("patientdb.publish_pending: %w", err)
 	}
 	if failed != nil {
-		return sent, pgdb.Errorf("patientdb.publish_pending: %w", failed)
+		// A publishing failure, not the database's: not marked unavailable.
+		return sent, fmt.Errorf("patientdb.publish_pending: %w", failed)
 	}
 	return sent, nil
 }
