@@ -26,6 +26,18 @@ PROTOGEN_CACHE := .cache/protogen/$(PROTOGEN_KEY)
 # kube-apiserver and etcd for the deployment tests, per toolchain and inputs.
 KUBE_KEY := $(GO_TOOLCHAIN)-$(shell cat tools/kube-apiserver/go.sum tools/kube-apiserver/*.go tools/etcd/go.sum tools/etcd/*.go | sha256sum | cut -c1-12)
 KUBE_CACHE := .cache/kube/$(KUBE_KEY)
+# The one-node cluster (tools/cluster): node components and kubectl
+# (tools/kube-node), CoreDNS, Helm and Dapr's control plane, per toolchain
+# and inputs; kube-apiserver, etcd, daprd and Sentry come from the caches
+# above.
+CLUSTER_KEY := $(GO_TOOLCHAIN)-$(shell cat tools/kube-node/go.mod tools/kube-node/go.sum tools/kube-node/pause/*.go \
+	tools/coredns/go.sum tools/coredns/*.go tools/helm/go.mod tools/helm/go.sum \
+	tools/dapr-control-plane/go.mod tools/dapr-control-plane/go.sum | sha256sum | cut -c1-12)
+CLUSTER_CACHE := .cache/cluster/$(CLUSTER_KEY)
+CLUSTER_BIN := bin/cluster
+# Dapr's Helm chart, as shipped in the pinned dapr module.
+DAPR_CHART = $$(cd tools/daprd && GOWORK=off go list -m -f '{{.Dir}}' github.com/dapr/dapr)/charts/dapr
+CLUSTER_ENV = DAPR_VERSION=$(DAPR_VERSION) DAPR_CHART="$(DAPR_CHART)" IMAGES_ENV=$(CURDIR)/$(IMAGES_ENV) CLUSTER_BIN=$(CURDIR)/$(CLUSTER_BIN)
 # The vulnerability database is built from the pinned golang.org/x/vulndb
 # (tools/vulncheck/go.mod) and kept per version; the checker per toolchain
 # and go.sum.
@@ -51,7 +63,7 @@ CONTAINER_ENV = if [ -z "$$DOCKER_HOST" ] && [ ! -S /var/run/docker.sock ] && [ 
 	$(if $(filter local,$(PMS_IMAGES)),set -a; . ./$(IMAGES_ENV); set +a;) \
 	export TESTCONTAINERS_RYUK_DISABLED=true TESTCONTAINERS_HOST_OVERRIDE=127.0.0.1;
 
-.PHONY: help docs docs-check bench bench-short build apps runner daprd run proto proto-check mod-check test test-unit test-go test-deploy vet fmt-check vulncheck test-with-postgres images test-containers web web-check clean
+.PHONY: cluster-bin cluster-up cluster-down test-cluster help docs docs-check bench bench-short build apps runner daprd run proto proto-check mod-check test test-unit test-go test-deploy vet fmt-check vulncheck test-with-postgres images test-containers web web-check clean
 
 ## help: list the targets (this page; `make` alone prints it)
 help:
@@ -158,7 +170,7 @@ vulncheck: $(VULNDB)/index/db.json
 step = @start=$$(date +%s); $(MAKE) --no-print-directory $(1) || exit 1; \
 	echo "==> $(1): $$(( $$(date +%s) - start ))s"
 
-## test: everything CI runs: generated code, tidiness, formatting, vet, vulnerabilities, docs, deployment files, unit, store, end-to-end and container tests, a short benchmark
+## test: everything CI runs: generated code, tidiness, formatting, vet, vulnerabilities, docs, deployment files, unit, store, end-to-end, container and cluster tests, a short benchmark
 test:
 	$(call step,proto-check)
 	$(call step,mod-check)
@@ -171,6 +183,7 @@ test:
 	$(call step,test-deploy)
 	$(call step,test-with-postgres)
 	$(call step,test-containers)
+	$(call step,test-cluster)
 	$(call step,bench-short)
 
 ## bench: measure the system as it ships (docs/performance.md); ARGS=-short runs every phase briefly
@@ -228,6 +241,62 @@ test-deploy: $(KUBE_CACHE)/kube-apiserver $(KUBE_CACHE)/etcd
 test-go:
 	@mkdir -p $(CURDIR)/.data/test-artifacts
 	go test -count=1 -shuffle=on -timeout 20m -artifacts -outputdir $(CURDIR)/.data/test-artifacts $(MODULE_PATTERNS)
+
+$(CLUSTER_CACHE)/kubelet:
+	@echo "Building the node components and kubectl (once; a few minutes)..."
+	@mkdir -p $(CLUSTER_CACHE)/tmp
+	cd tools/kube-node && CGO_ENABLED=0 GOWORK=off go build -trimpath \
+		-ldflags "-s -w -X k8s.io/component-base/version.gitVersion=v1.32.3" -o ../../$(CLUSTER_CACHE)/tmp/ \
+		k8s.io/kubernetes/cmd/kube-controller-manager k8s.io/kubernetes/cmd/kube-proxy \
+		k8s.io/kubernetes/cmd/kube-scheduler k8s.io/kubernetes/cmd/kubectl k8s.io/kubernetes/cmd/kubelet ./pause
+	@mv $(CLUSTER_CACHE)/tmp/* $(CLUSTER_CACHE)/ && rmdir $(CLUSTER_CACHE)/tmp
+
+$(CLUSTER_CACHE)/coredns:
+	@mkdir -p $(CLUSTER_CACHE)
+	cd tools/coredns && CGO_ENABLED=0 GOWORK=off go build -trimpath -ldflags "-s -w" -o ../../$@.tmp .
+	@mv $@.tmp $@
+
+$(CLUSTER_CACHE)/helm:
+	@mkdir -p $(CLUSTER_CACHE)
+	cd tools/helm && CGO_ENABLED=0 GOWORK=off go build -trimpath -ldflags "-s -w" -o ../../$@.tmp helm.sh/helm/v3/cmd/helm
+	@mv $@.tmp $@
+
+$(CLUSTER_CACHE)/operator:
+	@mkdir -p $(CLUSTER_CACHE)/dapr-tmp
+	cd tools/dapr-control-plane && CGO_ENABLED=0 GOWORK=off go build -trimpath \
+		-ldflags "-s -w -X github.com/dapr/dapr/pkg/buildinfo.version=$(DAPR_VERSION)" -o ../../$(CLUSTER_CACHE)/dapr-tmp/ \
+		github.com/dapr/dapr/cmd/injector github.com/dapr/dapr/cmd/placement \
+		github.com/dapr/dapr/cmd/scheduler github.com/dapr/dapr/cmd/operator
+	@mv $(CLUSTER_CACHE)/dapr-tmp/* $(CLUSTER_CACHE)/ && rmdir $(CLUSTER_CACHE)/dapr-tmp
+
+# cluster-bin: every binary of the one-node cluster, linked into bin/cluster.
+cluster-bin: daprd $(KUBE_CACHE)/kube-apiserver $(KUBE_CACHE)/etcd $(CLUSTER_CACHE)/kubelet $(CLUSTER_CACHE)/coredns $(CLUSTER_CACHE)/helm $(CLUSTER_CACHE)/operator
+	@mkdir -p $(CLUSTER_BIN)
+	@for b in kube-apiserver etcd; do ln -sfn ../../$(KUBE_CACHE)/$$b $(CLUSTER_BIN)/$$b; done
+	@for b in kubelet kube-proxy kube-controller-manager kube-scheduler kubectl pause coredns helm operator injector placement scheduler; do \
+		ln -sfn ../../$(CLUSTER_CACHE)/$$b $(CLUSTER_BIN)/$$b; done
+	@ln -sfn ../../$(DAPRD_CACHE) $(CLUSTER_BIN)/daprd
+	@ln -sfn ../../$(SENTRY_CACHE) $(CLUSTER_BIN)/sentry
+
+## cluster-up: start a one-node Kubernetes cluster here (root; containerd, runc, conntrack from Debian), install Dapr with Helm and deploy the system (docs/operations/kubernetes.md)
+cluster-up: cluster-bin images
+	$(CLUSTER_ENV) tools/cluster/node.sh up
+	$(CLUSTER_ENV) tools/cluster/images.sh
+	$(CLUSTER_ENV) tools/cluster/deploy.sh
+	@echo "Gateway: http://127.0.0.1:30404  (console: http://127.0.0.1:30404/console/)"
+	@echo "kubectl: export KUBECONFIG=$(CURDIR)/.data/cluster/kubeconfig PATH=$(CURDIR)/$(CLUSTER_BIN):\$$PATH"
+
+## cluster-down: stop the one-node cluster and remove everything it made (processes, mounts, interfaces, iptables chains, state)
+cluster-down:
+	$(CLUSTER_ENV) tools/cluster/node.sh down
+	$(CLUSTER_ENV) tools/cluster/leftovers.sh
+
+## test-cluster: cluster-up, the cluster checks (tests/cluster: sidecars, access control, the walk, scale-out, lost pods, rolling restarts), cluster-down
+test-cluster: cluster-bin images
+	@rc=0; $(MAKE) --no-print-directory cluster-up && \
+		(cd tests && PMS_CLUSTER_KUBECONFIG=$(CURDIR)/.data/cluster/kubeconfig PATH=$(CURDIR)/$(CLUSTER_BIN):$$PATH \
+			go test -count=1 -timeout 30m -v ./cluster/) || rc=1; \
+		$(MAKE) --no-print-directory cluster-down || rc=1; exit $$rc
 
 ## clean: remove bin/, .data/ and app logs (keeps the .cache/ build cache)
 clean:
