@@ -53,7 +53,7 @@ func run(ctx context.Context, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
-	health := httpserver.Health{Log: log, Checks: map[string]httpserver.Check{"database": pool.Ping}}
+	health := httpserver.Health{Log: log, Checks: map[string]httpserver.Check{"database": pool.Ping, "jwks": verifier.Ready}}
 	routes, err := analyticsapi.Routes(svc, analyticsapi.Security{AppAPIToken: cfg.Trust.AppAPIToken, Tokens: verifier}, health, log)
 	if err != nil {
 		return err

@@ -84,7 +84,7 @@ func run(ctx context.Context, log *slog.Logger) error {
 		Interval:  time.Second,
 		MaxWait:   10 * time.Second,
 	}
-	health := httpserver.Health{Log: log, Checks: map[string]httpserver.Check{"database": pool.Ping}}
+	health := httpserver.Health{Log: log, Checks: map[string]httpserver.Check{"database": pool.Ping, "jwks": verifier.Ready}}
 
 	g, ctx := errgroup.WithContext(ctx)
 	g.Go(func() error {

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/MicahParks/keyfunc/v3"
@@ -62,6 +63,8 @@ type Verifier struct {
 
 	mu       sync.Mutex
 	verified map[[sha256.Size]byte]verifiedToken
+
+	fetching atomic.Bool // a readiness check's JWKS fetch is under way
 }
 
 // VerifiedCacheTTL bounds how long a verified token is remembered, and
@@ -136,6 +139,30 @@ func NewVerifierFor(ctx context.Context, sidecarURL string, cfg ServiceConfig, l
 	client := InvokeClient(cfg.Dapr.Token, cfg.AuthAppID)
 	client.Timeout = 10 * time.Second
 	return NewVerifier(ctx, sidecarURL+"/.well-known/jwks.json", cfg.Issuer, cfg.Audience, client, log)
+}
+
+// readinessKeyID names no key: reading it makes the key store fetch the
+// JWKS again (as a token with an unknown kid does, under the same limit).
+const readinessKeyID = "readiness-check"
+
+// Ready is a readiness check: nil once the verifier holds signing keys. A
+// service that started before its identity provider (the first fetch
+// failed) would otherwise fetch again only when a token arrives, which no
+// client sends to a pod that is not ready; so until keys are held, each
+// call also starts a fetch in the background, at most one at a time.
+func (v *Verifier) Ready(ctx context.Context) error {
+	if all, err := v.keys.Storage().KeyReadAll(ctx); err == nil && len(all) > 0 {
+		return nil
+	}
+	if v.fetching.CompareAndSwap(false, true) {
+		go func() {
+			defer v.fetching.Store(false)
+			fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 15*time.Second)
+			defer cancel()
+			_, _ = v.keys.Storage().KeyRead(fctx, readinessKeyID)
+		}()
+	}
+	return fmt.Errorf("%w: the JWKS has not been fetched yet", ErrKeysUnavailable)
 }
 
 // Verify checks raw's signature (ES256 only, by the JWKS key its kid

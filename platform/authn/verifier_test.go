@@ -7,7 +7,9 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -88,6 +90,32 @@ func TestVerifierWithoutKeysRefusesWith503(t *testing.T) {
 	v.Middleware(http.HandlerFunc(func(http.ResponseWriter, *http.Request) { t.Fatal("let through") })).ServeHTTP(rec, req)
 	assert.Equal(t, http.StatusServiceUnavailable, rec.Code)
 	assert.NotEmpty(t, rec.Header().Get("Retry-After"))
+}
+
+// A service whose first JWKS fetch failed is not ready, and becomes ready
+// through its readiness checks alone once the keys can be fetched.
+func TestVerifierReadyOnceKeysAreFetched(t *testing.T) {
+	signer, err := authntest.NewSigner(issuer, audience)
+	require.NoError(t, err)
+	var up atomic.Bool
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !up.Load() {
+			http.Error(w, "starting", http.StatusServiceUnavailable)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write(signer.JWKS())
+	}))
+	t.Cleanup(srv.Close)
+	v, err := authn.NewVerifier(t.Context(), srv.URL, issuer, audience, srv.Client(), quietLog())
+	require.NoError(t, err)
+	require.ErrorIs(t, v.Ready(t.Context()), authn.ErrKeysUnavailable)
+
+	up.Store(true)
+	require.Eventually(t, func() bool { return v.Ready(t.Context()) == nil }, 30*time.Second, 100*time.Millisecond,
+		"ready once the JWKS can be fetched, with no token verified")
+	_, err = v.Verify(t.Context(), signer.Token(authntest.Claims{}))
+	assert.NoError(t, err)
 }
 
 func TestStaticVerifierAndKeyIDs(t *testing.T) {

@@ -225,7 +225,7 @@ func countsOf(t *testing.T, p pod) sidecarCounts {
 	var c sidecarCounts
 	for _, line := range strings.Split(string(r.body), "\n") {
 		switch {
-		case strings.HasPrefix(line, "dapr_service_invocation_req_recv_total{") && strings.Contains(line, `src_app_id="api-gateway"`):
+		case strings.HasPrefix(line, "dapr_runtime_service_invocation_req_recv_total{") && strings.Contains(line, `src_app_id="api-gateway"`):
 			c.invocations += metricValue(line)
 		case strings.HasPrefix(line, "dapr_component_pubsub_egress_count{") && strings.Contains(line, `topic="patient"`) && strings.Contains(line, `success="true"`):
 			c.published += metricValue(line)

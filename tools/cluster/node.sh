@@ -9,8 +9,8 @@
 set -euo pipefail
 . "$(dirname "$0")/env.sh"
 
-t0=$(date +%s.%N)
-el() { printf '%6.1fs %s\n' "$(echo "$(date +%s.%N) - $t0" | bc)" "$*"; }
+t0=$(date +%s%N)
+el() { local ms=$((($(date +%s%N) - t0) / 1000000)); printf '%4d.%ds %s\n' $((ms / 1000)) $((ms % 1000 / 100)) "$*"; }
 
 # bg NAME CMD...: starts CMD in the background from /, its PID in run/NAME.pid.
 bg() {
@@ -35,8 +35,8 @@ wait_for() {
 
 up() {
 	[ "$(id -u)" = 0 ] || { echo "the cluster runs its node as root (containerd, kubelet, iptables)" >&2; exit 1; }
-	for c in containerd runc conntrack iptables openssl bc; do
-		command -v $c >/dev/null || { echo "missing $c (Debian: apt-get install containerd runc conntrack iptables openssl bc containernetworking-plugins)" >&2; exit 1; }
+	for c in containerd runc conntrack iptables openssl; do
+		command -v $c >/dev/null || { echo "missing $c (Debian: apt-get install containerd runc conntrack iptables openssl containernetworking-plugins)" >&2; exit 1; }
 	done
 	[ -x /usr/lib/cni/bridge ] || { echo "missing the CNI plugins (apt-get install containernetworking-plugins)" >&2; exit 1; }
 	mkdir -p "$S/run" "$S/logs" "$S/var" "$S/etc/cni" "$S/orig" "$RUN"

@@ -114,12 +114,13 @@ func (b *Bearer) Run(ctx context.Context) error {
 	}
 }
 
-// Ready reports whether tokens can be verified.
-func (b *Bearer) Ready(context.Context) error {
+// Ready reports whether tokens can be verified: by the bearer middleware
+// and by the gateway's own verifier, each with its copy of the JWKS.
+func (b *Bearer) Ready(ctx context.Context) error {
 	if b.handler.Load() == nil {
 		return errors.New("JWKS not loaded yet")
 	}
-	return nil
+	return b.tokens.Ready(ctx)
 }
 
 // Middleware verifies the bearer token before next runs. The bearer
