@@ -122,7 +122,7 @@ func TestLocalAccessControlAllowsOnlyTheFlows(t *testing.T) {
 
 // The Kubernetes Configurations do the same, with the overlay's namespace.
 func TestKubernetesAccessControlAllowsOnlyTheFlows(t *testing.T) {
-	for _, o := range []struct{ dir, ns string }{{"overlays/dev", "pms-dev"}, {"overlays/prod", "pms"}} {
+	for _, o := range []struct{ dir, ns string }{{"overlays/dev", "pms-dev"}, {"overlays/prod", "pms"}, {"overlays/one-node", "pms-dev"}} {
 		t.Run(o.dir, func(t *testing.T) {
 			specs := map[string]*daprconfig.AccessControlSpec{}
 			for _, c := range build(t, k8sDir(t, o.dir)).configs {

@@ -53,7 +53,7 @@ func TestManifestsAreAcceptedByAKubernetesAPIServer(t *testing.T) {
 
 	installDaprCRDs(t, dyn)
 	mapper.Reset()
-	for _, o := range []string{"overlays/dev", "overlays/prod"} {
+	for _, o := range []string{"overlays/dev", "overlays/prod"} { // one-node: applied to a real cluster by make test-cluster
 		t.Run(o, func(t *testing.T) {
 			objs := kustomized(t, k8sDir(t, o))
 			// Namespaces first, for real: the rest cannot be admitted without.

@@ -23,7 +23,6 @@ for ipt in iptables ip6tables; do
 	done
 done
 [ -e "$RUN" ] && left+=("directory $RUN")
-[ -d /var/lib/kubelet ] && left+=("directory /var/lib/kubelet")
 if [ ${#left[@]} -gt 0 ]; then
 	echo "the cluster left behind:" >&2
 	printf '  %s\n' "${left[@]}" >&2

@@ -49,6 +49,11 @@ up() {
 	[ -s "$S/orig/sysctl.txt" ] || for k in "${SYSCTLS[@]}"; do
 		v=$(sysctl -n "$k" 2>/dev/null) && echo "$k=$v"
 	done >"$S/orig/sysctl.txt"
+	# Host paths kubelet and containerd create whatever their root dirs are:
+	# down removes those that were not there before.
+	[ -e "$S/orig/host-paths.txt" ] || for d in /var/lib/kubelet /var/log/pods /var/log/containers /usr/libexec/kubernetes /var/lib/cni; do
+		[ -e "$d" ] || echo "$d"
+	done >"$S/orig/host-paths.txt"
 	sysctl -qw net.ipv4.ip_forward=1
 	# The node's address: the pods' gateway on their bridge, made here
 	# before the first pod so the API server and kubelet can bind it (the
@@ -184,8 +189,13 @@ down() {
 		while IFS='=' read -r k v; do [ -n "$v" ] && sysctl -qw "$k=$v"; done <"$S/orig/sysctl.txt"
 		rm -f "$S/orig/sysctl.txt"
 	fi
-	# Host paths kubelet and containerd create whatever their root dirs are.
-	rm -rf /var/lib/kubelet /var/log/pods /var/log/containers /usr/libexec/kubernetes /var/lib/cni "$RUN"
+	# Host paths the cluster created, and libcni's cache of its network.
+	rm -f /var/lib/cni/results/"$CNI_NETWORK"-*
+	if [ -s "$S/orig/host-paths.txt" ]; then
+		while read -r d; do rm -rf "$d"; done <"$S/orig/host-paths.txt"
+	fi
+	rm -f "$S/orig/host-paths.txt"
+	rm -rf "$RUN"
 	rm -rf "$S/var" "$S/run"
 	echo "cluster down"
 }
