@@ -300,4 +300,5 @@ test-cluster: cluster-bin images
 
 ## clean: remove bin/, .data/ and app logs (keeps the .cache/ build cache)
 clean:
+	@if ls .data/cluster/run/*.pid >/dev/null 2>&1; then echo "the one-node cluster is running: make cluster-down first"; exit 1; fi
 	rm -rf bin .data apps/*/.dapr

@@ -17,6 +17,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/pms-dapr/pms/tests/internal/wait"
 )
 
 // The tests run in file order and share the deployed system: the walk
@@ -139,7 +141,7 @@ func TestWalkThroughTheGateway(t *testing.T) {
 	}
 	require.NoError(t, json.Unmarshal(r.body, &created))
 
-	eventually(t, time.Minute, "patient read back with its billing account", func() error {
+	wait.Until(t, time.Minute, "patient read back with its billing account", func() error {
 		r := mustCall(t, http.MethodGet, gateway+"/patients/"+created.ID, token, nil)
 		var p struct {
 			Email            string `json:"email"`
@@ -156,7 +158,7 @@ func TestWalkThroughTheGateway(t *testing.T) {
 		}
 		return nil
 	})
-	eventually(t, time.Minute, "analytics counted the registration", func() error {
+	wait.Until(t, time.Minute, "analytics counted the registration", func() error {
 		if n := createdCount(t, token); n <= before {
 			return fmt.Errorf("created %d, was %d", n, before)
 		}
@@ -252,7 +254,7 @@ func TestLosingAPodLosesNothing(t *testing.T) {
 			l := startLoad(token, 20, 0, true)
 			time.Sleep(5 * time.Second)
 			mustKubectl(t, "-n", namespace, "delete", "pod", victim, "--wait=false")
-			eventually(t, 3*time.Minute, app+" back at 2 ready replicas", func() error {
+			wait.Until(t, 3*time.Minute, app+" back at 2 ready replicas", func() error {
 				ready := readyPods(t, app)
 				for _, p := range ready {
 					if p.Metadata.Name == victim {

@@ -12,6 +12,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/pms-dapr/pms/tests/internal/wait"
 )
 
 // registration is one patient registered through the gateway under load.
@@ -145,14 +147,14 @@ func requireAllStoredOnce(t *testing.T, token string, regs []*registration) {
 	assert.Equal(t, fmt.Sprintf("%d|%d", len(ids), len(ids)),
 		psql(t, "billing", "SELECT count(*), count(DISTINCT patient_id) FROM billing_accounts WHERE patient_id IN ("+quoted+")"),
 		"billing accounts (rows|patients)")
-	eventually(t, 2*time.Minute, "every patient holds its billing account", func() error {
+	wait.Until(t, 2*time.Minute, "every patient holds its billing account", func() error {
 		if n := psql(t, "patient", "SELECT count(*) FROM patients WHERE billing_account_id IS NULL AND id IN ("+quoted+")"); n != "0" {
 			return fmt.Errorf("%s patients without a billing account", n)
 		}
 		return nil
 	})
 	// One analytics event each, once the events have arrived.
-	eventually(t, 3*time.Minute, "analytics counted every registration once", func() error {
+	wait.Until(t, 3*time.Minute, "analytics counted every registration once", func() error {
 		got := psql(t, "analytics", "SELECT count(*), count(DISTINCT patient_id) FROM patient_events WHERE event_type = 'PATIENT_CREATED' AND patient_id IN ("+quoted+")")
 		if want := fmt.Sprintf("%d|%d", len(ids), len(ids)); got != want {
 			return fmt.Errorf("events (rows|patients) %s, want %s", got, want)
@@ -160,7 +162,7 @@ func requireAllStoredOnce(t *testing.T, token string, regs []*registration) {
 		return nil
 	})
 	// And nothing is left in the outbox.
-	eventually(t, time.Minute, "outbox drained", func() error {
+	wait.Until(t, time.Minute, "outbox drained", func() error {
 		if n := psql(t, "patient", "SELECT count(*) FROM outbox WHERE sent_at IS NULL"); n != "0" {
 			return fmt.Errorf("%s unsent", n)
 		}

@@ -21,6 +21,8 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/pms-dapr/pms/tests/internal/wait"
 )
 
 const (
@@ -131,7 +133,7 @@ func adminToken(t *testing.T) string {
 	t.Helper()
 	email, password := secret(t, "auth-bootstrap-admin", "email"), secret(t, "auth-bootstrap-admin", "password")
 	var r response
-	eventually(t, time.Minute, "admin login", func() error {
+	wait.Until(t, time.Minute, "admin login", func() error {
 		var err error
 		r, err = call(http.MethodPost, gateway+"/auth/login", "", map[string]string{"email": email, "password": password})
 		if err == nil && r.status != http.StatusOK {
@@ -145,22 +147,6 @@ func adminToken(t *testing.T) string {
 	require.NoError(t, json.Unmarshal(r.body, &s))
 	require.NotEmpty(t, s.AccessToken)
 	return s.AccessToken
-}
-
-// eventually retries check until it passes or limit passes.
-func eventually(t *testing.T, limit time.Duration, what string, check func() error) {
-	t.Helper()
-	deadline := time.Now().Add(limit)
-	for {
-		err := check()
-		if err == nil {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: not true within %s: %v", what, limit, err)
-		}
-		time.Sleep(500 * time.Millisecond)
-	}
 }
 
 type pod struct {
@@ -220,7 +206,7 @@ func readyPods(t *testing.T, app string) []pod {
 func scale(t *testing.T, app string, n int) {
 	t.Helper()
 	mustKubectl(t, "-n", namespace, "scale", "deployment", app, fmt.Sprintf("--replicas=%d", n))
-	eventually(t, 3*time.Minute, fmt.Sprintf("%s at %d ready replicas", app, n), func() error {
+	wait.Until(t, 3*time.Minute, fmt.Sprintf("%s at %d ready replicas", app, n), func() error {
 		all, ready := pods(t, app), readyPods(t, app)
 		if len(all) != n || len(ready) != n {
 			return fmt.Errorf("%d pods, %d ready", len(all), len(ready))

@@ -16,6 +16,8 @@ import (
 	"github.com/google/uuid"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/pms-dapr/pms/tests/internal/wait"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials"
@@ -186,7 +188,7 @@ func TestEventsCarryNoPHI(t *testing.T) {
 
 	details := []string{body["name"], body["email"], body["phone"], body["dateOfBirth"], "77 Obscure Lane", "78 Obscure Lane", p.MRN}
 	allowed := map[string]bool{"eventId": true, "type": true, "occurredAt": true, "version": true, "patientId": true, "attributes": true}
-	eventually(t, 10*time.Second, "the patient's events are on the topic", func() error {
+	wait.Until(t, 10*time.Second, "the patient's events are on the topic", func() error {
 		seen := 0
 		for _, rec := range topicRecords(t, "patient") {
 			for _, d := range details {

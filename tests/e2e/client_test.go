@@ -140,22 +140,6 @@ func createPatient(t *testing.T, body map[string]string) (patient, response) {
 	return decodeAs[patient](t, r), r
 }
 
-// eventually retries check until it passes or limit passes.
-func eventually(t *testing.T, limit time.Duration, what string, check func() error) {
-	t.Helper()
-	deadline := time.Now().Add(limit)
-	for {
-		err := check()
-		if err == nil {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: not true within %s: %v", what, limit, err)
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
-}
-
 // sidecarConn is a gRPC connection to patient-service's sidecar, used to
 // reach billing-service the way patient-service does.
 func sidecarConn(t *testing.T) *grpc.ClientConn {

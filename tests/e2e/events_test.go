@@ -13,6 +13,8 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/pms-dapr/pms/tests/internal/wait"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -65,7 +67,7 @@ func TestAnalyticsIsIdempotentAndDeadLettersMalformedEvents(t *testing.T) {
 	require.NotEmpty(t, after.ID)
 
 	// The replayed event counts once, the real patient once: +2 in all.
-	eventually(t, 10*time.Second, "analytics catches up", func() error {
+	wait.Until(t, 10*time.Second, "analytics catches up", func() error {
 		if n := analyticsSummary(t).TotalPatientsCreated; n != before+2 {
 			return fmt.Errorf("totalPatientsCreated = %d, want %d", n, before+2)
 		}
@@ -73,7 +75,7 @@ func TestAnalyticsIsIdempotentAndDeadLettersMalformedEvents(t *testing.T) {
 	})
 	time.Sleep(time.Second)
 	assert.Equal(t, before+2, analyticsSummary(t).TotalPatientsCreated, "no late duplicate")
-	eventually(t, 10*time.Second, "the malformed event is in the dead-letter topic", func() error {
+	wait.Until(t, 10*time.Second, "the malformed event is in the dead-letter topic", func() error {
 		for _, r := range topicRecords(t, deadLetterTopic) {
 			if strings.Contains(string(r.Value), marker) {
 				return nil
@@ -120,7 +122,7 @@ func TestAnalyticsDatabaseOutageLosesNothing(t *testing.T) {
 	setAnalyticsDatabase(true)
 	restored = true
 
-	eventually(t, 90*time.Second, "every event of the outage is counted", func() error {
+	wait.Until(t, 90*time.Second, "every event of the outage is counted", func() error {
 		if got := analyticsSummary(t).TotalPatientsCreated; got != before+n {
 			return fmt.Errorf("totalPatientsCreated = %d, want %d", got, before+n)
 		}

@@ -11,6 +11,8 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/pms-dapr/pms/tests/internal/wait"
 )
 
 // Restarting PostgreSQL while patients are registered and read gives only
@@ -69,7 +71,7 @@ func TestDatabaseRestartGivesNo500(t *testing.T) {
 		assert.Contains(t, []int{http.StatusOK, http.StatusCreated, http.StatusConflict, http.StatusServiceUnavailable},
 			status, "status %d during the restart", status)
 	}
-	eventually(t, 30*time.Second, "the system serves again", func() error {
+	wait.Until(t, 30*time.Second, "the system serves again", func() error {
 		if r := doAs(t, adminToken, http.MethodGet, gateway+"/patients?limit=1", nil); r.status != http.StatusOK {
 			return fmt.Errorf("GET /patients: %d %s", r.status, r.body)
 		}
@@ -105,7 +107,7 @@ func TestAppsConnectAsTheirRuntimeRoles(t *testing.T) {
 		super    bool
 	}
 	var logins []session
-	eventually(t, 30*time.Second, "every app holds a connection to its database", func() error {
+	wait.Until(t, 30*time.Second, "every app holds a connection to its database", func() error {
 		rows, err := admin.Query(ctx, `
 SELECT DISTINCT a.datname, a.usename, r.rolsuper
 FROM pg_stat_activity a JOIN pg_roles r ON r.rolname = a.usename

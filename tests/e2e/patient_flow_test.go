@@ -11,6 +11,8 @@ import (
 	"github.com/google/uuid"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/pms-dapr/pms/tests/internal/wait"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
@@ -43,7 +45,7 @@ func TestCreatePatientReachesBillingAndAnalytics(t *testing.T) {
 	assert.Equal(t, created.Email, acct.GetAccount().GetEmail())
 	assert.Equal(t, billingv1.AccountStatus_ACCOUNT_STATUS_ACTIVE, acct.GetAccount().GetStatus())
 
-	eventually(t, 10*time.Second, "analytics counts the new patient", func() error {
+	wait.Until(t, 10*time.Second, "analytics counts the new patient", func() error {
 		if n := analyticsSummary(t).TotalPatientsCreated; n != before+1 {
 			return fmt.Errorf("totalPatientsCreated = %d, want %d", n, before+1)
 		}
@@ -160,7 +162,7 @@ func TestPatientCreatedDuringBillingOutageGetsAccount(t *testing.T) {
 	restarted = true
 
 	var acct string
-	eventually(t, 60*time.Second, "the patient gets a billing account", func() error {
+	wait.Until(t, 60*time.Second, "the patient gets a billing account", func() error {
 		p := decodeAs[patient](t, do(t, http.MethodGet, gateway+"/patients/"+created.ID, nil))
 		if p.BillingAccountID == "" {
 			return fmt.Errorf("patient %s still has no billingAccountId", created.ID)
@@ -179,7 +181,7 @@ func TestBillingRejectsBadInputWithGRPCCodes(t *testing.T) {
 	api := billingv1.NewBillingServiceClient(sidecarConn(t))
 	// A test that stopped billing-service may have left patient-service's
 	// circuit breaker open for a few seconds.
-	eventually(t, 30*time.Second, "billing-service answers through patient-service's sidecar", func() error {
+	wait.Until(t, 30*time.Second, "billing-service answers through patient-service's sidecar", func() error {
 		_, err := api.CreateBillingAccount(ctx, &billingv1.CreateBillingAccountRequest{
 			PatientId: uuid.NewString(), Name: "Breaker Probe", Email: "probe@example.com"})
 		return err

@@ -11,6 +11,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/pms-dapr/pms/tests/internal/wait"
 )
 
 // Patient lifecycle: conditional writes, idempotent creates, search and
@@ -166,7 +168,7 @@ func TestDeletedPatientIsGoneListedForAdminsAndCounted(t *testing.T) {
 	require.Equal(t, http.StatusOK, status)
 	assert.Equal(t, http.StatusForbidden, doAs(t, clin.AccessToken, http.MethodGet, gateway+"/patients?deleted=true", nil).status)
 
-	eventually(t, 15*time.Second, "analytics counts the deletion", func() error {
+	wait.Until(t, 15*time.Second, "analytics counts the deletion", func() error {
 		now := analyticsSummary(t)
 		if now.TotalPatientsDeleted != before.TotalPatientsDeleted+1 {
 			return fmt.Errorf("totalPatientsDeleted = %d, want %d", now.TotalPatientsDeleted, before.TotalPatientsDeleted+1)

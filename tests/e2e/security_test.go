@@ -13,6 +13,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/pms-dapr/pms/tests/internal/wait"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
@@ -222,7 +224,7 @@ func TestGatewayWaitsForKeysAndNeverFailsOpen(t *testing.T) {
 		_ = waitRoutable(ctx)
 	})
 	require.NoError(t, sys.StartApp("api-gateway"))
-	eventually(t, 30*time.Second, "the gateway process serves", func() error {
+	wait.Until(t, 30*time.Second, "the gateway process serves", func() error {
 		resp, err := httpClient.Get(gateway + "/healthz")
 		if err != nil {
 			return err

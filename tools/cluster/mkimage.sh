@@ -9,7 +9,9 @@ mkdir -p "$w/blobs/sha256"
 tar --sort=name --mtime=@0 --owner=0 --group=0 --numeric-owner -C "$rootfs" -cf "$w/layer.tar" .
 ld=$(sha256sum "$w/layer.tar" | cut -d' ' -f1); ls=$(stat -c %s "$w/layer.tar")
 mv "$w/layer.tar" "$w/blobs/sha256/$ld"
-ep=$(printf '%s\n' "$@" | python3 -c 'import json,sys; print(json.dumps([l.rstrip("\n") for l in sys.stdin if l.strip()]))')
+ep=
+for a in "$@"; do ep="${ep:+$ep,}\"$a\""; done
+ep="[$ep]"
 printf '{"architecture":"amd64","os":"linux","config":{"User":"%s","Entrypoint":%s,"Env":["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"],"WorkingDir":"/"},"rootfs":{"type":"layers","diff_ids":["sha256:%s"]},"history":[{"created_by":"tools/cluster/mkimage.sh"}]}' \
 	"$user" "$ep" "$ld" >"$w/config.json"
 cd_=$(sha256sum "$w/config.json" | cut -d' ' -f1); cs=$(stat -c %s "$w/config.json")
