@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	componentsapi "github.com/dapr/dapr/pkg/apis/components/v1alpha1"
 	configurationapi "github.com/dapr/dapr/pkg/apis/configuration/v1alpha1"
@@ -210,6 +211,19 @@ func TestEveryAppHasOneDeploymentMatchingTheRunTemplate(t *testing.T) {
 				}
 				assert.Equal(t, "0.0.0.0", listen, "%s: apps listen on loopback unless told, and the kubelet's probes come from the node", a.AppID)
 				assert.False(t, c.Resources.Limits.Memory().IsZero(), "%s has limits", a.AppID)
+				// Graceful shutdown (docs/operations/kubernetes.md): the app
+				// outlives its sidecar's serving window, then drains, all
+				// within the grace period.
+				block, err := time.ParseDuration(ann["dapr.io/block-shutdown-duration"])
+				require.NoError(t, err, "%s: dapr.io/block-shutdown-duration", a.AppID)
+				require.NotNil(t, c.Lifecycle, a.AppID)
+				require.NotNil(t, c.Lifecycle.PreStop, a.AppID)
+				require.NotNil(t, c.Lifecycle.PreStop.Sleep, "%s: preStop sleeps", a.AppID)
+				preStop := time.Duration(c.Lifecycle.PreStop.Sleep.Seconds) * time.Second
+				assert.Greater(t, preStop, block, "%s: the app stops after its sidecar stops taking requests", a.AppID)
+				grace := found[0].Spec.Template.Spec.TerminationGracePeriodSeconds
+				require.NotNil(t, grace, a.AppID)
+				assert.GreaterOrEqual(t, time.Duration(*grace)*time.Second, preStop+10*time.Second, "%s: room for preStop and the app's drain", a.AppID)
 				assert.NotEmpty(t, ann["dapr.io/sidecar-memory-limit"], a.AppID)
 			}
 			assert.Equal(t, 2, b.kinds["PodDisruptionBudget"])
