@@ -6,6 +6,7 @@ import (
 	"maps"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -211,19 +212,7 @@ func TestEveryAppHasOneDeploymentMatchingTheRunTemplate(t *testing.T) {
 				}
 				assert.Equal(t, "0.0.0.0", listen, "%s: apps listen on loopback unless told, and the kubelet's probes come from the node", a.AppID)
 				assert.False(t, c.Resources.Limits.Memory().IsZero(), "%s has limits", a.AppID)
-				// Graceful shutdown (docs/operations/kubernetes.md): the app
-				// outlives its sidecar's serving window, then drains, all
-				// within the grace period.
-				block, err := time.ParseDuration(ann["dapr.io/block-shutdown-duration"])
-				require.NoError(t, err, "%s: dapr.io/block-shutdown-duration", a.AppID)
-				require.NotNil(t, c.Lifecycle, a.AppID)
-				require.NotNil(t, c.Lifecycle.PreStop, a.AppID)
-				require.NotNil(t, c.Lifecycle.PreStop.Sleep, "%s: preStop sleeps", a.AppID)
-				preStop := time.Duration(c.Lifecycle.PreStop.Sleep.Seconds) * time.Second
-				assert.Greater(t, preStop, block, "%s: the app stops after its sidecar stops taking requests", a.AppID)
-				grace := found[0].Spec.Template.Spec.TerminationGracePeriodSeconds
-				require.NotNil(t, grace, a.AppID)
-				assert.GreaterOrEqual(t, time.Duration(*grace)*time.Second, preStop+10*time.Second, "%s: room for preStop and the app's drain", a.AppID)
+				checkGracefulShutdown(t, a.AppID, found[0])
 				assert.NotEmpty(t, ann["dapr.io/sidecar-memory-limit"], a.AppID)
 			}
 			assert.Equal(t, 2, b.kinds["PodDisruptionBudget"])
@@ -242,6 +231,37 @@ func TestEveryAppHasOneDeploymentMatchingTheRunTemplate(t *testing.T) {
 			assert.Equal(t, policies, b.kinds["NetworkPolicy"])
 		})
 	}
+}
+
+// checkGracefulShutdown checks the order docs/operations/kubernetes.md
+// describes. An app other apps invoke through Dapr stops after its sidecar
+// stops taking their requests (callers' sidecars keep their connections to
+// it until then). The gateway, which clients reach through its Service,
+// stops and drains while its sidecar still serves its calls out. All of it
+// within the grace period.
+func checkGracefulShutdown(t *testing.T, app string, d appsv1.Deployment) {
+	t.Helper()
+	const appDrain = 10 * time.Second // httpserver.ShutdownTimeout
+	ann := d.Spec.Template.Annotations
+	block, err := time.ParseDuration(ann["dapr.io/block-shutdown-duration"])
+	require.NoError(t, err, "%s: dapr.io/block-shutdown-duration", app)
+	sidecarDrain, err := strconv.Atoi(ann["dapr.io/graceful-shutdown-seconds"])
+	require.NoError(t, err, "%s: dapr.io/graceful-shutdown-seconds", app)
+	c := d.Spec.Template.Spec.Containers[0]
+	require.NotNil(t, c.Lifecycle, app)
+	require.NotNil(t, c.Lifecycle.PreStop, app)
+	require.NotNil(t, c.Lifecycle.PreStop.Sleep, "%s: preStop sleeps", app)
+	preStop := time.Duration(c.Lifecycle.PreStop.Sleep.Seconds) * time.Second
+	last := preStop + appDrain
+	if app == "api-gateway" {
+		assert.Less(t, last, block, "%s: the app drains before its sidecar stops", app)
+		last = block + time.Duration(sidecarDrain)*time.Second
+	} else {
+		assert.Greater(t, preStop, block, "%s: the app stops after its sidecar stops taking requests", app)
+	}
+	grace := d.Spec.Template.Spec.TerminationGracePeriodSeconds
+	require.NotNil(t, grace, app)
+	assert.GreaterOrEqual(t, time.Duration(*grace)*time.Second, last, "%s: the grace period covers the shutdown", app)
 }
 
 func TestDaprResourcesAreScopedToRealApps(t *testing.T) {
