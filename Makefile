@@ -283,7 +283,7 @@ cluster-up: cluster-bin images
 	$(CLUSTER_ENV) tools/cluster/node.sh up
 	$(CLUSTER_ENV) tools/cluster/images.sh
 	$(CLUSTER_ENV) tools/cluster/deploy.sh
-	@echo "Gateway: http://127.0.0.1:30404  (console: http://127.0.0.1:30404/console/)"
+	@echo "Gateway and staff console: http://127.0.0.1:30404/"
 	@echo "kubectl: export KUBECONFIG=$(CURDIR)/.data/cluster/kubeconfig PATH=$(CURDIR)/$(CLUSTER_BIN):\$$PATH"
 
 ## cluster-down: stop the one-node cluster and remove everything it made (processes, mounts, interfaces, iptables chains, state)
