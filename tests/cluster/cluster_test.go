@@ -250,18 +250,19 @@ func TestLosingAPodLosesNothing(t *testing.T) {
 	token := adminToken(t)
 	for _, app := range []string{"patient-service", "analytics-service"} {
 		t.Run(app, func(t *testing.T) {
-			victim := readyPods(t, app)[0].Metadata.Name
+			ready := readyPods(t, app)
+			victim, replicas := ready[0].Metadata.Name, len(ready)
 			l := startLoad(token, 20, 0, true)
 			time.Sleep(5 * time.Second)
 			mustKubectl(t, "-n", namespace, "delete", "pod", victim, "--wait=false")
-			wait.Until(t, 3*time.Minute, app+" back at 2 ready replicas", func() error {
+			wait.Until(t, 3*time.Minute, fmt.Sprintf("%s back at %d ready replicas", app, replicas), func() error {
 				ready := readyPods(t, app)
 				for _, p := range ready {
 					if p.Metadata.Name == victim {
 						return fmt.Errorf("%s still ready", victim)
 					}
 				}
-				if len(ready) < 2 {
+				if len(ready) < replicas {
 					return fmt.Errorf("%d ready", len(ready))
 				}
 				return nil
