@@ -1,11 +1,11 @@
 # Sourced by the cluster scripts: where the one-node cluster keeps its
-# state, and the addresses it uses. The node's address lives on a dummy
-# interface the cluster creates (pmsnode0), so nothing binds or advertises
-# the machine's own address; pods are on the pmsbr0 bridge.
+# state, and the addresses it uses. Nothing binds or advertises the
+# machine's own address: the node's address is on the pods' bridge
+# (pmsbr0), which the cluster creates.
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
-S=${CLUSTER_DIR:-$ROOT/.data/cluster}     # state: pki, etc, var, logs, pids
+S=$ROOT/.data/cluster                     # state: pki, etc, var, logs, pids
 RUN=/run/pms-cluster                      # containerd state and sockets, runc
-B=${CLUSTER_BIN:-$S/bin}                  # binaries (the Makefile links them)
+B=${CLUSTER_BIN:-$ROOT/bin/cluster}       # binaries (make cluster-bin links them)
 NODE=pms-node
 # The node's address is the pods' gateway on the bridge: the API server,
 # kubelet and the cluster DNS listen there, and pods reach it directly.
