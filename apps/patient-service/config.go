@@ -3,6 +3,7 @@ package main
 import (
 	"time"
 
+	"github.com/pms-dapr/pms/apps/patient-service/internal/fhirapi"
 	"github.com/pms-dapr/pms/platform/appconfig"
 	"github.com/pms-dapr/pms/platform/authn"
 	"github.com/pms-dapr/pms/platform/pgdb"
@@ -23,8 +24,11 @@ type config struct {
 	// costs a registration at most this much.
 	BillingTimeout    time.Duration `env:"BILLING_TIMEOUT, default=300ms" help:"How long a registration waits for its billing account before answering without it (the reconciler opens it later)."`
 	ReconcileInterval time.Duration `env:"BILLING_RECONCILE_INTERVAL, default=2s" help:"How often the reconciler looks for patients without a billing account."`
-	Trust             authn.ServiceConfig
-	Profiling         service.Profiling
+	// FHIR
+	FHIRBaseURL   string `env:"FHIR_BASE_URL" help:"The FHIR API's public base URL, as clients reach it through the gateway (https://pms.example.org/fhir/R4); links and Location headers start with it. Empty: taken from the X-Forwarded-Proto and X-Forwarded-Host the gateway sends."`
+	FHIRMRNSystem string `env:"FHIR_MRN_SYSTEM, default=http://pms.example.org/fhir/sid/mrn" help:"The identifier system (a URI) of the medical record number in FHIR resources; set it to your organisation's."`
+	Trust         authn.ServiceConfig
+	Profiling     service.Profiling
 }
 
 // Validate checks what presence alone does not.
@@ -33,6 +37,9 @@ func (c config) Validate() error {
 		return err
 	}
 	if err := appconfig.Positive("BILLING_RECONCILE_INTERVAL", c.ReconcileInterval); err != nil {
+		return err
+	}
+	if err := fhirapi.CheckConfig(c.FHIRBaseURL, c.FHIRMRNSystem); err != nil {
 		return err
 	}
 	if err := c.Trust.Validate(); err != nil {

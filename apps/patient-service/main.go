@@ -13,9 +13,11 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/go-chi/chi/v5"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/pms-dapr/pms/apps/patient-service/internal/billingclient"
+	"github.com/pms-dapr/pms/apps/patient-service/internal/fhirapi"
 	"github.com/pms-dapr/pms/apps/patient-service/internal/outbox"
 	"github.com/pms-dapr/pms/apps/patient-service/internal/patient"
 	"github.com/pms-dapr/pms/apps/patient-service/internal/patientapi"
@@ -88,7 +90,19 @@ func run(ctx context.Context, log *slog.Logger) error {
 
 	g, ctx := errgroup.WithContext(ctx)
 	g.Go(func() error {
-		return httpserver.ListenAndServe(ctx, log, net.JoinHostPort(cfg.ListenHost, cfg.Port), patientapi.Routes(svc, patientapi.Security{AppAPIToken: cfg.Trust.AppAPIToken, Tokens: verifier}, health, log))
+		fhirCfg := fhirapi.Config{BaseURL: cfg.FHIRBaseURL, MRNSystem: cfg.FHIRMRNSystem}
+		return httpserver.ListenAndServe(ctx, log, net.JoinHostPort(cfg.ListenHost, cfg.Port),
+			patientapi.Routes(svc, patientapi.Security{AppAPIToken: cfg.Trust.AppAPIToken, Tokens: verifier}, health, log,
+				func(r chi.Router) { fhirapi.Mount(r, svc, fhirCfg, verifier.Middleware, log) }))
+	})
+	g.Go(func() error {
+		// Rows from before name parts existed get their search keys.
+		if n, err := store.BackfillSearchKeys(ctx); err != nil {
+			log.Warn("search keys not filled in; FHIR name searches miss older records until the next start", "err", err)
+		} else if n > 0 {
+			log.Info("search keys filled in", "patients", n)
+		}
+		return nil
 	})
 	g.Go(func() error { return store.WatchOutbox(ctx, log.With("component", "outbox"), wake) })
 	g.Go(func() error { return relay.Run(ctx) })

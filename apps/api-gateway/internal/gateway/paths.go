@@ -4,6 +4,7 @@ import (
 	"errors"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 
 	"github.com/go-chi/chi/v5"
@@ -93,4 +94,18 @@ func canonicalQuery(raw string) (string, error) {
 		return "", validation.Field("query", "query", "must be a well-formed query string")
 	}
 	return v.Encode(), nil
+}
+
+// withVersion forwards to prefix + {id} (as withID) + infix + {vid}, a
+// version number.
+func withVersion(prefix, infix string) upstream {
+	return func(r *http.Request) (string, bool) {
+		path, ok := withID(prefix, infix)(r)
+		vid := chi.URLParam(r, "vid")
+		n, err := strconv.ParseInt(vid, 10, 64)
+		if !ok || err != nil || n < 1 || strconv.FormatInt(n, 10) != vid {
+			return "", false
+		}
+		return path + vid, true
+	}
 }

@@ -4,6 +4,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"strings"
 
 	"github.com/go-chi/chi/v5"
 	"github.com/go-chi/chi/v5/middleware"
@@ -12,6 +13,7 @@ import (
 	"github.com/pms-dapr/pms/apps/api-gateway/internal/apidocs"
 	"github.com/pms-dapr/pms/apps/api-gateway/internal/console"
 	"github.com/pms-dapr/pms/platform/clientaddr"
+	"github.com/pms-dapr/pms/platform/fhir"
 	"github.com/pms-dapr/pms/platform/httpserver"
 	"github.com/pms-dapr/pms/platform/problem"
 	"github.com/pms-dapr/pms/platform/requestid"
@@ -42,17 +44,17 @@ type Config struct {
 // each forwarded to a path built from its validated parameters; a path that
 // is not in canonical form is refused before routing (strictPaths). Every
 // route but login, refresh, the public key documents, health, the API
-// reference and the console's static files needs a valid access token and a
-// role the policy allows.
+// reference, the FHIR CapabilityStatement and the console's static files
+// needs a valid access token and a role the policy allows.
 func Routes(cfg Config, t Targets, auth func(http.Handler) http.Handler, health httpserver.Health, log *slog.Logger) http.Handler {
 	r := chi.NewRouter()
-	r.Use(requestid.EdgeMiddleware, httpserver.AccessLog(log), middleware.Recoverer, securityHeaders, strictPaths, limitBody)
+	r.Use(requestid.EdgeMiddleware, httpserver.AccessLog(log), middleware.Recoverer, securityHeaders, fhirErrors, strictPaths, limitBody)
 	if len(cfg.AllowedOrigins) > 0 {
 		r.Use(cors.Handler(cors.Options{
 			AllowedOrigins: cfg.AllowedOrigins,
 			AllowedMethods: []string{"GET", "POST", "PUT", "PATCH", "DELETE"},
-			AllowedHeaders: []string{"Authorization", "Content-Type", "If-Match", "Idempotency-Key", "X-Request-Id"},
-			ExposedHeaders: []string{"Location", "ETag", "X-Request-Id", "Retry-After"},
+			AllowedHeaders: []string{"Authorization", "Content-Type", "If-Match", "If-None-Exist", "Prefer", "Idempotency-Key", "X-Request-Id"},
+			ExposedHeaders: []string{"Location", "ETag", "Last-Modified", "X-Request-Id", "Retry-After"},
 			MaxAge:         600,
 		}))
 	}
@@ -94,6 +96,25 @@ func Routes(cfg Config, t Targets, auth func(http.Handler) http.Handler, health 
 		r.Get("/analytics/summary", allow(adminsOnly, analytics.To(fixed("/analytics/summary"))).ServeHTTP)
 	})
 
+	// The FHIR API: the same roles as /patients, errors as OperationOutcome;
+	// the CapabilityStatement is public (clients read it before signing in).
+	r.Route("/fhir/R4", func(r chi.Router) {
+		r.Get("/metadata", patients.To(fixed("/fhir/R4/metadata")).ServeHTTP)
+		r.Group(func(r chi.Router) {
+			r.Use(auth)
+			r.Get("/Patient", allow(patientReaders, patients.To(fixed("/fhir/R4/Patient"))).ServeHTTP)
+			r.Post("/Patient", allow(patientWriters, patients.To(fixed("/fhir/R4/Patient"))).ServeHTTP)
+			r.Post("/Patient/_search", allow(patientReaders, patients.To(fixed("/fhir/R4/Patient/_search"))).ServeHTTP)
+			r.Get("/Patient/{id}", allow(patientReaders, patients.To(withID("/fhir/R4/Patient/", ""))).ServeHTTP)
+			r.Put("/Patient/{id}", allow(patientWriters, patients.To(withID("/fhir/R4/Patient/", ""))).ServeHTTP)
+			r.Delete("/Patient/{id}", allow(adminsOnly, patients.To(withID("/fhir/R4/Patient/", ""))).ServeHTTP)
+			r.Get("/Patient/{id}/_history", allow(patientReaders, patients.To(withID("/fhir/R4/Patient/", "/_history"))).ServeHTTP)
+			r.Get("/Patient/{id}/_history/{vid}", allow(patientReaders, patients.To(withVersion("/fhir/R4/Patient/", "/_history/"))).ServeHTTP)
+		})
+		r.NotFound(problem.NotFound)
+		r.MethodNotAllowed(problem.MethodNotAllowed)
+	})
+
 	r.NotFound(problem.NotFound)
 	r.MethodNotAllowed(problem.MethodNotAllowed)
 	return r
@@ -120,6 +141,20 @@ func limitBody(next http.Handler) http.Handler {
 			return
 		}
 		r.Body = http.MaxBytesReader(w, r.Body, MaxBodyBytes)
+		next.ServeHTTP(w, r)
+	})
+}
+
+// fhirErrors answers every error on a FHIR path as an OperationOutcome,
+// from whichever layer it comes (path checks, body limits, tokens, roles,
+// routing, an unavailable app).
+func fhirErrors(next http.Handler) http.Handler {
+	wrapped := fhir.Errors(next)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasPrefix(r.URL.Path, "/fhir/") {
+			wrapped.ServeHTTP(w, r)
+			return
+		}
 		next.ServeHTTP(w, r)
 	})
 }

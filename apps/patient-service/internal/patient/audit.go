@@ -15,7 +15,10 @@ const RoleAdmin = "admin"
 const (
 	ActionCreate       = "create"
 	ActionCreateReplay = "create.replay"
+	ActionCreateMatch  = "create.match" // a conditional create found its patient
 	ActionRead         = "read"
+	ActionReadVersion  = "read.version"
+	ActionHistory      = "history"
 	ActionSearch       = "search"
 	ActionUpdate       = "update"
 	ActionPatch        = "patch"
@@ -67,7 +70,7 @@ func (a Actor) outcome(e AuditEntry, err error) AuditEntry {
 		e.Outcome = "gone"
 	case errors.Is(err, ErrVersionMismatch):
 		e.Outcome = "stale-version"
-	case errors.Is(err, ErrEmailTaken), errors.Is(err, ErrMRNTaken), errors.Is(err, ErrIdempotencyMismatch):
+	case errors.Is(err, ErrEmailTaken), errors.Is(err, ErrMRNTaken), errors.Is(err, ErrIdempotencyMismatch), errors.Is(err, ErrMultipleMatches):
 		e.Outcome = "conflict"
 	case errors.Is(err, ErrForbidden):
 		e.Outcome = "forbidden"

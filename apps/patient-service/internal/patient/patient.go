@@ -11,10 +11,14 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
 	"unicode/utf8"
 
 	"github.com/google/uuid"
 	"github.com/pms-dapr/pms/platform/validation"
+	"golang.org/x/text/runes"
+	"golang.org/x/text/transform"
+	"golang.org/x/text/unicode/norm"
 )
 
 // DateLayout is the wire format of every date (ISO 8601 calendar date).
@@ -40,6 +44,9 @@ var (
 	ErrIdempotencyMismatch = errors.New("idempotency key reused with a different request")
 	// ErrForbidden: the caller's role does not allow the operation.
 	ErrForbidden = errors.New("not allowed for this role")
+	// ErrMultipleMatches: a conditional create's criteria match more than
+	// one patient.
+	ErrMultipleMatches = errors.New("more than one patient matches")
 )
 
 // Genders are the FHIR AdministrativeGender codes.
@@ -48,7 +55,9 @@ var Genders = []string{"male", "female", "other", "unknown"}
 // Patient is one registered patient.
 type Patient struct {
 	ID               string
-	Name             string
+	Name             string   // the full name as written (FHIR HumanName.text)
+	Family           string   // family name part (see NameParts)
+	Given            []string // given name parts
 	Email            string
 	Address          string
 	Phone            string    // optional
@@ -68,7 +77,13 @@ func (p Patient) Deleted() bool { return !p.DeletedAt.IsZero() }
 
 // Draft is a patient as a client submitted it, before validation.
 type Draft struct {
-	Name           string
+	Name string
+	// Family and Given are the name's parts, when a client sends them;
+	// left empty they are taken from Name (NameParts). Omitted from a
+	// draft's fingerprint when empty, so hashDraft is what it was for
+	// clients that never send them.
+	Family         string   `json:",omitempty"`
+	Given          []string `json:",omitempty"`
 	Email          string
 	Address        string
 	DateOfBirth    string
@@ -80,7 +95,7 @@ type Draft struct {
 
 // DraftOf is the client-writable part of p, as a client would send it.
 func DraftOf(p Patient) Draft {
-	return Draft{Name: p.Name, Email: p.Email, Address: p.Address,
+	return Draft{Name: p.Name, Family: p.Family, Given: p.Given, Email: p.Email, Address: p.Address,
 		DateOfBirth: p.DateOfBirth.Format(DateLayout), RegisteredDate: p.RegisteredDate.Format(DateLayout),
 		Phone: p.Phone, Gender: p.Gender, MRN: p.MRN}
 }
@@ -97,7 +112,14 @@ func (d Draft) Validate(today time.Time) (Patient, error) {
 		Gender:  strings.TrimSpace(d.Gender),
 		MRN:     strings.TrimSpace(d.MRN),
 	}
+	p.Family, p.Given = nameParts(verr, d.Family, d.Given)
+	if p.Name == "" && (p.Family != "" || len(p.Given) > 0) {
+		p.Name = strings.TrimSpace(strings.Join(append(slices.Clone(p.Given), p.Family), " "))
+	}
 	requireText(verr, "name", p.Name, MaxNameLen)
+	if p.Family == "" && len(p.Given) == 0 {
+		p.Family, p.Given = NameParts(p.Name)
+	}
 	requireText(verr, "address", p.Address, MaxAddressLen)
 	if p.Phone != "" && !validPhone(p.Phone) {
 		verr.Add("phone", "must be a phone number of 5 to 20 digits, optionally with +, spaces, dashes or parentheses")
@@ -244,4 +266,59 @@ func AgeBand(dob, at time.Time) string {
 		}
 	}
 	return ""
+}
+
+// MaxGivenNames bounds the given names of one patient.
+const MaxGivenNames = 10
+
+// nameParts trims and checks the name parts a client sent.
+func nameParts(verr *validation.Error, family string, given []string) (string, []string) {
+	family = strings.TrimSpace(family)
+	if family != "" {
+		requireText(verr, "name.family", family, MaxNameLen)
+	}
+	if len(given) > MaxGivenNames {
+		verr.Add("name.given", "must be at most "+strconv.Itoa(MaxGivenNames)+" names")
+		return family, nil
+	}
+	var out []string
+	for i, g := range given {
+		g = strings.TrimSpace(g)
+		requireText(verr, "name.given["+strconv.Itoa(i)+"]", g, MaxNameLen)
+		out = append(out, g)
+	}
+	return family, out
+}
+
+// NameParts splits a full name written as one text into family and given
+// parts, for records registered without parts: the last word is the family
+// name and the words before it are given names ("Ana María López" →
+// "López", ["Ana", "María"]). A one-word name is a family name.
+func NameParts(name string) (family string, given []string) {
+	words := strings.Fields(name)
+	if len(words) == 0 {
+		return "", nil
+	}
+	given = words[:len(words)-1]
+	if len(given) == 0 {
+		given = nil
+	}
+	return words[len(words)-1], given
+}
+
+// Fold is the form string searches compare: lower case, accents removed
+// ("José" and "JOSE" both fold to "jose"). Stores keep folded copies of
+// the searchable names and fold the search text the same way.
+func Fold(s string) string {
+	out, _, err := transform.String(newFolder(), s)
+	if err != nil {
+		return strings.ToLower(s)
+	}
+	return strings.ToLower(out)
+}
+
+// newFolder decomposes (NFD), drops combining marks and recomposes (NFC).
+// A chain keeps state, so each call gets its own.
+func newFolder() transform.Transformer {
+	return transform.Chain(norm.NFD, runes.Remove(runes.In(unicode.Mn)), norm.NFC)
 }

@@ -24,6 +24,9 @@ type Query struct {
 	BirthDate time.Time // exact; zero means any
 	Q         string    // case-insensitive prefix of name or email, or exact MRN
 	Deleted   bool      // list soft-deleted records instead of live ones (admins)
+	Strings   []StringFilter
+	Tokens    []TokenFilter
+	Dates     []DateFilter
 	Limit     int
 	After     *Cursor // keyset position: return records after it
 }
@@ -137,5 +140,6 @@ func (q Query) describe() string {
 	if q.Deleted {
 		parts = append(parts, "deleted=true")
 	}
+	parts = append(parts, q.describeFilters()...)
 	return strings.Join(parts, " ")
 }

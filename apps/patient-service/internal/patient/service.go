@@ -61,6 +61,15 @@ type Store interface {
 	// the same condition as Update.
 	Delete(ctx context.Context, p Patient, ev Event, audit AuditEntry) error
 	Search(ctx context.Context, q Query) (Page, error)
+	// CreateIfNone inserts p, its event and audit entry unless a live
+	// patient matches q, and otherwise returns the matches (at most two).
+	// Calls with the same criteria run one after another.
+	CreateIfNone(ctx context.Context, criteria string, q Query, p Patient, ev Event, audit AuditEntry) ([]Patient, error)
+	// Versions returns up to limit versions of patient id older than
+	// version before (0: from the newest), newest first.
+	Versions(ctx context.Context, id string, before int64, limit int) ([]Version, error)
+	// GetVersion returns version v of patient id, or ErrNotFound.
+	GetVersion(ctx context.Context, id string, v int64) (Version, error)
 	RecordAudit(ctx context.Context, e AuditEntry) error
 	AuditTrail(ctx context.Context, patientID string) ([]AuditEntry, error)
 	SetBillingAccount(ctx context.Context, id, accountID string) error
@@ -91,15 +100,66 @@ func NewService(store Store, billing Billing, log *slog.Logger) *Service {
 // ReconcileBilling opens it later. With an idempotency key, a retry returns
 // the patient the first attempt created (replayed true).
 func (s *Service) Create(ctx context.Context, a Actor, d Draft, key string) (p Patient, replayed bool, err error) {
-	now := s.clock()
-	p, err = d.Validate(today(now))
-	if err != nil {
-		s.auditFailure(ctx, a, ActionCreate, "", err)
-		return Patient{}, false, err
-	}
 	var idem *IdempotencyKey
 	if key != "" {
 		idem = &IdempotencyKey{UserID: a.UserID, Key: key, RequestHash: hashDraft(d)}
+	}
+	p, err = s.insert(ctx, a, d, func(p Patient, ev Event, e AuditEntry) error {
+		return s.store.Create(ctx, p, ev, e, idem)
+	})
+	var replay *ReplayError
+	if errors.As(err, &replay) {
+		p, err = s.store.Get(ctx, replay.PatientID)
+		if err == nil {
+			err = s.store.RecordAudit(ctx, a.entry(ActionCreateReplay, s.clock(), p.ID))
+		}
+		return p, true, wrap("patient.create", err)
+	}
+	if err != nil {
+		s.auditFailure(ctx, a, ActionCreate, "", err)
+		return Patient{}, false, wrap("patient.create", err)
+	}
+	return s.withAccount(ctx, p), false, nil
+}
+
+// CreateIfNoneExist is FHIR's conditional create: it registers the patient
+// d describes unless a live patient matches q, and then returns that one
+// (created false). Calls with the same criteria (q's canonical text) are
+// serialised in the database, so concurrent ones make one patient; two or
+// more matches give ErrMultipleMatches.
+func (s *Service) CreateIfNoneExist(ctx context.Context, a Actor, d Draft, q Query, criteria string) (Patient, bool, error) {
+	var matches []Patient
+	p, err := s.insert(ctx, a, d, func(p Patient, ev Event, e AuditEntry) error {
+		var err error
+		matches, err = s.store.CreateIfNone(ctx, criteria, q, p, ev, e)
+		return err
+	})
+	if err == nil && len(matches) > 1 {
+		err = ErrMultipleMatches
+	}
+	if err != nil {
+		s.auditFailure(ctx, a, ActionCreate, "", err)
+		return Patient{}, false, wrap("patient.create", err)
+	}
+	if len(matches) == 1 {
+		e := a.entry(ActionCreateMatch, s.clock(), matches[0].ID)
+		e.Detail = criteria
+		if err := s.store.RecordAudit(ctx, e); err != nil {
+			return Patient{}, false, wrap("patient.create", err)
+		}
+		return matches[0], false, nil
+	}
+	return s.withAccount(ctx, p), true, nil
+}
+
+// insert validates d and stores it as a new patient through store, with
+// its PATIENT_CREATED event and audit entry. A generated MRN that is taken
+// is generated again.
+func (s *Service) insert(ctx context.Context, a Actor, d Draft, store func(Patient, Event, AuditEntry) error) (Patient, error) {
+	now := s.clock()
+	p, err := d.Validate(today(now))
+	if err != nil {
+		return Patient{}, err
 	}
 	generated := p.MRN == ""
 	p.ID, p.Version, p.CreatedAt, p.UpdatedAt = uuid.NewString(), 1, now, now
@@ -108,29 +168,23 @@ func (s *Service) Create(ctx context.Context, a Actor, d Draft, key string) (p P
 			p.MRN = NewMRN()
 		}
 		ev := Event{ID: uuid.NewString(), Type: EventCreated, Patient: p, OccurredAt: now}
-		err = s.store.Create(ctx, p, ev, a.entry(ActionCreate, now, p.ID), idem)
+		err = store(p, ev, a.entry(ActionCreate, now, p.ID))
 		if !(generated && errors.Is(err, ErrMRNTaken) && attempt < 3) {
-			break
+			return p, err
 		}
 	}
-	var replay *ReplayError
-	if errors.As(err, &replay) {
-		p, err = s.store.Get(ctx, replay.PatientID)
-		if err == nil {
-			err = s.store.RecordAudit(ctx, a.entry(ActionCreateReplay, now, p.ID))
-		}
-		return p, true, wrap("patient.create", err)
-	}
-	if err != nil {
-		s.auditFailure(ctx, a, ActionCreate, "", err)
-		return Patient{}, false, wrap("patient.create", err)
-	}
+}
+
+// withAccount asks billing for p's account. A billing failure does not fail
+// the registration: p is returned without an account and ReconcileBilling
+// opens it later.
+func (s *Service) withAccount(ctx context.Context, p Patient) Patient {
 	if acct, err := s.openAccount(ctx, p); err != nil {
 		s.log.WarnContext(ctx, "billing account not opened yet; will retry in background", "patient_id", p.ID, "err", err)
 	} else {
 		p.BillingAccountID = acct
 	}
-	return p, false, nil
+	return p
 }
 
 // hashDraft fingerprints a create request, to tell a retry from a
@@ -187,6 +241,13 @@ func (s *Service) Replace(ctx context.Context, a Actor, id string, ifMatch int64
 	return s.change(ctx, a, ActionUpdate, id, ifMatch, func(Draft) (Draft, error) { return d, nil })
 }
 
+// Update sets the client-writable fields of patient id to what edit makes
+// of the current ones (FHIR's update, which carries some fields and not
+// others), if the stored version is still ifMatch.
+func (s *Service) Update(ctx context.Context, a Actor, id string, ifMatch int64, edit func(Draft) (Draft, error)) (Patient, error) {
+	return s.change(ctx, a, ActionUpdate, id, ifMatch, edit)
+}
+
 // Patch applies edit to the current client-writable fields of patient id
 // (a JSON merge patch, say) and stores the result if it is valid and the
 // stored version is still ifMatch.
@@ -203,6 +264,11 @@ func (s *Service) change(ctx context.Context, a Actor, action, id string, ifMatc
 		}
 		if d.MRN == "" {
 			d.MRN = cur.MRN
+		}
+		// A client that writes no name parts (the JSON API) keeps the
+		// recorded ones while the name stays; a new name gets its own.
+		if d.Family == "" && len(d.Given) == 0 && d.Name == cur.Name {
+			d.Family, d.Given = cur.Family, cur.Given
 		}
 		next, err := d.Validate(today(now))
 		if err != nil {
@@ -229,7 +295,7 @@ func (s *Service) updated(ctx context.Context, id string, ifMatch int64, now tim
 	if err != nil {
 		return Patient{}, err
 	}
-	if cur.Version != ifMatch {
+	if ifMatch != AnyVersion && cur.Version != ifMatch {
 		return Patient{}, ErrVersionMismatch
 	}
 	next, err := build(cur)
@@ -241,20 +307,24 @@ func (s *Service) updated(ctx context.Context, id string, ifMatch int64, now tim
 }
 
 // Delete soft-deletes patient id if the stored version is still ifMatch.
-// Only admins may delete.
+// With AnyVersion it deletes the current version, trying again when a
+// change lands in between. Only admins may delete.
 func (s *Service) Delete(ctx context.Context, a Actor, id string, ifMatch int64) error {
-	now := s.clock()
-	var p Patient
 	err := ErrForbidden
-	if a.Role == RoleAdmin {
+	for attempt := 0; a.Role == RoleAdmin && attempt < 3; attempt++ {
+		now := s.clock()
+		var p Patient
 		p, err = s.updated(ctx, id, ifMatch, now, func(cur Patient) (Patient, error) {
 			cur.DeletedAt = now
 			return cur, nil
 		})
-	}
-	if err == nil {
-		ev := Event{ID: uuid.NewString(), Type: EventDeleted, Patient: p, OccurredAt: now}
-		err = s.store.Delete(ctx, p, ev, a.entry(ActionDelete, now, id))
+		if err == nil {
+			ev := Event{ID: uuid.NewString(), Type: EventDeleted, Patient: p, OccurredAt: now}
+			err = s.store.Delete(ctx, p, ev, a.entry(ActionDelete, now, id))
+		}
+		if ifMatch != AnyVersion || !errors.Is(err, ErrVersionMismatch) {
+			break
+		}
 	}
 	if err != nil {
 		s.auditFailure(ctx, a, ActionDelete, id, err)

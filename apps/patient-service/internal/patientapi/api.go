@@ -52,8 +52,9 @@ type Security struct {
 	Tokens      TokenVerifier
 }
 
-// Routes returns the service's router: the patient API plus health.
-func Routes(reg Registry, sec Security, health httpserver.Health, log *slog.Logger) http.Handler {
+// Routes returns the service's router: the patient API plus health;
+// mounts add further APIs (FHIR's) to the same router.
+func Routes(reg Registry, sec Security, health httpserver.Health, log *slog.Logger, mounts ...func(chi.Router)) http.Handler {
 	h := &Handler{reg: reg, log: log, errs: errorMapper(log)}
 	r := httpserver.Router(log, sec.AppAPIToken, health)
 	r.Route("/patients", func(r chi.Router) {
@@ -69,6 +70,9 @@ func Routes(reg Registry, sec Security, health httpserver.Health, log *slog.Logg
 			r.Get("/audit", h.audit)
 		})
 	})
+	for _, m := range mounts {
+		m(r)
+	}
 	return r
 }
 

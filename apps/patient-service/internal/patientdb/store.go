@@ -35,11 +35,12 @@ func New(pool *pgxpool.Pool) *Store { return &Store{pool: pool} }
 
 const patientColumns = `id, name, email, address, coalesce(phone, ''), coalesce(gender, ''), mrn,
 	date_of_birth, registered_date, coalesce(billing_account_id, ''), version, created_at, updated_at,
-	coalesce(deleted_at, '0001-01-01 00:00:00+00')`
+	coalesce(deleted_at, '0001-01-01 00:00:00+00'), coalesce(family_name, ''), given_names`
 
 const insertPatient = `INSERT INTO patients
-	(id, name, email, address, phone, gender, mrn, date_of_birth, registered_date, version, created_at, updated_at)
-	VALUES ($1, $2, $3, $4, nullif($5, ''), nullif($6, ''), $7, $8, $9, $10, $11, $12)`
+	(id, name, email, address, phone, gender, mrn, date_of_birth, registered_date, version, created_at, updated_at,
+	 family_name, given_names, name_key, family_key, given_keys)
+	VALUES ($1, $2, $3, $4, nullif($5, ''), nullif($6, ''), $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)`
 
 const claimKey = `INSERT INTO idempotency_keys (user_id, key, request_hash, patient_id)
 	VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING`
@@ -55,8 +56,7 @@ func (s *Store) Create(ctx context.Context, p patient.Patient, ev patient.Event,
 				return err
 			}
 		}
-		if _, err := tx.Exec(ctx, insertPatient, p.ID, p.Name, p.Email, p.Address, p.Phone, p.Gender, p.MRN,
-			p.DateOfBirth, p.RegisteredDate, p.Version, p.CreatedAt, p.UpdatedAt); err != nil {
+		if err := insert(ctx, tx, p); err != nil {
 			return err
 		}
 		return writeChange(ctx, tx, ev, audit)
@@ -90,6 +90,9 @@ func writeChange(ctx context.Context, tx pgx.Tx, ev patient.Event, audit patient
 		return err
 	}
 	if _, err := tx.Exec(ctx, insertOutbox, m.EventID, m.Topic, m.Key, m.Payload); err != nil {
+		return err
+	}
+	if err := insertVersion(ctx, tx, ev, versionAction(audit.Action)); err != nil {
 		return err
 	}
 	return insertAudit(ctx, tx, audit)
@@ -129,14 +132,16 @@ func (s *Store) Get(ctx context.Context, id string) (patient.Patient, error) {
 }
 
 const updatePatient = `UPDATE patients SET name = $2, email = $3, address = $4, phone = nullif($5, ''),
-	gender = nullif($6, ''), mrn = $7, date_of_birth = $8, registered_date = $9, version = $10, updated_at = $11
+	gender = nullif($6, ''), mrn = $7, date_of_birth = $8, registered_date = $9, version = $10, updated_at = $11,
+	family_name = $12, given_names = $13, name_key = $14, family_key = $15, given_keys = $16
 	WHERE id = $1 AND version = $10 - 1 AND deleted_at IS NULL`
 
 // Update stores p as the next version of its record.
 func (s *Store) Update(ctx context.Context, p patient.Patient, ev patient.Event, audit patient.AuditEntry) error {
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		k := keysOf(p)
 		tag, err := tx.Exec(ctx, updatePatient, p.ID, p.Name, p.Email, p.Address, p.Phone, p.Gender, p.MRN,
-			p.DateOfBirth, p.RegisteredDate, p.Version, p.UpdatedAt)
+			p.DateOfBirth, p.RegisteredDate, p.Version, p.UpdatedAt, k.family, k.given, k.name, k.familyKey, k.givenKeys)
 		if err != nil {
 			return err
 		}
@@ -205,7 +210,7 @@ func (s *Store) MissingBillingAccount(ctx context.Context, limit int) ([]patient
 func scanPatient(row pgx.CollectableRow) (patient.Patient, error) {
 	var p patient.Patient
 	err := row.Scan(&p.ID, &p.Name, &p.Email, &p.Address, &p.Phone, &p.Gender, &p.MRN, &p.DateOfBirth, &p.RegisteredDate,
-		&p.BillingAccountID, &p.Version, &p.CreatedAt, &p.UpdatedAt, &p.DeletedAt)
+		&p.BillingAccountID, &p.Version, &p.CreatedAt, &p.UpdatedAt, &p.DeletedAt, &p.Family, &p.Given)
 	p.DateOfBirth, p.RegisteredDate = utcDate(p.DateOfBirth), utcDate(p.RegisteredDate)
 	p.CreatedAt, p.UpdatedAt = p.CreatedAt.UTC(), p.UpdatedAt.UTC()
 	if p.DeletedAt.Year() <= 1 {
@@ -218,4 +223,58 @@ func scanPatient(row pgx.CollectableRow) (patient.Patient, error) {
 
 func utcDate(t time.Time) time.Time {
 	return time.Date(t.Year(), t.Month(), t.Day(), 0, 0, 0, 0, time.UTC)
+}
+
+// insert adds p's row with its name parts and search keys.
+func insert(ctx context.Context, tx pgx.Tx, p patient.Patient) error {
+	k := keysOf(p)
+	_, err := tx.Exec(ctx, insertPatient, p.ID, p.Name, p.Email, p.Address, p.Phone, p.Gender, p.MRN,
+		p.DateOfBirth, p.RegisteredDate, p.Version, p.CreatedAt, p.UpdatedAt, k.family, k.given, k.name, k.familyKey, k.givenKeys)
+	return err
+}
+
+// nameKeys are a record's name parts and the folded forms searches compare.
+type nameKeys struct {
+	family, name, familyKey string
+	given, givenKeys        []string
+}
+
+func keysOf(p patient.Patient) nameKeys {
+	family, given := patient.NamePartsOf(p)
+	k := nameKeys{family: family, given: given, name: patient.Fold(p.Name), familyKey: patient.Fold(family),
+		givenKeys: make([]string, len(given))}
+	if k.given == nil {
+		k.given = []string{}
+	}
+	for i, g := range given {
+		k.givenKeys[i] = patient.Fold(g)
+	}
+	return k
+}
+
+// BackfillSearchKeys gives rows written before name parts existed their
+// parts (NameParts of their name) and search keys, in batches, and returns
+// how many it filled.
+func (s *Store) BackfillSearchKeys(ctx context.Context) (int, error) {
+	total := 0
+	for {
+		rows, _ := s.pool.Query(ctx, `SELECT `+patientColumns+` FROM patients WHERE name_key IS NULL LIMIT 500`)
+		ps, err := pgx.CollectRows(rows, scanPatient)
+		if err != nil {
+			return total, pgdb.Errorf("patientdb.backfill_search_keys: %w", err)
+		}
+		if len(ps) == 0 {
+			return total, nil
+		}
+		batch := &pgx.Batch{}
+		for _, p := range ps {
+			k := keysOf(p)
+			batch.Queue(`UPDATE patients SET family_name = $2, given_names = $3, name_key = $4, family_key = $5, given_keys = $6
+				WHERE id = $1 AND name_key IS NULL`, p.ID, k.family, k.given, k.name, k.familyKey, k.givenKeys)
+		}
+		if err := s.pool.SendBatch(ctx, batch).Close(); err != nil {
+			return total, pgdb.Errorf("patientdb.backfill_search_keys: %w", err)
+		}
+		total += len(ps)
+	}
 }

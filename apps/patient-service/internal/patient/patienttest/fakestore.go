@@ -7,6 +7,7 @@ package patienttest
 import (
 	"context"
 	"errors"
+	"strings"
 	"sync"
 
 	"github.com/pms-dapr/pms/apps/patient-service/internal/patient"
@@ -25,6 +26,7 @@ type FakeStore struct {
 	Patients map[string]patient.Patient
 	Events   []patient.Event
 	Audit    []patient.AuditEntry
+	History  []patient.Version
 	Err      error
 }
 
@@ -61,6 +63,7 @@ func (s *FakeStore) Create(_ context.Context, p patient.Patient, ev patient.Even
 	s.Patients[p.ID] = p
 	s.Events = append(s.Events, ev)
 	s.Audit = append(s.Audit, a)
+	s.History = append(s.History, patient.Version{Patient: p, Action: a.Action})
 	return nil
 }
 
@@ -94,6 +97,7 @@ func (s *FakeStore) write(p patient.Patient, ev patient.Event, a patient.AuditEn
 	s.Patients[p.ID] = p
 	s.Events = append(s.Events, ev)
 	s.Audit = append(s.Audit, a)
+	s.History = append(s.History, patient.Version{Patient: p, Action: a.Action})
 	return nil
 }
 
@@ -156,4 +160,68 @@ func (s *FakeStore) MissingBillingAccount(context.Context, int) ([]patient.Patie
 		}
 	}
 	return out, nil
+}
+
+// CreateIfNone stores p unless a live patient matches q, which may hold
+// only token filters on the MRN or email (the fake's reach).
+func (s *FakeStore) CreateIfNone(ctx context.Context, _ string, q patient.Query, p patient.Patient, ev patient.Event, a patient.AuditEntry) ([]patient.Patient, error) {
+	s.mu.Lock()
+	var matches []patient.Patient
+	for _, cur := range s.Patients {
+		if !cur.Deleted() && fakeMatch(q, cur) {
+			matches = append(matches, cur)
+		}
+	}
+	s.mu.Unlock()
+	if len(matches) > 0 {
+		return matches, nil
+	}
+	return nil, s.Create(ctx, p, ev, a, nil)
+}
+
+func fakeMatch(q patient.Query, p patient.Patient) bool {
+	for _, f := range q.Tokens {
+		hit := false
+		for _, m := range f.Any {
+			switch m.Field {
+			case patient.TokenMRN:
+				hit = hit || strings.EqualFold(p.MRN, m.Value)
+			case patient.TokenEmail:
+				hit = hit || strings.EqualFold(p.Email, m.Value)
+			default:
+				panic("patienttest: FakeStore matches only MRN and email tokens")
+			}
+		}
+		if !hit {
+			return false
+		}
+	}
+	return true
+}
+
+// Versions returns the stored versions of id older than before, newest
+// first.
+func (s *FakeStore) Versions(_ context.Context, id string, before int64, limit int) ([]patient.Version, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []patient.Version
+	for i := len(s.History) - 1; i >= 0 && len(out) < limit; i-- {
+		v := s.History[i]
+		if v.Patient.ID == id && (before == 0 || v.Patient.Version < before) {
+			out = append(out, v)
+		}
+	}
+	return out, nil
+}
+
+// GetVersion returns version v of id, or patient.ErrNotFound.
+func (s *FakeStore) GetVersion(_ context.Context, id string, v int64) (patient.Version, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, ver := range s.History {
+		if ver.Patient.ID == id && ver.Patient.Version == v {
+			return ver, nil
+		}
+	}
+	return patient.Version{}, patient.ErrNotFound
 }
