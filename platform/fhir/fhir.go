@@ -71,11 +71,15 @@ func Outcome(status int, diagnostics string, expression ...string) OperationOutc
 
 // Write answers v (a resource) with status as application/fhir+json.
 func Write(w http.ResponseWriter, status int, v any) {
-	b, err := json.Marshal(v)
-	if err != nil {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false) // links carry &; JSON needs no HTML escaping
+	if err := enc.Encode(v); err != nil {
 		status = http.StatusInternalServerError
-		b, _ = json.Marshal(Outcome(status, "The answer could not be encoded."))
+		buf.Reset()
+		_ = enc.Encode(Outcome(status, "The answer could not be encoded."))
 	}
+	b := buf.Bytes()
 	w.Header().Set("Content-Type", ContentType)
 	w.Header().Set("Content-Length", strconv.Itoa(len(b)))
 	w.WriteHeader(status)

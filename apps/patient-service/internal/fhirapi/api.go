@@ -190,7 +190,7 @@ func (h *Handler) fail(w http.ResponseWriter, r *http.Request, err error) {
 	if status, issues, ok := outcomeOf(err); ok {
 		oo := fhir.OperationOutcome{ResourceType: "OperationOutcome"}
 		for _, f := range issues {
-			oo.Issue = append(oo.Issue, fhir.Issue{Severity: "error", Code: "invalid", Diagnostics: f.message, Expression: []string{f.expression}})
+			oo.Issue = append(oo.Issue, fhir.Issue{Severity: "error", Code: "invalid", Diagnostics: f.expression + ": " + f.message, Expression: []string{f.expression}})
 		}
 		fhir.Write(w, status, oo)
 		return

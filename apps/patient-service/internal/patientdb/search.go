@@ -177,36 +177,40 @@ func tokenFilter(f patient.TokenFilter, args *sqlArgs) string {
 func dateFilter(f patient.DateFilter, args *sqlArgs) string {
 	var alts []string
 	for _, r := range f.Any {
-		var within, after, before string
+		var within, after, before func() string
 		if f.Field == patient.DateBirth {
 			// A day D lies within [start, end] when D starts at or after
 			// start and ends at or before end; it ends after end when D is
 			// on or after the day of end+1ms; it starts before start when D
 			// is on or before the day of start-1ms.
 			lo, hi := ceilDay(r.Start), day(r.End.Add(time.Millisecond)).AddDate(0, 0, -1)
-			within = "(date_of_birth >= " + args.add(lo) + " AND date_of_birth <= " + args.add(hi) + ")"
-			after = "date_of_birth >= " + args.add(day(r.End.Add(time.Millisecond)))
-			before = "date_of_birth <= " + args.add(day(r.Start.Add(-time.Millisecond)))
+			within = func() string {
+				return "(date_of_birth >= " + args.add(lo) + " AND date_of_birth <= " + args.add(hi) + ")"
+			}
+			after = func() string { return "date_of_birth >= " + args.add(day(r.End.Add(time.Millisecond))) }
+			before = func() string { return "date_of_birth <= " + args.add(day(r.Start.Add(-time.Millisecond))) }
 		} else {
 			// updated_at at millisecond precision u: start <= u <= end is
 			// start <= updated_at < end+1ms, and so on.
-			within = "(updated_at >= " + args.add(r.Start) + " AND updated_at < " + args.add(r.End.Add(time.Millisecond)) + ")"
-			after = "updated_at >= " + args.add(r.End.Add(time.Millisecond))
-			before = "updated_at < " + args.add(r.Start)
+			within = func() string {
+				return "(updated_at >= " + args.add(r.Start) + " AND updated_at < " + args.add(r.End.Add(time.Millisecond)) + ")"
+			}
+			after = func() string { return "updated_at >= " + args.add(r.End.Add(time.Millisecond)) }
+			before = func() string { return "updated_at < " + args.add(r.Start) }
 		}
 		switch r.Prefix {
 		case patient.DateNe:
-			alts = append(alts, "NOT "+within)
+			alts = append(alts, "NOT "+within())
 		case patient.DateGt:
-			alts = append(alts, after)
+			alts = append(alts, after())
 		case patient.DateLt:
-			alts = append(alts, before)
+			alts = append(alts, before())
 		case patient.DateGe:
-			alts = append(alts, "("+after+" OR "+within+")")
+			alts = append(alts, "("+after()+" OR "+within()+")")
 		case patient.DateLe:
-			alts = append(alts, "("+before+" OR "+within+")")
+			alts = append(alts, "("+before()+" OR "+within()+")")
 		default:
-			alts = append(alts, within)
+			alts = append(alts, within())
 		}
 	}
 	return anyOf(alts)
