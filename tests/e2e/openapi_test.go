@@ -66,6 +66,7 @@ func checkOpenAPI(root string) error {
 	}
 
 	openapi3filter.RegisterBodyDecoder("text/html", openapi3filter.FileBodyDecoder)
+	openapi3filter.RegisterBodyDecoder("application/fhir+json", fhirJSON)
 	doc, err := openapi3.NewLoader().LoadFromData(raw)
 	if err != nil {
 		return err
@@ -124,7 +125,9 @@ func checkOpenAPI(root string) error {
 // document's description, not per operation): 400 for a path not in
 // canonical form, or 404/405 for one that names no documented operation.
 func refusedBeforeRouting(ex exchange, documented bool) bool {
-	if ex.header.Get("Content-Type") != "application/problem+json" {
+	fhir := strings.HasPrefix(ex.req.URL.Path, "/fhir/")
+	switch ct := ex.header.Get("Content-Type"); {
+	case fhir && ct != "application/fhir+json; charset=utf-8", !fhir && ct != "application/problem+json":
 		return false
 	}
 	switch ex.status {
@@ -133,8 +136,15 @@ func refusedBeforeRouting(ex exchange, documented bool) bool {
 	case http.StatusBadRequest:
 		var p struct {
 			Errors []struct{ Field string }
+			Issue  []struct{ Expression []string }
 		}
-		return json.Unmarshal(ex.resp, &p) == nil && len(p.Errors) == 1 && p.Errors[0].Field == "path"
+		if json.Unmarshal(ex.resp, &p) != nil {
+			return false
+		}
+		if fhir { // the OperationOutcome of a problem: a summary, then the field
+			return len(p.Issue) == 2 && len(p.Issue[1].Expression) == 1 && p.Issue[1].Expression[0] == "path"
+		}
+		return len(p.Errors) == 1 && p.Errors[0].Field == "path"
 	}
 	return false
 }
@@ -154,4 +164,11 @@ func get(u string) (string, error) {
 		return "", fmt.Errorf("GET %s: %s", u, resp.Status)
 	}
 	return string(b), nil
+}
+
+// fhirJSON decodes application/fhir+json bodies, which are JSON.
+func fhirJSON(body io.Reader, _ http.Header, _ *openapi3.SchemaRef, _ openapi3filter.EncodingFn) (any, error) {
+	var v any
+	err := json.NewDecoder(body).Decode(&v)
+	return v, err
 }
