@@ -256,7 +256,7 @@ func (s *Store) CreateIfNone(ctx context.Context, criteria string, q patient.Que
 		if err := insert(ctx, tx, p); err != nil {
 			return err
 		}
-		return writeChange(ctx, tx, ev, audit)
+		return writeChange(ctx, tx, p, ev, audit)
 	})
 	return matches, s.mapErr("create_if_none", err)
 }

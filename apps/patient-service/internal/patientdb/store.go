@@ -59,7 +59,7 @@ func (s *Store) Create(ctx context.Context, p patient.Patient, ev patient.Event,
 		if err := insert(ctx, tx, p); err != nil {
 			return err
 		}
-		return writeChange(ctx, tx, ev, audit)
+		return writeChange(ctx, tx, p, ev, audit)
 	})
 	return s.mapErr("create", err)
 }
@@ -83,8 +83,9 @@ func claim(ctx context.Context, tx pgx.Tx, key *patient.IdempotencyKey, patientI
 	return &patient.ReplayError{PatientID: first}
 }
 
-// writeChange stores a change's event in the outbox and its audit entry.
-func writeChange(ctx context.Context, tx pgx.Tx, ev patient.Event, audit patient.AuditEntry) error {
+// writeChange stores a change's event in the outbox, the version it made
+// (p) and its audit entry.
+func writeChange(ctx context.Context, tx pgx.Tx, p patient.Patient, ev patient.Event, audit patient.AuditEntry) error {
 	m, err := outbox.Encode(ev)
 	if err != nil {
 		return err
@@ -92,7 +93,7 @@ func writeChange(ctx context.Context, tx pgx.Tx, ev patient.Event, audit patient
 	if _, err := tx.Exec(ctx, insertOutbox, m.EventID, m.Topic, m.Key, m.Payload); err != nil {
 		return err
 	}
-	if err := insertVersion(ctx, tx, ev, versionAction(audit.Action)); err != nil {
+	if err := insertVersion(ctx, tx, p, versionAction(audit.Action)); err != nil {
 		return err
 	}
 	return insertAudit(ctx, tx, audit)
@@ -148,7 +149,7 @@ func (s *Store) Update(ctx context.Context, p patient.Patient, ev patient.Event,
 		if tag.RowsAffected() == 0 {
 			return whyUnchanged(ctx, tx, p.ID)
 		}
-		return writeChange(ctx, tx, ev, audit)
+		return writeChange(ctx, tx, p, ev, audit)
 	})
 	return s.mapErr("update", err)
 }
@@ -164,7 +165,7 @@ func (s *Store) Delete(ctx context.Context, p patient.Patient, ev patient.Event,
 		if tag.RowsAffected() == 0 {
 			return whyUnchanged(ctx, tx, p.ID)
 		}
-		return writeChange(ctx, tx, ev, audit)
+		return writeChange(ctx, tx, p, ev, audit)
 	})
 	return s.mapErr("delete", err)
 }

@@ -52,14 +52,14 @@ func (r record) patient(id string, version int64) (patient.Patient, error) {
 	return p, nil
 }
 
-// insertVersion stores the version ev's change made, as action.
-func insertVersion(ctx context.Context, tx pgx.Tx, ev patient.Event, action string) error {
-	b, err := json.Marshal(recordOf(ev.Patient))
+// insertVersion stores p, as a change (action) left it, as its version.
+func insertVersion(ctx context.Context, tx pgx.Tx, p patient.Patient, action string) error {
+	b, err := json.Marshal(recordOf(p))
 	if err != nil {
 		return err
 	}
 	_, err = tx.Exec(ctx, `INSERT INTO patient_versions (patient_id, version, action, recorded_at, record)
-		VALUES ($1, $2, $3, $4, $5)`, ev.Patient.ID, ev.Patient.Version, action, ev.Patient.UpdatedAt, b)
+		VALUES ($1, $2, $3, $4, $5)`, p.ID, p.Version, action, p.UpdatedAt, b)
 	return err
 }
 

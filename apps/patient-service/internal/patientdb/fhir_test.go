@@ -1,0 +1,209 @@
+package patientdb_test
+
+import (
+	"context"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/pms-dapr/pms/apps/patient-service/internal/patient"
+	"github.com/pms-dapr/pms/apps/patient-service/internal/patientdb"
+)
+
+// named creates a patient with a name (and parts), birth date, gender
+// and phone, returning its id.
+func named(t *testing.T, store *patientdb.Store, name, family string, given []string, dob, gender, phone string) string {
+	t.Helper()
+	p, ev, a := newPatient(uuid.NewString()[:8] + "@example.org")
+	p.Name, p.Family, p.Given, p.Gender, p.Phone = name, family, given, gender, phone
+	p.DateOfBirth, _ = time.Parse(patient.DateLayout, dob)
+	ev.Patient = p
+	require.NoError(t, store.Create(context.Background(), p, ev, a, nil))
+	return p.ID
+}
+
+// The FHIR filters, each against the database: string searches fold case
+// and accents and match any name part, dates mean the period they name,
+// tokens compare case-insensitively.
+func TestFHIRFiltersMatchWhatTheyMean(t *testing.T) {
+	store := patientdb.New(template.Pool(t))
+	jose := named(t, store, "José María López", "López", []string{"José", "María"}, "1980-05-12", "male", "+1 555 0100")
+	lopez := named(t, store, "Ana Lopez", "", nil, "1980-12-31", "", "")
+	berg := named(t, store, "Mary Ann van der Berg", "van der Berg", []string{"Mary", "Ann"}, "1990-01-01", "female", "")
+	smith := named(t, store, "John Smithson", "", nil, "1979-12-31", "other", "")
+	ids := func(q patient.Query) []string {
+		t.Helper()
+		q.Limit = 50
+		page, err := store.Search(context.Background(), q)
+		require.NoError(t, err)
+		out := []string{}
+		for _, p := range page.Items {
+			out = append(out, p.ID)
+		}
+		return out
+	}
+	str := func(f patient.StringField, m patient.StringMode, v ...string) patient.Query {
+		return patient.Query{Strings: []patient.StringFilter{{Field: f, Mode: m, Values: v}}}
+	}
+	dates := func(f patient.DateField, prefix patient.DatePrefix, start, end string) patient.Query {
+		s, _ := time.Parse(time.RFC3339Nano, start)
+		e, _ := time.Parse(time.RFC3339Nano, end)
+		return patient.Query{Dates: []patient.DateFilter{{Field: f, Any: []patient.DateRange{{Prefix: prefix, Start: s, End: e}}}}}
+	}
+	tokens := func(m ...patient.TokenMatch) patient.Query {
+		return patient.Query{Tokens: []patient.TokenFilter{{Any: m}}}
+	}
+	year1980 := [2]string{"1980-01-01T00:00:00Z", "1980-12-31T23:59:59.999Z"}
+	for name, c := range map[string]struct {
+		q    patient.Query
+		want []string
+	}{
+		"family, accents and case ignored":  {str(patient.FieldFamily, patient.MatchPrefix, "LOPEZ"), []string{jose, lopez}},
+		"family, a part recorded as sent":   {str(patient.FieldFamily, patient.MatchPrefix, "van d"), []string{berg}},
+		"family, starts with, not contains": {str(patient.FieldFamily, patient.MatchPrefix, "pez"), []string{}},
+		"family contains":                   {str(patient.FieldFamily, patient.MatchContains, "pez"), []string{jose, lopez}},
+		"family exact, as written":          {str(patient.FieldFamily, patient.MatchExact, "Lopez"), []string{lopez}},
+		"given, any of them":                {str(patient.FieldGiven, patient.MatchPrefix, "mar"), []string{jose, berg}},
+		"name, text or part":                {str(patient.FieldName, patient.MatchPrefix, "smith", "ann"), []string{berg, smith}},
+		"name, LIKE wildcards literal":      {str(patient.FieldName, patient.MatchContains, "%"), []string{}},
+		"birthdate in 1980":                 {dates(patient.DateBirth, patient.DateEq, year1980[0], year1980[1]), []string{jose, lopez}},
+		"birthdate not in 1980":             {dates(patient.DateBirth, patient.DateNe, year1980[0], year1980[1]), []string{berg, smith}},
+		"birthdate before 1980":             {dates(patient.DateBirth, patient.DateLt, year1980[0], year1980[1]), []string{smith}},
+		"birthdate 1980 or before":          {dates(patient.DateBirth, patient.DateLe, year1980[0], year1980[1]), []string{jose, lopez, smith}},
+		"birthdate after 1980":              {dates(patient.DateBirth, patient.DateGt, year1980[0], year1980[1]), []string{berg}},
+		"birthdate 1980 or after":           {dates(patient.DateBirth, patient.DateGe, year1980[0], year1980[1]), []string{jose, lopez, berg}},
+		"birthdate on a day":                {dates(patient.DateBirth, patient.DateEq, "1980-12-31T00:00:00Z", "1980-12-31T23:59:59.999Z"), []string{lopez}},
+		"birthdate within an hour: none":    {dates(patient.DateBirth, patient.DateEq, "1980-12-31T10:00:00Z", "1980-12-31T10:59:59.999Z"), []string{}},
+		"gender, none recorded is unknown":  {tokens(patient.TokenMatch{Field: patient.TokenGender, Value: "UNKNOWN"}), []string{lopez}},
+		"phone present":                     {tokens(patient.TokenMatch{Field: patient.TokenPhone, AnyValue: true}), []string{jose}},
+		"phone":                             {tokens(patient.TokenMatch{Field: patient.TokenPhone, Value: "+1 555 0100"}), []string{jose}},
+		"an id that is no UUID":             {tokens(patient.TokenMatch{Field: patient.TokenID, Value: "x'; --"}), []string{}},
+		"no alternatives":                   {tokens(), []string{}},
+		"two filters, both":                 {patient.Query{Strings: str(patient.FieldFamily, patient.MatchPrefix, "lop").Strings, Tokens: tokens(patient.TokenMatch{Field: patient.TokenGender, Value: "male"}).Tokens}, []string{jose}},
+	} {
+		t.Run(name, func(t *testing.T) {
+			assert.ElementsMatch(t, c.want, ids(c.q))
+		})
+	}
+
+	// _lastUpdated: at millisecond precision, both ends included.
+	got, err := store.Get(context.Background(), jose)
+	require.NoError(t, err)
+	at := got.UpdatedAt.Truncate(time.Millisecond)
+	exactly := func(prefix patient.DatePrefix) []string {
+		return ids(patient.Query{Dates: []patient.DateFilter{{Field: patient.DateLastUpdated, Any: []patient.DateRange{{Prefix: prefix, Start: at, End: at}}}}})
+	}
+	assert.Contains(t, exactly(patient.DateEq), jose)
+	assert.Contains(t, exactly(patient.DateGe), jose)
+	assert.Contains(t, exactly(patient.DateLe), jose)
+	assert.NotContains(t, exactly(patient.DateGt), jose)
+	assert.NotContains(t, exactly(patient.DateLt), jose)
+}
+
+// Every change stores its version, in its transaction; versions are never
+// changed, not even by the service's own role.
+func TestVersionsAreKeptAndAppendOnly(t *testing.T) {
+	ctx := context.Background()
+	db := template.Clone(t)
+	store := patientdb.New(db.Pool)
+	p, ev, a := newPatient("versions@example.com")
+	require.NoError(t, store.Create(ctx, p, ev, a, nil))
+	v2 := p
+	v2.Version, v2.Name, v2.UpdatedAt = 2, "Ada Second", p.UpdatedAt.Add(time.Second)
+	a.Action, ev.ID = patient.ActionPatch, uuid.NewString()
+	require.NoError(t, store.Update(ctx, v2, ev, a))
+	v3 := v2
+	v3.Version, v3.DeletedAt, v3.UpdatedAt = 3, v2.UpdatedAt.Add(time.Second), v2.UpdatedAt.Add(time.Second)
+	a.Action, ev.ID = patient.ActionDelete, uuid.NewString()
+	require.NoError(t, store.Delete(ctx, v3, ev, a))
+
+	vs, err := store.Versions(ctx, p.ID, 0, 10)
+	require.NoError(t, err)
+	require.Len(t, vs, 3)
+	assert.Equal(t, []string{"delete", "patch", "create"}, []string{vs[0].Action, vs[1].Action, vs[2].Action})
+	assert.Equal(t, "Ada Second", vs[1].Patient.Name)
+	assert.True(t, vs[0].Deleted())
+	older, err := store.Versions(ctx, p.ID, 2, 10)
+	require.NoError(t, err)
+	require.Len(t, older, 1)
+	first, err := store.GetVersion(ctx, p.ID, 1)
+	require.NoError(t, err)
+	p.Family, p.Given = patient.NamePartsOf(p)
+	assert.Equal(t, p, first.Patient, "a version is the record as that change left it")
+	_, err = store.GetVersion(ctx, p.ID, 4)
+	assert.ErrorIs(t, err, patient.ErrNotFound)
+
+	for _, sql := range []string{`UPDATE patient_versions SET record = '{}'`, `DELETE FROM patient_versions`, `TRUNCATE patient_versions`} {
+		_, err := db.Pool.Exec(ctx, sql)
+		assert.ErrorContains(t, err, "permission denied", sql)
+	}
+	owner, err := pgx.Connect(ctx, db.OwnerURL)
+	require.NoError(t, err)
+	defer owner.Close(ctx)
+	for _, sql := range []string{`UPDATE patient_versions SET record = '{}'`, `DELETE FROM patient_versions`, `TRUNCATE patient_versions`} {
+		_, err := owner.Exec(ctx, sql)
+		assert.ErrorContains(t, err, "append-only", "even the owner: %s", sql)
+	}
+}
+
+// Conditional creates with the same criteria, at once: one patient.
+func TestCreateIfNoneMakesOnePatientUnderConcurrency(t *testing.T) {
+	store := patientdb.New(template.Pool(t))
+	q := patient.Query{Tokens: []patient.TokenFilter{{Any: []patient.TokenMatch{{Field: patient.TokenMRN, Value: "MRN-RACE"}}}}}
+	const n = 12
+	var wg sync.WaitGroup
+	created := make([]bool, n)
+	errs := make([]error, n)
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			p, ev, a := newPatient(uuid.NewString()[:8] + "@example.org")
+			p.MRN = "MRN-RACE"
+			ev.Patient = p
+			matches, err := store.CreateIfNone(context.Background(), "identifier=MRN-RACE", q, p, ev, a)
+			created[i], errs[i] = err == nil && len(matches) == 0, err
+		}()
+	}
+	wg.Wait()
+	made := 0
+	for i := range n {
+		require.NoError(t, errs[i])
+		if created[i] {
+			made++
+		}
+	}
+	assert.Equal(t, 1, made)
+}
+
+// Rows written before name parts existed get them, and their search keys,
+// from BackfillSearchKeys.
+func TestBackfillSearchKeys(t *testing.T) {
+	ctx := context.Background()
+	pool := template.Pool(t)
+	store := patientdb.New(pool)
+	id := named(t, store, "Chloé Dupont", "", nil, "1990-01-01", "", "")
+	_, err := pool.Exec(ctx, `UPDATE patients SET family_name = NULL, given_names = '{}', name_key = NULL, family_key = NULL, given_keys = '{}' WHERE id = $1`, id)
+	require.NoError(t, err)
+	find := func() int {
+		page, err := store.Search(ctx, patient.Query{Limit: 5, Strings: []patient.StringFilter{{Field: patient.FieldGiven, Values: []string{"chloe"}}}})
+		require.NoError(t, err)
+		return len(page.Items)
+	}
+	require.Equal(t, 0, find())
+	n, err := store.BackfillSearchKeys(ctx)
+	require.NoError(t, err)
+	assert.Equal(t, 1, n)
+	assert.Equal(t, 1, find())
+	got, err := store.Get(ctx, id)
+	require.NoError(t, err)
+	assert.Equal(t, "Dupont", got.Family)
+	n, err = store.BackfillSearchKeys(ctx)
+	require.NoError(t, err)
+	assert.Equal(t, 0, n, "nothing left to fill")
+}
