@@ -200,3 +200,21 @@ func call(ctx context.Context, t target, method, path string, body []byte) (int,
 	raw, err := io.ReadAll(resp.Body)
 	return resp.StatusCode, raw, err
 }
+
+// fhirRead reads the patients with ids, in turn, as FHIR Patients.
+func fhirRead(t target, ids []string) request {
+	var next atomic.Int64
+	return func(ctx context.Context) (int, string, error) {
+		id := ids[int(next.Add(1))%len(ids)]
+		status, _, err := call(ctx, t, http.MethodGet, "/fhir/R4/Patient/"+id, nil)
+		return status, "", err
+	}
+}
+
+// search asks path (a search of a page of patients) over and over.
+func search(t target, path string) request {
+	return func(ctx context.Context) (int, string, error) {
+		status, _, err := call(ctx, t, http.MethodGet, path, nil)
+		return status, "", err
+	}
+}

@@ -67,6 +67,12 @@ type report struct {
 	} `json:"resident_memory"`
 	AccountsAfterPause string  `json:"accounts_after_billing_pause"`
 	ReadRatio          float64 `json:"read_gateway_to_direct_ratio"`
+	// CPU-seconds the system (every process but the load generator) spends
+	// per 1,000 answers of the read and search phases, JSON and FHIR.
+	CPUPer1000 map[string]float64 `json:"cpu_seconds_per_1000"`
+	// FHIRReadCost is a FHIR read's CPU over a JSON read's (target: 1.15
+	// at most).
+	FHIRReadCost float64 `json:"fhir_read_cost_over_json_read"`
 }
 
 func run(short bool, outDir string) error {
@@ -156,6 +162,28 @@ func run(short bool, outDir string) error {
 	readGW := profiled("read", func() result {
 		return saturate(ctx, "read by id, gateway, saturation", p.workers, p.saturate, http.StatusOK, read(gateway, ids))
 	})
+	readCPU := rep.CPU[len(rep.CPU)-1]
+	fhirReadGW := profiled("fhir-read", func() result {
+		return saturate(ctx, "FHIR read by id, gateway, saturation", p.workers, p.saturate, http.StatusOK, fhirRead(gateway, ids))
+	})
+	fhirReadCPU := rep.CPU[len(rep.CPU)-1]
+	// A page of 20 patients found by name, through each API.
+	searchGW := profiled("search", func() result {
+		return saturate(ctx, "search by name, 20 a page, gateway", p.workers, p.saturate, http.StatusOK, search(gateway, "/patients?name=bench&limit=20"))
+	})
+	searchCPU := rep.CPU[len(rep.CPU)-1]
+	fhirSearchGW := profiled("fhir-search", func() result {
+		return saturate(ctx, "FHIR search by name, 20 a page, gateway", p.workers, p.saturate, http.StatusOK, search(gateway, "/fhir/R4/Patient?name=bench&_count=20"))
+	})
+	rep.CPUPer1000 = map[string]float64{
+		"read":        cpuPer1000(readCPU, readGW),
+		"fhir read":   cpuPer1000(fhirReadCPU, fhirReadGW),
+		"search":      cpuPer1000(searchCPU, searchGW),
+		"fhir search": cpuPer1000(rep.CPU[len(rep.CPU)-1], fhirSearchGW),
+	}
+	if rep.CPUPer1000["read"] > 0 {
+		rep.FHIRReadCost = rep.CPUPer1000["fhir read"] / rep.CPUPer1000["read"]
+	}
 	readDirect := phase(saturate(ctx, "read by id, straight to patient-service", p.workers, p.saturate, http.StatusOK, read(direct, ids)))
 	if readDirect.PerSecond > 0 {
 		rep.ReadRatio = readGW.PerSecond / readDirect.PerSecond
@@ -204,6 +232,9 @@ func run(short bool, outDir string) error {
 		return fmt.Errorf("chart: %w", err)
 	}
 	fmt.Printf("bench: figures in %s, chart in %s\n", filepath.Join(outDir, "bench.json"), filepath.Join(outDir, "bench.png"))
+	if !short && rep.FHIRReadCost > maxFHIRReadCost {
+		return fmt.Errorf("a FHIR read costs %.0f%% more CPU than a JSON read; the target is at most %.0f%%", (rep.FHIRReadCost-1)*100, (maxFHIRReadCost-1)*100)
+	}
 	return nil
 }
 
@@ -304,8 +335,16 @@ func printTable(w io.Writer, rep report) {
 		fmt.Fprintln(w)
 	}
 	fmt.Fprintf(w, "reads, gateway / straight to the app:      %.0f%%\n", rep.ReadRatio*100)
+	for _, k := range []string{"read", "fhir read", "search", "fhir search"} {
+		fmt.Fprintf(w, "CPU-seconds per 1,000 %-12s %.2f\n", k+":", rep.CPUPer1000[k])
+	}
+	fmt.Fprintf(w, "a FHIR read costs, over a JSON read:       %+.0f%% (target: at most +%.0f%%)\n", (rep.FHIRReadCost-1)*100, (maxFHIRReadCost-1)*100)
 	fmt.Fprintf(w, "outbox backlog right after saturation:     %d events\n", rep.Backlog)
 	fmt.Fprintf(w, "billing accounts after the pause:          %s\n", rep.AccountsAfterPause)
 	fmt.Fprintf(w, "memory of the stack (PSS), idle / after load: %.0f / %.0f MiB\n", rep.Memory.IdleMiB, rep.Memory.AfterLoadMiB)
 	fmt.Fprintf(w, "host: %s; short run: %t\n", rep.Host, rep.Short)
 }
+
+// maxFHIRReadCost is the most a FHIR read may cost over a JSON read of the
+// same patient (docs/performance.md).
+const maxFHIRReadCost = 1.15

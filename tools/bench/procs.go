@@ -35,7 +35,7 @@ func processGroups(sys *runner.System) []group {
 	if sys.Sentry != nil {
 		gs = append(gs, group{"sentry", func() []int { return []int{sys.Sentry.PID()} }})
 	}
-	return append(gs, group{"bench (load + dev broker)", func() []int { return []int{os.Getpid()} }})
+	return append(gs, group{loadGroup, func() []int { return []int{os.Getpid()} }})
 }
 
 // cpuShare is one group's CPU use during a phase.
@@ -173,3 +173,22 @@ func children(pid int) []int {
 	}
 	return out
 }
+
+// cpuPer1000 is the CPU-seconds the system spent per 1,000 successful
+// answers of r: every group but the load generator's.
+func cpuPer1000(prof cpuProfile, r result) float64 {
+	if r.PerSecond == 0 {
+		return 0
+	}
+	cores := 0.0
+	for _, g := range prof.Groups {
+		if g.Name != loadGroup {
+			cores += g.Cores
+		}
+	}
+	return cores / r.PerSecond * 1000
+}
+
+// loadGroup is the bench's own process: the load generator (and the dev
+// broker, which runs in it).
+const loadGroup = "bench (load + dev broker)"
