@@ -194,7 +194,7 @@ bench: build
 bench-short: build
 	bin/bench -short -out .data/bench-short
 
-## web: install the pinned npm packages (tools/web): Swagger UI's source, httpyac and playwright-core for the end-to-end tests
+## web: install the pinned npm packages (tools/web): Swagger UI's source, and httpyac, playwright-core and the FHIR clients (fhir-kit-client, @medplum/core) for the end-to-end tests
 web:
 	cd tools/web && npm ci --no-audit --no-fund --silent
 

@@ -157,7 +157,13 @@ func run(short bool, outDir string) error {
 	if err != nil {
 		return err
 	}
-	phase(saturate(ctx, "register, straight to patient-service", p.workers, p.saturate, http.StatusCreated, register(direct)))
+	directReg := phase(saturate(ctx, "register, straight to patient-service", p.workers, p.saturate, http.StatusCreated, register(direct)))
+	// The reads start once those registrations' events are stored, so no
+	// read phase shares the machine with the tail of the registrations.
+	if _, err := eventLag(ctx, sys, "straight to patient-service", directReg.created); err != nil {
+		return err
+	}
+	time.Sleep(p.settle)
 	ids := satGW.created
 	readGW := profiled("read", func() result {
 		return saturate(ctx, "read by id, gateway, saturation", p.workers, p.saturate, http.StatusOK, read(gateway, ids))
