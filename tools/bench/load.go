@@ -171,12 +171,12 @@ func register(t target) request {
 	}
 }
 
-// read reads patients by id, round robin over ids.
-func read(t target, ids []string) request {
+// read reads patients by id (GET prefix+id), round robin over ids.
+func read(t target, prefix string, ids []string) request {
 	var next atomic.Int64
 	return func(ctx context.Context) (int, string, error) {
 		id := ids[int(next.Add(1))%len(ids)]
-		status, _, err := call(ctx, t, http.MethodGet, "/patients/"+id, nil)
+		status, _, err := call(ctx, t, http.MethodGet, prefix+id, nil)
 		return status, "", err
 	}
 }
@@ -199,16 +199,6 @@ func call(ctx context.Context, t target, method, path string, body []byte) (int,
 	defer resp.Body.Close()
 	raw, err := io.ReadAll(resp.Body)
 	return resp.StatusCode, raw, err
-}
-
-// fhirRead reads the patients with ids, in turn, as FHIR Patients.
-func fhirRead(t target, ids []string) request {
-	var next atomic.Int64
-	return func(ctx context.Context) (int, string, error) {
-		id := ids[int(next.Add(1))%len(ids)]
-		status, _, err := call(ctx, t, http.MethodGet, "/fhir/R4/Patient/"+id, nil)
-		return status, "", err
-	}
 }
 
 // search asks path (a search of a page of patients) over and over.

@@ -166,11 +166,11 @@ func run(short bool, outDir string) error {
 	time.Sleep(p.settle)
 	ids := satGW.created
 	readGW := profiled("read", func() result {
-		return saturate(ctx, "read by id, gateway, saturation", p.workers, p.saturate, http.StatusOK, read(gateway, ids))
+		return saturate(ctx, "read by id, gateway, saturation", p.workers, p.saturate, http.StatusOK, read(gateway, "/patients/", ids))
 	})
 	readCPU := rep.CPU[len(rep.CPU)-1]
 	fhirReadGW := profiled("fhir-read", func() result {
-		return saturate(ctx, "FHIR read by id, gateway, saturation", p.workers, p.saturate, http.StatusOK, fhirRead(gateway, ids))
+		return saturate(ctx, "FHIR read by id, gateway, saturation", p.workers, p.saturate, http.StatusOK, read(gateway, "/fhir/R4/Patient/", ids))
 	})
 	fhirReadCPU := rep.CPU[len(rep.CPU)-1]
 	// A page of 20 patients found by name, through each API.
@@ -190,7 +190,7 @@ func run(short bool, outDir string) error {
 	if rep.CPUPer1000["read"] > 0 {
 		rep.FHIRReadCost = rep.CPUPer1000["fhir read"] / rep.CPUPer1000["read"]
 	}
-	readDirect := phase(saturate(ctx, "read by id, straight to patient-service", p.workers, p.saturate, http.StatusOK, read(direct, ids)))
+	readDirect := phase(saturate(ctx, "read by id, straight to patient-service", p.workers, p.saturate, http.StatusOK, read(direct, "/patients/", ids)))
 	if readDirect.PerSecond > 0 {
 		rep.ReadRatio = readGW.PerSecond / readDirect.PerSecond
 	}

@@ -146,19 +146,26 @@ func acceptsJSON(accept string) bool {
 	return false
 }
 
-// resourceBody reads a FHIR JSON request body: 415 for another media type.
-func resourceBody(w http.ResponseWriter, r *http.Request) ([]byte, bool) {
+// readPatient reads the Patient a request carries and the draft it makes,
+// or answers why not: 415 for another media type, 413 for too large a
+// body, 400 naming what is wrong with it.
+func (h *Handler) readPatient(w http.ResponseWriter, r *http.Request) (Patient, patient.Draft, bool) {
 	mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
 	if err != nil || (mt != "application/fhir+json" && mt != "application/json" && mt != "application/json+fhir") {
 		fhir.WriteOutcome(w, http.StatusUnsupportedMediaType, "Send the resource as application/fhir+json.")
-		return nil, false
+		return Patient{}, patient.Draft{}, false
 	}
 	b, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxBodyBytes))
 	if err != nil {
 		fhir.WriteOutcome(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("The body must be at most %d bytes.", MaxBodyBytes))
-		return nil, false
+		return Patient{}, patient.Draft{}, false
 	}
-	return b, true
+	in, d, err := decodePatient(b, h.cfg.MRNSystem)
+	if err != nil {
+		h.fail(w, r, err)
+		return Patient{}, patient.Draft{}, false
+	}
+	return in, d, true
 }
 
 // actor is the verified caller of r.
@@ -236,11 +243,19 @@ func (h *Handler) writePatient(w http.ResponseWriter, status int, p patient.Pati
 
 func etag(v int64) string { return `W/"` + strconv.FormatInt(v, 10) + `"` }
 
-// parseETag reads W/"n" (or "n").
-func parseETag(v string) (int64, bool) {
-	v = strings.TrimPrefix(strings.TrimSpace(v), "W/")
-	n, err := strconv.ParseInt(strings.Trim(v, `"`), 10, 64)
-	return n, err == nil && n >= 1
+// ifMatch reads the version in If-Match (W/"n", or "n"): AnyVersion when
+// there is none, false (after answering 412) when it names no version.
+func ifMatch(w http.ResponseWriter, r *http.Request) (int64, bool) {
+	v := strings.TrimSpace(r.Header.Get("If-Match"))
+	if v == "" {
+		return patient.AnyVersion, true
+	}
+	n, err := strconv.ParseInt(strings.Trim(strings.TrimPrefix(v, "W/"), `"`), 10, 64)
+	if err != nil || n < 1 {
+		fhir.WriteOutcome(w, http.StatusPreconditionFailed, `If-Match must be a version this server returned, like W/"3".`)
+		return 0, false
+	}
+	return n, true
 }
 
 func (h *Handler) read(w http.ResponseWriter, r *http.Request) {
@@ -266,21 +281,14 @@ func (h *Handler) vread(w http.ResponseWriter, r *http.Request) {
 	h.writePatient(w, http.StatusOK, v.Patient)
 }
 
-const maxIdempotencyKey = 255
-
 func (h *Handler) create(w http.ResponseWriter, r *http.Request) {
 	key := r.Header.Get("Idempotency-Key")
-	if len(key) > maxIdempotencyKey || strings.ContainsFunc(key, func(c rune) bool { return c < 0x21 || c > 0x7e }) {
+	if !patient.ValidIdempotencyKey(key) {
 		fhir.WriteOutcome(w, http.StatusBadRequest, "Idempotency-Key must be 1 to 255 visible ASCII characters.")
 		return
 	}
-	body, ok := resourceBody(w, r)
+	_, d, ok := h.readPatient(w, r)
 	if !ok {
-		return
-	}
-	_, d, err := decodePatient(body, h.cfg.MRNSystem)
-	if err != nil {
-		h.fail(w, r, err)
 		return
 	}
 	var p patient.Patient
@@ -298,6 +306,7 @@ func (h *Handler) create(w http.ResponseWriter, r *http.Request) {
 		}
 	} else {
 		var replayed bool
+		var err error
 		p, replayed, err = h.reg.Create(r.Context(), actor(r), d, key)
 		if err != nil {
 			h.fail(w, r, err)
@@ -339,23 +348,16 @@ func conditionalSearch(cond, mrnSystem string) (search, error) {
 }
 
 func (h *Handler) update(w http.ResponseWriter, r *http.Request) {
-	im := r.Header.Get("If-Match")
-	if im == "" {
+	version, ok := ifMatch(w, r)
+	if !ok {
+		return
+	}
+	if version == patient.AnyVersion {
 		fhir.WriteOutcome(w, http.StatusPreconditionRequired, `Send If-Match with the version you are changing (W/"n", from ETag or meta.versionId).`)
 		return
 	}
-	version, ok := parseETag(im)
+	in, d, ok := h.readPatient(w, r)
 	if !ok {
-		fhir.WriteOutcome(w, http.StatusPreconditionFailed, `If-Match must be a version this server returned, like W/"3".`)
-		return
-	}
-	body, ok := resourceBody(w, r)
-	if !ok {
-		return
-	}
-	in, d, err := decodePatient(body, h.cfg.MRNSystem)
-	if err != nil {
-		h.fail(w, r, err)
 		return
 	}
 	id := chi.URLParam(r, "id")
@@ -377,14 +379,9 @@ func (h *Handler) update(w http.ResponseWriter, r *http.Request) {
 }
 
 func (h *Handler) delete(w http.ResponseWriter, r *http.Request) {
-	version := patient.AnyVersion
-	if im := r.Header.Get("If-Match"); im != "" {
-		n, ok := parseETag(im)
-		if !ok {
-			fhir.WriteOutcome(w, http.StatusPreconditionFailed, `If-Match must be a version this server returned, like W/"3".`)
-			return
-		}
-		version = n
+	version, ok := ifMatch(w, r) // optional: without it, the current version
+	if !ok {
+		return
 	}
 	err := h.reg.Delete(r.Context(), actor(r), chi.URLParam(r, "id"), version)
 	// Deleting what is already deleted changes nothing and succeeds.

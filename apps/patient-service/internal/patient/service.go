@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -353,4 +354,13 @@ func wrap(op string, err error) error {
 		return nil
 	}
 	return fmt.Errorf("%s: %w", op, err)
+}
+
+// MaxIdempotencyKey bounds a client's Idempotency-Key.
+const MaxIdempotencyKey = 255
+
+// ValidIdempotencyKey reports whether key may be an Idempotency-Key: up to
+// MaxIdempotencyKey visible ASCII characters (empty: no key).
+func ValidIdempotencyKey(key string) bool {
+	return len(key) <= MaxIdempotencyKey && !strings.ContainsFunc(key, func(c rune) bool { return c < 0x21 || c > 0x7e })
 }

@@ -22,12 +22,9 @@ import (
 	"github.com/pms-dapr/pms/platform/validation"
 )
 
-// maxIdempotencyKey bounds the Idempotency-Key header.
-const maxIdempotencyKey = 255
-
 func (h *Handler) create(w http.ResponseWriter, r *http.Request) {
 	key := r.Header.Get("Idempotency-Key")
-	if len(key) > maxIdempotencyKey || strings.ContainsFunc(key, func(c rune) bool { return c < 0x21 || c > 0x7e }) {
+	if !patient.ValidIdempotencyKey(key) {
 		problem.Write(w, r, problem.Validation([]problem.FieldError{{Field: "Idempotency-Key", Message: "must be 1 to 255 visible ASCII characters"}}))
 		return
 	}
