@@ -150,50 +150,51 @@ func TestTheInteractionsOverTheDomain(t *testing.T) {
 	assert.Len(t, last.body["link"], 1, "no next link on the last page")
 }
 
-func TestConditionalCreate(t *testing.T) {
-	s := server(t)
-	withMRN := strings.Replace(ada, `"resourceType":"Patient",`, `"resourceType":"Patient","identifier":[{"system":"`+mrnSystem+`","value":"MRN-9"}],`, 1)
-	cond := "identifier=" + url.QueryEscape(mrnSystem+"|MRN-9")
-	first := call(t, s, "clinician", http.MethodPost, "/fhir/R4/Patient", withMRN, "If-None-Exist", cond)
-	require.Equal(t, http.StatusCreated, first.status, "%v", first.body)
-	again := call(t, s, "clinician", http.MethodPost, "/fhir/R4/Patient", withMRN, "If-None-Exist", cond)
-	assert.Equal(t, http.StatusOK, again.status)
-	assert.Equal(t, first.body["id"], again.body["id"])
-	bad := call(t, s, "clinician", http.MethodPost, "/fhir/R4/Patient", withMRN, "If-None-Exist", "shoe-size=44")
-	assert.Equal(t, http.StatusBadRequest, bad.status)
-	assert.Equal(t, "shoe-size", issueExpression(bad))
+// pagedSearch answers searches with two pages of made-up patients (the
+// fake store finds nothing): the links are the handler's.
+type pagedSearch struct{ fhirapi.Registry }
+
+func (pagedSearch) Search(_ context.Context, _ patient.Actor, q patient.Query) (patient.Page, error) {
+	p := func(id string) patient.Patient {
+		return patient.Patient{ID: id, Name: "Ada Lovelace", Email: "ada@example.org", Version: 1}
+	}
+	if q.After == nil {
+		return patient.Page{Items: []patient.Patient{p("6f1c4a50-0000-4000-8000-000000000001"), p("6f1c4a50-0000-4000-8000-000000000002")},
+			Next: &patient.Cursor{ID: "6f1c4a50-0000-4000-8000-000000000002"}}, nil
+	}
+	return patient.Page{Items: []patient.Patient{p("6f1c4a50-0000-4000-8000-000000000003")}}, nil
 }
 
-func TestRefusals(t *testing.T) {
-	s := server(t)
-	for _, c := range []struct {
-		name, role, method, path, body string
-		headers                        []string
-		want                           int
-		expression                     string
-	}{
-		{"no token", "", http.MethodGet, "/fhir/R4/Patient/6f1c4a50-0000-4000-8000-0000000000aa", "", nil, http.StatusUnauthorized, ""},
-		{"XML", "admin", http.MethodGet, "/fhir/R4/metadata", "", []string{"Accept", "application/fhir+xml"}, http.StatusNotAcceptable, ""},
-		{"_format=xml", "admin", http.MethodGet, "/fhir/R4/metadata?_format=xml", "", nil, http.StatusNotAcceptable, "_format"},
-		{"an XML body", "admin", http.MethodPost, "/fhir/R4/Patient", ada, []string{"Content-Type", "application/fhir+xml"}, http.StatusUnsupportedMediaType, ""},
-		{"a JSON _search body", "admin", http.MethodPost, "/fhir/R4/Patient/_search", "{}", []string{"Content-Type", "application/json"}, http.StatusUnsupportedMediaType, ""},
-		{"an invalid birth date", "admin", http.MethodPost, "/fhir/R4/Patient", strings.Replace(ada, "1915-12-10", "1915-13-10", 1), nil, http.StatusBadRequest, "Patient.birthDate"},
-		{"a bad Idempotency-Key", "admin", http.MethodPost, "/fhir/R4/Patient", ada, []string{"Idempotency-Key", "a b"}, http.StatusBadRequest, ""},
-		{"no such endpoint", "admin", http.MethodGet, "/fhir/R4/Observation", "", nil, http.StatusNotFound, ""},
-		{"no such method", "admin", http.MethodPatch, "/fhir/R4/Patient/6f1c4a50-0000-4000-8000-0000000000aa", "", nil, http.StatusMethodNotAllowed, ""},
-		{"a version that is no number", "admin", http.MethodGet, "/fhir/R4/Patient/6f1c4a50-0000-4000-8000-0000000000aa/_history/x", "", nil, http.StatusNotFound, ""},
-		{"strict, unknown parameter", "admin", http.MethodGet, "/fhir/R4/Patient?shoe-size=44", "", []string{"Prefer", "handling=strict"}, http.StatusBadRequest, "shoe-size"},
-	} {
-		t.Run(c.name, func(t *testing.T) {
-			a := call(t, s, c.role, c.method, c.path, c.body, c.headers...)
-			require.Equal(t, c.want, a.status, "%v", a.body)
-			assert.Equal(t, "OperationOutcome", a.body["resourceType"])
-			if c.expression != "" {
-				assert.Equal(t, c.expression, issueExpression(a))
-			}
-		})
+// A search page's self link names what it used, the cursor of a later page
+// included; next carries the parameters on.
+func TestSearchLinks(t *testing.T) {
+	log := slog.New(slog.DiscardHandler)
+	r := chi.NewRouter()
+	reg := pagedSearch{patient.NewService(patienttest.NewFakeStore(), billing{}, log)}
+	tokens := authntest.Tokens{Token: "clinician", Identity: authn.Identity{Subject: "u", Role: "clinician"}}
+	fhirapi.Mount(r, reg, fhirapi.Config{BaseURL: "https://pms.example.org/fhir/R4", MRNSystem: mrnSystem}, tokens.Middleware, log)
+	s := httptest.NewServer(r)
+	defer s.Close()
+	links := func(a answer) map[string]*url.URL {
+		out := map[string]*url.URL{}
+		for _, l := range a.body["link"].([]any) {
+			u, err := url.Parse(l.(map[string]any)["url"].(string))
+			require.NoError(t, err)
+			out[l.(map[string]any)["relation"].(string)] = u
+		}
+		return out
 	}
-	meta := call(t, s, "", http.MethodGet, "/fhir/R4/metadata", "")
-	assert.Equal(t, http.StatusOK, meta.status, "the CapabilityStatement is public")
-	assert.Equal(t, "https://pms.example.org/fhir/R4", meta.body["implementation"].(map[string]any)["url"])
+	first := call(t, s, "clinician", http.MethodGet, "/fhir/R4/Patient?_count=2&family=lov&ignored=1", "")
+	require.Equal(t, http.StatusOK, first.status)
+	l := links(first)
+	assert.Equal(t, "https://pms.example.org/fhir/R4/Patient?_count=2&family=lov", l["self"].String())
+	require.Contains(t, l, "next")
+	assert.Equal(t, "lov", l["next"].Query().Get("family"), "next keeps the parameters")
+	assert.NotEmpty(t, l["next"].Query().Get("_cursor"))
+	second := call(t, s, "clinician", http.MethodGet, "/fhir/R4/Patient?"+l["next"].RawQuery, "")
+	require.Equal(t, http.StatusOK, second.status)
+	l2 := links(second)
+	assert.Equal(t, l["next"].String(), l2["self"].String(), "the second page's self is the next link that led to it")
+	assert.NotContains(t, l2, "next")
+	assert.Len(t, second.body["entry"], 1)
 }

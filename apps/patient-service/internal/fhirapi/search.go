@@ -82,7 +82,7 @@ func parseSearch(params url.Values, mrnSystem string, strict bool) (search, erro
 				}
 				continue
 			}
-			if name != "_count" && name != cursorParam {
+			if name != "_count" { // set once below, as it was applied
 				s.used.Add(key, raw)
 			}
 		}
