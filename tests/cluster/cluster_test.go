@@ -127,8 +127,8 @@ func portForward(t *testing.T, podName string, port int) string {
 }
 
 // The walk a user takes: log in as the bootstrap admin, register a
-// patient, read it back with its billing account, see analytics count it;
-// a forged token gets nowhere.
+// patient, read it back with its billing account and as a FHIR Patient,
+// see analytics count it; a forged token gets nowhere.
 func TestWalkThroughTheGateway(t *testing.T) {
 	token := adminToken(t)
 	before := createdCount(t, token)
@@ -164,6 +164,24 @@ func TestWalkThroughTheGateway(t *testing.T) {
 		}
 		return nil
 	})
+
+	// The same patient through the FHIR API (its own access-control
+	// operation, /fhir/R4), and the public CapabilityStatement.
+	r = mustCall(t, http.MethodGet, gateway+"/fhir/R4/Patient/"+created.ID, token, nil)
+	require.Equal(t, http.StatusOK, r.status, "%s", r.body)
+	var fp struct {
+		ResourceType string
+		ID           string
+		Telecom      []struct{ System, Value string }
+	}
+	require.NoError(t, json.Unmarshal(r.body, &fp))
+	assert.Equal(t, "Patient", fp.ResourceType)
+	assert.Equal(t, created.ID, fp.ID)
+	require.NotEmpty(t, fp.Telecom)
+	assert.Equal(t, email, fp.Telecom[0].Value)
+	r = mustCall(t, http.MethodGet, gateway+"/fhir/R4/metadata", "", nil)
+	assert.Equal(t, http.StatusOK, r.status, "%s", r.body)
+	assert.Contains(t, string(r.body), `"fhirVersion":"4.0.1"`)
 
 	// A token signed with another key.
 	forged := token[:strings.LastIndex(token, ".")+1] + strings.Repeat("A", 86)
