@@ -37,6 +37,7 @@ type built struct {
 	resiliencies  []resiliencyapi.Resiliency
 	subscriptions []subscriptionsapi.Subscription
 	configMaps    []corev1.ConfigMap
+	ingresses     []networkingv1.Ingress
 	kinds         map[string]int
 }
 
@@ -76,7 +77,9 @@ func build(t *testing.T, dir string) built {
 		case "/Namespace":
 			decodeStrict(t, raw, &corev1.Namespace{}, what)
 		case "networking.k8s.io/Ingress":
-			decodeStrict(t, raw, &networkingv1.Ingress{}, what)
+			var i networkingv1.Ingress
+			decodeStrict(t, raw, &i, what)
+			b.ingresses = append(b.ingresses, i)
 		case "networking.k8s.io/NetworkPolicy":
 			decodeStrict(t, raw, &networkingv1.NetworkPolicy{}, what)
 		case "policy/PodDisruptionBudget":
@@ -478,4 +481,25 @@ func yamlToJSON(t *testing.T, raw []byte) []byte {
 	js, err := json.Marshal(doc)
 	require.NoError(t, err)
 	return js
+}
+
+// The FHIR API's links name the address clients use: the Ingress host over
+// https, or on the one-node cluster the gateway's NodePort on 127.0.0.1.
+func TestFHIRBaseURLIsWhereClientsReachTheGateway(t *testing.T) {
+	for _, o := range overlays {
+		b := build(t, k8sDir(t, o))
+		base := ""
+		for _, c := range b.configMaps {
+			if strings.HasPrefix(c.Name, "pms-settings") {
+				base = c.Data["FHIR_BASE_URL"]
+			}
+		}
+		if o == "overlays/one-node" {
+			assert.Equal(t, "http://127.0.0.1:30404/fhir/R4", base, o)
+			continue
+		}
+		require.Len(t, b.ingresses, 1, o)
+		require.NotEmpty(t, b.ingresses[0].Spec.Rules, o)
+		assert.Equal(t, "https://"+b.ingresses[0].Spec.Rules[0].Host+"/fhir/R4", base, o)
+	}
 }
