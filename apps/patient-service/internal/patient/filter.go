@@ -106,26 +106,6 @@ type DateFilter struct {
 	Any   []DateRange
 }
 
-// Matches reports whether target period [from, to] (both included) meets r.
-func (r DateRange) Matches(from, to time.Time) bool {
-	within := !from.Before(r.Start) && !to.After(r.End)
-	after := to.After(r.End)
-	before := from.Before(r.Start)
-	switch r.Prefix {
-	case DateNe:
-		return !within
-	case DateGt:
-		return after
-	case DateLt:
-		return before
-	case DateGe:
-		return after || within
-	case DateLe:
-		return before || within
-	}
-	return within
-}
-
 // NamePartsOf is p's family and given names: those recorded, or, for a
 // record registered without parts, those NameParts takes from its name.
 func NamePartsOf(p Patient) (family string, given []string) {
