@@ -25,6 +25,7 @@ import (
 	"github.com/pms-dapr/pms/platform/authn"
 	"github.com/pms-dapr/pms/platform/fault"
 	"github.com/pms-dapr/pms/platform/fhir"
+	"github.com/pms-dapr/pms/platform/problem"
 	"github.com/pms-dapr/pms/platform/requestid"
 )
 
@@ -207,31 +208,41 @@ func (h *Handler) fail(w http.ResponseWriter, r *http.Request, err error) {
 	switch {
 	case errors.As(err, &serr):
 		fhir.WriteOutcome(w, http.StatusBadRequest, serr.message, serr.param)
+		return
 	case errors.As(err, &derr):
 		fhir.WriteOutcome(w, http.StatusBadRequest, derr.msg)
-	case errors.Is(err, patient.ErrNotFound):
-		fhir.WriteOutcome(w, http.StatusNotFound, "No Patient with this id (or version).")
-	case errors.Is(err, patient.ErrGone):
-		fhir.WriteOutcome(w, http.StatusGone, "This Patient was deleted.")
-	case errors.Is(err, patient.ErrVersionMismatch):
-		fhir.WriteOutcome(w, http.StatusPreconditionFailed, "The Patient changed since the version in If-Match; read it again and reapply the change.")
-	case errors.Is(err, patient.ErrMultipleMatches):
-		fhir.WriteOutcome(w, http.StatusPreconditionFailed, "More than one Patient matches If-None-Exist.")
-	case errors.Is(err, patient.ErrForbidden):
-		fhir.WriteOutcome(w, http.StatusForbidden, "Your role does not allow this.")
-	case errors.Is(err, patient.ErrIdempotencyMismatch):
-		fhir.WriteOutcome(w, http.StatusUnprocessableEntity, "This Idempotency-Key was used for a different request.")
-	case errors.Is(err, patient.ErrEmailTaken):
-		fhir.WriteOutcome(w, http.StatusConflict, "A patient with this email is already registered.", "Patient.telecom.where(system='email')")
-	case errors.Is(err, patient.ErrMRNTaken):
-		fhir.WriteOutcome(w, http.StatusConflict, "A patient with this medical record number is already registered.", "Patient.identifier")
-	case errors.Is(err, fault.ErrUnavailable):
+		return
+	}
+	for _, rule := range domainErrors {
+		if errors.Is(err, rule.Err) {
+			var expr []string
+			if rule.Field != "" {
+				expr = []string{rule.Field}
+			}
+			fhir.WriteOutcome(w, rule.Status, rule.Detail, expr...)
+			return
+		}
+	}
+	if errors.Is(err, fault.ErrUnavailable) {
 		h.log.WarnContext(r.Context(), "dependency unavailable", "err", err)
 		fhir.WriteOutcome(w, http.StatusServiceUnavailable, "The database is unavailable; try again shortly.")
-	default:
-		h.log.ErrorContext(r.Context(), "request failed", "err", err)
-		fhir.WriteOutcome(w, http.StatusInternalServerError, "The request could not be completed.")
+		return
 	}
+	h.log.ErrorContext(r.Context(), "request failed", "err", err)
+	fhir.WriteOutcome(w, http.StatusInternalServerError, "The request could not be completed.")
+}
+
+// domainErrors are the answers to the domain's errors, as patientapi's
+// problem.Mapper has them; Field is the FHIRPath of the element at fault.
+var domainErrors = []problem.Rule{
+	{Err: patient.ErrNotFound, Status: http.StatusNotFound, Detail: "No Patient with this id (or version)."},
+	{Err: patient.ErrGone, Status: http.StatusGone, Detail: "This Patient was deleted."},
+	{Err: patient.ErrVersionMismatch, Status: http.StatusPreconditionFailed, Detail: "The Patient changed since the version in If-Match; read it again and reapply the change."},
+	{Err: patient.ErrMultipleMatches, Status: http.StatusPreconditionFailed, Detail: "More than one Patient matches If-None-Exist."},
+	{Err: patient.ErrForbidden, Status: http.StatusForbidden, Detail: "Your role does not allow this."},
+	{Err: patient.ErrIdempotencyMismatch, Status: http.StatusUnprocessableEntity, Detail: "This Idempotency-Key was used for a different request."},
+	{Err: patient.ErrEmailTaken, Status: http.StatusConflict, Detail: "A patient with this email is already registered.", Field: "Patient.telecom.where(system='email')"},
+	{Err: patient.ErrMRNTaken, Status: http.StatusConflict, Detail: "A patient with this medical record number is already registered.", Field: "Patient.identifier"},
 }
 
 // writePatient answers a Patient with its version headers.
