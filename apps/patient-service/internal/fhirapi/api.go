@@ -25,6 +25,7 @@ import (
 	"github.com/pms-dapr/pms/platform/authn"
 	"github.com/pms-dapr/pms/platform/fault"
 	"github.com/pms-dapr/pms/platform/fhir"
+	"github.com/pms-dapr/pms/platform/jsonbody"
 	"github.com/pms-dapr/pms/platform/problem"
 	"github.com/pms-dapr/pms/platform/requestid"
 )
@@ -159,6 +160,12 @@ func (h *Handler) readPatient(w http.ResponseWriter, r *http.Request) (Patient, 
 	b, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxBodyBytes))
 	if err != nil {
 		fhir.WriteOutcome(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("The body must be at most %d bytes.", MaxBodyBytes))
+		return Patient{}, patient.Draft{}, false
+	}
+	// Text PostgreSQL cannot store, or that encoding/json would silently
+	// replace, is refused by the element it is in, as the JSON API does.
+	if field, msg := jsonbody.BadString(b); field != "" {
+		fhir.WriteOutcome(w, http.StatusBadRequest, "Patient."+field+" "+msg, "Patient."+field)
 		return Patient{}, patient.Draft{}, false
 	}
 	in, d, err := decodePatient(b, h.cfg.MRNSystem)

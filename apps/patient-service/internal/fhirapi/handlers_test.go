@@ -198,3 +198,53 @@ func TestSearchLinks(t *testing.T) {
 	assert.NotContains(t, l2, "next")
 	assert.Len(t, second.body["entry"], 1)
 }
+
+func TestConditionalCreate(t *testing.T) {
+	s := server(t)
+	withMRN := strings.Replace(ada, `"resourceType":"Patient",`, `"resourceType":"Patient","identifier":[{"system":"`+mrnSystem+`","value":"MRN-9"}],`, 1)
+	cond := "identifier=" + url.QueryEscape(mrnSystem+"|MRN-9")
+	first := call(t, s, "clinician", http.MethodPost, "/fhir/R4/Patient", withMRN, "If-None-Exist", cond)
+	require.Equal(t, http.StatusCreated, first.status, "%v", first.body)
+	again := call(t, s, "clinician", http.MethodPost, "/fhir/R4/Patient", withMRN, "If-None-Exist", cond)
+	assert.Equal(t, http.StatusOK, again.status)
+	assert.Equal(t, first.body["id"], again.body["id"])
+	bad := call(t, s, "clinician", http.MethodPost, "/fhir/R4/Patient", withMRN, "If-None-Exist", "shoe-size=44")
+	assert.Equal(t, http.StatusBadRequest, bad.status)
+	assert.Equal(t, "shoe-size", issueExpression(bad))
+}
+
+func TestRefusals(t *testing.T) {
+	s := server(t)
+	for _, c := range []struct {
+		name, role, method, path, body string
+		headers                        []string
+		want                           int
+		expression                     string
+	}{
+		{"no token", "", http.MethodGet, "/fhir/R4/Patient/6f1c4a50-0000-4000-8000-0000000000aa", "", nil, http.StatusUnauthorized, ""},
+		{"XML", "admin", http.MethodGet, "/fhir/R4/metadata", "", []string{"Accept", "application/fhir+xml"}, http.StatusNotAcceptable, ""},
+		{"_format=xml", "admin", http.MethodGet, "/fhir/R4/metadata?_format=xml", "", nil, http.StatusNotAcceptable, "_format"},
+		{"an XML body", "admin", http.MethodPost, "/fhir/R4/Patient", ada, []string{"Content-Type", "application/fhir+xml"}, http.StatusUnsupportedMediaType, ""},
+		{"a JSON _search body", "admin", http.MethodPost, "/fhir/R4/Patient/_search", "{}", []string{"Content-Type", "application/json"}, http.StatusUnsupportedMediaType, ""},
+		{"an invalid birth date", "admin", http.MethodPost, "/fhir/R4/Patient", strings.Replace(ada, "1915-12-10", "1915-13-10", 1), nil, http.StatusBadRequest, "Patient.birthDate"},
+		{"invalid UTF-8 in a name", "admin", http.MethodPost, "/fhir/R4/Patient", strings.Replace(ada, "Lovelace", "Love\xfflace", 1), nil, http.StatusBadRequest, "Patient.name"},
+		{"a NUL in an address", "admin", http.MethodPost, "/fhir/R4/Patient", strings.Replace(ada, "London", "Lon\\u0000don", 1), nil, http.StatusBadRequest, "Patient.address"},
+		{"a bad Idempotency-Key", "admin", http.MethodPost, "/fhir/R4/Patient", ada, []string{"Idempotency-Key", "a b"}, http.StatusBadRequest, ""},
+		{"no such endpoint", "admin", http.MethodGet, "/fhir/R4/Observation", "", nil, http.StatusNotFound, ""},
+		{"no such method", "admin", http.MethodPatch, "/fhir/R4/Patient/6f1c4a50-0000-4000-8000-0000000000aa", "", nil, http.StatusMethodNotAllowed, ""},
+		{"a version that is no number", "admin", http.MethodGet, "/fhir/R4/Patient/6f1c4a50-0000-4000-8000-0000000000aa/_history/x", "", nil, http.StatusNotFound, ""},
+		{"strict, unknown parameter", "admin", http.MethodGet, "/fhir/R4/Patient?shoe-size=44", "", []string{"Prefer", "handling=strict"}, http.StatusBadRequest, "shoe-size"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			a := call(t, s, c.role, c.method, c.path, c.body, c.headers...)
+			require.Equal(t, c.want, a.status, "%v", a.body)
+			assert.Equal(t, "OperationOutcome", a.body["resourceType"])
+			if c.expression != "" {
+				assert.Equal(t, c.expression, issueExpression(a))
+			}
+		})
+	}
+	meta := call(t, s, "", http.MethodGet, "/fhir/R4/metadata", "")
+	assert.Equal(t, http.StatusOK, meta.status, "the CapabilityStatement is public")
+	assert.Equal(t, "https://pms.example.org/fhir/R4", meta.body["implementation"].(map[string]any)["url"])
+}
