@@ -1,5 +1,8 @@
-// Command billing-service owns billing accounts and serves them over gRPC
-// (pms.billing.v1.BillingService), reached through Dapr gRPC proxying.
+// Command billing-service owns billing accounts and their ledgers and serves
+// them over gRPC (pms.billing.v1.BillingService), reached through Dapr gRPC
+// proxying. It closes a patient's account when patient-service publishes
+// the patient's deletion, and publishes its own changes on topic "billing"
+// through an outbox.
 package main
 
 import (
@@ -12,6 +15,7 @@ import (
 	"syscall"
 	"time"
 
+	daprgrpc "github.com/dapr/go-sdk/service/grpc"
 	"golang.org/x/sync/errgroup"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/health"
@@ -21,6 +25,8 @@ import (
 	"github.com/pms-dapr/pms/apps/billing-service/internal/billingdb"
 	"github.com/pms-dapr/pms/apps/billing-service/internal/billinggrpc"
 	"github.com/pms-dapr/pms/platform/appconfig"
+	"github.com/pms-dapr/pms/platform/authn"
+	"github.com/pms-dapr/pms/platform/outbox"
 	"github.com/pms-dapr/pms/platform/httpserver"
 	"github.com/pms-dapr/pms/platform/pgdb"
 	"github.com/pms-dapr/pms/platform/service"
@@ -53,9 +59,18 @@ func run(ctx context.Context, log *slog.Logger) error {
 		return err
 	}
 	defer pool.Close()
-	svc := billing.NewService(billingdb.New(pool))
+	store := billingdb.New(pool)
+	svc, err := billing.NewService(store, cfg.DefaultCurrency)
+	if err != nil {
+		return err
+	}
+	verifier, err := authn.NewVerifierFor(ctx, "http://127.0.0.1:"+cfg.DaprHTTPPort, cfg.Trust, log)
+	if err != nil {
+		return err
+	}
 
-	grpcSrv := grpc.NewServer(grpc.ChainUnaryInterceptor(billinggrpc.RequestIDs, billinggrpc.RequireAppToken(cfg.AppAPIToken)))
+	grpcSrv := grpc.NewServer(grpc.ChainUnaryInterceptor(billinggrpc.RequestIDs,
+		billinggrpc.RequireAppToken(cfg.Trust.AppAPIToken), billinggrpc.Authenticate(verifier)))
 	billingv1.RegisterBillingServiceServer(grpcSrv, billinggrpc.NewServer(svc, log))
 	grpcHealth := health.NewServer()
 	healthpb.RegisterHealthServer(grpcSrv, grpcHealth)
@@ -63,8 +78,21 @@ func run(ctx context.Context, log *slog.Logger) error {
 	if err != nil {
 		return fmt.Errorf("billing-service: listen: %w", err)
 	}
+	// Dapr's app callbacks (pub/sub deliveries) on the same server, through
+	// the Go SDK, which lists the subscription to the sidecar.
+	callbacks := daprgrpc.NewServiceWithGrpcServer(lis, grpcSrv)
+	if err := callbacks.AddTopicEventHandler(billinggrpc.PatientSubscription(cfg.PubSubName), billinggrpc.PatientEvents(svc, log)); err != nil {
+		return fmt.Errorf("billing-service: %w", err)
+	}
 
-	checks := httpserver.Health{Log: log, Checks: map[string]httpserver.Check{"database": pool.Ping}}
+	publisher := &outbox.DaprPublisher{Address: "127.0.0.1:" + cfg.DaprGRPCPort, PubSub: cfg.PubSubName,
+		APIToken: cfg.Trust.Dapr.Token, EventType: billing.CloudEventType}
+	defer publisher.Close()
+	wake := make(chan struct{}, 1)
+	relay := &outbox.Relay{Store: store, Publisher: publisher, Log: log.With("component", "outbox"),
+		Wake: wake, Interval: time.Second, MaxWait: 10 * time.Second}
+
+	checks := httpserver.Health{Log: log, Checks: map[string]httpserver.Check{"database": pool.Ping, "jwks": verifier.Ready}}
 
 	g, ctx := errgroup.WithContext(ctx)
 	g.Go(func() error {
@@ -86,6 +114,8 @@ func run(ctx context.Context, log *slog.Logger) error {
 	g.Go(func() error {
 		return httpserver.ListenAndServe(ctx, log, net.JoinHostPort(cfg.ListenHost, cfg.HealthPort), checks.Handler())
 	})
+	g.Go(func() error { return store.WatchOutbox(ctx, log.With("component", "outbox"), wake) })
+	g.Go(func() error { return relay.Run(ctx) })
 	if err := g.Wait(); err != nil {
 		return fmt.Errorf("billing-service: %w", err)
 	}

@@ -5,8 +5,6 @@ go 1.26.5
 toolchain go1.26.10
 
 require (
-	github.com/dapr/dapr v1.18.0
-	github.com/dapr/go-sdk v1.15.0
 	github.com/evanphx/json-patch/v5 v5.9.11
 	github.com/google/go-cmp v0.7.0
 	github.com/google/uuid v1.6.0
@@ -32,7 +30,9 @@ require (
 	github.com/containerd/log v0.1.0 // indirect
 	github.com/containerd/platforms v0.2.1 // indirect
 	github.com/cpuguy83/dockercfg v0.3.2 // indirect
+	github.com/dapr/dapr v1.18.0 // indirect
 	github.com/dapr/durabletask-go v0.12.1 // indirect
+	github.com/dapr/go-sdk v1.15.0 // indirect
 	github.com/dapr/kit v0.18.1 // indirect
 	github.com/distribution/reference v0.6.0 // indirect
 	github.com/docker/go-connections v0.8.2 // indirect

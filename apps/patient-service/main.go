@@ -19,6 +19,7 @@ import (
 	"github.com/pms-dapr/pms/apps/patient-service/internal/billingclient"
 	"github.com/pms-dapr/pms/apps/patient-service/internal/fhirapi"
 	"github.com/pms-dapr/pms/apps/patient-service/internal/outbox"
+	eventoutbox "github.com/pms-dapr/pms/platform/outbox"
 	"github.com/pms-dapr/pms/apps/patient-service/internal/patient"
 	"github.com/pms-dapr/pms/apps/patient-service/internal/patientapi"
 	"github.com/pms-dapr/pms/apps/patient-service/internal/patientdb"
@@ -69,16 +70,17 @@ func run(ctx context.Context, log *slog.Logger) error {
 	defer billing.Close()
 	svc := patient.NewService(store, billing, log)
 
-	publisher := &outbox.DaprPublisher{
-		Address:  "127.0.0.1:" + cfg.DaprGRPCPort,
-		PubSub:   cfg.PubSubName,
-		APIToken: cfg.Trust.Dapr.Token,
+	publisher := &eventoutbox.DaprPublisher{
+		Address:   "127.0.0.1:" + cfg.DaprGRPCPort,
+		PubSub:    cfg.PubSubName,
+		APIToken:  cfg.Trust.Dapr.Token,
+		EventType: outbox.EventType,
 	}
 	defer publisher.Close()
 	// The relay is woken by each committed registration or change
 	// (LISTEN/NOTIFY) and polls only as a fallback.
 	wake := make(chan struct{}, 1)
-	relay := &outbox.Relay{
+	relay := &eventoutbox.Relay{
 		Store:     store,
 		Publisher: publisher,
 		Log:       log.With("component", "outbox"),

@@ -4,8 +4,13 @@
 // 	protoc        (unknown)
 // source: billing/v1/billing.proto
 
-// Billing accounts, one per patient. patient-service calls this API through
-// its Dapr sidecar (gRPC proxying, metadata `dapr-app-id: billing-service`).
+// Billing accounts, one per patient, and their ledgers. patient-service
+// opens accounts through its Dapr sidecar; the api-gateway serves the staff
+// API (/billing) by calling the staff methods through its own sidecar (gRPC
+// proxying, metadata `dapr-app-id: billing-service`).
+//
+// Money is always an integer number of minor units (cents for USD, yen for
+// JPY, fils for KWD) of the account's ISO 4217 currency: no floating point.
 
 package billingv1
 
@@ -29,8 +34,13 @@ type AccountStatus int32
 
 const (
 	AccountStatus_ACCOUNT_STATUS_UNSPECIFIED AccountStatus = 0
-	AccountStatus_ACCOUNT_STATUS_ACTIVE      AccountStatus = 1
-	AccountStatus_ACCOUNT_STATUS_CLOSED      AccountStatus = 2
+	// Takes every posting.
+	AccountStatus_ACCOUNT_STATUS_ACTIVE AccountStatus = 1
+	// The patient was deleted (or billing closed it): payments, adjustments
+	// and reversals, no charges. Final.
+	AccountStatus_ACCOUNT_STATUS_CLOSED AccountStatus = 2
+	// No new charges until released.
+	AccountStatus_ACCOUNT_STATUS_ON_HOLD AccountStatus = 3
 )
 
 // Enum value maps for AccountStatus.
@@ -39,11 +49,13 @@ var (
 		0: "ACCOUNT_STATUS_UNSPECIFIED",
 		1: "ACCOUNT_STATUS_ACTIVE",
 		2: "ACCOUNT_STATUS_CLOSED",
+		3: "ACCOUNT_STATUS_ON_HOLD",
 	}
 	AccountStatus_value = map[string]int32{
 		"ACCOUNT_STATUS_UNSPECIFIED": 0,
 		"ACCOUNT_STATUS_ACTIVE":      1,
 		"ACCOUNT_STATUS_CLOSED":      2,
+		"ACCOUNT_STATUS_ON_HOLD":     3,
 	}
 )
 
@@ -74,18 +86,252 @@ func (AccountStatus) EnumDescriptor() ([]byte, []int) {
 	return file_billing_v1_billing_proto_rawDescGZIP(), []int{0}
 }
 
-// BillingAccount is one patient's account.
+// EntryKind is what an entry records.
+type EntryKind int32
+
+const (
+	EntryKind_ENTRY_KIND_UNSPECIFIED EntryKind = 0
+	EntryKind_ENTRY_KIND_CHARGE      EntryKind = 1
+	EntryKind_ENTRY_KIND_PAYMENT     EntryKind = 2
+	EntryKind_ENTRY_KIND_ADJUSTMENT  EntryKind = 3
+	EntryKind_ENTRY_KIND_REVERSAL    EntryKind = 4
+)
+
+// Enum value maps for EntryKind.
+var (
+	EntryKind_name = map[int32]string{
+		0: "ENTRY_KIND_UNSPECIFIED",
+		1: "ENTRY_KIND_CHARGE",
+		2: "ENTRY_KIND_PAYMENT",
+		3: "ENTRY_KIND_ADJUSTMENT",
+		4: "ENTRY_KIND_REVERSAL",
+	}
+	EntryKind_value = map[string]int32{
+		"ENTRY_KIND_UNSPECIFIED": 0,
+		"ENTRY_KIND_CHARGE":      1,
+		"ENTRY_KIND_PAYMENT":     2,
+		"ENTRY_KIND_ADJUSTMENT":  3,
+		"ENTRY_KIND_REVERSAL":    4,
+	}
+)
+
+func (x EntryKind) Enum() *EntryKind {
+	p := new(EntryKind)
+	*p = x
+	return p
+}
+
+func (x EntryKind) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (EntryKind) Descriptor() protoreflect.EnumDescriptor {
+	return file_billing_v1_billing_proto_enumTypes[1].Descriptor()
+}
+
+func (EntryKind) Type() protoreflect.EnumType {
+	return &file_billing_v1_billing_proto_enumTypes[1]
+}
+
+func (x EntryKind) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use EntryKind.Descriptor instead.
+func (EntryKind) EnumDescriptor() ([]byte, []int) {
+	return file_billing_v1_billing_proto_rawDescGZIP(), []int{1}
+}
+
+// AdjustmentType says why an adjustment was made.
+type AdjustmentType int32
+
+const (
+	AdjustmentType_ADJUSTMENT_TYPE_UNSPECIFIED AdjustmentType = 0
+	// Forgives an amount owed: lowers the balance.
+	AdjustmentType_ADJUSTMENT_TYPE_WRITE_OFF AdjustmentType = 1
+	// Money paid back to the patient: raises the balance.
+	AdjustmentType_ADJUSTMENT_TYPE_REFUND AdjustmentType = 2
+	// Any other correction, by a signed amount.
+	AdjustmentType_ADJUSTMENT_TYPE_CORRECTION AdjustmentType = 3
+)
+
+// Enum value maps for AdjustmentType.
+var (
+	AdjustmentType_name = map[int32]string{
+		0: "ADJUSTMENT_TYPE_UNSPECIFIED",
+		1: "ADJUSTMENT_TYPE_WRITE_OFF",
+		2: "ADJUSTMENT_TYPE_REFUND",
+		3: "ADJUSTMENT_TYPE_CORRECTION",
+	}
+	AdjustmentType_value = map[string]int32{
+		"ADJUSTMENT_TYPE_UNSPECIFIED": 0,
+		"ADJUSTMENT_TYPE_WRITE_OFF":   1,
+		"ADJUSTMENT_TYPE_REFUND":      2,
+		"ADJUSTMENT_TYPE_CORRECTION":  3,
+	}
+)
+
+func (x AdjustmentType) Enum() *AdjustmentType {
+	p := new(AdjustmentType)
+	*p = x
+	return p
+}
+
+func (x AdjustmentType) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (AdjustmentType) Descriptor() protoreflect.EnumDescriptor {
+	return file_billing_v1_billing_proto_enumTypes[2].Descriptor()
+}
+
+func (AdjustmentType) Type() protoreflect.EnumType {
+	return &file_billing_v1_billing_proto_enumTypes[2]
+}
+
+func (x AdjustmentType) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use AdjustmentType.Descriptor instead.
+func (AdjustmentType) EnumDescriptor() ([]byte, []int) {
+	return file_billing_v1_billing_proto_rawDescGZIP(), []int{2}
+}
+
+// PaymentMethod is how a payment was made.
+type PaymentMethod int32
+
+const (
+	PaymentMethod_PAYMENT_METHOD_UNSPECIFIED   PaymentMethod = 0
+	PaymentMethod_PAYMENT_METHOD_CASH          PaymentMethod = 1
+	PaymentMethod_PAYMENT_METHOD_CARD          PaymentMethod = 2
+	PaymentMethod_PAYMENT_METHOD_CHECK         PaymentMethod = 3
+	PaymentMethod_PAYMENT_METHOD_BANK_TRANSFER PaymentMethod = 4
+	PaymentMethod_PAYMENT_METHOD_INSURANCE     PaymentMethod = 5
+)
+
+// Enum value maps for PaymentMethod.
+var (
+	PaymentMethod_name = map[int32]string{
+		0: "PAYMENT_METHOD_UNSPECIFIED",
+		1: "PAYMENT_METHOD_CASH",
+		2: "PAYMENT_METHOD_CARD",
+		3: "PAYMENT_METHOD_CHECK",
+		4: "PAYMENT_METHOD_BANK_TRANSFER",
+		5: "PAYMENT_METHOD_INSURANCE",
+	}
+	PaymentMethod_value = map[string]int32{
+		"PAYMENT_METHOD_UNSPECIFIED":   0,
+		"PAYMENT_METHOD_CASH":          1,
+		"PAYMENT_METHOD_CARD":          2,
+		"PAYMENT_METHOD_CHECK":         3,
+		"PAYMENT_METHOD_BANK_TRANSFER": 4,
+		"PAYMENT_METHOD_INSURANCE":     5,
+	}
+)
+
+func (x PaymentMethod) Enum() *PaymentMethod {
+	p := new(PaymentMethod)
+	*p = x
+	return p
+}
+
+func (x PaymentMethod) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (PaymentMethod) Descriptor() protoreflect.EnumDescriptor {
+	return file_billing_v1_billing_proto_enumTypes[3].Descriptor()
+}
+
+func (PaymentMethod) Type() protoreflect.EnumType {
+	return &file_billing_v1_billing_proto_enumTypes[3]
+}
+
+func (x PaymentMethod) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use PaymentMethod.Descriptor instead.
+func (PaymentMethod) EnumDescriptor() ([]byte, []int) {
+	return file_billing_v1_billing_proto_rawDescGZIP(), []int{3}
+}
+
+// StatusAction is a status change staff can make.
+type StatusAction int32
+
+const (
+	StatusAction_STATUS_ACTION_UNSPECIFIED StatusAction = 0
+	StatusAction_STATUS_ACTION_HOLD        StatusAction = 1
+	StatusAction_STATUS_ACTION_RELEASE     StatusAction = 2
+	StatusAction_STATUS_ACTION_CLOSE       StatusAction = 3
+)
+
+// Enum value maps for StatusAction.
+var (
+	StatusAction_name = map[int32]string{
+		0: "STATUS_ACTION_UNSPECIFIED",
+		1: "STATUS_ACTION_HOLD",
+		2: "STATUS_ACTION_RELEASE",
+		3: "STATUS_ACTION_CLOSE",
+	}
+	StatusAction_value = map[string]int32{
+		"STATUS_ACTION_UNSPECIFIED": 0,
+		"STATUS_ACTION_HOLD":        1,
+		"STATUS_ACTION_RELEASE":     2,
+		"STATUS_ACTION_CLOSE":       3,
+	}
+)
+
+func (x StatusAction) Enum() *StatusAction {
+	p := new(StatusAction)
+	*p = x
+	return p
+}
+
+func (x StatusAction) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (StatusAction) Descriptor() protoreflect.EnumDescriptor {
+	return file_billing_v1_billing_proto_enumTypes[4].Descriptor()
+}
+
+func (StatusAction) Type() protoreflect.EnumType {
+	return &file_billing_v1_billing_proto_enumTypes[4]
+}
+
+func (x StatusAction) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use StatusAction.Descriptor instead.
+func (StatusAction) EnumDescriptor() ([]byte, []int) {
+	return file_billing_v1_billing_proto_rawDescGZIP(), []int{4}
+}
+
+// BillingAccount is one patient's account. It keeps no contact details:
+// the patient's name and email are read from patient-service when shown.
 type BillingAccount struct {
 	state     protoimpl.MessageState `protogen:"open.v1"`
 	AccountId string                 `protobuf:"bytes,1,opt,name=account_id,json=accountId,proto3" json:"account_id,omitempty"`
 	PatientId string                 `protobuf:"bytes,2,opt,name=patient_id,json=patientId,proto3" json:"patient_id,omitempty"`
-	Name      string                 `protobuf:"bytes,3,opt,name=name,proto3" json:"name,omitempty"`
-	Email     string                 `protobuf:"bytes,4,opt,name=email,proto3" json:"email,omitempty"`
 	Status    AccountStatus          `protobuf:"varint,5,opt,name=status,proto3,enum=pms.billing.v1.AccountStatus" json:"status,omitempty"`
 	// RFC 3339 timestamp of creation.
-	CreatedAt     string `protobuf:"bytes,6,opt,name=created_at,json=createdAt,proto3" json:"created_at,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	CreatedAt string `protobuf:"bytes,6,opt,name=created_at,json=createdAt,proto3" json:"created_at,omitempty"`
+	// ISO 4217 code; every amount of the account is in it.
+	Currency string `protobuf:"bytes,7,opt,name=currency,proto3" json:"currency,omitempty"`
+	// What the patient owes, in minor units (negative: in credit).
+	BalanceMinor int64 `protobuf:"varint,8,opt,name=balance_minor,json=balanceMinor,proto3" json:"balance_minor,omitempty"`
+	// Changes with every posting and status change (the ETag).
+	Version    int64 `protobuf:"varint,9,opt,name=version,proto3" json:"version,omitempty"`
+	EntryCount int64 `protobuf:"varint,10,opt,name=entry_count,json=entryCount,proto3" json:"entry_count,omitempty"`
+	// RFC 3339 timestamp of the last change.
+	UpdatedAt string `protobuf:"bytes,11,opt,name=updated_at,json=updatedAt,proto3" json:"updated_at,omitempty"`
+	// How many digits the currency's minor unit has (2 for USD, 0 for JPY).
+	MinorUnitDigits int32 `protobuf:"varint,12,opt,name=minor_unit_digits,json=minorUnitDigits,proto3" json:"minor_unit_digits,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
 }
 
 func (x *BillingAccount) Reset() {
@@ -132,20 +378,6 @@ func (x *BillingAccount) GetPatientId() string {
 	return ""
 }
 
-func (x *BillingAccount) GetName() string {
-	if x != nil {
-		return x.Name
-	}
-	return ""
-}
-
-func (x *BillingAccount) GetEmail() string {
-	if x != nil {
-		return x.Email
-	}
-	return ""
-}
-
 func (x *BillingAccount) GetStatus() AccountStatus {
 	if x != nil {
 		return x.Status
@@ -160,12 +392,52 @@ func (x *BillingAccount) GetCreatedAt() string {
 	return ""
 }
 
+func (x *BillingAccount) GetCurrency() string {
+	if x != nil {
+		return x.Currency
+	}
+	return ""
+}
+
+func (x *BillingAccount) GetBalanceMinor() int64 {
+	if x != nil {
+		return x.BalanceMinor
+	}
+	return 0
+}
+
+func (x *BillingAccount) GetVersion() int64 {
+	if x != nil {
+		return x.Version
+	}
+	return 0
+}
+
+func (x *BillingAccount) GetEntryCount() int64 {
+	if x != nil {
+		return x.EntryCount
+	}
+	return 0
+}
+
+func (x *BillingAccount) GetUpdatedAt() string {
+	if x != nil {
+		return x.UpdatedAt
+	}
+	return ""
+}
+
+func (x *BillingAccount) GetMinorUnitDigits() int32 {
+	if x != nil {
+		return x.MinorUnitDigits
+	}
+	return 0
+}
+
 type CreateBillingAccountRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// UUID of the patient in patient-service.
 	PatientId     string `protobuf:"bytes,1,opt,name=patient_id,json=patientId,proto3" json:"patient_id,omitempty"`
-	Name          string `protobuf:"bytes,2,opt,name=name,proto3" json:"name,omitempty"`
-	Email         string `protobuf:"bytes,3,opt,name=email,proto3" json:"email,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -203,20 +475,6 @@ func (*CreateBillingAccountRequest) Descriptor() ([]byte, []int) {
 func (x *CreateBillingAccountRequest) GetPatientId() string {
 	if x != nil {
 		return x.PatientId
-	}
-	return ""
-}
-
-func (x *CreateBillingAccountRequest) GetName() string {
-	if x != nil {
-		return x.Name
-	}
-	return ""
-}
-
-func (x *CreateBillingAccountRequest) GetEmail() string {
-	if x != nil {
-		return x.Email
 	}
 	return ""
 }
@@ -370,26 +628,1401 @@ func (x *GetBillingAccountResponse) GetAccount() *BillingAccount {
 	return nil
 }
 
+type ListAccountsRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Optional: only this patient's account.
+	PatientId string `protobuf:"bytes,1,opt,name=patient_id,json=patientId,proto3" json:"patient_id,omitempty"`
+	// Optional: only accounts in this status.
+	Status AccountStatus `protobuf:"varint,2,opt,name=status,proto3,enum=pms.billing.v1.AccountStatus" json:"status,omitempty"`
+	// 1..100; 0 means 20.
+	Limit int32 `protobuf:"varint,3,opt,name=limit,proto3" json:"limit,omitempty"`
+	// Opaque; from a previous response's next_cursor.
+	Cursor        string `protobuf:"bytes,4,opt,name=cursor,proto3" json:"cursor,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListAccountsRequest) Reset() {
+	*x = ListAccountsRequest{}
+	mi := &file_billing_v1_billing_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListAccountsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListAccountsRequest) ProtoMessage() {}
+
+func (x *ListAccountsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_billing_v1_billing_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListAccountsRequest.ProtoReflect.Descriptor instead.
+func (*ListAccountsRequest) Descriptor() ([]byte, []int) {
+	return file_billing_v1_billing_proto_rawDescGZIP(), []int{5}
+}
+
+func (x *ListAccountsRequest) GetPatientId() string {
+	if x != nil {
+		return x.PatientId
+	}
+	return ""
+}
+
+func (x *ListAccountsRequest) GetStatus() AccountStatus {
+	if x != nil {
+		return x.Status
+	}
+	return AccountStatus_ACCOUNT_STATUS_UNSPECIFIED
+}
+
+func (x *ListAccountsRequest) GetLimit() int32 {
+	if x != nil {
+		return x.Limit
+	}
+	return 0
+}
+
+func (x *ListAccountsRequest) GetCursor() string {
+	if x != nil {
+		return x.Cursor
+	}
+	return ""
+}
+
+type ListAccountsResponse struct {
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	Accounts []*BillingAccount      `protobuf:"bytes,1,rep,name=accounts,proto3" json:"accounts,omitempty"`
+	// Empty on the last page.
+	NextCursor    string `protobuf:"bytes,2,opt,name=next_cursor,json=nextCursor,proto3" json:"next_cursor,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListAccountsResponse) Reset() {
+	*x = ListAccountsResponse{}
+	mi := &file_billing_v1_billing_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListAccountsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListAccountsResponse) ProtoMessage() {}
+
+func (x *ListAccountsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_billing_v1_billing_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListAccountsResponse.ProtoReflect.Descriptor instead.
+func (*ListAccountsResponse) Descriptor() ([]byte, []int) {
+	return file_billing_v1_billing_proto_rawDescGZIP(), []int{6}
+}
+
+func (x *ListAccountsResponse) GetAccounts() []*BillingAccount {
+	if x != nil {
+		return x.Accounts
+	}
+	return nil
+}
+
+func (x *ListAccountsResponse) GetNextCursor() string {
+	if x != nil {
+		return x.NextCursor
+	}
+	return ""
+}
+
+type GetAccountRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	AccountId     string                 `protobuf:"bytes,1,opt,name=account_id,json=accountId,proto3" json:"account_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetAccountRequest) Reset() {
+	*x = GetAccountRequest{}
+	mi := &file_billing_v1_billing_proto_msgTypes[7]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetAccountRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetAccountRequest) ProtoMessage() {}
+
+func (x *GetAccountRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_billing_v1_billing_proto_msgTypes[7]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetAccountRequest.ProtoReflect.Descriptor instead.
+func (*GetAccountRequest) Descriptor() ([]byte, []int) {
+	return file_billing_v1_billing_proto_rawDescGZIP(), []int{7}
+}
+
+func (x *GetAccountRequest) GetAccountId() string {
+	if x != nil {
+		return x.AccountId
+	}
+	return ""
+}
+
+type GetAccountResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Account       *BillingAccount        `protobuf:"bytes,1,opt,name=account,proto3" json:"account,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetAccountResponse) Reset() {
+	*x = GetAccountResponse{}
+	mi := &file_billing_v1_billing_proto_msgTypes[8]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetAccountResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetAccountResponse) ProtoMessage() {}
+
+func (x *GetAccountResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_billing_v1_billing_proto_msgTypes[8]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetAccountResponse.ProtoReflect.Descriptor instead.
+func (*GetAccountResponse) Descriptor() ([]byte, []int) {
+	return file_billing_v1_billing_proto_rawDescGZIP(), []int{8}
+}
+
+func (x *GetAccountResponse) GetAccount() *BillingAccount {
+	if x != nil {
+		return x.Account
+	}
+	return nil
+}
+
+// LedgerEntry is one posting. Entries are never changed or deleted.
+type LedgerEntry struct {
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	EntryId   string                 `protobuf:"bytes,1,opt,name=entry_id,json=entryId,proto3" json:"entry_id,omitempty"`
+	AccountId string                 `protobuf:"bytes,2,opt,name=account_id,json=accountId,proto3" json:"account_id,omitempty"`
+	// 1 for the account's first entry, then one more per entry.
+	Sequence int64     `protobuf:"varint,3,opt,name=sequence,proto3" json:"sequence,omitempty"`
+	Kind     EntryKind `protobuf:"varint,4,opt,name=kind,proto3,enum=pms.billing.v1.EntryKind" json:"kind,omitempty"`
+	// The entry's effect on the balance, in minor units: positive for a
+	// charge or refund, negative for a payment or write-off.
+	AmountMinor int64  `protobuf:"varint,5,opt,name=amount_minor,json=amountMinor,proto3" json:"amount_minor,omitempty"`
+	Currency    string `protobuf:"bytes,6,opt,name=currency,proto3" json:"currency,omitempty"`
+	// The balance right after this entry.
+	BalanceAfterMinor int64 `protobuf:"varint,7,opt,name=balance_after_minor,json=balanceAfterMinor,proto3" json:"balance_after_minor,omitempty"`
+	// RFC 3339.
+	PostedAt string `protobuf:"bytes,8,opt,name=posted_at,json=postedAt,proto3" json:"posted_at,omitempty"`
+	// The user who posted it (the access token's subject).
+	PostedBy string `protobuf:"bytes,9,opt,name=posted_by,json=postedBy,proto3" json:"posted_by,omitempty"`
+	// Charges.
+	ServiceDate    string `protobuf:"bytes,10,opt,name=service_date,json=serviceDate,proto3" json:"service_date,omitempty"` // YYYY-MM-DD
+	Code           string `protobuf:"bytes,11,opt,name=code,proto3" json:"code,omitempty"`
+	Description    string `protobuf:"bytes,12,opt,name=description,proto3" json:"description,omitempty"`
+	Quantity       int64  `protobuf:"varint,13,opt,name=quantity,proto3" json:"quantity,omitempty"`
+	UnitPriceMinor int64  `protobuf:"varint,14,opt,name=unit_price_minor,json=unitPriceMinor,proto3" json:"unit_price_minor,omitempty"`
+	// Payments.
+	Method    PaymentMethod `protobuf:"varint,15,opt,name=method,proto3,enum=pms.billing.v1.PaymentMethod" json:"method,omitempty"`
+	Reference string        `protobuf:"bytes,16,opt,name=reference,proto3" json:"reference,omitempty"`
+	// Adjustments.
+	AdjustmentType AdjustmentType `protobuf:"varint,17,opt,name=adjustment_type,json=adjustmentType,proto3,enum=pms.billing.v1.AdjustmentType" json:"adjustment_type,omitempty"`
+	// Adjustments and reversals.
+	Reason string `protobuf:"bytes,18,opt,name=reason,proto3" json:"reason,omitempty"`
+	// Reversals: the entry this one reverses.
+	ReversesEntryId string `protobuf:"bytes,19,opt,name=reverses_entry_id,json=reversesEntryId,proto3" json:"reverses_entry_id,omitempty"`
+	// The entry that reversed this one, if any.
+	ReversedByEntryId string `protobuf:"bytes,20,opt,name=reversed_by_entry_id,json=reversedByEntryId,proto3" json:"reversed_by_entry_id,omitempty"`
+	unknownFields     protoimpl.UnknownFields
+	sizeCache         protoimpl.SizeCache
+}
+
+func (x *LedgerEntry) Reset() {
+	*x = LedgerEntry{}
+	mi := &file_billing_v1_billing_proto_msgTypes[9]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *LedgerEntry) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*LedgerEntry) ProtoMessage() {}
+
+func (x *LedgerEntry) ProtoReflect() protoreflect.Message {
+	mi := &file_billing_v1_billing_proto_msgTypes[9]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use LedgerEntry.ProtoReflect.Descriptor instead.
+func (*LedgerEntry) Descriptor() ([]byte, []int) {
+	return file_billing_v1_billing_proto_rawDescGZIP(), []int{9}
+}
+
+func (x *LedgerEntry) GetEntryId() string {
+	if x != nil {
+		return x.EntryId
+	}
+	return ""
+}
+
+func (x *LedgerEntry) GetAccountId() string {
+	if x != nil {
+		return x.AccountId
+	}
+	return ""
+}
+
+func (x *LedgerEntry) GetSequence() int64 {
+	if x != nil {
+		return x.Sequence
+	}
+	return 0
+}
+
+func (x *LedgerEntry) GetKind() EntryKind {
+	if x != nil {
+		return x.Kind
+	}
+	return EntryKind_ENTRY_KIND_UNSPECIFIED
+}
+
+func (x *LedgerEntry) GetAmountMinor() int64 {
+	if x != nil {
+		return x.AmountMinor
+	}
+	return 0
+}
+
+func (x *LedgerEntry) GetCurrency() string {
+	if x != nil {
+		return x.Currency
+	}
+	return ""
+}
+
+func (x *LedgerEntry) GetBalanceAfterMinor() int64 {
+	if x != nil {
+		return x.BalanceAfterMinor
+	}
+	return 0
+}
+
+func (x *LedgerEntry) GetPostedAt() string {
+	if x != nil {
+		return x.PostedAt
+	}
+	return ""
+}
+
+func (x *LedgerEntry) GetPostedBy() string {
+	if x != nil {
+		return x.PostedBy
+	}
+	return ""
+}
+
+func (x *LedgerEntry) GetServiceDate() string {
+	if x != nil {
+		return x.ServiceDate
+	}
+	return ""
+}
+
+func (x *LedgerEntry) GetCode() string {
+	if x != nil {
+		return x.Code
+	}
+	return ""
+}
+
+func (x *LedgerEntry) GetDescription() string {
+	if x != nil {
+		return x.Description
+	}
+	return ""
+}
+
+func (x *LedgerEntry) GetQuantity() int64 {
+	if x != nil {
+		return x.Quantity
+	}
+	return 0
+}
+
+func (x *LedgerEntry) GetUnitPriceMinor() int64 {
+	if x != nil {
+		return x.UnitPriceMinor
+	}
+	return 0
+}
+
+func (x *LedgerEntry) GetMethod() PaymentMethod {
+	if x != nil {
+		return x.Method
+	}
+	return PaymentMethod_PAYMENT_METHOD_UNSPECIFIED
+}
+
+func (x *LedgerEntry) GetReference() string {
+	if x != nil {
+		return x.Reference
+	}
+	return ""
+}
+
+func (x *LedgerEntry) GetAdjustmentType() AdjustmentType {
+	if x != nil {
+		return x.AdjustmentType
+	}
+	return AdjustmentType_ADJUSTMENT_TYPE_UNSPECIFIED
+}
+
+func (x *LedgerEntry) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+func (x *LedgerEntry) GetReversesEntryId() string {
+	if x != nil {
+		return x.ReversesEntryId
+	}
+	return ""
+}
+
+func (x *LedgerEntry) GetReversedByEntryId() string {
+	if x != nil {
+		return x.ReversedByEntryId
+	}
+	return ""
+}
+
+type PostChargeRequest struct {
+	state          protoimpl.MessageState `protogen:"open.v1"`
+	AccountId      string                 `protobuf:"bytes,1,opt,name=account_id,json=accountId,proto3" json:"account_id,omitempty"`
+	IdempotencyKey string                 `protobuf:"bytes,2,opt,name=idempotency_key,json=idempotencyKey,proto3" json:"idempotency_key,omitempty"`
+	ServiceDate    string                 `protobuf:"bytes,3,opt,name=service_date,json=serviceDate,proto3" json:"service_date,omitempty"` // YYYY-MM-DD, not in the future
+	Code           string                 `protobuf:"bytes,4,opt,name=code,proto3" json:"code,omitempty"`
+	Description    string                 `protobuf:"bytes,5,opt,name=description,proto3" json:"description,omitempty"`
+	Quantity       int64                  `protobuf:"varint,6,opt,name=quantity,proto3" json:"quantity,omitempty"`
+	UnitPriceMinor int64                  `protobuf:"varint,7,opt,name=unit_price_minor,json=unitPriceMinor,proto3" json:"unit_price_minor,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
+}
+
+func (x *PostChargeRequest) Reset() {
+	*x = PostChargeRequest{}
+	mi := &file_billing_v1_billing_proto_msgTypes[10]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PostChargeRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PostChargeRequest) ProtoMessage() {}
+
+func (x *PostChargeRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_billing_v1_billing_proto_msgTypes[10]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PostChargeRequest.ProtoReflect.Descriptor instead.
+func (*PostChargeRequest) Descriptor() ([]byte, []int) {
+	return file_billing_v1_billing_proto_rawDescGZIP(), []int{10}
+}
+
+func (x *PostChargeRequest) GetAccountId() string {
+	if x != nil {
+		return x.AccountId
+	}
+	return ""
+}
+
+func (x *PostChargeRequest) GetIdempotencyKey() string {
+	if x != nil {
+		return x.IdempotencyKey
+	}
+	return ""
+}
+
+func (x *PostChargeRequest) GetServiceDate() string {
+	if x != nil {
+		return x.ServiceDate
+	}
+	return ""
+}
+
+func (x *PostChargeRequest) GetCode() string {
+	if x != nil {
+		return x.Code
+	}
+	return ""
+}
+
+func (x *PostChargeRequest) GetDescription() string {
+	if x != nil {
+		return x.Description
+	}
+	return ""
+}
+
+func (x *PostChargeRequest) GetQuantity() int64 {
+	if x != nil {
+		return x.Quantity
+	}
+	return 0
+}
+
+func (x *PostChargeRequest) GetUnitPriceMinor() int64 {
+	if x != nil {
+		return x.UnitPriceMinor
+	}
+	return 0
+}
+
+type PostPaymentRequest struct {
+	state          protoimpl.MessageState `protogen:"open.v1"`
+	AccountId      string                 `protobuf:"bytes,1,opt,name=account_id,json=accountId,proto3" json:"account_id,omitempty"`
+	IdempotencyKey string                 `protobuf:"bytes,2,opt,name=idempotency_key,json=idempotencyKey,proto3" json:"idempotency_key,omitempty"`
+	// Positive.
+	AmountMinor   int64         `protobuf:"varint,3,opt,name=amount_minor,json=amountMinor,proto3" json:"amount_minor,omitempty"`
+	Method        PaymentMethod `protobuf:"varint,4,opt,name=method,proto3,enum=pms.billing.v1.PaymentMethod" json:"method,omitempty"`
+	Reference     string        `protobuf:"bytes,5,opt,name=reference,proto3" json:"reference,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PostPaymentRequest) Reset() {
+	*x = PostPaymentRequest{}
+	mi := &file_billing_v1_billing_proto_msgTypes[11]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PostPaymentRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PostPaymentRequest) ProtoMessage() {}
+
+func (x *PostPaymentRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_billing_v1_billing_proto_msgTypes[11]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PostPaymentRequest.ProtoReflect.Descriptor instead.
+func (*PostPaymentRequest) Descriptor() ([]byte, []int) {
+	return file_billing_v1_billing_proto_rawDescGZIP(), []int{11}
+}
+
+func (x *PostPaymentRequest) GetAccountId() string {
+	if x != nil {
+		return x.AccountId
+	}
+	return ""
+}
+
+func (x *PostPaymentRequest) GetIdempotencyKey() string {
+	if x != nil {
+		return x.IdempotencyKey
+	}
+	return ""
+}
+
+func (x *PostPaymentRequest) GetAmountMinor() int64 {
+	if x != nil {
+		return x.AmountMinor
+	}
+	return 0
+}
+
+func (x *PostPaymentRequest) GetMethod() PaymentMethod {
+	if x != nil {
+		return x.Method
+	}
+	return PaymentMethod_PAYMENT_METHOD_UNSPECIFIED
+}
+
+func (x *PostPaymentRequest) GetReference() string {
+	if x != nil {
+		return x.Reference
+	}
+	return ""
+}
+
+type PostAdjustmentRequest struct {
+	state          protoimpl.MessageState `protogen:"open.v1"`
+	AccountId      string                 `protobuf:"bytes,1,opt,name=account_id,json=accountId,proto3" json:"account_id,omitempty"`
+	IdempotencyKey string                 `protobuf:"bytes,2,opt,name=idempotency_key,json=idempotencyKey,proto3" json:"idempotency_key,omitempty"`
+	Type           AdjustmentType         `protobuf:"varint,3,opt,name=type,proto3,enum=pms.billing.v1.AdjustmentType" json:"type,omitempty"`
+	// Positive for a write-off or refund; non-zero, either sign, for a
+	// correction.
+	AmountMinor   int64  `protobuf:"varint,4,opt,name=amount_minor,json=amountMinor,proto3" json:"amount_minor,omitempty"`
+	Reason        string `protobuf:"bytes,5,opt,name=reason,proto3" json:"reason,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PostAdjustmentRequest) Reset() {
+	*x = PostAdjustmentRequest{}
+	mi := &file_billing_v1_billing_proto_msgTypes[12]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PostAdjustmentRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PostAdjustmentRequest) ProtoMessage() {}
+
+func (x *PostAdjustmentRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_billing_v1_billing_proto_msgTypes[12]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PostAdjustmentRequest.ProtoReflect.Descriptor instead.
+func (*PostAdjustmentRequest) Descriptor() ([]byte, []int) {
+	return file_billing_v1_billing_proto_rawDescGZIP(), []int{12}
+}
+
+func (x *PostAdjustmentRequest) GetAccountId() string {
+	if x != nil {
+		return x.AccountId
+	}
+	return ""
+}
+
+func (x *PostAdjustmentRequest) GetIdempotencyKey() string {
+	if x != nil {
+		return x.IdempotencyKey
+	}
+	return ""
+}
+
+func (x *PostAdjustmentRequest) GetType() AdjustmentType {
+	if x != nil {
+		return x.Type
+	}
+	return AdjustmentType_ADJUSTMENT_TYPE_UNSPECIFIED
+}
+
+func (x *PostAdjustmentRequest) GetAmountMinor() int64 {
+	if x != nil {
+		return x.AmountMinor
+	}
+	return 0
+}
+
+func (x *PostAdjustmentRequest) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+type ReverseEntryRequest struct {
+	state          protoimpl.MessageState `protogen:"open.v1"`
+	AccountId      string                 `protobuf:"bytes,1,opt,name=account_id,json=accountId,proto3" json:"account_id,omitempty"`
+	IdempotencyKey string                 `protobuf:"bytes,2,opt,name=idempotency_key,json=idempotencyKey,proto3" json:"idempotency_key,omitempty"`
+	EntryId        string                 `protobuf:"bytes,3,opt,name=entry_id,json=entryId,proto3" json:"entry_id,omitempty"`
+	Reason         string                 `protobuf:"bytes,4,opt,name=reason,proto3" json:"reason,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
+}
+
+func (x *ReverseEntryRequest) Reset() {
+	*x = ReverseEntryRequest{}
+	mi := &file_billing_v1_billing_proto_msgTypes[13]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ReverseEntryRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ReverseEntryRequest) ProtoMessage() {}
+
+func (x *ReverseEntryRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_billing_v1_billing_proto_msgTypes[13]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ReverseEntryRequest.ProtoReflect.Descriptor instead.
+func (*ReverseEntryRequest) Descriptor() ([]byte, []int) {
+	return file_billing_v1_billing_proto_rawDescGZIP(), []int{13}
+}
+
+func (x *ReverseEntryRequest) GetAccountId() string {
+	if x != nil {
+		return x.AccountId
+	}
+	return ""
+}
+
+func (x *ReverseEntryRequest) GetIdempotencyKey() string {
+	if x != nil {
+		return x.IdempotencyKey
+	}
+	return ""
+}
+
+func (x *ReverseEntryRequest) GetEntryId() string {
+	if x != nil {
+		return x.EntryId
+	}
+	return ""
+}
+
+func (x *ReverseEntryRequest) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+type PostEntryResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Entry *LedgerEntry           `protobuf:"bytes,1,opt,name=entry,proto3" json:"entry,omitempty"`
+	// The account after the posting.
+	Account *BillingAccount `protobuf:"bytes,2,opt,name=account,proto3" json:"account,omitempty"`
+	// True when this was a retry of an earlier posting.
+	Replayed      bool `protobuf:"varint,3,opt,name=replayed,proto3" json:"replayed,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PostEntryResponse) Reset() {
+	*x = PostEntryResponse{}
+	mi := &file_billing_v1_billing_proto_msgTypes[14]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PostEntryResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PostEntryResponse) ProtoMessage() {}
+
+func (x *PostEntryResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_billing_v1_billing_proto_msgTypes[14]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PostEntryResponse.ProtoReflect.Descriptor instead.
+func (*PostEntryResponse) Descriptor() ([]byte, []int) {
+	return file_billing_v1_billing_proto_rawDescGZIP(), []int{14}
+}
+
+func (x *PostEntryResponse) GetEntry() *LedgerEntry {
+	if x != nil {
+		return x.Entry
+	}
+	return nil
+}
+
+func (x *PostEntryResponse) GetAccount() *BillingAccount {
+	if x != nil {
+		return x.Account
+	}
+	return nil
+}
+
+func (x *PostEntryResponse) GetReplayed() bool {
+	if x != nil {
+		return x.Replayed
+	}
+	return false
+}
+
+type ListEntriesRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	AccountId     string                 `protobuf:"bytes,1,opt,name=account_id,json=accountId,proto3" json:"account_id,omitempty"`
+	Limit         int32                  `protobuf:"varint,2,opt,name=limit,proto3" json:"limit,omitempty"`
+	Cursor        string                 `protobuf:"bytes,3,opt,name=cursor,proto3" json:"cursor,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListEntriesRequest) Reset() {
+	*x = ListEntriesRequest{}
+	mi := &file_billing_v1_billing_proto_msgTypes[15]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListEntriesRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListEntriesRequest) ProtoMessage() {}
+
+func (x *ListEntriesRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_billing_v1_billing_proto_msgTypes[15]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListEntriesRequest.ProtoReflect.Descriptor instead.
+func (*ListEntriesRequest) Descriptor() ([]byte, []int) {
+	return file_billing_v1_billing_proto_rawDescGZIP(), []int{15}
+}
+
+func (x *ListEntriesRequest) GetAccountId() string {
+	if x != nil {
+		return x.AccountId
+	}
+	return ""
+}
+
+func (x *ListEntriesRequest) GetLimit() int32 {
+	if x != nil {
+		return x.Limit
+	}
+	return 0
+}
+
+func (x *ListEntriesRequest) GetCursor() string {
+	if x != nil {
+		return x.Cursor
+	}
+	return ""
+}
+
+type ListEntriesResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Entries       []*LedgerEntry         `protobuf:"bytes,1,rep,name=entries,proto3" json:"entries,omitempty"`
+	NextCursor    string                 `protobuf:"bytes,2,opt,name=next_cursor,json=nextCursor,proto3" json:"next_cursor,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListEntriesResponse) Reset() {
+	*x = ListEntriesResponse{}
+	mi := &file_billing_v1_billing_proto_msgTypes[16]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListEntriesResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListEntriesResponse) ProtoMessage() {}
+
+func (x *ListEntriesResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_billing_v1_billing_proto_msgTypes[16]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListEntriesResponse.ProtoReflect.Descriptor instead.
+func (*ListEntriesResponse) Descriptor() ([]byte, []int) {
+	return file_billing_v1_billing_proto_rawDescGZIP(), []int{16}
+}
+
+func (x *ListEntriesResponse) GetEntries() []*LedgerEntry {
+	if x != nil {
+		return x.Entries
+	}
+	return nil
+}
+
+func (x *ListEntriesResponse) GetNextCursor() string {
+	if x != nil {
+		return x.NextCursor
+	}
+	return ""
+}
+
+type ChangeAccountStatusRequest struct {
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	AccountId string                 `protobuf:"bytes,1,opt,name=account_id,json=accountId,proto3" json:"account_id,omitempty"`
+	Action    StatusAction           `protobuf:"varint,2,opt,name=action,proto3,enum=pms.billing.v1.StatusAction" json:"action,omitempty"`
+	// The version the caller saw (If-Match).
+	ExpectedVersion int64  `protobuf:"varint,3,opt,name=expected_version,json=expectedVersion,proto3" json:"expected_version,omitempty"`
+	Reason          string `protobuf:"bytes,4,opt,name=reason,proto3" json:"reason,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
+}
+
+func (x *ChangeAccountStatusRequest) Reset() {
+	*x = ChangeAccountStatusRequest{}
+	mi := &file_billing_v1_billing_proto_msgTypes[17]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ChangeAccountStatusRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ChangeAccountStatusRequest) ProtoMessage() {}
+
+func (x *ChangeAccountStatusRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_billing_v1_billing_proto_msgTypes[17]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ChangeAccountStatusRequest.ProtoReflect.Descriptor instead.
+func (*ChangeAccountStatusRequest) Descriptor() ([]byte, []int) {
+	return file_billing_v1_billing_proto_rawDescGZIP(), []int{17}
+}
+
+func (x *ChangeAccountStatusRequest) GetAccountId() string {
+	if x != nil {
+		return x.AccountId
+	}
+	return ""
+}
+
+func (x *ChangeAccountStatusRequest) GetAction() StatusAction {
+	if x != nil {
+		return x.Action
+	}
+	return StatusAction_STATUS_ACTION_UNSPECIFIED
+}
+
+func (x *ChangeAccountStatusRequest) GetExpectedVersion() int64 {
+	if x != nil {
+		return x.ExpectedVersion
+	}
+	return 0
+}
+
+func (x *ChangeAccountStatusRequest) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+type GetStatementRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	AccountId     string                 `protobuf:"bytes,1,opt,name=account_id,json=accountId,proto3" json:"account_id,omitempty"`
+	From          string                 `protobuf:"bytes,2,opt,name=from,proto3" json:"from,omitempty"` // YYYY-MM-DD
+	To            string                 `protobuf:"bytes,3,opt,name=to,proto3" json:"to,omitempty"`     // YYYY-MM-DD, inclusive
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetStatementRequest) Reset() {
+	*x = GetStatementRequest{}
+	mi := &file_billing_v1_billing_proto_msgTypes[18]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetStatementRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetStatementRequest) ProtoMessage() {}
+
+func (x *GetStatementRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_billing_v1_billing_proto_msgTypes[18]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetStatementRequest.ProtoReflect.Descriptor instead.
+func (*GetStatementRequest) Descriptor() ([]byte, []int) {
+	return file_billing_v1_billing_proto_rawDescGZIP(), []int{18}
+}
+
+func (x *GetStatementRequest) GetAccountId() string {
+	if x != nil {
+		return x.AccountId
+	}
+	return ""
+}
+
+func (x *GetStatementRequest) GetFrom() string {
+	if x != nil {
+		return x.From
+	}
+	return ""
+}
+
+func (x *GetStatementRequest) GetTo() string {
+	if x != nil {
+		return x.To
+	}
+	return ""
+}
+
+type GetStatementResponse struct {
+	state               protoimpl.MessageState `protogen:"open.v1"`
+	Account             *BillingAccount        `protobuf:"bytes,1,opt,name=account,proto3" json:"account,omitempty"`
+	From                string                 `protobuf:"bytes,2,opt,name=from,proto3" json:"from,omitempty"`
+	To                  string                 `protobuf:"bytes,3,opt,name=to,proto3" json:"to,omitempty"`
+	OpeningBalanceMinor int64                  `protobuf:"varint,4,opt,name=opening_balance_minor,json=openingBalanceMinor,proto3" json:"opening_balance_minor,omitempty"`
+	ClosingBalanceMinor int64                  `protobuf:"varint,5,opt,name=closing_balance_minor,json=closingBalanceMinor,proto3" json:"closing_balance_minor,omitempty"`
+	// Oldest first.
+	Entries               []*LedgerEntry `protobuf:"bytes,6,rep,name=entries,proto3" json:"entries,omitempty"`
+	TotalChargesMinor     int64          `protobuf:"varint,7,opt,name=total_charges_minor,json=totalChargesMinor,proto3" json:"total_charges_minor,omitempty"`
+	TotalPaymentsMinor    int64          `protobuf:"varint,8,opt,name=total_payments_minor,json=totalPaymentsMinor,proto3" json:"total_payments_minor,omitempty"`
+	TotalAdjustmentsMinor int64          `protobuf:"varint,9,opt,name=total_adjustments_minor,json=totalAdjustmentsMinor,proto3" json:"total_adjustments_minor,omitempty"`
+	// RFC 3339: when the statement was produced.
+	GeneratedAt   string `protobuf:"bytes,10,opt,name=generated_at,json=generatedAt,proto3" json:"generated_at,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetStatementResponse) Reset() {
+	*x = GetStatementResponse{}
+	mi := &file_billing_v1_billing_proto_msgTypes[19]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetStatementResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetStatementResponse) ProtoMessage() {}
+
+func (x *GetStatementResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_billing_v1_billing_proto_msgTypes[19]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetStatementResponse.ProtoReflect.Descriptor instead.
+func (*GetStatementResponse) Descriptor() ([]byte, []int) {
+	return file_billing_v1_billing_proto_rawDescGZIP(), []int{19}
+}
+
+func (x *GetStatementResponse) GetAccount() *BillingAccount {
+	if x != nil {
+		return x.Account
+	}
+	return nil
+}
+
+func (x *GetStatementResponse) GetFrom() string {
+	if x != nil {
+		return x.From
+	}
+	return ""
+}
+
+func (x *GetStatementResponse) GetTo() string {
+	if x != nil {
+		return x.To
+	}
+	return ""
+}
+
+func (x *GetStatementResponse) GetOpeningBalanceMinor() int64 {
+	if x != nil {
+		return x.OpeningBalanceMinor
+	}
+	return 0
+}
+
+func (x *GetStatementResponse) GetClosingBalanceMinor() int64 {
+	if x != nil {
+		return x.ClosingBalanceMinor
+	}
+	return 0
+}
+
+func (x *GetStatementResponse) GetEntries() []*LedgerEntry {
+	if x != nil {
+		return x.Entries
+	}
+	return nil
+}
+
+func (x *GetStatementResponse) GetTotalChargesMinor() int64 {
+	if x != nil {
+		return x.TotalChargesMinor
+	}
+	return 0
+}
+
+func (x *GetStatementResponse) GetTotalPaymentsMinor() int64 {
+	if x != nil {
+		return x.TotalPaymentsMinor
+	}
+	return 0
+}
+
+func (x *GetStatementResponse) GetTotalAdjustmentsMinor() int64 {
+	if x != nil {
+		return x.TotalAdjustmentsMinor
+	}
+	return 0
+}
+
+func (x *GetStatementResponse) GetGeneratedAt() string {
+	if x != nil {
+		return x.GeneratedAt
+	}
+	return ""
+}
+
+type ListAuditRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	AccountId     string                 `protobuf:"bytes,1,opt,name=account_id,json=accountId,proto3" json:"account_id,omitempty"`
+	Limit         int32                  `protobuf:"varint,2,opt,name=limit,proto3" json:"limit,omitempty"`
+	Cursor        string                 `protobuf:"bytes,3,opt,name=cursor,proto3" json:"cursor,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListAuditRequest) Reset() {
+	*x = ListAuditRequest{}
+	mi := &file_billing_v1_billing_proto_msgTypes[20]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListAuditRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListAuditRequest) ProtoMessage() {}
+
+func (x *ListAuditRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_billing_v1_billing_proto_msgTypes[20]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListAuditRequest.ProtoReflect.Descriptor instead.
+func (*ListAuditRequest) Descriptor() ([]byte, []int) {
+	return file_billing_v1_billing_proto_rawDescGZIP(), []int{20}
+}
+
+func (x *ListAuditRequest) GetAccountId() string {
+	if x != nil {
+		return x.AccountId
+	}
+	return ""
+}
+
+func (x *ListAuditRequest) GetLimit() int32 {
+	if x != nil {
+		return x.Limit
+	}
+	return 0
+}
+
+func (x *ListAuditRequest) GetCursor() string {
+	if x != nil {
+		return x.Cursor
+	}
+	return ""
+}
+
+type AuditEntry struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	At            string                 `protobuf:"bytes,1,opt,name=at,proto3" json:"at,omitempty"`
+	UserId        string                 `protobuf:"bytes,2,opt,name=user_id,json=userId,proto3" json:"user_id,omitempty"`
+	Role          string                 `protobuf:"bytes,3,opt,name=role,proto3" json:"role,omitempty"`
+	Action        string                 `protobuf:"bytes,4,opt,name=action,proto3" json:"action,omitempty"`
+	AccountId     string                 `protobuf:"bytes,5,opt,name=account_id,json=accountId,proto3" json:"account_id,omitempty"`
+	EntryId       string                 `protobuf:"bytes,6,opt,name=entry_id,json=entryId,proto3" json:"entry_id,omitempty"`
+	RequestId     string                 `protobuf:"bytes,7,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
+	Outcome       string                 `protobuf:"bytes,8,opt,name=outcome,proto3" json:"outcome,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AuditEntry) Reset() {
+	*x = AuditEntry{}
+	mi := &file_billing_v1_billing_proto_msgTypes[21]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AuditEntry) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AuditEntry) ProtoMessage() {}
+
+func (x *AuditEntry) ProtoReflect() protoreflect.Message {
+	mi := &file_billing_v1_billing_proto_msgTypes[21]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AuditEntry.ProtoReflect.Descriptor instead.
+func (*AuditEntry) Descriptor() ([]byte, []int) {
+	return file_billing_v1_billing_proto_rawDescGZIP(), []int{21}
+}
+
+func (x *AuditEntry) GetAt() string {
+	if x != nil {
+		return x.At
+	}
+	return ""
+}
+
+func (x *AuditEntry) GetUserId() string {
+	if x != nil {
+		return x.UserId
+	}
+	return ""
+}
+
+func (x *AuditEntry) GetRole() string {
+	if x != nil {
+		return x.Role
+	}
+	return ""
+}
+
+func (x *AuditEntry) GetAction() string {
+	if x != nil {
+		return x.Action
+	}
+	return ""
+}
+
+func (x *AuditEntry) GetAccountId() string {
+	if x != nil {
+		return x.AccountId
+	}
+	return ""
+}
+
+func (x *AuditEntry) GetEntryId() string {
+	if x != nil {
+		return x.EntryId
+	}
+	return ""
+}
+
+func (x *AuditEntry) GetRequestId() string {
+	if x != nil {
+		return x.RequestId
+	}
+	return ""
+}
+
+func (x *AuditEntry) GetOutcome() string {
+	if x != nil {
+		return x.Outcome
+	}
+	return ""
+}
+
+type ListAuditResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Entries       []*AuditEntry          `protobuf:"bytes,1,rep,name=entries,proto3" json:"entries,omitempty"`
+	NextCursor    string                 `protobuf:"bytes,2,opt,name=next_cursor,json=nextCursor,proto3" json:"next_cursor,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListAuditResponse) Reset() {
+	*x = ListAuditResponse{}
+	mi := &file_billing_v1_billing_proto_msgTypes[22]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListAuditResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListAuditResponse) ProtoMessage() {}
+
+func (x *ListAuditResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_billing_v1_billing_proto_msgTypes[22]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListAuditResponse.ProtoReflect.Descriptor instead.
+func (*ListAuditResponse) Descriptor() ([]byte, []int) {
+	return file_billing_v1_billing_proto_rawDescGZIP(), []int{22}
+}
+
+func (x *ListAuditResponse) GetEntries() []*AuditEntry {
+	if x != nil {
+		return x.Entries
+	}
+	return nil
+}
+
+func (x *ListAuditResponse) GetNextCursor() string {
+	if x != nil {
+		return x.NextCursor
+	}
+	return ""
+}
+
 var File_billing_v1_billing_proto protoreflect.FileDescriptor
 
 const file_billing_v1_billing_proto_rawDesc = "" +
 	"\n" +
-	"\x18billing/v1/billing.proto\x12\x0epms.billing.v1\"\xce\x01\n" +
+	"\x18billing/v1/billing.proto\x12\x0epms.billing.v1\"\x84\x03\n" +
 	"\x0eBillingAccount\x12\x1d\n" +
 	"\n" +
 	"account_id\x18\x01 \x01(\tR\taccountId\x12\x1d\n" +
 	"\n" +
-	"patient_id\x18\x02 \x01(\tR\tpatientId\x12\x12\n" +
-	"\x04name\x18\x03 \x01(\tR\x04name\x12\x14\n" +
-	"\x05email\x18\x04 \x01(\tR\x05email\x125\n" +
+	"patient_id\x18\x02 \x01(\tR\tpatientId\x125\n" +
 	"\x06status\x18\x05 \x01(\x0e2\x1d.pms.billing.v1.AccountStatusR\x06status\x12\x1d\n" +
 	"\n" +
-	"created_at\x18\x06 \x01(\tR\tcreatedAt\"f\n" +
+	"created_at\x18\x06 \x01(\tR\tcreatedAt\x12\x1a\n" +
+	"\bcurrency\x18\a \x01(\tR\bcurrency\x12#\n" +
+	"\rbalance_minor\x18\b \x01(\x03R\fbalanceMinor\x12\x18\n" +
+	"\aversion\x18\t \x01(\x03R\aversion\x12\x1f\n" +
+	"\ventry_count\x18\n" +
+	" \x01(\x03R\n" +
+	"entryCount\x12\x1d\n" +
+	"\n" +
+	"updated_at\x18\v \x01(\tR\tupdatedAt\x12*\n" +
+	"\x11minor_unit_digits\x18\f \x01(\x05R\x0fminorUnitDigitsJ\x04\b\x03\x10\x04J\x04\b\x04\x10\x05R\x04nameR\x05email\"U\n" +
 	"\x1bCreateBillingAccountRequest\x12\x1d\n" +
 	"\n" +
-	"patient_id\x18\x01 \x01(\tR\tpatientId\x12\x12\n" +
-	"\x04name\x18\x02 \x01(\tR\x04name\x12\x14\n" +
-	"\x05email\x18\x03 \x01(\tR\x05email\"\x8e\x01\n" +
+	"patient_id\x18\x01 \x01(\tR\tpatientIdJ\x04\b\x02\x10\x03J\x04\b\x03\x10\x04R\x04nameR\x05email\"\x8e\x01\n" +
 	"\x1cCreateBillingAccountResponse\x12\x1d\n" +
 	"\n" +
 	"account_id\x18\x01 \x01(\tR\taccountId\x125\n" +
@@ -399,14 +2032,174 @@ const file_billing_v1_billing_proto_rawDesc = "" +
 	"\n" +
 	"patient_id\x18\x01 \x01(\tR\tpatientId\"U\n" +
 	"\x19GetBillingAccountResponse\x128\n" +
-	"\aaccount\x18\x01 \x01(\v2\x1e.pms.billing.v1.BillingAccountR\aaccount*e\n" +
+	"\aaccount\x18\x01 \x01(\v2\x1e.pms.billing.v1.BillingAccountR\aaccount\"\x99\x01\n" +
+	"\x13ListAccountsRequest\x12\x1d\n" +
+	"\n" +
+	"patient_id\x18\x01 \x01(\tR\tpatientId\x125\n" +
+	"\x06status\x18\x02 \x01(\x0e2\x1d.pms.billing.v1.AccountStatusR\x06status\x12\x14\n" +
+	"\x05limit\x18\x03 \x01(\x05R\x05limit\x12\x16\n" +
+	"\x06cursor\x18\x04 \x01(\tR\x06cursor\"s\n" +
+	"\x14ListAccountsResponse\x12:\n" +
+	"\baccounts\x18\x01 \x03(\v2\x1e.pms.billing.v1.BillingAccountR\baccounts\x12\x1f\n" +
+	"\vnext_cursor\x18\x02 \x01(\tR\n" +
+	"nextCursor\"2\n" +
+	"\x11GetAccountRequest\x12\x1d\n" +
+	"\n" +
+	"account_id\x18\x01 \x01(\tR\taccountId\"N\n" +
+	"\x12GetAccountResponse\x128\n" +
+	"\aaccount\x18\x01 \x01(\v2\x1e.pms.billing.v1.BillingAccountR\aaccount\"\xed\x05\n" +
+	"\vLedgerEntry\x12\x19\n" +
+	"\bentry_id\x18\x01 \x01(\tR\aentryId\x12\x1d\n" +
+	"\n" +
+	"account_id\x18\x02 \x01(\tR\taccountId\x12\x1a\n" +
+	"\bsequence\x18\x03 \x01(\x03R\bsequence\x12-\n" +
+	"\x04kind\x18\x04 \x01(\x0e2\x19.pms.billing.v1.EntryKindR\x04kind\x12!\n" +
+	"\famount_minor\x18\x05 \x01(\x03R\vamountMinor\x12\x1a\n" +
+	"\bcurrency\x18\x06 \x01(\tR\bcurrency\x12.\n" +
+	"\x13balance_after_minor\x18\a \x01(\x03R\x11balanceAfterMinor\x12\x1b\n" +
+	"\tposted_at\x18\b \x01(\tR\bpostedAt\x12\x1b\n" +
+	"\tposted_by\x18\t \x01(\tR\bpostedBy\x12!\n" +
+	"\fservice_date\x18\n" +
+	" \x01(\tR\vserviceDate\x12\x12\n" +
+	"\x04code\x18\v \x01(\tR\x04code\x12 \n" +
+	"\vdescription\x18\f \x01(\tR\vdescription\x12\x1a\n" +
+	"\bquantity\x18\r \x01(\x03R\bquantity\x12(\n" +
+	"\x10unit_price_minor\x18\x0e \x01(\x03R\x0eunitPriceMinor\x125\n" +
+	"\x06method\x18\x0f \x01(\x0e2\x1d.pms.billing.v1.PaymentMethodR\x06method\x12\x1c\n" +
+	"\treference\x18\x10 \x01(\tR\treference\x12G\n" +
+	"\x0fadjustment_type\x18\x11 \x01(\x0e2\x1e.pms.billing.v1.AdjustmentTypeR\x0eadjustmentType\x12\x16\n" +
+	"\x06reason\x18\x12 \x01(\tR\x06reason\x12*\n" +
+	"\x11reverses_entry_id\x18\x13 \x01(\tR\x0freversesEntryId\x12/\n" +
+	"\x14reversed_by_entry_id\x18\x14 \x01(\tR\x11reversedByEntryId\"\xfa\x01\n" +
+	"\x11PostChargeRequest\x12\x1d\n" +
+	"\n" +
+	"account_id\x18\x01 \x01(\tR\taccountId\x12'\n" +
+	"\x0fidempotency_key\x18\x02 \x01(\tR\x0eidempotencyKey\x12!\n" +
+	"\fservice_date\x18\x03 \x01(\tR\vserviceDate\x12\x12\n" +
+	"\x04code\x18\x04 \x01(\tR\x04code\x12 \n" +
+	"\vdescription\x18\x05 \x01(\tR\vdescription\x12\x1a\n" +
+	"\bquantity\x18\x06 \x01(\x03R\bquantity\x12(\n" +
+	"\x10unit_price_minor\x18\a \x01(\x03R\x0eunitPriceMinor\"\xd4\x01\n" +
+	"\x12PostPaymentRequest\x12\x1d\n" +
+	"\n" +
+	"account_id\x18\x01 \x01(\tR\taccountId\x12'\n" +
+	"\x0fidempotency_key\x18\x02 \x01(\tR\x0eidempotencyKey\x12!\n" +
+	"\famount_minor\x18\x03 \x01(\x03R\vamountMinor\x125\n" +
+	"\x06method\x18\x04 \x01(\x0e2\x1d.pms.billing.v1.PaymentMethodR\x06method\x12\x1c\n" +
+	"\treference\x18\x05 \x01(\tR\treference\"\xce\x01\n" +
+	"\x15PostAdjustmentRequest\x12\x1d\n" +
+	"\n" +
+	"account_id\x18\x01 \x01(\tR\taccountId\x12'\n" +
+	"\x0fidempotency_key\x18\x02 \x01(\tR\x0eidempotencyKey\x122\n" +
+	"\x04type\x18\x03 \x01(\x0e2\x1e.pms.billing.v1.AdjustmentTypeR\x04type\x12!\n" +
+	"\famount_minor\x18\x04 \x01(\x03R\vamountMinor\x12\x16\n" +
+	"\x06reason\x18\x05 \x01(\tR\x06reason\"\x90\x01\n" +
+	"\x13ReverseEntryRequest\x12\x1d\n" +
+	"\n" +
+	"account_id\x18\x01 \x01(\tR\taccountId\x12'\n" +
+	"\x0fidempotency_key\x18\x02 \x01(\tR\x0eidempotencyKey\x12\x19\n" +
+	"\bentry_id\x18\x03 \x01(\tR\aentryId\x12\x16\n" +
+	"\x06reason\x18\x04 \x01(\tR\x06reason\"\x9c\x01\n" +
+	"\x11PostEntryResponse\x121\n" +
+	"\x05entry\x18\x01 \x01(\v2\x1b.pms.billing.v1.LedgerEntryR\x05entry\x128\n" +
+	"\aaccount\x18\x02 \x01(\v2\x1e.pms.billing.v1.BillingAccountR\aaccount\x12\x1a\n" +
+	"\breplayed\x18\x03 \x01(\bR\breplayed\"a\n" +
+	"\x12ListEntriesRequest\x12\x1d\n" +
+	"\n" +
+	"account_id\x18\x01 \x01(\tR\taccountId\x12\x14\n" +
+	"\x05limit\x18\x02 \x01(\x05R\x05limit\x12\x16\n" +
+	"\x06cursor\x18\x03 \x01(\tR\x06cursor\"m\n" +
+	"\x13ListEntriesResponse\x125\n" +
+	"\aentries\x18\x01 \x03(\v2\x1b.pms.billing.v1.LedgerEntryR\aentries\x12\x1f\n" +
+	"\vnext_cursor\x18\x02 \x01(\tR\n" +
+	"nextCursor\"\xb4\x01\n" +
+	"\x1aChangeAccountStatusRequest\x12\x1d\n" +
+	"\n" +
+	"account_id\x18\x01 \x01(\tR\taccountId\x124\n" +
+	"\x06action\x18\x02 \x01(\x0e2\x1c.pms.billing.v1.StatusActionR\x06action\x12)\n" +
+	"\x10expected_version\x18\x03 \x01(\x03R\x0fexpectedVersion\x12\x16\n" +
+	"\x06reason\x18\x04 \x01(\tR\x06reason\"X\n" +
+	"\x13GetStatementRequest\x12\x1d\n" +
+	"\n" +
+	"account_id\x18\x01 \x01(\tR\taccountId\x12\x12\n" +
+	"\x04from\x18\x02 \x01(\tR\x04from\x12\x0e\n" +
+	"\x02to\x18\x03 \x01(\tR\x02to\"\xd0\x03\n" +
+	"\x14GetStatementResponse\x128\n" +
+	"\aaccount\x18\x01 \x01(\v2\x1e.pms.billing.v1.BillingAccountR\aaccount\x12\x12\n" +
+	"\x04from\x18\x02 \x01(\tR\x04from\x12\x0e\n" +
+	"\x02to\x18\x03 \x01(\tR\x02to\x122\n" +
+	"\x15opening_balance_minor\x18\x04 \x01(\x03R\x13openingBalanceMinor\x122\n" +
+	"\x15closing_balance_minor\x18\x05 \x01(\x03R\x13closingBalanceMinor\x125\n" +
+	"\aentries\x18\x06 \x03(\v2\x1b.pms.billing.v1.LedgerEntryR\aentries\x12.\n" +
+	"\x13total_charges_minor\x18\a \x01(\x03R\x11totalChargesMinor\x120\n" +
+	"\x14total_payments_minor\x18\b \x01(\x03R\x12totalPaymentsMinor\x126\n" +
+	"\x17total_adjustments_minor\x18\t \x01(\x03R\x15totalAdjustmentsMinor\x12!\n" +
+	"\fgenerated_at\x18\n" +
+	" \x01(\tR\vgeneratedAt\"_\n" +
+	"\x10ListAuditRequest\x12\x1d\n" +
+	"\n" +
+	"account_id\x18\x01 \x01(\tR\taccountId\x12\x14\n" +
+	"\x05limit\x18\x02 \x01(\x05R\x05limit\x12\x16\n" +
+	"\x06cursor\x18\x03 \x01(\tR\x06cursor\"\xd4\x01\n" +
+	"\n" +
+	"AuditEntry\x12\x0e\n" +
+	"\x02at\x18\x01 \x01(\tR\x02at\x12\x17\n" +
+	"\auser_id\x18\x02 \x01(\tR\x06userId\x12\x12\n" +
+	"\x04role\x18\x03 \x01(\tR\x04role\x12\x16\n" +
+	"\x06action\x18\x04 \x01(\tR\x06action\x12\x1d\n" +
+	"\n" +
+	"account_id\x18\x05 \x01(\tR\taccountId\x12\x19\n" +
+	"\bentry_id\x18\x06 \x01(\tR\aentryId\x12\x1d\n" +
+	"\n" +
+	"request_id\x18\a \x01(\tR\trequestId\x12\x18\n" +
+	"\aoutcome\x18\b \x01(\tR\aoutcome\"j\n" +
+	"\x11ListAuditResponse\x124\n" +
+	"\aentries\x18\x01 \x03(\v2\x1a.pms.billing.v1.AuditEntryR\aentries\x12\x1f\n" +
+	"\vnext_cursor\x18\x02 \x01(\tR\n" +
+	"nextCursor*\x81\x01\n" +
 	"\rAccountStatus\x12\x1e\n" +
 	"\x1aACCOUNT_STATUS_UNSPECIFIED\x10\x00\x12\x19\n" +
 	"\x15ACCOUNT_STATUS_ACTIVE\x10\x01\x12\x19\n" +
-	"\x15ACCOUNT_STATUS_CLOSED\x10\x022\xed\x01\n" +
+	"\x15ACCOUNT_STATUS_CLOSED\x10\x02\x12\x1a\n" +
+	"\x16ACCOUNT_STATUS_ON_HOLD\x10\x03*\x8a\x01\n" +
+	"\tEntryKind\x12\x1a\n" +
+	"\x16ENTRY_KIND_UNSPECIFIED\x10\x00\x12\x15\n" +
+	"\x11ENTRY_KIND_CHARGE\x10\x01\x12\x16\n" +
+	"\x12ENTRY_KIND_PAYMENT\x10\x02\x12\x19\n" +
+	"\x15ENTRY_KIND_ADJUSTMENT\x10\x03\x12\x17\n" +
+	"\x13ENTRY_KIND_REVERSAL\x10\x04*\x8c\x01\n" +
+	"\x0eAdjustmentType\x12\x1f\n" +
+	"\x1bADJUSTMENT_TYPE_UNSPECIFIED\x10\x00\x12\x1d\n" +
+	"\x19ADJUSTMENT_TYPE_WRITE_OFF\x10\x01\x12\x1a\n" +
+	"\x16ADJUSTMENT_TYPE_REFUND\x10\x02\x12\x1e\n" +
+	"\x1aADJUSTMENT_TYPE_CORRECTION\x10\x03*\xbb\x01\n" +
+	"\rPaymentMethod\x12\x1e\n" +
+	"\x1aPAYMENT_METHOD_UNSPECIFIED\x10\x00\x12\x17\n" +
+	"\x13PAYMENT_METHOD_CASH\x10\x01\x12\x17\n" +
+	"\x13PAYMENT_METHOD_CARD\x10\x02\x12\x18\n" +
+	"\x14PAYMENT_METHOD_CHECK\x10\x03\x12 \n" +
+	"\x1cPAYMENT_METHOD_BANK_TRANSFER\x10\x04\x12\x1c\n" +
+	"\x18PAYMENT_METHOD_INSURANCE\x10\x05*y\n" +
+	"\fStatusAction\x12\x1d\n" +
+	"\x19STATUS_ACTION_UNSPECIFIED\x10\x00\x12\x16\n" +
+	"\x12STATUS_ACTION_HOLD\x10\x01\x12\x19\n" +
+	"\x15STATUS_ACTION_RELEASE\x10\x02\x12\x17\n" +
+	"\x13STATUS_ACTION_CLOSE\x10\x032\xe7\b\n" +
 	"\x0eBillingService\x12q\n" +
 	"\x14CreateBillingAccount\x12+.pms.billing.v1.CreateBillingAccountRequest\x1a,.pms.billing.v1.CreateBillingAccountResponse\x12h\n" +
-	"\x11GetBillingAccount\x12(.pms.billing.v1.GetBillingAccountRequest\x1a).pms.billing.v1.GetBillingAccountResponseB4Z2github.com/pms-dapr/pms/proto/billing/v1;billingv1b\x06proto3"
+	"\x11GetBillingAccount\x12(.pms.billing.v1.GetBillingAccountRequest\x1a).pms.billing.v1.GetBillingAccountResponse\x12Y\n" +
+	"\fListAccounts\x12#.pms.billing.v1.ListAccountsRequest\x1a$.pms.billing.v1.ListAccountsResponse\x12S\n" +
+	"\n" +
+	"GetAccount\x12!.pms.billing.v1.GetAccountRequest\x1a\".pms.billing.v1.GetAccountResponse\x12V\n" +
+	"\vListEntries\x12\".pms.billing.v1.ListEntriesRequest\x1a#.pms.billing.v1.ListEntriesResponse\x12R\n" +
+	"\n" +
+	"PostCharge\x12!.pms.billing.v1.PostChargeRequest\x1a!.pms.billing.v1.PostEntryResponse\x12T\n" +
+	"\vPostPayment\x12\".pms.billing.v1.PostPaymentRequest\x1a!.pms.billing.v1.PostEntryResponse\x12Z\n" +
+	"\x0ePostAdjustment\x12%.pms.billing.v1.PostAdjustmentRequest\x1a!.pms.billing.v1.PostEntryResponse\x12V\n" +
+	"\fReverseEntry\x12#.pms.billing.v1.ReverseEntryRequest\x1a!.pms.billing.v1.PostEntryResponse\x12e\n" +
+	"\x13ChangeAccountStatus\x12*.pms.billing.v1.ChangeAccountStatusRequest\x1a\".pms.billing.v1.GetAccountResponse\x12Y\n" +
+	"\fGetStatement\x12#.pms.billing.v1.GetStatementRequest\x1a$.pms.billing.v1.GetStatementResponse\x12P\n" +
+	"\tListAudit\x12 .pms.billing.v1.ListAuditRequest\x1a!.pms.billing.v1.ListAuditResponseB4Z2github.com/pms-dapr/pms/proto/billing/v1;billingv1b\x06proto3"
 
 var (
 	file_billing_v1_billing_proto_rawDescOnce sync.Once
@@ -420,29 +2213,86 @@ func file_billing_v1_billing_proto_rawDescGZIP() []byte {
 	return file_billing_v1_billing_proto_rawDescData
 }
 
-var file_billing_v1_billing_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_billing_v1_billing_proto_msgTypes = make([]protoimpl.MessageInfo, 5)
+var file_billing_v1_billing_proto_enumTypes = make([]protoimpl.EnumInfo, 5)
+var file_billing_v1_billing_proto_msgTypes = make([]protoimpl.MessageInfo, 23)
 var file_billing_v1_billing_proto_goTypes = []any{
 	(AccountStatus)(0),                   // 0: pms.billing.v1.AccountStatus
-	(*BillingAccount)(nil),               // 1: pms.billing.v1.BillingAccount
-	(*CreateBillingAccountRequest)(nil),  // 2: pms.billing.v1.CreateBillingAccountRequest
-	(*CreateBillingAccountResponse)(nil), // 3: pms.billing.v1.CreateBillingAccountResponse
-	(*GetBillingAccountRequest)(nil),     // 4: pms.billing.v1.GetBillingAccountRequest
-	(*GetBillingAccountResponse)(nil),    // 5: pms.billing.v1.GetBillingAccountResponse
+	(EntryKind)(0),                       // 1: pms.billing.v1.EntryKind
+	(AdjustmentType)(0),                  // 2: pms.billing.v1.AdjustmentType
+	(PaymentMethod)(0),                   // 3: pms.billing.v1.PaymentMethod
+	(StatusAction)(0),                    // 4: pms.billing.v1.StatusAction
+	(*BillingAccount)(nil),               // 5: pms.billing.v1.BillingAccount
+	(*CreateBillingAccountRequest)(nil),  // 6: pms.billing.v1.CreateBillingAccountRequest
+	(*CreateBillingAccountResponse)(nil), // 7: pms.billing.v1.CreateBillingAccountResponse
+	(*GetBillingAccountRequest)(nil),     // 8: pms.billing.v1.GetBillingAccountRequest
+	(*GetBillingAccountResponse)(nil),    // 9: pms.billing.v1.GetBillingAccountResponse
+	(*ListAccountsRequest)(nil),          // 10: pms.billing.v1.ListAccountsRequest
+	(*ListAccountsResponse)(nil),         // 11: pms.billing.v1.ListAccountsResponse
+	(*GetAccountRequest)(nil),            // 12: pms.billing.v1.GetAccountRequest
+	(*GetAccountResponse)(nil),           // 13: pms.billing.v1.GetAccountResponse
+	(*LedgerEntry)(nil),                  // 14: pms.billing.v1.LedgerEntry
+	(*PostChargeRequest)(nil),            // 15: pms.billing.v1.PostChargeRequest
+	(*PostPaymentRequest)(nil),           // 16: pms.billing.v1.PostPaymentRequest
+	(*PostAdjustmentRequest)(nil),        // 17: pms.billing.v1.PostAdjustmentRequest
+	(*ReverseEntryRequest)(nil),          // 18: pms.billing.v1.ReverseEntryRequest
+	(*PostEntryResponse)(nil),            // 19: pms.billing.v1.PostEntryResponse
+	(*ListEntriesRequest)(nil),           // 20: pms.billing.v1.ListEntriesRequest
+	(*ListEntriesResponse)(nil),          // 21: pms.billing.v1.ListEntriesResponse
+	(*ChangeAccountStatusRequest)(nil),   // 22: pms.billing.v1.ChangeAccountStatusRequest
+	(*GetStatementRequest)(nil),          // 23: pms.billing.v1.GetStatementRequest
+	(*GetStatementResponse)(nil),         // 24: pms.billing.v1.GetStatementResponse
+	(*ListAuditRequest)(nil),             // 25: pms.billing.v1.ListAuditRequest
+	(*AuditEntry)(nil),                   // 26: pms.billing.v1.AuditEntry
+	(*ListAuditResponse)(nil),            // 27: pms.billing.v1.ListAuditResponse
 }
 var file_billing_v1_billing_proto_depIdxs = []int32{
-	0, // 0: pms.billing.v1.BillingAccount.status:type_name -> pms.billing.v1.AccountStatus
-	0, // 1: pms.billing.v1.CreateBillingAccountResponse.status:type_name -> pms.billing.v1.AccountStatus
-	1, // 2: pms.billing.v1.GetBillingAccountResponse.account:type_name -> pms.billing.v1.BillingAccount
-	2, // 3: pms.billing.v1.BillingService.CreateBillingAccount:input_type -> pms.billing.v1.CreateBillingAccountRequest
-	4, // 4: pms.billing.v1.BillingService.GetBillingAccount:input_type -> pms.billing.v1.GetBillingAccountRequest
-	3, // 5: pms.billing.v1.BillingService.CreateBillingAccount:output_type -> pms.billing.v1.CreateBillingAccountResponse
-	5, // 6: pms.billing.v1.BillingService.GetBillingAccount:output_type -> pms.billing.v1.GetBillingAccountResponse
-	5, // [5:7] is the sub-list for method output_type
-	3, // [3:5] is the sub-list for method input_type
-	3, // [3:3] is the sub-list for extension type_name
-	3, // [3:3] is the sub-list for extension extendee
-	0, // [0:3] is the sub-list for field type_name
+	0,  // 0: pms.billing.v1.BillingAccount.status:type_name -> pms.billing.v1.AccountStatus
+	0,  // 1: pms.billing.v1.CreateBillingAccountResponse.status:type_name -> pms.billing.v1.AccountStatus
+	5,  // 2: pms.billing.v1.GetBillingAccountResponse.account:type_name -> pms.billing.v1.BillingAccount
+	0,  // 3: pms.billing.v1.ListAccountsRequest.status:type_name -> pms.billing.v1.AccountStatus
+	5,  // 4: pms.billing.v1.ListAccountsResponse.accounts:type_name -> pms.billing.v1.BillingAccount
+	5,  // 5: pms.billing.v1.GetAccountResponse.account:type_name -> pms.billing.v1.BillingAccount
+	1,  // 6: pms.billing.v1.LedgerEntry.kind:type_name -> pms.billing.v1.EntryKind
+	3,  // 7: pms.billing.v1.LedgerEntry.method:type_name -> pms.billing.v1.PaymentMethod
+	2,  // 8: pms.billing.v1.LedgerEntry.adjustment_type:type_name -> pms.billing.v1.AdjustmentType
+	3,  // 9: pms.billing.v1.PostPaymentRequest.method:type_name -> pms.billing.v1.PaymentMethod
+	2,  // 10: pms.billing.v1.PostAdjustmentRequest.type:type_name -> pms.billing.v1.AdjustmentType
+	14, // 11: pms.billing.v1.PostEntryResponse.entry:type_name -> pms.billing.v1.LedgerEntry
+	5,  // 12: pms.billing.v1.PostEntryResponse.account:type_name -> pms.billing.v1.BillingAccount
+	14, // 13: pms.billing.v1.ListEntriesResponse.entries:type_name -> pms.billing.v1.LedgerEntry
+	4,  // 14: pms.billing.v1.ChangeAccountStatusRequest.action:type_name -> pms.billing.v1.StatusAction
+	5,  // 15: pms.billing.v1.GetStatementResponse.account:type_name -> pms.billing.v1.BillingAccount
+	14, // 16: pms.billing.v1.GetStatementResponse.entries:type_name -> pms.billing.v1.LedgerEntry
+	26, // 17: pms.billing.v1.ListAuditResponse.entries:type_name -> pms.billing.v1.AuditEntry
+	6,  // 18: pms.billing.v1.BillingService.CreateBillingAccount:input_type -> pms.billing.v1.CreateBillingAccountRequest
+	8,  // 19: pms.billing.v1.BillingService.GetBillingAccount:input_type -> pms.billing.v1.GetBillingAccountRequest
+	10, // 20: pms.billing.v1.BillingService.ListAccounts:input_type -> pms.billing.v1.ListAccountsRequest
+	12, // 21: pms.billing.v1.BillingService.GetAccount:input_type -> pms.billing.v1.GetAccountRequest
+	20, // 22: pms.billing.v1.BillingService.ListEntries:input_type -> pms.billing.v1.ListEntriesRequest
+	15, // 23: pms.billing.v1.BillingService.PostCharge:input_type -> pms.billing.v1.PostChargeRequest
+	16, // 24: pms.billing.v1.BillingService.PostPayment:input_type -> pms.billing.v1.PostPaymentRequest
+	17, // 25: pms.billing.v1.BillingService.PostAdjustment:input_type -> pms.billing.v1.PostAdjustmentRequest
+	18, // 26: pms.billing.v1.BillingService.ReverseEntry:input_type -> pms.billing.v1.ReverseEntryRequest
+	22, // 27: pms.billing.v1.BillingService.ChangeAccountStatus:input_type -> pms.billing.v1.ChangeAccountStatusRequest
+	23, // 28: pms.billing.v1.BillingService.GetStatement:input_type -> pms.billing.v1.GetStatementRequest
+	25, // 29: pms.billing.v1.BillingService.ListAudit:input_type -> pms.billing.v1.ListAuditRequest
+	7,  // 30: pms.billing.v1.BillingService.CreateBillingAccount:output_type -> pms.billing.v1.CreateBillingAccountResponse
+	9,  // 31: pms.billing.v1.BillingService.GetBillingAccount:output_type -> pms.billing.v1.GetBillingAccountResponse
+	11, // 32: pms.billing.v1.BillingService.ListAccounts:output_type -> pms.billing.v1.ListAccountsResponse
+	13, // 33: pms.billing.v1.BillingService.GetAccount:output_type -> pms.billing.v1.GetAccountResponse
+	21, // 34: pms.billing.v1.BillingService.ListEntries:output_type -> pms.billing.v1.ListEntriesResponse
+	19, // 35: pms.billing.v1.BillingService.PostCharge:output_type -> pms.billing.v1.PostEntryResponse
+	19, // 36: pms.billing.v1.BillingService.PostPayment:output_type -> pms.billing.v1.PostEntryResponse
+	19, // 37: pms.billing.v1.BillingService.PostAdjustment:output_type -> pms.billing.v1.PostEntryResponse
+	19, // 38: pms.billing.v1.BillingService.ReverseEntry:output_type -> pms.billing.v1.PostEntryResponse
+	13, // 39: pms.billing.v1.BillingService.ChangeAccountStatus:output_type -> pms.billing.v1.GetAccountResponse
+	24, // 40: pms.billing.v1.BillingService.GetStatement:output_type -> pms.billing.v1.GetStatementResponse
+	27, // 41: pms.billing.v1.BillingService.ListAudit:output_type -> pms.billing.v1.ListAuditResponse
+	30, // [30:42] is the sub-list for method output_type
+	18, // [18:30] is the sub-list for method input_type
+	18, // [18:18] is the sub-list for extension type_name
+	18, // [18:18] is the sub-list for extension extendee
+	0,  // [0:18] is the sub-list for field type_name
 }
 
 func init() { file_billing_v1_billing_proto_init() }
@@ -455,8 +2305,8 @@ func file_billing_v1_billing_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_billing_v1_billing_proto_rawDesc), len(file_billing_v1_billing_proto_rawDesc)),
-			NumEnums:      1,
-			NumMessages:   5,
+			NumEnums:      5,
+			NumMessages:   23,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -4,8 +4,13 @@
 // - protoc             (unknown)
 // source: billing/v1/billing.proto
 
-// Billing accounts, one per patient. patient-service calls this API through
-// its Dapr sidecar (gRPC proxying, metadata `dapr-app-id: billing-service`).
+// Billing accounts, one per patient, and their ledgers. patient-service
+// opens accounts through its Dapr sidecar; the api-gateway serves the staff
+// API (/billing) by calling the staff methods through its own sidecar (gRPC
+// proxying, metadata `dapr-app-id: billing-service`).
+//
+// Money is always an integer number of minor units (cents for USD, yen for
+// JPY, fils for KWD) of the account's ISO 4217 currency: no floating point.
 
 package billingv1
 
@@ -24,19 +29,63 @@ const _ = grpc.SupportPackageIsVersion9
 const (
 	BillingService_CreateBillingAccount_FullMethodName = "/pms.billing.v1.BillingService/CreateBillingAccount"
 	BillingService_GetBillingAccount_FullMethodName    = "/pms.billing.v1.BillingService/GetBillingAccount"
+	BillingService_ListAccounts_FullMethodName         = "/pms.billing.v1.BillingService/ListAccounts"
+	BillingService_GetAccount_FullMethodName           = "/pms.billing.v1.BillingService/GetAccount"
+	BillingService_ListEntries_FullMethodName          = "/pms.billing.v1.BillingService/ListEntries"
+	BillingService_PostCharge_FullMethodName           = "/pms.billing.v1.BillingService/PostCharge"
+	BillingService_PostPayment_FullMethodName          = "/pms.billing.v1.BillingService/PostPayment"
+	BillingService_PostAdjustment_FullMethodName       = "/pms.billing.v1.BillingService/PostAdjustment"
+	BillingService_ReverseEntry_FullMethodName         = "/pms.billing.v1.BillingService/ReverseEntry"
+	BillingService_ChangeAccountStatus_FullMethodName  = "/pms.billing.v1.BillingService/ChangeAccountStatus"
+	BillingService_GetStatement_FullMethodName         = "/pms.billing.v1.BillingService/GetStatement"
+	BillingService_ListAudit_FullMethodName            = "/pms.billing.v1.BillingService/ListAudit"
 )
 
 // BillingServiceClient is the client API for BillingService service.
 //
 // For semantics around ctx use and closing/ending streaming RPCs, please refer to https://pkg.go.dev/google.golang.org/grpc/?tab=doc#ClientConn.NewStream.
 //
-// BillingService owns billing accounts.
+// BillingService owns billing accounts and their ledgers.
+//
+// CreateBillingAccount and GetBillingAccount are for patient-service (the
+// Dapr access policy lets only patient-service call them). Every other
+// method is the staff API: the caller's access token travels in the
+// `authorization` metadata ("Bearer <token>"), billing-service verifies it
+// and checks the role, and audits the call.
 type BillingServiceClient interface {
 	// CreateBillingAccount opens the account for a patient. It is idempotent on
 	// patient_id: a repeated call returns the account created first.
 	CreateBillingAccount(ctx context.Context, in *CreateBillingAccountRequest, opts ...grpc.CallOption) (*CreateBillingAccountResponse, error)
 	// GetBillingAccount returns the account of a patient, or NOT_FOUND.
 	GetBillingAccount(ctx context.Context, in *GetBillingAccountRequest, opts ...grpc.CallOption) (*GetBillingAccountResponse, error)
+	// ListAccounts pages through accounts, newest first, optionally only one
+	// patient's or one status.
+	ListAccounts(ctx context.Context, in *ListAccountsRequest, opts ...grpc.CallOption) (*ListAccountsResponse, error)
+	// GetAccount returns one account with its balance.
+	GetAccount(ctx context.Context, in *GetAccountRequest, opts ...grpc.CallOption) (*GetAccountResponse, error)
+	// ListEntries pages through an account's ledger, newest first.
+	ListEntries(ctx context.Context, in *ListEntriesRequest, opts ...grpc.CallOption) (*ListEntriesResponse, error)
+	// PostCharge, PostPayment, PostAdjustment and ReverseEntry append one
+	// entry. Each is idempotent on (account, idempotency_key): a retry with
+	// the same request returns the first entry (replayed true), one with
+	// another request is ALREADY_EXISTS. A posting the account's status does
+	// not allow is FAILED_PRECONDITION, with an ErrorInfo whose reason is
+	// ACCOUNT_ON_HOLD or ACCOUNT_CLOSED.
+	PostCharge(ctx context.Context, in *PostChargeRequest, opts ...grpc.CallOption) (*PostEntryResponse, error)
+	PostPayment(ctx context.Context, in *PostPaymentRequest, opts ...grpc.CallOption) (*PostEntryResponse, error)
+	PostAdjustment(ctx context.Context, in *PostAdjustmentRequest, opts ...grpc.CallOption) (*PostEntryResponse, error)
+	// ReverseEntry corrects a mistake: it appends an entry of the opposite
+	// amount that names the entry it reverses. An entry is reversed at most
+	// once; a reversal is never reversed.
+	ReverseEntry(ctx context.Context, in *ReverseEntryRequest, opts ...grpc.CallOption) (*PostEntryResponse, error)
+	// ChangeAccountStatus holds, releases or closes an account if it is still
+	// at expected_version (ABORTED otherwise).
+	ChangeAccountStatus(ctx context.Context, in *ChangeAccountStatusRequest, opts ...grpc.CallOption) (*GetAccountResponse, error)
+	// GetStatement returns the account's entries posted in a period (UTC
+	// days, inclusive) with the balances before and after it.
+	GetStatement(ctx context.Context, in *GetStatementRequest, opts ...grpc.CallOption) (*GetStatementResponse, error)
+	// ListAudit pages through the audit trail of an account (admins only).
+	ListAudit(ctx context.Context, in *ListAuditRequest, opts ...grpc.CallOption) (*ListAuditResponse, error)
 }
 
 type billingServiceClient struct {
@@ -67,17 +116,151 @@ func (c *billingServiceClient) GetBillingAccount(ctx context.Context, in *GetBil
 	return out, nil
 }
 
+func (c *billingServiceClient) ListAccounts(ctx context.Context, in *ListAccountsRequest, opts ...grpc.CallOption) (*ListAccountsResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListAccountsResponse)
+	err := c.cc.Invoke(ctx, BillingService_ListAccounts_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *billingServiceClient) GetAccount(ctx context.Context, in *GetAccountRequest, opts ...grpc.CallOption) (*GetAccountResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(GetAccountResponse)
+	err := c.cc.Invoke(ctx, BillingService_GetAccount_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *billingServiceClient) ListEntries(ctx context.Context, in *ListEntriesRequest, opts ...grpc.CallOption) (*ListEntriesResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListEntriesResponse)
+	err := c.cc.Invoke(ctx, BillingService_ListEntries_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *billingServiceClient) PostCharge(ctx context.Context, in *PostChargeRequest, opts ...grpc.CallOption) (*PostEntryResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(PostEntryResponse)
+	err := c.cc.Invoke(ctx, BillingService_PostCharge_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *billingServiceClient) PostPayment(ctx context.Context, in *PostPaymentRequest, opts ...grpc.CallOption) (*PostEntryResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(PostEntryResponse)
+	err := c.cc.Invoke(ctx, BillingService_PostPayment_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *billingServiceClient) PostAdjustment(ctx context.Context, in *PostAdjustmentRequest, opts ...grpc.CallOption) (*PostEntryResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(PostEntryResponse)
+	err := c.cc.Invoke(ctx, BillingService_PostAdjustment_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *billingServiceClient) ReverseEntry(ctx context.Context, in *ReverseEntryRequest, opts ...grpc.CallOption) (*PostEntryResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(PostEntryResponse)
+	err := c.cc.Invoke(ctx, BillingService_ReverseEntry_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *billingServiceClient) ChangeAccountStatus(ctx context.Context, in *ChangeAccountStatusRequest, opts ...grpc.CallOption) (*GetAccountResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(GetAccountResponse)
+	err := c.cc.Invoke(ctx, BillingService_ChangeAccountStatus_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *billingServiceClient) GetStatement(ctx context.Context, in *GetStatementRequest, opts ...grpc.CallOption) (*GetStatementResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(GetStatementResponse)
+	err := c.cc.Invoke(ctx, BillingService_GetStatement_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *billingServiceClient) ListAudit(ctx context.Context, in *ListAuditRequest, opts ...grpc.CallOption) (*ListAuditResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListAuditResponse)
+	err := c.cc.Invoke(ctx, BillingService_ListAudit_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // BillingServiceServer is the server API for BillingService service.
 // All implementations must embed UnimplementedBillingServiceServer
 // for forward compatibility.
 //
-// BillingService owns billing accounts.
+// BillingService owns billing accounts and their ledgers.
+//
+// CreateBillingAccount and GetBillingAccount are for patient-service (the
+// Dapr access policy lets only patient-service call them). Every other
+// method is the staff API: the caller's access token travels in the
+// `authorization` metadata ("Bearer <token>"), billing-service verifies it
+// and checks the role, and audits the call.
 type BillingServiceServer interface {
 	// CreateBillingAccount opens the account for a patient. It is idempotent on
 	// patient_id: a repeated call returns the account created first.
 	CreateBillingAccount(context.Context, *CreateBillingAccountRequest) (*CreateBillingAccountResponse, error)
 	// GetBillingAccount returns the account of a patient, or NOT_FOUND.
 	GetBillingAccount(context.Context, *GetBillingAccountRequest) (*GetBillingAccountResponse, error)
+	// ListAccounts pages through accounts, newest first, optionally only one
+	// patient's or one status.
+	ListAccounts(context.Context, *ListAccountsRequest) (*ListAccountsResponse, error)
+	// GetAccount returns one account with its balance.
+	GetAccount(context.Context, *GetAccountRequest) (*GetAccountResponse, error)
+	// ListEntries pages through an account's ledger, newest first.
+	ListEntries(context.Context, *ListEntriesRequest) (*ListEntriesResponse, error)
+	// PostCharge, PostPayment, PostAdjustment and ReverseEntry append one
+	// entry. Each is idempotent on (account, idempotency_key): a retry with
+	// the same request returns the first entry (replayed true), one with
+	// another request is ALREADY_EXISTS. A posting the account's status does
+	// not allow is FAILED_PRECONDITION, with an ErrorInfo whose reason is
+	// ACCOUNT_ON_HOLD or ACCOUNT_CLOSED.
+	PostCharge(context.Context, *PostChargeRequest) (*PostEntryResponse, error)
+	PostPayment(context.Context, *PostPaymentRequest) (*PostEntryResponse, error)
+	PostAdjustment(context.Context, *PostAdjustmentRequest) (*PostEntryResponse, error)
+	// ReverseEntry corrects a mistake: it appends an entry of the opposite
+	// amount that names the entry it reverses. An entry is reversed at most
+	// once; a reversal is never reversed.
+	ReverseEntry(context.Context, *ReverseEntryRequest) (*PostEntryResponse, error)
+	// ChangeAccountStatus holds, releases or closes an account if it is still
+	// at expected_version (ABORTED otherwise).
+	ChangeAccountStatus(context.Context, *ChangeAccountStatusRequest) (*GetAccountResponse, error)
+	// GetStatement returns the account's entries posted in a period (UTC
+	// days, inclusive) with the balances before and after it.
+	GetStatement(context.Context, *GetStatementRequest) (*GetStatementResponse, error)
+	// ListAudit pages through the audit trail of an account (admins only).
+	ListAudit(context.Context, *ListAuditRequest) (*ListAuditResponse, error)
 	mustEmbedUnimplementedBillingServiceServer()
 }
 
@@ -93,6 +276,36 @@ func (UnimplementedBillingServiceServer) CreateBillingAccount(context.Context, *
 }
 func (UnimplementedBillingServiceServer) GetBillingAccount(context.Context, *GetBillingAccountRequest) (*GetBillingAccountResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method GetBillingAccount not implemented")
+}
+func (UnimplementedBillingServiceServer) ListAccounts(context.Context, *ListAccountsRequest) (*ListAccountsResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListAccounts not implemented")
+}
+func (UnimplementedBillingServiceServer) GetAccount(context.Context, *GetAccountRequest) (*GetAccountResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method GetAccount not implemented")
+}
+func (UnimplementedBillingServiceServer) ListEntries(context.Context, *ListEntriesRequest) (*ListEntriesResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListEntries not implemented")
+}
+func (UnimplementedBillingServiceServer) PostCharge(context.Context, *PostChargeRequest) (*PostEntryResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method PostCharge not implemented")
+}
+func (UnimplementedBillingServiceServer) PostPayment(context.Context, *PostPaymentRequest) (*PostEntryResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method PostPayment not implemented")
+}
+func (UnimplementedBillingServiceServer) PostAdjustment(context.Context, *PostAdjustmentRequest) (*PostEntryResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method PostAdjustment not implemented")
+}
+func (UnimplementedBillingServiceServer) ReverseEntry(context.Context, *ReverseEntryRequest) (*PostEntryResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ReverseEntry not implemented")
+}
+func (UnimplementedBillingServiceServer) ChangeAccountStatus(context.Context, *ChangeAccountStatusRequest) (*GetAccountResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ChangeAccountStatus not implemented")
+}
+func (UnimplementedBillingServiceServer) GetStatement(context.Context, *GetStatementRequest) (*GetStatementResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method GetStatement not implemented")
+}
+func (UnimplementedBillingServiceServer) ListAudit(context.Context, *ListAuditRequest) (*ListAuditResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListAudit not implemented")
 }
 func (UnimplementedBillingServiceServer) mustEmbedUnimplementedBillingServiceServer() {}
 func (UnimplementedBillingServiceServer) testEmbeddedByValue()                        {}
@@ -151,6 +364,186 @@ func _BillingService_GetBillingAccount_Handler(srv interface{}, ctx context.Cont
 	return interceptor(ctx, in, info, handler)
 }
 
+func _BillingService_ListAccounts_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListAccountsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(BillingServiceServer).ListAccounts(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: BillingService_ListAccounts_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(BillingServiceServer).ListAccounts(ctx, req.(*ListAccountsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _BillingService_GetAccount_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetAccountRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(BillingServiceServer).GetAccount(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: BillingService_GetAccount_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(BillingServiceServer).GetAccount(ctx, req.(*GetAccountRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _BillingService_ListEntries_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListEntriesRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(BillingServiceServer).ListEntries(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: BillingService_ListEntries_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(BillingServiceServer).ListEntries(ctx, req.(*ListEntriesRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _BillingService_PostCharge_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(PostChargeRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(BillingServiceServer).PostCharge(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: BillingService_PostCharge_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(BillingServiceServer).PostCharge(ctx, req.(*PostChargeRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _BillingService_PostPayment_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(PostPaymentRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(BillingServiceServer).PostPayment(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: BillingService_PostPayment_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(BillingServiceServer).PostPayment(ctx, req.(*PostPaymentRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _BillingService_PostAdjustment_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(PostAdjustmentRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(BillingServiceServer).PostAdjustment(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: BillingService_PostAdjustment_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(BillingServiceServer).PostAdjustment(ctx, req.(*PostAdjustmentRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _BillingService_ReverseEntry_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ReverseEntryRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(BillingServiceServer).ReverseEntry(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: BillingService_ReverseEntry_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(BillingServiceServer).ReverseEntry(ctx, req.(*ReverseEntryRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _BillingService_ChangeAccountStatus_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ChangeAccountStatusRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(BillingServiceServer).ChangeAccountStatus(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: BillingService_ChangeAccountStatus_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(BillingServiceServer).ChangeAccountStatus(ctx, req.(*ChangeAccountStatusRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _BillingService_GetStatement_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetStatementRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(BillingServiceServer).GetStatement(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: BillingService_GetStatement_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(BillingServiceServer).GetStatement(ctx, req.(*GetStatementRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _BillingService_ListAudit_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListAuditRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(BillingServiceServer).ListAudit(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: BillingService_ListAudit_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(BillingServiceServer).ListAudit(ctx, req.(*ListAuditRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // BillingService_ServiceDesc is the grpc.ServiceDesc for BillingService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -165,6 +558,46 @@ var BillingService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "GetBillingAccount",
 			Handler:    _BillingService_GetBillingAccount_Handler,
+		},
+		{
+			MethodName: "ListAccounts",
+			Handler:    _BillingService_ListAccounts_Handler,
+		},
+		{
+			MethodName: "GetAccount",
+			Handler:    _BillingService_GetAccount_Handler,
+		},
+		{
+			MethodName: "ListEntries",
+			Handler:    _BillingService_ListEntries_Handler,
+		},
+		{
+			MethodName: "PostCharge",
+			Handler:    _BillingService_PostCharge_Handler,
+		},
+		{
+			MethodName: "PostPayment",
+			Handler:    _BillingService_PostPayment_Handler,
+		},
+		{
+			MethodName: "PostAdjustment",
+			Handler:    _BillingService_PostAdjustment_Handler,
+		},
+		{
+			MethodName: "ReverseEntry",
+			Handler:    _BillingService_ReverseEntry_Handler,
+		},
+		{
+			MethodName: "ChangeAccountStatus",
+			Handler:    _BillingService_ChangeAccountStatus_Handler,
+		},
+		{
+			MethodName: "GetStatement",
+			Handler:    _BillingService_GetStatement_Handler,
+		},
+		{
+			MethodName: "ListAudit",
+			Handler:    _BillingService_ListAudit_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},

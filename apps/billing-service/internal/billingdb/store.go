@@ -1,4 +1,5 @@
-// Package billingdb stores billing accounts in PostgreSQL.
+// Package billingdb stores billing accounts, their ledgers and the billing
+// audit trail in PostgreSQL.
 package billingdb
 
 import (
@@ -6,11 +7,14 @@ import (
 	"embed"
 	"errors"
 	"io/fs"
+	"log/slog"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/pms-dapr/pms/apps/billing-service/internal/billing"
+	"github.com/pms-dapr/pms/platform/outbox"
 	"github.com/pms-dapr/pms/platform/pgdb"
 )
 
@@ -26,49 +30,304 @@ type Store struct{ pool *pgxpool.Pool }
 // New returns a Store on pool.
 func New(pool *pgxpool.Pool) *Store { return &Store{pool: pool} }
 
-const columns = `id, patient_id, name, email, status, created_at`
+const accountColumns = `id, patient_id, status, currency, balance_minor, entry_count, version, created_at, updated_at`
 
-// insertAccount inserts unless the patient has an account; it returns the
-// row only when it inserted one.
-const insertAccount = `INSERT INTO billing_accounts (` + columns + `)
-	VALUES ($1, $2, $3, $4, $5, $6)
-	ON CONFLICT (patient_id) DO NOTHING
-	RETURNING ` + columns
+const insertAccount = `INSERT INTO billing_accounts (` + accountColumns + `)
+	VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+	ON CONFLICT (patient_id) DO NOTHING`
 
-const selectByPatient = `SELECT ` + columns + ` FROM billing_accounts WHERE patient_id = $1`
-
-// Create inserts a, or returns the patient's existing account.
-func (s *Store) Create(ctx context.Context, a billing.Account) (billing.Account, bool, error) {
-	rows, _ := s.pool.Query(ctx, insertAccount, a.ID, a.PatientID, a.Name, a.Email, a.Status, a.CreatedAt)
-	stored, err := pgx.CollectExactlyOneRow(rows, scanAccount)
-	if err == nil {
-		return stored, true, nil
-	}
-	if !errors.Is(err, pgx.ErrNoRows) {
-		return billing.Account{}, false, pgdb.Errorf("billingdb.create: %w", err)
-	}
-	existing, err := s.GetByPatient(ctx, a.PatientID)
+// Open inserts c.Account with its event and audit entry, or returns the
+// patient's existing account.
+func (s *Store) Open(ctx context.Context, c billing.Change) (billing.Account, bool, error) {
+	created := false
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		a := c.Account
+		tag, err := tx.Exec(ctx, insertAccount, a.ID, a.PatientID, a.Status, a.Currency, a.Balance, a.EntryCount, a.Version, a.CreatedAt, a.UpdatedAt)
+		if err != nil || tag.RowsAffected() == 0 {
+			return err
+		}
+		created = true
+		return writeChange(ctx, tx, c)
+	})
 	if err != nil {
-		return billing.Account{}, false, pgdb.Errorf("billingdb.create: %w", err)
+		return billing.Account{}, false, pgdb.Errorf("billingdb.open: %w", err)
 	}
-	return existing, false, nil
+	a, err := s.GetByPatient(ctx, c.Account.PatientID)
+	return a, created, err
 }
 
 // GetByPatient returns the account of patientID or billing.ErrNotFound.
 func (s *Store) GetByPatient(ctx context.Context, patientID string) (billing.Account, error) {
-	rows, _ := s.pool.Query(ctx, selectByPatient, patientID)
+	return s.one(ctx, "billingdb.get_by_patient", `SELECT `+accountColumns+` FROM billing_accounts WHERE patient_id = $1`, patientID)
+}
+
+// Get returns account id or billing.ErrNotFound.
+func (s *Store) Get(ctx context.Context, id string) (billing.Account, error) {
+	return s.one(ctx, "billingdb.get", `SELECT `+accountColumns+` FROM billing_accounts WHERE id = $1`, id)
+}
+
+func (s *Store) one(ctx context.Context, op, sql string, arg any) (billing.Account, error) {
+	rows, _ := s.pool.Query(ctx, sql, arg)
 	a, err := pgx.CollectExactlyOneRow(rows, scanAccount)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return billing.Account{}, billing.ErrNotFound
 	}
 	if err != nil {
-		return billing.Account{}, pgdb.Errorf("billingdb.get_by_patient: %w", err)
+		return billing.Account{}, pgdb.Errorf("%s: %w", op, err)
 	}
 	return a, nil
 }
 
+// List returns accounts matching q, newest first.
+func (s *Store) List(ctx context.Context, q billing.AccountQuery) ([]billing.Account, error) {
+	var after time.Time
+	var afterID string
+	if q.After != nil {
+		after, afterID = q.After.CreatedAt, q.After.ID
+	}
+	rows, _ := s.pool.Query(ctx, `SELECT `+accountColumns+` FROM billing_accounts
+		WHERE ($1 = '' OR patient_id = $1::uuid) AND ($2 = '' OR status = $2)
+		  AND ($3 = '' OR (created_at, id) < ($4, $3::uuid))
+		ORDER BY created_at DESC, id DESC LIMIT $5`,
+		q.PatientID, string(q.Status), afterID, after, q.Limit)
+	list, err := pgx.CollectRows(rows, scanAccount)
+	if err != nil {
+		return nil, pgdb.Errorf("billingdb.list: %w", err)
+	}
+	return list, nil
+}
+
+// lockAccount reads the account and holds its row until tx ends, so
+// postings and status changes to one account run one after another and
+// each sees the balance the last one left.
+func lockAccount(ctx context.Context, tx pgx.Tx, where string, arg any) (billing.Account, error) {
+	rows, _ := tx.Query(ctx, `SELECT `+accountColumns+` FROM billing_accounts WHERE `+where+` FOR UPDATE`, arg)
+	a, err := pgx.CollectExactlyOneRow(rows, scanAccount)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return billing.Account{}, billing.ErrNotFound
+	}
+	return a, err
+}
+
+const entryColumns = `e.id, e.account_id, e.sequence, e.kind, e.amount_minor, e.currency, e.balance_after_minor,
+	e.posted_at, e.posted_by, coalesce(to_char(e.service_date, 'YYYY-MM-DD'), ''), coalesce(e.code, ''),
+	coalesce(e.description, ''), coalesce(e.quantity, 0), coalesce(e.unit_price_minor, 0), coalesce(e.method, ''),
+	coalesce(e.reference, ''), coalesce(e.adjustment_type, ''), coalesce(e.reason, ''), coalesce(e.reverses::text, ''),
+	coalesce((SELECT r.id::text FROM ledger_entries r WHERE r.reverses = e.id), ''), e.idempotency_key, e.request_hash`
+
+// Post appends the entry decide makes, under the account's lock, unless
+// the key was used before.
+func (s *Store) Post(ctx context.Context, accountID, key string, hash []byte, reverses string, decide billing.Decide) (billing.Change, error) {
+	var c billing.Change
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		acc, err := lockAccount(ctx, tx, "id = $1", accountID)
+		if err != nil {
+			return err
+		}
+		rows, _ := tx.Query(ctx, `SELECT `+entryColumns+` FROM ledger_entries e WHERE e.account_id = $1 AND e.idempotency_key = $2`, accountID, key)
+		first, err := pgx.CollectExactlyOneRow(rows, scanEntry)
+		switch {
+		case err == nil && string(first.RequestHash) == string(hash):
+			return &billing.ReplayError{Entry: first}
+		case err == nil:
+			return billing.ErrIdempotencyMismatch
+		case !errors.Is(err, pgx.ErrNoRows):
+			return err
+		}
+		var target *billing.Entry
+		if reverses != "" {
+			rows, _ := tx.Query(ctx, `SELECT `+entryColumns+` FROM ledger_entries e WHERE e.account_id = $1 AND e.id = $2`, accountID, reverses)
+			t, err := pgx.CollectExactlyOneRow(rows, scanEntry)
+			if err != nil && !errors.Is(err, pgx.ErrNoRows) {
+				return err
+			}
+			if err == nil {
+				target = &t
+			}
+		}
+		if c, err = decide(acc, target); err != nil {
+			return err
+		}
+		return writeChange(ctx, tx, c)
+	})
+	if err != nil {
+		return billing.Change{}, mapErr("billingdb.post", err)
+	}
+	return c, nil
+}
+
+// Apply writes the change decide makes to the locked account.
+func (s *Store) Apply(ctx context.Context, accountID string, decide billing.Decide) (billing.Change, error) {
+	var c billing.Change
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		acc, err := lockAccount(ctx, tx, "id = $1", accountID)
+		if err != nil {
+			return err
+		}
+		if c, err = decide(acc, nil); err != nil {
+			return err
+		}
+		return writeChange(ctx, tx, c)
+	})
+	if err != nil {
+		return billing.Change{}, mapErr("billingdb.apply", err)
+	}
+	return c, nil
+}
+
+// CloseForPatient handles a patient's deletion once per event id.
+func (s *Store) CloseForPatient(ctx context.Context, eventID, patientID string, decide billing.Decide) (bool, error) {
+	handled := false
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx, `INSERT INTO processed_events (event_id) VALUES ($1) ON CONFLICT DO NOTHING`, eventID)
+		if err != nil || tag.RowsAffected() == 0 {
+			return err
+		}
+		handled = true
+		acc, err := lockAccount(ctx, tx, "patient_id = $1", patientID)
+		if errors.Is(err, billing.ErrNotFound) {
+			return nil // no account was ever opened: nothing to close
+		}
+		if err != nil {
+			return err
+		}
+		c, err := decide(acc, nil)
+		if err != nil || c.Account.ID == "" {
+			return err
+		}
+		return writeChange(ctx, tx, c)
+	})
+	if err != nil {
+		return false, mapErr("billingdb.close_for_patient", err)
+	}
+	return handled, nil
+}
+
+// writeChange stores the account as c leaves it, its entry, event and
+// audit entry.
+func writeChange(ctx context.Context, tx pgx.Tx, c billing.Change) error {
+	a := c.Account
+	if _, err := tx.Exec(ctx, `UPDATE billing_accounts SET status = $2, balance_minor = $3, entry_count = $4,
+		version = $5, updated_at = $6 WHERE id = $1`, a.ID, a.Status, a.Balance, a.EntryCount, a.Version, a.UpdatedAt); err != nil {
+		return err
+	}
+	if e := c.Entry; e != nil {
+		var serviceDate *string
+		if e.ServiceDate != "" {
+			serviceDate = &e.ServiceDate
+		}
+		if _, err := tx.Exec(ctx, `INSERT INTO ledger_entries (id, account_id, sequence, kind, amount_minor, currency,
+			balance_after_minor, posted_at, posted_by, service_date, code, description, quantity, unit_price_minor,
+			method, reference, adjustment_type, reason, reverses, idempotency_key, request_hash)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, nullif($11, ''), nullif($12, ''), nullif($13, 0),
+			nullif($14, 0), nullif($15, ''), nullif($16, ''), nullif($17, ''), nullif($18, ''), nullif($19, '')::uuid, $20, $21)`,
+			e.ID, e.AccountID, e.Sequence, e.Kind, e.Amount, e.Currency, e.BalanceAfter, e.PostedAt, e.PostedBy,
+			serviceDate, e.Code, e.Description, e.Quantity, e.UnitPrice, string(e.Method), e.Reference,
+			string(e.AdjustmentType), e.Reason, e.Reverses, e.IdempotencyKey, e.RequestHash); err != nil {
+			return err
+		}
+	}
+	m, err := billing.Encode(c.Event)
+	if err != nil {
+		return err
+	}
+	if err := outbox.Add(ctx, tx, m); err != nil {
+		return err
+	}
+	return insertAudit(ctx, tx, c.Audit)
+}
+
+// Entries returns a page of an account's ledger, newest first.
+func (s *Store) Entries(ctx context.Context, accountID string, before int64, limit int) ([]billing.Entry, error) {
+	rows, _ := s.pool.Query(ctx, `SELECT `+entryColumns+` FROM ledger_entries e
+		WHERE e.account_id = $1 AND ($2 = 0 OR e.sequence < $2) ORDER BY e.sequence DESC LIMIT $3`, accountID, before, limit)
+	list, err := pgx.CollectRows(rows, scanEntry)
+	if err != nil {
+		return nil, pgdb.Errorf("billingdb.entries: %w", err)
+	}
+	return list, nil
+}
+
+// Period returns the balance before from and the entries of [from, to).
+func (s *Store) Period(ctx context.Context, accountID string, from, to time.Time, limit int) (int64, []billing.Entry, error) {
+	var opening int64
+	var list []billing.Entry
+	// One snapshot: the opening balance and the entries agree.
+	err := pgx.BeginTxFunc(ctx, s.pool, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}, func(tx pgx.Tx) error {
+		if err := tx.QueryRow(ctx, `SELECT coalesce(sum(amount_minor), 0)::bigint FROM ledger_entries
+			WHERE account_id = $1 AND posted_at < $2`, accountID, from).Scan(&opening); err != nil {
+			return err
+		}
+		rows, _ := tx.Query(ctx, `SELECT `+entryColumns+` FROM ledger_entries e
+			WHERE e.account_id = $1 AND e.posted_at >= $2 AND e.posted_at < $3 ORDER BY e.sequence LIMIT $4`,
+			accountID, from, to, limit+1)
+		var err error
+		list, err = pgx.CollectRows(rows, scanEntry)
+		return err
+	})
+	if err != nil {
+		return 0, nil, pgdb.Errorf("billingdb.period: %w", err)
+	}
+	return opening, list, nil
+}
+
+const insertAuditSQL = `INSERT INTO billing_audit (at, user_id, role, action, account_id, entry_id, request_id, outcome)
+	VALUES ($1, $2, $3, $4, nullif($5, '')::uuid, nullif($6, '')::uuid, $7, $8)`
+
+func insertAudit(ctx context.Context, tx pgx.Tx, e billing.AuditEntry) error {
+	_, err := tx.Exec(ctx, insertAuditSQL, e.At, e.UserID, e.Role, e.Action, e.AccountID, e.EntryID, e.RequestID, e.Outcome)
+	return err
+}
+
+// RecordAudit stores one audit entry on its own.
+func (s *Store) RecordAudit(ctx context.Context, e billing.AuditEntry) error {
+	if _, err := s.pool.Exec(ctx, insertAuditSQL, e.At, e.UserID, e.Role, e.Action, e.AccountID, e.EntryID, e.RequestID, e.Outcome); err != nil {
+		return pgdb.Errorf("billingdb.record_audit: %w", err)
+	}
+	return nil
+}
+
+// Audit returns a page of an account's audit trail, newest first.
+func (s *Store) Audit(ctx context.Context, accountID string, before int64, limit int) ([]billing.AuditEntry, error) {
+	rows, _ := s.pool.Query(ctx, `SELECT id, at, user_id, role, action, coalesce(account_id::text, ''),
+		coalesce(entry_id::text, ''), request_id, outcome FROM billing_audit
+		WHERE account_id = $1 AND ($2 = 0 OR id < $2) ORDER BY id DESC LIMIT $3`, accountID, before, limit)
+	list, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (billing.AuditEntry, error) {
+		var e billing.AuditEntry
+		err := r.Scan(&e.ID, &e.At, &e.UserID, &e.Role, &e.Action, &e.AccountID, &e.EntryID, &e.RequestID, &e.Outcome)
+		return e, err
+	})
+	if err != nil {
+		return nil, pgdb.Errorf("billingdb.audit: %w", err)
+	}
+	return list, nil
+}
+
+// PublishPending publishes up to limit unsent events (outbox.PG).
+func (s *Store) PublishPending(ctx context.Context, limit int, publish func(context.Context, outbox.Message) error) (int, error) {
+	return s.outbox().PublishPending(ctx, limit, publish)
+}
+
+// WatchOutbox wakes the relay whenever an event commits (outbox.PG.Watch).
+func (s *Store) WatchOutbox(ctx context.Context, log *slog.Logger, wake chan<- struct{}) error {
+	return s.outbox().Watch(ctx, log, wake)
+}
+
+func (s *Store) outbox() outbox.PG { return outbox.PG{Pool: s.pool, Name: "billingdb"} }
+
+// mapErr marks an outage; domain errors pass through wrapped.
+func mapErr(op string, err error) error { return pgdb.Errorf("%s: %w", op, err) }
+
 func scanAccount(row pgx.CollectableRow) (billing.Account, error) {
 	var a billing.Account
-	err := row.Scan(&a.ID, &a.PatientID, &a.Name, &a.Email, &a.Status, &a.CreatedAt)
+	err := row.Scan(&a.ID, &a.PatientID, &a.Status, &a.Currency, &a.Balance, &a.EntryCount, &a.Version, &a.CreatedAt, &a.UpdatedAt)
 	return a, err
+}
+
+func scanEntry(row pgx.CollectableRow) (billing.Entry, error) {
+	var e billing.Entry
+	err := row.Scan(&e.ID, &e.AccountID, &e.Sequence, &e.Kind, &e.Amount, &e.Currency, &e.BalanceAfter,
+		&e.PostedAt, &e.PostedBy, &e.ServiceDate, &e.Code, &e.Description, &e.Quantity, &e.UnitPrice, &e.Method,
+		&e.Reference, &e.AdjustmentType, &e.Reason, &e.Reverses, &e.ReversedBy, &e.IdempotencyKey, &e.RequestHash)
+	return e, err
 }

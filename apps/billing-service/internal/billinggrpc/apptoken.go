@@ -3,6 +3,7 @@ package billinggrpc
 import (
 	"context"
 	"crypto/subtle"
+	"errors"
 	"strings"
 
 	"google.golang.org/grpc"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/pms-dapr/pms/platform/authn"
 	"github.com/pms-dapr/pms/platform/requestid"
+	billingv1 "github.com/pms-dapr/pms/proto/billing/v1"
 )
 
 // RequireAppToken rejects calls that do not carry token in the
@@ -41,4 +43,47 @@ func RequestIDs(ctx context.Context, req any, _ *grpc.UnaryServerInfo, next grpc
 		id = v[0]
 	}
 	return next(requestid.With(ctx, requestid.Ensure(id)), req)
+}
+
+// TokenVerifier checks a user's access token.
+type TokenVerifier interface {
+	Verify(ctx context.Context, raw string) (authn.Identity, error)
+}
+
+// serviceMethods are called by patient-service, not on a user's behalf;
+// the Dapr access policy lets only patient-service reach them.
+var serviceMethods = map[string]bool{
+	billingv1.BillingService_CreateBillingAccount_FullMethodName: true,
+	billingv1.BillingService_GetBillingAccount_FullMethodName:    true,
+}
+
+// Authenticate verifies the caller's access token (the `authorization`
+// metadata, "Bearer <token>") on every BillingService method but the
+// service ones, and puts the identity in the context: UNAUTHENTICATED
+// without a valid token, UNAVAILABLE while the keys cannot be fetched.
+// Other services on the server (health, Dapr's app callbacks) pass.
+func Authenticate(v TokenVerifier) grpc.UnaryServerInterceptor {
+	return func(ctx context.Context, req any, info *grpc.UnaryServerInfo, next grpc.UnaryHandler) (any, error) {
+		if !strings.HasPrefix(info.FullMethod, "/"+billingv1.BillingService_ServiceDesc.ServiceName+"/") || serviceMethods[info.FullMethod] {
+			return next(ctx, req)
+		}
+		md, _ := metadata.FromIncomingContext(ctx)
+		var raw string
+		if v := md.Get("authorization"); len(v) == 1 {
+			if scheme, token, ok := strings.Cut(v[0], " "); ok && strings.EqualFold(scheme, "Bearer") {
+				raw = strings.TrimSpace(token)
+			}
+		}
+		if raw == "" {
+			return nil, status.Error(codes.Unauthenticated, "a valid access token is required")
+		}
+		id, err := v.Verify(ctx, raw)
+		switch {
+		case errors.Is(err, authn.ErrKeysUnavailable):
+			return nil, status.Error(codes.Unavailable, "access tokens cannot be checked right now; retry shortly")
+		case err != nil:
+			return nil, status.Error(codes.Unauthenticated, "a valid access token is required")
+		}
+		return next(authn.WithIdentity(ctx, id), req)
+	}
 }

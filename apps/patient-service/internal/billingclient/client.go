@@ -53,7 +53,7 @@ func (c *Client) CreateAccount(ctx context.Context, p patient.Patient) (string, 
 	ctx = metadata.AppendToOutgoingContext(ctx, "dapr-app-id", c.appID, "dapr-api-token", c.token,
 		requestid.Metadata, requestid.From(ctx))
 	resp, err := c.api.CreateBillingAccount(ctx, &billingv1.CreateBillingAccountRequest{
-		PatientId: p.ID, Name: p.Name, Email: p.Email,
+		PatientId: p.ID,
 	})
 	if err != nil {
 		return "", fmt.Errorf("billingclient.create_account: %w", err)

@@ -1,3 +1,5 @@
+// Package outbox encodes patient-service's events for the outbox
+// (platform/outbox relays them).
 package outbox
 
 import (
@@ -7,16 +9,20 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/pms-dapr/pms/apps/patient-service/internal/patient"
+	"github.com/pms-dapr/pms/platform/outbox"
 	patientv1 "github.com/pms-dapr/pms/proto/patient/v1"
 )
 
 // Topic is the pub/sub topic patient events go to.
 const Topic = "patient"
 
+// EventType is the CloudEvent type of the events on Topic.
+const EventType = "pms.patient.v1.PatientEvent"
+
 // Encode renders ev as the message the topic carries: the protojson
 // PatientEvent (proto/patient/v1), keyed by the patient so one patient's
 // events keep their order.
-func Encode(ev patient.Event) (Message, error) {
+func Encode(ev patient.Event) (outbox.Message, error) {
 	p := ev.Patient
 	// Only identifiers and de-identified attributes leave the service: the
 	// topic is retained and read by systems that need no PHI.
@@ -32,11 +38,11 @@ func Encode(ev patient.Event) (Message, error) {
 		Version:    p.Version,
 	}
 	if msg.Type == patientv1.EventType_EVENT_TYPE_UNSPECIFIED {
-		return Message{}, fmt.Errorf("outbox.encode: unknown event type %q", ev.Type)
+		return outbox.Message{}, fmt.Errorf("outbox.encode: unknown event type %q", ev.Type)
 	}
 	b, err := protojson.Marshal(msg)
 	if err != nil {
-		return Message{}, fmt.Errorf("outbox.encode: %w", err)
+		return outbox.Message{}, fmt.Errorf("outbox.encode: %w", err)
 	}
-	return Message{EventID: ev.ID, Topic: Topic, Key: p.ID, Payload: string(b)}, nil
+	return outbox.Message{EventID: ev.ID, Topic: Topic, Key: p.ID, Payload: string(b)}, nil
 }

@@ -2,134 +2,19 @@ package patientdb
 
 import (
 	"context"
-	"errors"
-	"fmt"
 	"log/slog"
-	"time"
 
-	"github.com/jackc/pgx/v5"
-
-	"github.com/pms-dapr/pms/apps/patient-service/internal/outbox"
-	"github.com/pms-dapr/pms/platform/pgdb"
+	"github.com/pms-dapr/pms/platform/outbox"
 )
 
-const selectUnsent = `SELECT id, event_id, topic, partition_key, payload FROM outbox
-	WHERE sent_at IS NULL ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED`
-
-// PublishPending hands up to limit unsent events, oldest first, to publish
-// and marks those published as sent, in one transaction that holds their
-// rows (a second relay skips them). The events are published by
-// outbox.PublishInOrder (concurrently across partition keys, in order
-// within one, stopping at a key's first failure). It returns how many were
-// published and, if any failed (each failure is recorded on its row), an
-// error naming the first.
+// PublishPending publishes up to limit unsent events (outbox.PG).
 func (s *Store) PublishPending(ctx context.Context, limit int, publish func(context.Context, outbox.Message) error) (int, error) {
-	sent := 0
-	var failed error
-	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		rows, _ := tx.Query(ctx, selectUnsent, limit)
-		type row struct {
-			id  int64
-			msg outbox.Message
-		}
-		pending, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (row, error) {
-			var x row
-			err := r.Scan(&x.id, &x.msg.EventID, &x.msg.Topic, &x.msg.Key, &x.msg.Payload)
-			return x, err
-		})
-		if err != nil {
-			return err
-		}
-		msgs := make([]outbox.Message, len(pending))
-		for i, x := range pending {
-			msgs[i] = x.msg
-		}
-		errs := outbox.PublishInOrder(ctx, msgs, publish)
-		var sentIDs []int64
-		for i, x := range pending {
-			switch {
-			case errors.Is(errs[i], outbox.ErrNotAttempted):
-			case errs[i] == nil:
-				sentIDs = append(sentIDs, x.id)
-			default:
-				if failed == nil {
-					failed = errs[i]
-				}
-				if _, err := tx.Exec(ctx, `UPDATE outbox SET attempts = attempts + 1, last_error = $2 WHERE id = $1`, x.id, errs[i].Error()); err != nil {
-					return err
-				}
-			}
-		}
-		if len(sentIDs) > 0 {
-			if _, err := tx.Exec(ctx, `UPDATE outbox SET sent_at = now(), attempts = attempts + 1, last_error = NULL WHERE id = ANY($1)`, sentIDs); err != nil {
-				return err
-			}
-		}
-		sent = len(sentIDs)
-		return nil
-	})
-	if err != nil {
-		return 0, pgdb.Errorf("patientdb.publish_pending: %w", err)
-	}
-	if failed != nil {
-		// A publishing failure, not the database's: not marked unavailable.
-		return sent, fmt.Errorf("patientdb.publish_pending: %w", failed)
-	}
-	return sent, nil
+	return s.outbox().PublishPending(ctx, limit, publish)
 }
 
-// WatchOutbox sends on wake (without blocking) whenever a transaction that
-// inserted into the outbox commits, until ctx ends. It listens on a
-// connection of its own, reconnecting after a failure (and waking the relay
-// then too, in case a notification was missed). The wait before
-// reconnecting doubles while attempts fail and starts again from the
-// shortest once one has listened.
+// WatchOutbox wakes the relay whenever an event commits (outbox.PG.Watch).
 func (s *Store) WatchOutbox(ctx context.Context, log *slog.Logger, wake chan<- struct{}) error {
-	signal := func() {
-		select {
-		case wake <- struct{}{}:
-		default:
-		}
-	}
-	const firstBackoff = 100 * time.Millisecond
-	backoff := firstBackoff
-	for ctx.Err() == nil {
-		listened, err := s.listen(ctx, signal)
-		if ctx.Err() != nil {
-			return nil
-		}
-		if listened {
-			backoff = firstBackoff
-		}
-		log.WarnContext(ctx, "outbox listener lost its connection; relay falls back to polling until it is back", "err", err, "retry_in", backoff.String())
-		select {
-		case <-ctx.Done():
-		case <-time.After(backoff):
-		}
-		backoff = min(backoff*2, 5*time.Second)
-		signal()
-	}
-	return nil
+	return s.outbox().Watch(ctx, log, wake)
 }
 
-// listen listens until its connection fails; listened tells whether LISTEN
-// succeeded first.
-func (s *Store) listen(ctx context.Context, signal func()) (listened bool, err error) {
-	pooled, err := s.pool.Acquire(ctx)
-	if err != nil {
-		return false, err
-	}
-	// A connection that has listened is not handed back to the pool.
-	conn := pooled.Hijack()
-	defer conn.Close(context.WithoutCancel(ctx))
-	if _, err := conn.Exec(ctx, "LISTEN outbox"); err != nil {
-		return false, err
-	}
-	signal() // anything committed before LISTEN
-	for {
-		if _, err := conn.WaitForNotification(ctx); err != nil {
-			return true, err
-		}
-		signal()
-	}
-}
+func (s *Store) outbox() outbox.PG { return outbox.PG{Pool: s.pool, Name: "patientdb"} }

@@ -15,6 +15,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/pms-dapr/pms/apps/patient-service/internal/outbox"
+	pgoutbox "github.com/pms-dapr/pms/platform/outbox"
 	"github.com/pms-dapr/pms/apps/patient-service/internal/patient"
 	"github.com/pms-dapr/pms/platform/pgdb"
 )
@@ -90,7 +91,7 @@ func writeChange(ctx context.Context, tx pgx.Tx, p patient.Patient, ev patient.E
 	if err != nil {
 		return err
 	}
-	if _, err := tx.Exec(ctx, insertOutbox, m.EventID, m.Topic, m.Key, m.Payload); err != nil {
+	if err := pgoutbox.Add(ctx, tx, m); err != nil {
 		return err
 	}
 	if err := insertVersion(ctx, tx, p, versionAction(audit.Action)); err != nil {
@@ -98,8 +99,6 @@ func writeChange(ctx context.Context, tx pgx.Tx, p patient.Patient, ev patient.E
 	}
 	return insertAudit(ctx, tx, audit)
 }
-
-const insertOutbox = `INSERT INTO outbox (event_id, topic, partition_key, payload) VALUES ($1, $2, $3, $4)`
 
 // mapErr turns constraint violations into domain errors.
 func (s *Store) mapErr(op string, err error) error {

@@ -21,7 +21,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"google.golang.org/protobuf/encoding/protojson"
 
-	"github.com/pms-dapr/pms/apps/patient-service/internal/outbox"
+	"github.com/pms-dapr/pms/platform/outbox"
 	"github.com/pms-dapr/pms/apps/patient-service/internal/patient"
 	"github.com/pms-dapr/pms/apps/patient-service/internal/patient/patienttest"
 	"github.com/pms-dapr/pms/apps/patient-service/internal/patientdb"
@@ -333,7 +333,7 @@ func TestPublishPendingDeliversInOrderAndStopsAtFailure(t *testing.T) {
 		assert.Equal(t, "female", ev.GetAttributes().GetGender())
 		assert.Equal(t, patient.AgeBand(time.Date(1985, 12, 10, 0, 0, 0, 0, time.UTC), time.Now()), ev.GetAttributes().GetAgeBand())
 		assert.NotContains(t, m.Payload, "1985-12-10", "no date of birth in the event")
-		assert.Equal(t, outbox.Topic, m.Topic)
+		assert.Equal(t, "patient", m.Topic)
 		return nil
 	})
 	require.ErrorContains(t, err, "broker down")

@@ -1,4 +1,4 @@
-package billinggrpc_test
+package billingdb_test
 
 import (
 	"os"

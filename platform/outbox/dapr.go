@@ -9,9 +9,6 @@ import (
 	dapr "github.com/dapr/go-sdk/client"
 )
 
-// EventType is the CloudEvent type of every event the relay publishes.
-const EventType = "pms.patient.v1.PatientEvent"
-
 // DaprPublisher publishes through the app's own Dapr sidecar with the Dapr
 // Go SDK (PublishEvent over the sidecar's gRPC API). The sidecar wraps the
 // protojson payload in a CloudEvent whose id is the event id, so consumers
@@ -20,6 +17,9 @@ type DaprPublisher struct {
 	Address  string // sidecar gRPC address, e.g. 127.0.0.1:50001
 	PubSub   string // component name, "pubsub"
 	APIToken string // the Dapr API token the sidecar expects
+	// EventType is the CloudEvent type of every event, e.g.
+	// pms.patient.v1.PatientEvent.
+	EventType string
 
 	mu     sync.Mutex
 	client dapr.Client
@@ -38,7 +38,7 @@ func (p *DaprPublisher) Publish(ctx context.Context, m Message) error {
 		dapr.PublishEventWithMetadata(map[string]string{
 			"partitionKey":    m.Key,
 			"cloudevent.id":   m.EventID,
-			"cloudevent.type": EventType,
+			"cloudevent.type": p.EventType,
 		}))
 	if err != nil {
 		return fmt.Errorf("outbox.publish %s: %w", m.EventID, err)

@@ -1,4 +1,4 @@
-// Package outbox relays events committed to the outbox table to the Dapr
+// Package outbox relays events committed to a service's outbox table to the Dapr
 // pub/sub component, so an event is published if and only if its change
 // committed (at least once; consumers deduplicate on event id).
 package outbox

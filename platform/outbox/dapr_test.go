@@ -15,7 +15,7 @@ import (
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/emptypb"
 
-	"github.com/pms-dapr/pms/apps/patient-service/internal/outbox"
+	"github.com/pms-dapr/pms/platform/outbox"
 )
 
 // sidecar is a stand-in for daprd's gRPC API that records publishes.
@@ -53,7 +53,7 @@ func startSidecar(t *testing.T) (*sidecar, string) {
 
 func TestPublisherSetsCloudEventIDPartitionKeyAndToken(t *testing.T) {
 	sc, addr := startSidecar(t)
-	p := &outbox.DaprPublisher{Address: addr, PubSub: "pubsub", APIToken: "sidecar-token"}
+	p := &outbox.DaprPublisher{Address: addr, PubSub: "pubsub", APIToken: "sidecar-token", EventType: "pms.test.v1.Event"}
 	defer p.Close()
 	m := outbox.Message{EventID: "0b8f0c9e-8f43-4a39-a0a4-3a4f2f0b8e11", Topic: "patient",
 		Key: "3d993b7f-67e8-4f2f-9429-e766ce3a9de7", Payload: `{"eventId":"0b8f0c9e-8f43-4a39-a0a4-3a4f2f0b8e11"}`}
@@ -68,7 +68,7 @@ func TestPublisherSetsCloudEventIDPartitionKeyAndToken(t *testing.T) {
 	assert.Equal(t, "application/json", req.GetDataContentType())
 	assert.Equal(t, m.EventID, req.GetMetadata()["cloudevent.id"])
 	assert.Equal(t, m.Key, req.GetMetadata()["partitionKey"])
-	assert.Equal(t, outbox.EventType, req.GetMetadata()["cloudevent.type"])
+	assert.Equal(t, "pms.test.v1.Event", req.GetMetadata()["cloudevent.type"])
 	assert.Equal(t, []string{"sidecar-token", "sidecar-token"}, sc.tokens)
 }
 

@@ -1,0 +1,101 @@
+package billing
+
+import (
+	"fmt"
+
+	"google.golang.org/protobuf/encoding/protojson"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	"github.com/pms-dapr/pms/platform/outbox"
+	billingv1 "github.com/pms-dapr/pms/proto/billing/v1"
+)
+
+// Topic is the pub/sub topic billing events go to; CloudEventType their
+// CloudEvent type.
+const (
+	Topic     = "billing"
+	CloudEventType = "pms.billing.v1.BillingEvent"
+)
+
+// Encode renders ev as the message the topic carries: the protojson
+// BillingEvent (proto/billing/v1/events.proto), keyed by the account so
+// one account's events keep their order. It carries amounts, kinds and
+// identifiers; never a charge's code or description, a payment's reference
+// or a reason, which can say more about a patient than consumers need.
+func Encode(ev Event) (outbox.Message, error) {
+	a := ev.Account
+	msg := &billingv1.BillingEvent{
+		EventId:        ev.ID,
+		Type:           billingv1.BillingEventType(billingv1.BillingEventType_value[string(ev.Type)]),
+		AccountId:      a.ID,
+		OccurredAt:     timestamppb.New(ev.OccurredAt),
+		AccountVersion: a.Version,
+		Status:         ProtoStatus(a.Status),
+		BalanceMinor:   a.Balance,
+		Currency:       a.Currency,
+	}
+	if msg.Type == billingv1.BillingEventType_BILLING_EVENT_TYPE_UNSPECIFIED {
+		return outbox.Message{}, fmt.Errorf("billing.encode: unknown event type %q", ev.Type)
+	}
+	if e := ev.Entry; e != nil {
+		msg.Entry = &billingv1.PostedEntry{EntryId: e.ID, Kind: ProtoKind(e.Kind), AmountMinor: e.Amount,
+			Currency: e.Currency, AdjustmentType: ProtoAdjustment(e.AdjustmentType)}
+	}
+	b, err := protojson.Marshal(msg)
+	if err != nil {
+		return outbox.Message{}, fmt.Errorf("billing.encode: %w", err)
+	}
+	return outbox.Message{EventID: ev.ID, Topic: Topic, Key: a.ID, Payload: string(b)}, nil
+}
+
+// ProtoStatus is s in the contract's enum.
+func ProtoStatus(s Status) billingv1.AccountStatus {
+	return billingv1.AccountStatus(billingv1.AccountStatus_value["ACCOUNT_STATUS_"+string(s)])
+}
+
+// StatusOf is the domain status of a contract enum value ("" for
+// unspecified).
+func StatusOf(s billingv1.AccountStatus) Status {
+	if s == billingv1.AccountStatus_ACCOUNT_STATUS_UNSPECIFIED {
+		return ""
+	}
+	return Status(trimPrefix(s.String(), "ACCOUNT_STATUS_"))
+}
+
+// ProtoKind is k in the contract's enum.
+func ProtoKind(k Kind) billingv1.EntryKind {
+	return billingv1.EntryKind(billingv1.EntryKind_value["ENTRY_KIND_"+string(k)])
+}
+
+// ProtoAdjustment is t in the contract's enum.
+func ProtoAdjustment(t AdjustmentType) billingv1.AdjustmentType {
+	return billingv1.AdjustmentType(billingv1.AdjustmentType_value["ADJUSTMENT_TYPE_"+string(t)])
+}
+
+// AdjustmentOf is the domain type of a contract enum value.
+func AdjustmentOf(t billingv1.AdjustmentType) AdjustmentType {
+	if t == billingv1.AdjustmentType_ADJUSTMENT_TYPE_UNSPECIFIED {
+		return ""
+	}
+	return AdjustmentType(trimPrefix(t.String(), "ADJUSTMENT_TYPE_"))
+}
+
+// ProtoMethod is m in the contract's enum.
+func ProtoMethod(m Method) billingv1.PaymentMethod {
+	return billingv1.PaymentMethod(billingv1.PaymentMethod_value["PAYMENT_METHOD_"+string(m)])
+}
+
+// MethodOf is the domain method of a contract enum value.
+func MethodOf(m billingv1.PaymentMethod) Method {
+	if m == billingv1.PaymentMethod_PAYMENT_METHOD_UNSPECIFIED {
+		return ""
+	}
+	return Method(trimPrefix(m.String(), "PAYMENT_METHOD_"))
+}
+
+func trimPrefix(s, prefix string) string {
+	if len(s) >= len(prefix) && s[:len(prefix)] == prefix {
+		return s[len(prefix):]
+	}
+	return ""
+}

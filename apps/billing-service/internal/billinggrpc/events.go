@@ -1,0 +1,74 @@
+package billinggrpc
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"log/slog"
+
+	"github.com/dapr/go-sdk/service/common"
+	"google.golang.org/protobuf/encoding/protojson"
+
+	"github.com/pms-dapr/pms/apps/billing-service/internal/billing"
+	"github.com/pms-dapr/pms/platform/validation"
+	patientv1 "github.com/pms-dapr/pms/proto/patient/v1"
+)
+
+// PatientSubscription is billing-service's subscription to patient events
+// (programmatic: the Dapr Go SDK lists it to the sidecar). An event it
+// can never handle goes to the dead-letter topic analytics also uses, so
+// one place holds every undeliverable patient event.
+func PatientSubscription(pubsub string) *common.Subscription {
+	return &common.Subscription{PubsubName: pubsub, Topic: "patient", Route: "/events/patient", DeadLetterTopic: "patient-deadletter"}
+}
+
+// ErrMalformed marks an event that can never be handled.
+var ErrMalformed = errors.New("malformed patient event")
+
+// PatientEvents closes a patient's account when the patient is deleted,
+// once per event id; other patient events need nothing from billing. A
+// malformed event is dropped (to the dead-letter topic); a storage failure
+// asks the sidecar for redelivery.
+func PatientEvents(svc *billing.Service, log *slog.Logger) common.TopicEventHandler {
+	return func(ctx context.Context, e *common.TopicEvent) (retry bool, err error) {
+		pe, err := decodePatientEvent(e.RawData)
+		if err == nil && pe.GetType() == patientv1.EventType_PATIENT_DELETED {
+			var closed bool
+			closed, err = svc.PatientDeleted(ctx, pe.GetEventId(), pe.GetPatientId())
+			if closed {
+				log.InfoContext(ctx, "billing account closed: patient deleted", "patient_id", pe.GetPatientId(), "event_id", pe.GetEventId())
+			}
+			var inv *validation.Error
+			if errors.As(err, &inv) {
+				err = errors.Join(ErrMalformed, err)
+			}
+		}
+		switch {
+		case err == nil:
+			return false, nil
+		case errors.Is(err, ErrMalformed):
+			log.WarnContext(ctx, "malformed patient event dropped to the dead-letter topic", "cloudevent_id", e.ID, "err", err)
+			return false, err
+		default:
+			log.ErrorContext(ctx, "patient event not handled; asking for redelivery", "cloudevent_id", e.ID, "err", err)
+			return true, err
+		}
+	}
+}
+
+// decodePatientEvent reads the PatientEvent in a CloudEvent's data: its
+// protojson, as an object or as a JSON string holding it.
+func decodePatientEvent(data []byte) (*patientv1.PatientEvent, error) {
+	var s string
+	if json.Unmarshal(data, &s) == nil {
+		data = []byte(s)
+	}
+	var pe patientv1.PatientEvent
+	if err := (protojson.UnmarshalOptions{DiscardUnknown: true}).Unmarshal(data, &pe); err != nil {
+		return nil, errors.Join(ErrMalformed, err)
+	}
+	if pe.GetType() == patientv1.EventType_EVENT_TYPE_UNSPECIFIED {
+		return nil, ErrMalformed
+	}
+	return &pe, nil
+}
