@@ -15,9 +15,11 @@ type config struct {
 	Port            string `env:"APP_PORT, default=4004" help:"The port clients (and the sidecar's health checks) reach the gateway on."`
 	ListenHost      string `env:"LISTEN_HOST, default=127.0.0.1" help:"The address the gateway listens on: loopback unless set (0.0.0.0 in a container or pod, where clients come from outside)."`
 	DaprHTTPPort    string `env:"DAPR_HTTP_PORT, default=3500" help:"The sidecar's HTTP API port on 127.0.0.1 (service invocation)."`
+	DaprGRPCPort    string `env:"DAPR_GRPC_PORT, default=50001" help:"The sidecar's gRPC API port on 127.0.0.1 (calling billing-service for /billing)."`
 	Dapr            authn.SidecarToken
 	PatientAppID    string             `env:"PATIENT_APP_ID, default=patient-service" help:"The Dapr app id /patients routes are forwarded to."`
 	AnalyticsAppID  string             `env:"ANALYTICS_APP_ID, default=analytics-service" help:"The Dapr app id /analytics routes are forwarded to."`
+	BillingAppID    string             `env:"BILLING_APP_ID, default=billing-service" help:"The Dapr app id /billing routes call (its gRPC API)."`
 	AuthAppID       string             `env:"AUTH_APP_ID, default=auth-service" help:"The Dapr app id /auth routes are forwarded to."`
 	BearerComponent string             `env:"JWT_BEARER_COMPONENT, default=../../dapr/middleware/jwt-bearer.yaml" help:"The Dapr middleware.http.bearer component manifest (issuer, audience, JWKS URL), relative to the working directory."`
 	AllowedOrigins  []string           `env:"CORS_ALLOWED_ORIGINS" help:"Comma-separated origins allowed to call the API from a browser on another origin; empty closes CORS."`

@@ -16,6 +16,7 @@ import (
 
 	"golang.org/x/sync/errgroup"
 
+	"github.com/pms-dapr/pms/apps/api-gateway/internal/billingapi"
 	"github.com/pms-dapr/pms/apps/api-gateway/internal/gateway"
 	"github.com/pms-dapr/pms/platform/appconfig"
 	"github.com/pms-dapr/pms/platform/authn"
@@ -56,9 +57,15 @@ func run(ctx context.Context, log *slog.Logger) error {
 		"dapr-sidecar": sidecarReady(sidecar, authn.SidecarClient(cfg.Dapr.Token)),
 		"jwks":         bearer.Ready,
 	}}
+	billingClient, closeBilling, err := billingapi.Dial("127.0.0.1:" + cfg.DaprGRPCPort)
+	if err != nil {
+		return err
+	}
+	defer closeBilling()
 	h := gateway.Routes(
 		gateway.Config{Sidecar: sidecar, DaprAPIToken: cfg.Dapr.Token, AllowedOrigins: cfg.AllowedOrigins,
-			TrustedProxies: cfg.TrustedProxies},
+			TrustedProxies: cfg.TrustedProxies,
+			Billing:        &billingapi.Handler{Client: billingClient, AppID: cfg.BillingAppID, DaprAPIToken: cfg.Dapr.Token, Log: log}},
 		gateway.Targets{Patients: cfg.PatientAppID, Analytics: cfg.AnalyticsAppID, Auth: cfg.AuthAppID},
 		bearer.Middleware, health, log)
 

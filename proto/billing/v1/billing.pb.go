@@ -1487,6 +1487,102 @@ func (x *ListEntriesRequest) GetCursor() string {
 	return ""
 }
 
+type GetEntryRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	AccountId     string                 `protobuf:"bytes,1,opt,name=account_id,json=accountId,proto3" json:"account_id,omitempty"`
+	EntryId       string                 `protobuf:"bytes,2,opt,name=entry_id,json=entryId,proto3" json:"entry_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetEntryRequest) Reset() {
+	*x = GetEntryRequest{}
+	mi := &file_billing_v1_billing_proto_msgTypes[16]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetEntryRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetEntryRequest) ProtoMessage() {}
+
+func (x *GetEntryRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_billing_v1_billing_proto_msgTypes[16]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetEntryRequest.ProtoReflect.Descriptor instead.
+func (*GetEntryRequest) Descriptor() ([]byte, []int) {
+	return file_billing_v1_billing_proto_rawDescGZIP(), []int{16}
+}
+
+func (x *GetEntryRequest) GetAccountId() string {
+	if x != nil {
+		return x.AccountId
+	}
+	return ""
+}
+
+func (x *GetEntryRequest) GetEntryId() string {
+	if x != nil {
+		return x.EntryId
+	}
+	return ""
+}
+
+type GetEntryResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Entry         *LedgerEntry           `protobuf:"bytes,1,opt,name=entry,proto3" json:"entry,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetEntryResponse) Reset() {
+	*x = GetEntryResponse{}
+	mi := &file_billing_v1_billing_proto_msgTypes[17]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetEntryResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetEntryResponse) ProtoMessage() {}
+
+func (x *GetEntryResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_billing_v1_billing_proto_msgTypes[17]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetEntryResponse.ProtoReflect.Descriptor instead.
+func (*GetEntryResponse) Descriptor() ([]byte, []int) {
+	return file_billing_v1_billing_proto_rawDescGZIP(), []int{17}
+}
+
+func (x *GetEntryResponse) GetEntry() *LedgerEntry {
+	if x != nil {
+		return x.Entry
+	}
+	return nil
+}
+
 type ListEntriesResponse struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Entries       []*LedgerEntry         `protobuf:"bytes,1,rep,name=entries,proto3" json:"entries,omitempty"`
@@ -1497,7 +1593,7 @@ type ListEntriesResponse struct {
 
 func (x *ListEntriesResponse) Reset() {
 	*x = ListEntriesResponse{}
-	mi := &file_billing_v1_billing_proto_msgTypes[16]
+	mi := &file_billing_v1_billing_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1509,7 +1605,7 @@ func (x *ListEntriesResponse) String() string {
 func (*ListEntriesResponse) ProtoMessage() {}
 
 func (x *ListEntriesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_billing_v1_billing_proto_msgTypes[16]
+	mi := &file_billing_v1_billing_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1522,7 +1618,7 @@ func (x *ListEntriesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListEntriesResponse.ProtoReflect.Descriptor instead.
 func (*ListEntriesResponse) Descriptor() ([]byte, []int) {
-	return file_billing_v1_billing_proto_rawDescGZIP(), []int{16}
+	return file_billing_v1_billing_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *ListEntriesResponse) GetEntries() []*LedgerEntry {
@@ -1544,15 +1640,14 @@ type ChangeAccountStatusRequest struct {
 	AccountId string                 `protobuf:"bytes,1,opt,name=account_id,json=accountId,proto3" json:"account_id,omitempty"`
 	Action    StatusAction           `protobuf:"varint,2,opt,name=action,proto3,enum=pms.billing.v1.StatusAction" json:"action,omitempty"`
 	// The version the caller saw (If-Match).
-	ExpectedVersion int64  `protobuf:"varint,3,opt,name=expected_version,json=expectedVersion,proto3" json:"expected_version,omitempty"`
-	Reason          string `protobuf:"bytes,4,opt,name=reason,proto3" json:"reason,omitempty"`
+	ExpectedVersion int64 `protobuf:"varint,3,opt,name=expected_version,json=expectedVersion,proto3" json:"expected_version,omitempty"`
 	unknownFields   protoimpl.UnknownFields
 	sizeCache       protoimpl.SizeCache
 }
 
 func (x *ChangeAccountStatusRequest) Reset() {
 	*x = ChangeAccountStatusRequest{}
-	mi := &file_billing_v1_billing_proto_msgTypes[17]
+	mi := &file_billing_v1_billing_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1564,7 +1659,7 @@ func (x *ChangeAccountStatusRequest) String() string {
 func (*ChangeAccountStatusRequest) ProtoMessage() {}
 
 func (x *ChangeAccountStatusRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_billing_v1_billing_proto_msgTypes[17]
+	mi := &file_billing_v1_billing_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1577,7 +1672,7 @@ func (x *ChangeAccountStatusRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ChangeAccountStatusRequest.ProtoReflect.Descriptor instead.
 func (*ChangeAccountStatusRequest) Descriptor() ([]byte, []int) {
-	return file_billing_v1_billing_proto_rawDescGZIP(), []int{17}
+	return file_billing_v1_billing_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *ChangeAccountStatusRequest) GetAccountId() string {
@@ -1601,13 +1696,6 @@ func (x *ChangeAccountStatusRequest) GetExpectedVersion() int64 {
 	return 0
 }
 
-func (x *ChangeAccountStatusRequest) GetReason() string {
-	if x != nil {
-		return x.Reason
-	}
-	return ""
-}
-
 type GetStatementRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	AccountId     string                 `protobuf:"bytes,1,opt,name=account_id,json=accountId,proto3" json:"account_id,omitempty"`
@@ -1619,7 +1707,7 @@ type GetStatementRequest struct {
 
 func (x *GetStatementRequest) Reset() {
 	*x = GetStatementRequest{}
-	mi := &file_billing_v1_billing_proto_msgTypes[18]
+	mi := &file_billing_v1_billing_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1631,7 +1719,7 @@ func (x *GetStatementRequest) String() string {
 func (*GetStatementRequest) ProtoMessage() {}
 
 func (x *GetStatementRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_billing_v1_billing_proto_msgTypes[18]
+	mi := &file_billing_v1_billing_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1644,7 +1732,7 @@ func (x *GetStatementRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetStatementRequest.ProtoReflect.Descriptor instead.
 func (*GetStatementRequest) Descriptor() ([]byte, []int) {
-	return file_billing_v1_billing_proto_rawDescGZIP(), []int{18}
+	return file_billing_v1_billing_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *GetStatementRequest) GetAccountId() string {
@@ -1688,7 +1776,7 @@ type GetStatementResponse struct {
 
 func (x *GetStatementResponse) Reset() {
 	*x = GetStatementResponse{}
-	mi := &file_billing_v1_billing_proto_msgTypes[19]
+	mi := &file_billing_v1_billing_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1700,7 +1788,7 @@ func (x *GetStatementResponse) String() string {
 func (*GetStatementResponse) ProtoMessage() {}
 
 func (x *GetStatementResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_billing_v1_billing_proto_msgTypes[19]
+	mi := &file_billing_v1_billing_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1713,7 +1801,7 @@ func (x *GetStatementResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetStatementResponse.ProtoReflect.Descriptor instead.
 func (*GetStatementResponse) Descriptor() ([]byte, []int) {
-	return file_billing_v1_billing_proto_rawDescGZIP(), []int{19}
+	return file_billing_v1_billing_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *GetStatementResponse) GetAccount() *BillingAccount {
@@ -1797,7 +1885,7 @@ type ListAuditRequest struct {
 
 func (x *ListAuditRequest) Reset() {
 	*x = ListAuditRequest{}
-	mi := &file_billing_v1_billing_proto_msgTypes[20]
+	mi := &file_billing_v1_billing_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1809,7 +1897,7 @@ func (x *ListAuditRequest) String() string {
 func (*ListAuditRequest) ProtoMessage() {}
 
 func (x *ListAuditRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_billing_v1_billing_proto_msgTypes[20]
+	mi := &file_billing_v1_billing_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1822,7 +1910,7 @@ func (x *ListAuditRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListAuditRequest.ProtoReflect.Descriptor instead.
 func (*ListAuditRequest) Descriptor() ([]byte, []int) {
-	return file_billing_v1_billing_proto_rawDescGZIP(), []int{20}
+	return file_billing_v1_billing_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *ListAuditRequest) GetAccountId() string {
@@ -1862,7 +1950,7 @@ type AuditEntry struct {
 
 func (x *AuditEntry) Reset() {
 	*x = AuditEntry{}
-	mi := &file_billing_v1_billing_proto_msgTypes[21]
+	mi := &file_billing_v1_billing_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1874,7 +1962,7 @@ func (x *AuditEntry) String() string {
 func (*AuditEntry) ProtoMessage() {}
 
 func (x *AuditEntry) ProtoReflect() protoreflect.Message {
-	mi := &file_billing_v1_billing_proto_msgTypes[21]
+	mi := &file_billing_v1_billing_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1887,7 +1975,7 @@ func (x *AuditEntry) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AuditEntry.ProtoReflect.Descriptor instead.
 func (*AuditEntry) Descriptor() ([]byte, []int) {
-	return file_billing_v1_billing_proto_rawDescGZIP(), []int{21}
+	return file_billing_v1_billing_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *AuditEntry) GetAt() string {
@@ -1956,7 +2044,7 @@ type ListAuditResponse struct {
 
 func (x *ListAuditResponse) Reset() {
 	*x = ListAuditResponse{}
-	mi := &file_billing_v1_billing_proto_msgTypes[22]
+	mi := &file_billing_v1_billing_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1968,7 +2056,7 @@ func (x *ListAuditResponse) String() string {
 func (*ListAuditResponse) ProtoMessage() {}
 
 func (x *ListAuditResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_billing_v1_billing_proto_msgTypes[22]
+	mi := &file_billing_v1_billing_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1981,7 +2069,7 @@ func (x *ListAuditResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListAuditResponse.ProtoReflect.Descriptor instead.
 func (*ListAuditResponse) Descriptor() ([]byte, []int) {
-	return file_billing_v1_billing_proto_rawDescGZIP(), []int{22}
+	return file_billing_v1_billing_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *ListAuditResponse) GetEntries() []*AuditEntry {
@@ -2108,17 +2196,22 @@ const file_billing_v1_billing_proto_rawDesc = "" +
 	"\n" +
 	"account_id\x18\x01 \x01(\tR\taccountId\x12\x14\n" +
 	"\x05limit\x18\x02 \x01(\x05R\x05limit\x12\x16\n" +
-	"\x06cursor\x18\x03 \x01(\tR\x06cursor\"m\n" +
+	"\x06cursor\x18\x03 \x01(\tR\x06cursor\"K\n" +
+	"\x0fGetEntryRequest\x12\x1d\n" +
+	"\n" +
+	"account_id\x18\x01 \x01(\tR\taccountId\x12\x19\n" +
+	"\bentry_id\x18\x02 \x01(\tR\aentryId\"E\n" +
+	"\x10GetEntryResponse\x121\n" +
+	"\x05entry\x18\x01 \x01(\v2\x1b.pms.billing.v1.LedgerEntryR\x05entry\"m\n" +
 	"\x13ListEntriesResponse\x125\n" +
 	"\aentries\x18\x01 \x03(\v2\x1b.pms.billing.v1.LedgerEntryR\aentries\x12\x1f\n" +
 	"\vnext_cursor\x18\x02 \x01(\tR\n" +
-	"nextCursor\"\xb4\x01\n" +
+	"nextCursor\"\x9c\x01\n" +
 	"\x1aChangeAccountStatusRequest\x12\x1d\n" +
 	"\n" +
 	"account_id\x18\x01 \x01(\tR\taccountId\x124\n" +
 	"\x06action\x18\x02 \x01(\x0e2\x1c.pms.billing.v1.StatusActionR\x06action\x12)\n" +
-	"\x10expected_version\x18\x03 \x01(\x03R\x0fexpectedVersion\x12\x16\n" +
-	"\x06reason\x18\x04 \x01(\tR\x06reason\"X\n" +
+	"\x10expected_version\x18\x03 \x01(\x03R\x0fexpectedVersion\"X\n" +
 	"\x13GetStatementRequest\x12\x1d\n" +
 	"\n" +
 	"account_id\x18\x01 \x01(\tR\taccountId\x12\x12\n" +
@@ -2184,14 +2277,15 @@ const file_billing_v1_billing_proto_rawDesc = "" +
 	"\x19STATUS_ACTION_UNSPECIFIED\x10\x00\x12\x16\n" +
 	"\x12STATUS_ACTION_HOLD\x10\x01\x12\x19\n" +
 	"\x15STATUS_ACTION_RELEASE\x10\x02\x12\x17\n" +
-	"\x13STATUS_ACTION_CLOSE\x10\x032\xe7\b\n" +
+	"\x13STATUS_ACTION_CLOSE\x10\x032\xb6\t\n" +
 	"\x0eBillingService\x12q\n" +
 	"\x14CreateBillingAccount\x12+.pms.billing.v1.CreateBillingAccountRequest\x1a,.pms.billing.v1.CreateBillingAccountResponse\x12h\n" +
 	"\x11GetBillingAccount\x12(.pms.billing.v1.GetBillingAccountRequest\x1a).pms.billing.v1.GetBillingAccountResponse\x12Y\n" +
 	"\fListAccounts\x12#.pms.billing.v1.ListAccountsRequest\x1a$.pms.billing.v1.ListAccountsResponse\x12S\n" +
 	"\n" +
 	"GetAccount\x12!.pms.billing.v1.GetAccountRequest\x1a\".pms.billing.v1.GetAccountResponse\x12V\n" +
-	"\vListEntries\x12\".pms.billing.v1.ListEntriesRequest\x1a#.pms.billing.v1.ListEntriesResponse\x12R\n" +
+	"\vListEntries\x12\".pms.billing.v1.ListEntriesRequest\x1a#.pms.billing.v1.ListEntriesResponse\x12M\n" +
+	"\bGetEntry\x12\x1f.pms.billing.v1.GetEntryRequest\x1a .pms.billing.v1.GetEntryResponse\x12R\n" +
 	"\n" +
 	"PostCharge\x12!.pms.billing.v1.PostChargeRequest\x1a!.pms.billing.v1.PostEntryResponse\x12T\n" +
 	"\vPostPayment\x12\".pms.billing.v1.PostPaymentRequest\x1a!.pms.billing.v1.PostEntryResponse\x12Z\n" +
@@ -2214,7 +2308,7 @@ func file_billing_v1_billing_proto_rawDescGZIP() []byte {
 }
 
 var file_billing_v1_billing_proto_enumTypes = make([]protoimpl.EnumInfo, 5)
-var file_billing_v1_billing_proto_msgTypes = make([]protoimpl.MessageInfo, 23)
+var file_billing_v1_billing_proto_msgTypes = make([]protoimpl.MessageInfo, 25)
 var file_billing_v1_billing_proto_goTypes = []any{
 	(AccountStatus)(0),                   // 0: pms.billing.v1.AccountStatus
 	(EntryKind)(0),                       // 1: pms.billing.v1.EntryKind
@@ -2237,13 +2331,15 @@ var file_billing_v1_billing_proto_goTypes = []any{
 	(*ReverseEntryRequest)(nil),          // 18: pms.billing.v1.ReverseEntryRequest
 	(*PostEntryResponse)(nil),            // 19: pms.billing.v1.PostEntryResponse
 	(*ListEntriesRequest)(nil),           // 20: pms.billing.v1.ListEntriesRequest
-	(*ListEntriesResponse)(nil),          // 21: pms.billing.v1.ListEntriesResponse
-	(*ChangeAccountStatusRequest)(nil),   // 22: pms.billing.v1.ChangeAccountStatusRequest
-	(*GetStatementRequest)(nil),          // 23: pms.billing.v1.GetStatementRequest
-	(*GetStatementResponse)(nil),         // 24: pms.billing.v1.GetStatementResponse
-	(*ListAuditRequest)(nil),             // 25: pms.billing.v1.ListAuditRequest
-	(*AuditEntry)(nil),                   // 26: pms.billing.v1.AuditEntry
-	(*ListAuditResponse)(nil),            // 27: pms.billing.v1.ListAuditResponse
+	(*GetEntryRequest)(nil),              // 21: pms.billing.v1.GetEntryRequest
+	(*GetEntryResponse)(nil),             // 22: pms.billing.v1.GetEntryResponse
+	(*ListEntriesResponse)(nil),          // 23: pms.billing.v1.ListEntriesResponse
+	(*ChangeAccountStatusRequest)(nil),   // 24: pms.billing.v1.ChangeAccountStatusRequest
+	(*GetStatementRequest)(nil),          // 25: pms.billing.v1.GetStatementRequest
+	(*GetStatementResponse)(nil),         // 26: pms.billing.v1.GetStatementResponse
+	(*ListAuditRequest)(nil),             // 27: pms.billing.v1.ListAuditRequest
+	(*AuditEntry)(nil),                   // 28: pms.billing.v1.AuditEntry
+	(*ListAuditResponse)(nil),            // 29: pms.billing.v1.ListAuditResponse
 }
 var file_billing_v1_billing_proto_depIdxs = []int32{
 	0,  // 0: pms.billing.v1.BillingAccount.status:type_name -> pms.billing.v1.AccountStatus
@@ -2259,40 +2355,43 @@ var file_billing_v1_billing_proto_depIdxs = []int32{
 	2,  // 10: pms.billing.v1.PostAdjustmentRequest.type:type_name -> pms.billing.v1.AdjustmentType
 	14, // 11: pms.billing.v1.PostEntryResponse.entry:type_name -> pms.billing.v1.LedgerEntry
 	5,  // 12: pms.billing.v1.PostEntryResponse.account:type_name -> pms.billing.v1.BillingAccount
-	14, // 13: pms.billing.v1.ListEntriesResponse.entries:type_name -> pms.billing.v1.LedgerEntry
-	4,  // 14: pms.billing.v1.ChangeAccountStatusRequest.action:type_name -> pms.billing.v1.StatusAction
-	5,  // 15: pms.billing.v1.GetStatementResponse.account:type_name -> pms.billing.v1.BillingAccount
-	14, // 16: pms.billing.v1.GetStatementResponse.entries:type_name -> pms.billing.v1.LedgerEntry
-	26, // 17: pms.billing.v1.ListAuditResponse.entries:type_name -> pms.billing.v1.AuditEntry
-	6,  // 18: pms.billing.v1.BillingService.CreateBillingAccount:input_type -> pms.billing.v1.CreateBillingAccountRequest
-	8,  // 19: pms.billing.v1.BillingService.GetBillingAccount:input_type -> pms.billing.v1.GetBillingAccountRequest
-	10, // 20: pms.billing.v1.BillingService.ListAccounts:input_type -> pms.billing.v1.ListAccountsRequest
-	12, // 21: pms.billing.v1.BillingService.GetAccount:input_type -> pms.billing.v1.GetAccountRequest
-	20, // 22: pms.billing.v1.BillingService.ListEntries:input_type -> pms.billing.v1.ListEntriesRequest
-	15, // 23: pms.billing.v1.BillingService.PostCharge:input_type -> pms.billing.v1.PostChargeRequest
-	16, // 24: pms.billing.v1.BillingService.PostPayment:input_type -> pms.billing.v1.PostPaymentRequest
-	17, // 25: pms.billing.v1.BillingService.PostAdjustment:input_type -> pms.billing.v1.PostAdjustmentRequest
-	18, // 26: pms.billing.v1.BillingService.ReverseEntry:input_type -> pms.billing.v1.ReverseEntryRequest
-	22, // 27: pms.billing.v1.BillingService.ChangeAccountStatus:input_type -> pms.billing.v1.ChangeAccountStatusRequest
-	23, // 28: pms.billing.v1.BillingService.GetStatement:input_type -> pms.billing.v1.GetStatementRequest
-	25, // 29: pms.billing.v1.BillingService.ListAudit:input_type -> pms.billing.v1.ListAuditRequest
-	7,  // 30: pms.billing.v1.BillingService.CreateBillingAccount:output_type -> pms.billing.v1.CreateBillingAccountResponse
-	9,  // 31: pms.billing.v1.BillingService.GetBillingAccount:output_type -> pms.billing.v1.GetBillingAccountResponse
-	11, // 32: pms.billing.v1.BillingService.ListAccounts:output_type -> pms.billing.v1.ListAccountsResponse
-	13, // 33: pms.billing.v1.BillingService.GetAccount:output_type -> pms.billing.v1.GetAccountResponse
-	21, // 34: pms.billing.v1.BillingService.ListEntries:output_type -> pms.billing.v1.ListEntriesResponse
-	19, // 35: pms.billing.v1.BillingService.PostCharge:output_type -> pms.billing.v1.PostEntryResponse
-	19, // 36: pms.billing.v1.BillingService.PostPayment:output_type -> pms.billing.v1.PostEntryResponse
-	19, // 37: pms.billing.v1.BillingService.PostAdjustment:output_type -> pms.billing.v1.PostEntryResponse
-	19, // 38: pms.billing.v1.BillingService.ReverseEntry:output_type -> pms.billing.v1.PostEntryResponse
-	13, // 39: pms.billing.v1.BillingService.ChangeAccountStatus:output_type -> pms.billing.v1.GetAccountResponse
-	24, // 40: pms.billing.v1.BillingService.GetStatement:output_type -> pms.billing.v1.GetStatementResponse
-	27, // 41: pms.billing.v1.BillingService.ListAudit:output_type -> pms.billing.v1.ListAuditResponse
-	30, // [30:42] is the sub-list for method output_type
-	18, // [18:30] is the sub-list for method input_type
-	18, // [18:18] is the sub-list for extension type_name
-	18, // [18:18] is the sub-list for extension extendee
-	0,  // [0:18] is the sub-list for field type_name
+	14, // 13: pms.billing.v1.GetEntryResponse.entry:type_name -> pms.billing.v1.LedgerEntry
+	14, // 14: pms.billing.v1.ListEntriesResponse.entries:type_name -> pms.billing.v1.LedgerEntry
+	4,  // 15: pms.billing.v1.ChangeAccountStatusRequest.action:type_name -> pms.billing.v1.StatusAction
+	5,  // 16: pms.billing.v1.GetStatementResponse.account:type_name -> pms.billing.v1.BillingAccount
+	14, // 17: pms.billing.v1.GetStatementResponse.entries:type_name -> pms.billing.v1.LedgerEntry
+	28, // 18: pms.billing.v1.ListAuditResponse.entries:type_name -> pms.billing.v1.AuditEntry
+	6,  // 19: pms.billing.v1.BillingService.CreateBillingAccount:input_type -> pms.billing.v1.CreateBillingAccountRequest
+	8,  // 20: pms.billing.v1.BillingService.GetBillingAccount:input_type -> pms.billing.v1.GetBillingAccountRequest
+	10, // 21: pms.billing.v1.BillingService.ListAccounts:input_type -> pms.billing.v1.ListAccountsRequest
+	12, // 22: pms.billing.v1.BillingService.GetAccount:input_type -> pms.billing.v1.GetAccountRequest
+	20, // 23: pms.billing.v1.BillingService.ListEntries:input_type -> pms.billing.v1.ListEntriesRequest
+	21, // 24: pms.billing.v1.BillingService.GetEntry:input_type -> pms.billing.v1.GetEntryRequest
+	15, // 25: pms.billing.v1.BillingService.PostCharge:input_type -> pms.billing.v1.PostChargeRequest
+	16, // 26: pms.billing.v1.BillingService.PostPayment:input_type -> pms.billing.v1.PostPaymentRequest
+	17, // 27: pms.billing.v1.BillingService.PostAdjustment:input_type -> pms.billing.v1.PostAdjustmentRequest
+	18, // 28: pms.billing.v1.BillingService.ReverseEntry:input_type -> pms.billing.v1.ReverseEntryRequest
+	24, // 29: pms.billing.v1.BillingService.ChangeAccountStatus:input_type -> pms.billing.v1.ChangeAccountStatusRequest
+	25, // 30: pms.billing.v1.BillingService.GetStatement:input_type -> pms.billing.v1.GetStatementRequest
+	27, // 31: pms.billing.v1.BillingService.ListAudit:input_type -> pms.billing.v1.ListAuditRequest
+	7,  // 32: pms.billing.v1.BillingService.CreateBillingAccount:output_type -> pms.billing.v1.CreateBillingAccountResponse
+	9,  // 33: pms.billing.v1.BillingService.GetBillingAccount:output_type -> pms.billing.v1.GetBillingAccountResponse
+	11, // 34: pms.billing.v1.BillingService.ListAccounts:output_type -> pms.billing.v1.ListAccountsResponse
+	13, // 35: pms.billing.v1.BillingService.GetAccount:output_type -> pms.billing.v1.GetAccountResponse
+	23, // 36: pms.billing.v1.BillingService.ListEntries:output_type -> pms.billing.v1.ListEntriesResponse
+	22, // 37: pms.billing.v1.BillingService.GetEntry:output_type -> pms.billing.v1.GetEntryResponse
+	19, // 38: pms.billing.v1.BillingService.PostCharge:output_type -> pms.billing.v1.PostEntryResponse
+	19, // 39: pms.billing.v1.BillingService.PostPayment:output_type -> pms.billing.v1.PostEntryResponse
+	19, // 40: pms.billing.v1.BillingService.PostAdjustment:output_type -> pms.billing.v1.PostEntryResponse
+	19, // 41: pms.billing.v1.BillingService.ReverseEntry:output_type -> pms.billing.v1.PostEntryResponse
+	13, // 42: pms.billing.v1.BillingService.ChangeAccountStatus:output_type -> pms.billing.v1.GetAccountResponse
+	26, // 43: pms.billing.v1.BillingService.GetStatement:output_type -> pms.billing.v1.GetStatementResponse
+	29, // 44: pms.billing.v1.BillingService.ListAudit:output_type -> pms.billing.v1.ListAuditResponse
+	32, // [32:45] is the sub-list for method output_type
+	19, // [19:32] is the sub-list for method input_type
+	19, // [19:19] is the sub-list for extension type_name
+	19, // [19:19] is the sub-list for extension extendee
+	0,  // [0:19] is the sub-list for field type_name
 }
 
 func init() { file_billing_v1_billing_proto_init() }
@@ -2306,7 +2405,7 @@ func file_billing_v1_billing_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_billing_v1_billing_proto_rawDesc), len(file_billing_v1_billing_proto_rawDesc)),
 			NumEnums:      5,
-			NumMessages:   23,
+			NumMessages:   25,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

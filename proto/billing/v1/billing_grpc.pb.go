@@ -32,6 +32,7 @@ const (
 	BillingService_ListAccounts_FullMethodName         = "/pms.billing.v1.BillingService/ListAccounts"
 	BillingService_GetAccount_FullMethodName           = "/pms.billing.v1.BillingService/GetAccount"
 	BillingService_ListEntries_FullMethodName          = "/pms.billing.v1.BillingService/ListEntries"
+	BillingService_GetEntry_FullMethodName             = "/pms.billing.v1.BillingService/GetEntry"
 	BillingService_PostCharge_FullMethodName           = "/pms.billing.v1.BillingService/PostCharge"
 	BillingService_PostPayment_FullMethodName          = "/pms.billing.v1.BillingService/PostPayment"
 	BillingService_PostAdjustment_FullMethodName       = "/pms.billing.v1.BillingService/PostAdjustment"
@@ -65,6 +66,8 @@ type BillingServiceClient interface {
 	GetAccount(ctx context.Context, in *GetAccountRequest, opts ...grpc.CallOption) (*GetAccountResponse, error)
 	// ListEntries pages through an account's ledger, newest first.
 	ListEntries(ctx context.Context, in *ListEntriesRequest, opts ...grpc.CallOption) (*ListEntriesResponse, error)
+	// GetEntry returns one entry of an account.
+	GetEntry(ctx context.Context, in *GetEntryRequest, opts ...grpc.CallOption) (*GetEntryResponse, error)
 	// PostCharge, PostPayment, PostAdjustment and ReverseEntry append one
 	// entry. Each is idempotent on (account, idempotency_key): a retry with
 	// the same request returns the first entry (replayed true), one with
@@ -79,7 +82,8 @@ type BillingServiceClient interface {
 	// once; a reversal is never reversed.
 	ReverseEntry(ctx context.Context, in *ReverseEntryRequest, opts ...grpc.CallOption) (*PostEntryResponse, error)
 	// ChangeAccountStatus holds, releases or closes an account if it is still
-	// at expected_version (ABORTED otherwise).
+	// at expected_version (FAILED_PRECONDITION, reason VERSION_MISMATCH,
+	// otherwise).
 	ChangeAccountStatus(ctx context.Context, in *ChangeAccountStatusRequest, opts ...grpc.CallOption) (*GetAccountResponse, error)
 	// GetStatement returns the account's entries posted in a period (UTC
 	// days, inclusive) with the balances before and after it.
@@ -140,6 +144,16 @@ func (c *billingServiceClient) ListEntries(ctx context.Context, in *ListEntriesR
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(ListEntriesResponse)
 	err := c.cc.Invoke(ctx, BillingService_ListEntries_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *billingServiceClient) GetEntry(ctx context.Context, in *GetEntryRequest, opts ...grpc.CallOption) (*GetEntryResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(GetEntryResponse)
+	err := c.cc.Invoke(ctx, BillingService_GetEntry_FullMethodName, in, out, cOpts...)
 	if err != nil {
 		return nil, err
 	}
@@ -240,6 +254,8 @@ type BillingServiceServer interface {
 	GetAccount(context.Context, *GetAccountRequest) (*GetAccountResponse, error)
 	// ListEntries pages through an account's ledger, newest first.
 	ListEntries(context.Context, *ListEntriesRequest) (*ListEntriesResponse, error)
+	// GetEntry returns one entry of an account.
+	GetEntry(context.Context, *GetEntryRequest) (*GetEntryResponse, error)
 	// PostCharge, PostPayment, PostAdjustment and ReverseEntry append one
 	// entry. Each is idempotent on (account, idempotency_key): a retry with
 	// the same request returns the first entry (replayed true), one with
@@ -254,7 +270,8 @@ type BillingServiceServer interface {
 	// once; a reversal is never reversed.
 	ReverseEntry(context.Context, *ReverseEntryRequest) (*PostEntryResponse, error)
 	// ChangeAccountStatus holds, releases or closes an account if it is still
-	// at expected_version (ABORTED otherwise).
+	// at expected_version (FAILED_PRECONDITION, reason VERSION_MISMATCH,
+	// otherwise).
 	ChangeAccountStatus(context.Context, *ChangeAccountStatusRequest) (*GetAccountResponse, error)
 	// GetStatement returns the account's entries posted in a period (UTC
 	// days, inclusive) with the balances before and after it.
@@ -285,6 +302,9 @@ func (UnimplementedBillingServiceServer) GetAccount(context.Context, *GetAccount
 }
 func (UnimplementedBillingServiceServer) ListEntries(context.Context, *ListEntriesRequest) (*ListEntriesResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method ListEntries not implemented")
+}
+func (UnimplementedBillingServiceServer) GetEntry(context.Context, *GetEntryRequest) (*GetEntryResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method GetEntry not implemented")
 }
 func (UnimplementedBillingServiceServer) PostCharge(context.Context, *PostChargeRequest) (*PostEntryResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method PostCharge not implemented")
@@ -414,6 +434,24 @@ func _BillingService_ListEntries_Handler(srv interface{}, ctx context.Context, d
 	}
 	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
 		return srv.(BillingServiceServer).ListEntries(ctx, req.(*ListEntriesRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _BillingService_GetEntry_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetEntryRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(BillingServiceServer).GetEntry(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: BillingService_GetEntry_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(BillingServiceServer).GetEntry(ctx, req.(*GetEntryRequest))
 	}
 	return interceptor(ctx, in, info, handler)
 }
@@ -570,6 +608,10 @@ var BillingService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "ListEntries",
 			Handler:    _BillingService_ListEntries_Handler,
+		},
+		{
+			MethodName: "GetEntry",
+			Handler:    _BillingService_GetEntry_Handler,
 		},
 		{
 			MethodName: "PostCharge",

@@ -1,5 +1,5 @@
-// Package analytics is analytics-service's domain: it records patient events
-// once each and answers aggregate questions about them.
+// Package analytics is analytics-service's domain: it records patient and
+// billing events once each and answers aggregate questions about them.
 package analytics
 
 import (
@@ -49,6 +49,7 @@ type Summary struct {
 	CreatedPerDay        []DayCount   // oldest day first
 	CreatedByAgeBand     []GroupCount // youngest band first
 	CreatedByGender      []GroupCount // by value
+	Billing              BillingSummary
 }
 
 // AgeBands are the bands events may carry, youngest first.
@@ -64,6 +65,9 @@ type Store interface {
 	// Record stores ev unless an event with its id is already stored and
 	// reports whether it was new.
 	Record(ctx context.Context, ev Event) (bool, error)
+	// RecordBilling stores a billing event unless one with its id is
+	// stored, and reports whether it was new.
+	RecordBilling(ctx context.Context, ev BillingEvent) (bool, error)
 	Summary(ctx context.Context) (Summary, error)
 }
 

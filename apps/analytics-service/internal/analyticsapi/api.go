@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"strings"
 
 	"github.com/dapr/go-sdk/service/common"
 	daprhttp "github.com/dapr/go-sdk/service/http"
@@ -18,20 +19,24 @@ import (
 	"github.com/pms-dapr/pms/apps/analytics-service/internal/analytics"
 	"github.com/pms-dapr/pms/platform/httpserver"
 	"github.com/pms-dapr/pms/platform/problem"
+	billingv1 "github.com/pms-dapr/pms/proto/billing/v1"
 	patientv1 "github.com/pms-dapr/pms/proto/patient/v1"
 )
 
 // Where the sidecar delivers the events (see the Subscription in
 // components/).
 const (
-	PubSub     = "pubsub"
-	Topic      = "patient"
-	EventsPath = "/events/patient"
+	PubSub            = "pubsub"
+	Topic             = "patient"
+	EventsPath        = "/events/patient"
+	BillingTopic      = "billing"
+	BillingEventsPath = "/events/billing"
 )
 
 // Recorder is what the handlers need from the domain.
 type Recorder interface {
 	Record(ctx context.Context, ev analytics.Event) (bool, error)
+	RecordBilling(ctx context.Context, ev analytics.BillingEvent) (bool, error)
 	Summary(ctx context.Context) (analytics.Summary, error)
 }
 
@@ -63,6 +68,9 @@ func Routes(rec Recorder, sec Security, health httpserver.Health, log *slog.Logg
 	// Subscription, with its dead-letter topic); this only binds the route.
 	sdk := daprhttp.NewServiceWithMux("", r)
 	if err := sdk.AddTopicEventHandler(&common.Subscription{PubsubName: PubSub, Topic: Topic, Route: EventsPath}, h.event); err != nil {
+		return nil, fmt.Errorf("analyticsapi: %w", err)
+	}
+	if err := sdk.AddTopicEventHandler(&common.Subscription{PubsubName: PubSub, Topic: BillingTopic, Route: BillingEventsPath}, h.billingEvent); err != nil {
 		return nil, fmt.Errorf("analyticsapi: %w", err)
 	}
 	r.With(sec.Tokens.Middleware).Get("/analytics/summary", h.summary)
@@ -103,6 +111,53 @@ func (h *handler) event(ctx context.Context, e *common.TopicEvent) (retry bool, 
 	}
 }
 
+// billingEvent records one billing event, with the same drop and retry
+// rules as event.
+func (h *handler) billingEvent(ctx context.Context, e *common.TopicEvent) (retry bool, err error) {
+	ev, err := decodeBillingEvent(e.RawData)
+	if err == nil {
+		var isNew bool
+		isNew, err = h.rec.RecordBilling(ctx, ev)
+		if err == nil && !isNew {
+			h.log.InfoContext(ctx, "duplicate event ignored", "event_id", ev.ID)
+		}
+	}
+	switch {
+	case err == nil:
+		return false, nil
+	case errors.Is(err, analytics.ErrMalformed):
+		h.log.WarnContext(ctx, "malformed billing event dropped to the dead-letter topic", "cloudevent_id", e.ID, "err", err)
+		return false, err
+	default:
+		h.log.ErrorContext(ctx, "billing event not recorded; asking for redelivery", "event_id", ev.ID, "err", err)
+		return true, err
+	}
+}
+
+// decodeBillingEvent reads the BillingEvent in a CloudEvent's data.
+func decodeBillingEvent(data []byte) (analytics.BillingEvent, error) {
+	var s string
+	if json.Unmarshal(data, &s) == nil {
+		data = []byte(s)
+	}
+	var be billingv1.BillingEvent
+	if err := (protojson.UnmarshalOptions{DiscardUnknown: true}).Unmarshal(data, &be); err != nil {
+		return analytics.BillingEvent{}, errors.Join(analytics.ErrMalformedBilling, err)
+	}
+	ev := analytics.BillingEvent{ID: be.GetEventId(), AccountID: be.GetAccountId(), AccountVersion: be.GetAccountVersion(),
+		Currency: be.GetCurrency(), BalanceMinor: be.GetBalanceMinor(), AmountMinor: be.GetEntry().GetAmountMinor()}
+	if be.GetType() != billingv1.BillingEventType_BILLING_EVENT_TYPE_UNSPECIFIED {
+		ev.Type = be.GetType().String()
+	}
+	if k := be.GetEntry().GetKind(); k != billingv1.EntryKind_ENTRY_KIND_UNSPECIFIED {
+		ev.Kind = strings.TrimPrefix(k.String(), "ENTRY_KIND_")
+	}
+	if be.GetOccurredAt() != nil {
+		ev.OccurredAt = be.GetOccurredAt().AsTime()
+	}
+	return ev, nil
+}
+
 // decodeEvent reads the PatientEvent in a CloudEvent's data: its protojson,
 // as an object or as a JSON string holding it.
 func decodeEvent(data []byte) (analytics.Event, error) {
@@ -136,13 +191,35 @@ type groupCount struct {
 }
 
 type summaryResponse struct {
-	TotalPatientsCreated int64        `json:"totalPatientsCreated"`
-	TotalUpdates         int64        `json:"totalUpdates"`
-	TotalPatientsDeleted int64        `json:"totalPatientsDeleted"`
-	CurrentPatients      int64        `json:"currentPatients"`
-	CreatedPerDay        []dayCount   `json:"createdPerDay"`
-	CreatedByAgeBand     []groupCount `json:"createdByAgeBand"`
-	CreatedByGender      []groupCount `json:"createdByGender"`
+	TotalPatientsCreated int64          `json:"totalPatientsCreated"`
+	TotalUpdates         int64          `json:"totalUpdates"`
+	TotalPatientsDeleted int64          `json:"totalPatientsDeleted"`
+	CurrentPatients      int64          `json:"currentPatients"`
+	CreatedPerDay        []dayCount     `json:"createdPerDay"`
+	CreatedByAgeBand     []groupCount   `json:"createdByAgeBand"`
+	CreatedByGender      []groupCount   `json:"createdByGender"`
+	Billing              billingSummary `json:"billing"`
+}
+
+// billingSummary is in minor units of each row's currency.
+type billingSummary struct {
+	PerDay      []billingDay  `json:"perDay"`
+	Outstanding []outstanding `json:"outstanding"`
+}
+
+type billingDay struct {
+	Date         string `json:"date"`
+	Currency     string `json:"currency"`
+	Charges      int64  `json:"charges"`
+	ChargedMinor int64  `json:"chargedMinor"`
+	Payments     int64  `json:"payments"`
+	PaidMinor    int64  `json:"paidMinor"`
+}
+
+type outstanding struct {
+	Currency string `json:"currency"`
+	Minor    int64  `json:"minor"`
+	Accounts int64  `json:"accounts"`
 }
 
 func groups(in []analytics.GroupCount) []groupCount {
@@ -165,6 +242,14 @@ func (h *handler) summary(w http.ResponseWriter, r *http.Request) {
 		CreatedByAgeBand: groups(sum.CreatedByAgeBand), CreatedByGender: groups(sum.CreatedByGender)}
 	for i, d := range sum.CreatedPerDay {
 		out.CreatedPerDay[i] = dayCount{Date: d.Date, Count: d.Count}
+	}
+	out.Billing = billingSummary{PerDay: []billingDay{}, Outstanding: []outstanding{}}
+	for _, d := range sum.Billing.PerDay {
+		out.Billing.PerDay = append(out.Billing.PerDay, billingDay{Date: d.Date, Currency: d.Currency, Charges: d.Charges,
+			ChargedMinor: d.ChargedMinor, Payments: d.Payments, PaidMinor: d.PaidMinor})
+	}
+	for _, o := range sum.Billing.Outstanding {
+		out.Billing.Outstanding = append(out.Billing.Outstanding, outstanding{Currency: o.Currency, Minor: o.Minor, Accounts: o.Accounts})
 	}
 	httpserver.WriteJSON(w, http.StatusOK, out)
 }

@@ -23,8 +23,20 @@ import (
 
 // fakeStore records events in memory, or fails with err.
 type fakeStore struct {
-	events map[string]analytics.Event
-	err    error
+	events  map[string]analytics.Event
+	billing map[string]analytics.BillingEvent
+	err     error
+}
+
+func (f *fakeStore) RecordBilling(_ context.Context, ev analytics.BillingEvent) (bool, error) {
+	if f.err != nil {
+		return false, f.err
+	}
+	if _, dup := f.billing[ev.ID]; dup {
+		return false, nil
+	}
+	f.billing[ev.ID] = ev
+	return true, nil
 }
 
 func (f *fakeStore) Record(_ context.Context, ev analytics.Event) (bool, error) {
@@ -42,7 +54,10 @@ func (f *fakeStore) Summary(context.Context) (analytics.Summary, error) {
 	return analytics.Summary{TotalPatientsCreated: 3, TotalUpdates: 4, TotalPatientsDeleted: 1,
 		CreatedPerDay:    []analytics.DayCount{{Date: "2026-11-24", Count: 3}},
 		CreatedByAgeBand: []analytics.GroupCount{{Value: "18-29", Count: 1}, {Value: "90+", Count: 2}},
-		CreatedByGender:  []analytics.GroupCount{{Value: "female", Count: 3}}}, f.err
+		CreatedByGender:  []analytics.GroupCount{{Value: "female", Count: 3}},
+		Billing: analytics.BillingSummary{
+			PerDay:      []analytics.BillingDay{{Date: "2026-11-24", Currency: "USD", Charges: 2, ChargedMinor: 15000, Payments: 1, PaidMinor: 5000}},
+			Outstanding: []analytics.Outstanding{{Currency: "USD", Minor: 10000, Accounts: 1}}}}, f.err
 }
 
 const validEvent = `{"specversion":"1.0","id":"ce-1","type":"com.dapr.event.sent","datacontenttype":"application/json",
@@ -62,8 +77,12 @@ func routes(store *fakeStore) http.Handler {
 }
 
 func deliver(store *fakeStore, body string) *httptest.ResponseRecorder {
+	return deliverTo(store, analyticsapi.EventsPath, body)
+}
+
+func deliverTo(store *fakeStore, path, body string) *httptest.ResponseRecorder {
 	h := routes(store)
-	req := httptest.NewRequest(http.MethodPost, analyticsapi.EventsPath, strings.NewReader(body))
+	req := httptest.NewRequest(http.MethodPost, path, strings.NewReader(body))
 	req.Header.Set("dapr-api-token", appToken)
 	req.Header.Set("Content-Type", "application/cloudevents+json")
 	rec := httptest.NewRecorder()
@@ -145,7 +164,9 @@ func TestSummary(t *testing.T) {
 	assert.JSONEq(t, `{"totalPatientsCreated":3,"totalUpdates":4,"totalPatientsDeleted":1,"currentPatients":2,
 		"createdPerDay":[{"date":"2026-11-24","count":3}],
 		"createdByAgeBand":[{"value":"18-29","count":1},{"value":"90+","count":2}],
-		"createdByGender":[{"value":"female","count":3}]}`, rec.Body.String())
+		"createdByGender":[{"value":"female","count":3}],
+		"billing":{"perDay":[{"date":"2026-11-24","currency":"USD","charges":2,"chargedMinor":15000,"payments":1,"paidMinor":5000}],
+		"outstanding":[{"currency":"USD","minor":10000,"accounts":1}]}}`, rec.Body.String())
 }
 
 func TestRequestsMustComeThroughTheSidecar(t *testing.T) {
@@ -161,4 +182,35 @@ func TestRequestsMustComeThroughTheSidecar(t *testing.T) {
 	rec = httptest.NewRecorder()
 	routes(store).ServeHTTP(rec, req)
 	assert.Equal(t, http.StatusUnauthorized, rec.Code, "the summary needs a user token too")
+}
+
+const billingEvent = `{"specversion":"1.0","id":"ce-2","datacontenttype":"application/json",
+	"data":{"eventId":"0b8f0c9e-8f43-4a39-a0a4-3a4f2f0b8e21","type":"ENTRY_POSTED","accountId":"3d993b7f-67e8-4f2f-9429-e766ce3a9de8",
+	"occurredAt":"2026-11-24T10:00:00Z","accountVersion":"3","status":"ACCOUNT_STATUS_ACTIVE","balanceMinor":"-2500","currency":"EUR",
+	"entry":{"entryId":"0b8f0c9e-8f43-4a39-a0a4-3a4f2f0b8e22","kind":"ENTRY_KIND_PAYMENT","amountMinor":"-2500","currency":"EUR"}}}`
+
+func TestBillingEventIsRecordedOnce(t *testing.T) {
+	store := &fakeStore{billing: map[string]analytics.BillingEvent{}}
+	for range 2 {
+		rec := deliverTo(store, analyticsapi.BillingEventsPath, billingEvent)
+		require.Equal(t, http.StatusOK, rec.Code)
+		assert.JSONEq(t, `{"status":"SUCCESS"}`, rec.Body.String())
+	}
+	require.Len(t, store.billing, 1)
+	ev := store.billing["0b8f0c9e-8f43-4a39-a0a4-3a4f2f0b8e21"]
+	assert.Equal(t, analytics.BillingEvent{ID: "0b8f0c9e-8f43-4a39-a0a4-3a4f2f0b8e21", Type: "ENTRY_POSTED",
+		AccountID: "3d993b7f-67e8-4f2f-9429-e766ce3a9de8", OccurredAt: time.Date(2026, 11, 24, 10, 0, 0, 0, time.UTC),
+		AccountVersion: 3, Kind: "PAYMENT", AmountMinor: -2500, Currency: "EUR", BalanceMinor: -2500}, ev)
+
+	for _, bad := range []string{
+		`{"data":{"eventId":"x"}}`,
+		strings.Replace(billingEvent, `"kind":"ENTRY_KIND_PAYMENT",`, "", 1),
+		strings.Replace(billingEvent, `"currency":"EUR",
+	"entry"`, `"entry"`, 1),
+	} {
+		store := &fakeStore{billing: map[string]analytics.BillingEvent{}}
+		rec := deliverTo(store, analyticsapi.BillingEventsPath, bad)
+		assert.JSONEq(t, `{"status":"DROP"}`, rec.Body.String(), bad)
+		assert.Empty(t, store.billing)
+	}
 }

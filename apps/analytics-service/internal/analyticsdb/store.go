@@ -1,4 +1,5 @@
-// Package analyticsdb stores patient events for analytics in PostgreSQL.
+// Package analyticsdb stores patient and billing events for analytics in
+// PostgreSQL.
 package analyticsdb
 
 import (
@@ -39,6 +40,57 @@ func (s *Store) Record(ctx context.Context, ev analytics.Event) (bool, error) {
 	return tag.RowsAffected() == 1, nil
 }
 
+const insertBilling = `INSERT INTO billing_events (event_id, event_type, account_id, occurred_at, account_version,
+	kind, amount_minor, currency, balance_minor) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (event_id) DO NOTHING`
+
+// RecordBilling stores ev once.
+func (s *Store) RecordBilling(ctx context.Context, ev analytics.BillingEvent) (bool, error) {
+	tag, err := s.pool.Exec(ctx, insertBilling, ev.ID, ev.Type, ev.AccountID, ev.OccurredAt, ev.AccountVersion,
+		ev.Kind, ev.AmountMinor, ev.Currency, ev.BalanceMinor)
+	if err != nil {
+		return false, pgdb.Errorf("analyticsdb.record_billing: %w", err)
+	}
+	return tag.RowsAffected() == 1, nil
+}
+
+// billingPerDay counts and sums charges and payments per UTC day and
+// currency (reversals and adjustments are neither).
+const billingPerDay = `SELECT to_char(occurred_at AT TIME ZONE 'UTC', 'YYYY-MM-DD') AS day, currency,
+	count(*) FILTER (WHERE kind = 'CHARGE'), coalesce(sum(amount_minor) FILTER (WHERE kind = 'CHARGE'), 0)::bigint,
+	count(*) FILTER (WHERE kind = 'PAYMENT'), coalesce(-sum(amount_minor) FILTER (WHERE kind = 'PAYMENT'), 0)::bigint
+	FROM billing_events WHERE event_type = 'ENTRY_POSTED' AND kind IN ('CHARGE', 'PAYMENT')
+	GROUP BY day, currency ORDER BY day, currency`
+
+// outstanding sums each account's latest balance (events may arrive in
+// any order; the highest account version is the latest).
+const outstanding = `SELECT currency, sum(balance_minor)::bigint, count(*) FROM (
+	SELECT DISTINCT ON (account_id) currency, balance_minor FROM billing_events
+	ORDER BY account_id, account_version DESC) latest
+	GROUP BY currency ORDER BY currency`
+
+func (s *Store) billingSummary(ctx context.Context) (analytics.BillingSummary, error) {
+	var sum analytics.BillingSummary
+	rows, _ := s.pool.Query(ctx, billingPerDay)
+	days, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (analytics.BillingDay, error) {
+		var d analytics.BillingDay
+		err := r.Scan(&d.Date, &d.Currency, &d.Charges, &d.ChargedMinor, &d.Payments, &d.PaidMinor)
+		return d, err
+	})
+	if err != nil {
+		return sum, pgdb.Errorf("analyticsdb.billing_summary: %w", err)
+	}
+	rows, _ = s.pool.Query(ctx, outstanding)
+	owed, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (analytics.Outstanding, error) {
+		var o analytics.Outstanding
+		err := r.Scan(&o.Currency, &o.Minor, &o.Accounts)
+		return o, err
+	})
+	if err != nil {
+		return sum, pgdb.Errorf("analyticsdb.billing_summary: %w", err)
+	}
+	return analytics.BillingSummary{PerDay: days, Outstanding: owed}, nil
+}
+
 const createdPerDay = `SELECT to_char(occurred_at AT TIME ZONE 'UTC', 'YYYY-MM-DD') AS day, count(*)
 	FROM patient_events WHERE event_type = 'PATIENT_CREATED'
 	GROUP BY day ORDER BY day`
@@ -69,6 +121,9 @@ func (s *Store) Summary(ctx context.Context) (analytics.Summary, error) {
 		return analytics.Summary{}, err
 	}
 	if sum.CreatedByGender, err = s.createdBy(ctx, "gender"); err != nil {
+		return analytics.Summary{}, err
+	}
+	if sum.Billing, err = s.billingSummary(ctx); err != nil {
 		return analytics.Summary{}, err
 	}
 	err = s.pool.QueryRow(ctx, totals).Scan(&sum.TotalPatientsCreated, &sum.TotalUpdates, &sum.TotalPatientsDeleted)

@@ -12,7 +12,9 @@ import (
 //	admin      everything, including user management, analytics, deletes,
 //	           deleted records and audit trails
 //	clinician  register, read, search and update patients
-//	billing    read patients (to match them with billing accounts)
+//	billing    read patients (to match them with billing accounts) and
+//	           everything on billing accounts (billingapi.Handler.Routes)
+//	clinician  also: find billing accounts and post charges
 var (
 	anyRole        = authn.Roles
 	patientReaders = anyRole

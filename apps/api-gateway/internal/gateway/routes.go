@@ -11,7 +11,9 @@ import (
 	"github.com/go-chi/cors"
 
 	"github.com/pms-dapr/pms/apps/api-gateway/internal/apidocs"
+	"github.com/pms-dapr/pms/apps/api-gateway/internal/billingapi"
 	"github.com/pms-dapr/pms/apps/api-gateway/internal/console"
+	"github.com/pms-dapr/pms/platform/authn"
 	"github.com/pms-dapr/pms/platform/clientaddr"
 	"github.com/pms-dapr/pms/platform/fhir"
 	"github.com/pms-dapr/pms/platform/httpserver"
@@ -38,6 +40,9 @@ type Config struct {
 	// TrustedProxies are the proxies in front of the gateway whose
 	// X-Forwarded-For it believes; empty: the peer is the client.
 	TrustedProxies clientaddr.Proxies
+	// Billing serves /billing (billing-service's gRPC API through the
+	// sidecar); nil serves no billing routes.
+	Billing *billingapi.Handler
 }
 
 // Routes returns the gateway's router. Only the listed routes are served,
@@ -94,6 +99,12 @@ func Routes(cfg Config, t Targets, auth func(http.Handler) http.Handler, health 
 		r.Get("/patients/{id}/audit", allow(adminsOnly, patients.To(withID("/patients/", "/audit"))).ServeHTTP)
 
 		r.Get("/analytics/summary", allow(adminsOnly, analytics.To(fixed("/analytics/summary"))).ServeHTTP)
+
+		if cfg.Billing != nil {
+			for _, rt := range cfg.Billing.Routes(authn.RoleAdmin, authn.RoleBilling, authn.RoleClinician) {
+				r.Method(rt.Method, rt.Pattern, allow(rt.Roles, rt.Handle))
+			}
+		}
 	})
 
 	// The FHIR API: the same roles as /patients, errors as OperationOutcome;

@@ -41,6 +41,8 @@ type Store interface {
 	// and zero Account mean nothing to write). handled is false for an
 	// event handled before.
 	CloseForPatient(ctx context.Context, eventID, patientID string, decide Decide) (handled bool, err error)
+	// Entry returns one entry of the account, or ErrEntryNotFound.
+	Entry(ctx context.Context, accountID, entryID string) (Entry, error)
 	// Entries returns up to limit entries with sequence below before (0:
 	// from the newest), newest first.
 	Entries(ctx context.Context, accountID string, before int64, limit int) ([]Entry, error)
@@ -233,6 +235,28 @@ func (s *Service) Entries(ctx context.Context, a Actor, id string, limit int, cu
 		return nil, "", fmt.Errorf("billing.entries: %w", err)
 	}
 	return entries, next, nil
+}
+
+// Entry returns one entry of the account.
+func (s *Service) Entry(ctx context.Context, a Actor, accountID, entryID string) (e Entry, err error) {
+	err = s.audited(ctx, a, ActionEntriesRead, accountID, false, func() (string, error) {
+		inv := validation.New("entry query")
+		if !validUUID(accountID) {
+			inv.Add("account_id", "must be a UUID")
+		}
+		if !validUUID(entryID) {
+			inv.Add("entry_id", "must be a UUID")
+		}
+		if err := inv.Err(); err != nil {
+			return "", err
+		}
+		e, err = s.store.Entry(ctx, accountID, entryID)
+		return e.ID, err
+	})
+	if err != nil {
+		return Entry{}, fmt.Errorf("billing.entry: %w", err)
+	}
+	return e, nil
 }
 
 // Charge is a charge as a clerk or clinician enters it.

@@ -237,6 +237,19 @@ func writeChange(ctx context.Context, tx pgx.Tx, c billing.Change) error {
 	return insertAudit(ctx, tx, c.Audit)
 }
 
+// Entry returns one entry of an account or billing.ErrEntryNotFound.
+func (s *Store) Entry(ctx context.Context, accountID, entryID string) (billing.Entry, error) {
+	rows, _ := s.pool.Query(ctx, `SELECT `+entryColumns+` FROM ledger_entries e WHERE e.account_id = $1 AND e.id = $2`, accountID, entryID)
+	e, err := pgx.CollectExactlyOneRow(rows, scanEntry)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return billing.Entry{}, billing.ErrEntryNotFound
+	}
+	if err != nil {
+		return billing.Entry{}, pgdb.Errorf("billingdb.entry: %w", err)
+	}
+	return e, nil
+}
+
 // Entries returns a page of an account's ledger, newest first.
 func (s *Store) Entries(ctx context.Context, accountID string, before int64, limit int) ([]billing.Entry, error) {
 	rows, _ := s.pool.Query(ctx, `SELECT `+entryColumns+` FROM ledger_entries e

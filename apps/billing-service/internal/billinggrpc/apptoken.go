@@ -16,13 +16,22 @@ import (
 	billingv1 "github.com/pms-dapr/pms/proto/billing/v1"
 )
 
+// listTopicSubscriptions is the one app callback daprd 1.18.2 makes without
+// the app API token (pkg/runtime/processor/subscriber: it asks for the
+// subscriptions on a bare app connection, while deliveries and every other
+// call go through the channel that adds the token). It is read-only and
+// answers only the subscription list, which is no secret, so it is let
+// through; every delivery still needs the token.
+const listTopicSubscriptions = "/dapr.proto.runtime.v1.AppCallback/ListTopicSubscriptions"
+
 // RequireAppToken rejects calls that do not carry token in the
 // dapr-api-token metadata, i.e. that did not come through billing-service's
-// own sidecar. The standard health service stays open for probes.
+// own sidecar. The standard health service stays open for probes, and the
+// subscription list for daprd (listTopicSubscriptions).
 func RequireAppToken(token string) grpc.UnaryServerInterceptor {
 	want := []byte(token)
 	return func(ctx context.Context, req any, info *grpc.UnaryServerInfo, next grpc.UnaryHandler) (any, error) {
-		if strings.HasPrefix(info.FullMethod, "/grpc.health.v1.Health/") {
+		if strings.HasPrefix(info.FullMethod, "/grpc.health.v1.Health/") || info.FullMethod == listTopicSubscriptions {
 			return next(ctx, req)
 		}
 		md, _ := metadata.FromIncomingContext(ctx)

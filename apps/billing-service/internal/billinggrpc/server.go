@@ -30,6 +30,7 @@ const (
 	ReasonReverseReversal  = "REVERSAL_NOT_REVERSIBLE"
 	ReasonStatusUnchanged  = "STATUS_UNCHANGED"
 	ReasonIdempotencyReuse = "IDEMPOTENCY_KEY_REUSED"
+	ReasonVersionMismatch  = "VERSION_MISMATCH"
 )
 
 // Server implements billingv1.BillingServiceServer.
@@ -92,6 +93,18 @@ func (s *Server) ListEntries(ctx context.Context, req *billingv1.ListEntriesRequ
 		return nil, s.status(ctx, err)
 	}
 	return &billingv1.ListEntriesResponse{Entries: entries(list), NextCursor: next}, nil
+}
+
+// GetEntry returns one entry.
+func (s *Server) GetEntry(ctx context.Context, req *billingv1.GetEntryRequest) (*billingv1.GetEntryResponse, error) {
+	e, err := s.svc.Entry(ctx, actor(ctx), req.GetAccountId(), req.GetEntryId())
+	if errors.Is(err, billing.ErrEntryNotFound) {
+		return nil, status.Error(codes.NotFound, "no such entry on this account")
+	}
+	if err != nil {
+		return nil, s.status(ctx, err)
+	}
+	return &billingv1.GetEntryResponse{Entry: Entry(e)}, nil
 }
 
 // PostCharge appends a charge.
@@ -231,7 +244,9 @@ func (s *Server) status(ctx context.Context, err error) error {
 	case errors.Is(err, billing.ErrNoChange):
 		return withInfo(codes.FailedPrecondition, err.Error(), ReasonStatusUnchanged, "")
 	case errors.Is(err, billing.ErrVersionMismatch):
-		return status.Error(codes.Aborted, "the account changed since it was read; read it again")
+		// Not ABORTED: the sidecars retry that code (resiliency.yaml), and
+		// a stale version stays stale.
+		return withInfo(codes.FailedPrecondition, "the account changed since it was read; read it again", ReasonVersionMismatch, "")
 	case errors.Is(err, billing.ErrIdempotencyMismatch):
 		return withInfo(codes.AlreadyExists, "this Idempotency-Key was used for a different posting", ReasonIdempotencyReuse, "")
 	case errors.Is(err, billing.ErrForbidden):

@@ -171,7 +171,7 @@ func TestRefusalsSayWhy(t *testing.T) {
 	assert.Equal(t, billingv1.AccountStatus_ACCOUNT_STATUS_ON_HOLD, held.GetAccount().GetStatus())
 	_, err = api.ChangeAccountStatus(as("billing"), &billingv1.ChangeAccountStatusRequest{AccountId: id,
 		Action: billingv1.StatusAction_STATUS_ACTION_RELEASE, ExpectedVersion: 1})
-	assert.Equal(t, codes.Aborted, status.Code(err), "a stale version")
+	assert.Equal(t, codes.FailedPrecondition, status.Code(err), "a stale version")
 
 	_, err = api.PostCharge(as("clinician"), &billingv1.PostChargeRequest{AccountId: id, IdempotencyKey: "k",
 		ServiceDate: "2026-11-01", Code: "99213", Description: "Visit", Quantity: 1, UnitPriceMinor: 100})
@@ -197,4 +197,20 @@ func TestRefusalsSayWhy(t *testing.T) {
 	_, err = api.ReverseEntry(as("billing"), &billingv1.ReverseEntryRequest{AccountId: id, IdempotencyKey: "r",
 		EntryId: "6f1c4a50-0000-4000-8000-0000000000ff", Reason: "typo"})
 	assert.Equal(t, codes.InvalidArgument, status.Code(err), "an unknown entry is a bad entry_id")
+}
+
+// Only the subscription list is open without the app token (daprd 1.18.2
+// asks for it without one); a delivery is not.
+func TestOnlyTheSubscriptionListSkipsTheAppToken(t *testing.T) {
+	intercept := billinggrpc.RequireAppToken(appToken)
+	ok := func(context.Context, any) (any, error) { return "ok", nil }
+	for method, want := range map[string]codes.Code{
+		"/dapr.proto.runtime.v1.AppCallback/ListTopicSubscriptions": codes.OK,
+		"/grpc.health.v1.Health/Check":                              codes.OK,
+		"/dapr.proto.runtime.v1.AppCallback/OnTopicEvent":           codes.Unauthenticated,
+		billingv1.BillingService_PostCharge_FullMethodName:          codes.Unauthenticated,
+	} {
+		_, err := intercept(context.Background(), nil, &grpc.UnaryServerInfo{FullMethod: method}, ok)
+		assert.Equal(t, want, status.Code(err), method)
+	}
 }

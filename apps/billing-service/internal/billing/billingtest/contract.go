@@ -185,6 +185,14 @@ func Contract(t *testing.T, newStore func(t *testing.T) billing.Store) {
 		require.NoError(t, err)
 		require.Len(t, entries, 2)
 		assert.Equal(t, rev.ID, entries[1].ReversedBy, "the charge names its reversal")
+		one, err := svc.Entry(ctx, Clerk, acc.ID, charge.ID)
+		require.NoError(t, err)
+		assert.Equal(t, rev.ID, one.ReversedBy)
+		assert.Equal(t, int64(15_000), one.Amount)
+		_, err = svc.Entry(ctx, Clerk, acc.ID, rev.Reverses+"x")
+		assertFields(t, err, "entry_id")
+		_, err = svc.Entry(ctx, Clerk, acc.ID, acc.ID)
+		assert.ErrorIs(t, err, billing.ErrEntryNotFound)
 	})
 
 	t.Run("concurrent postings to one account are each recorded once", func(t *testing.T) {

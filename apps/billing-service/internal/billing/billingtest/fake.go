@@ -203,6 +203,18 @@ func (s *Store) withReversal(e billing.Entry) billing.Entry {
 	return e
 }
 
+// Entry returns one entry.
+func (s *Store) Entry(_ context.Context, accountID, entryID string) (billing.Entry, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, e := range s.entries[accountID] {
+		if e.ID == entryID {
+			return s.withReversal(e), nil
+		}
+	}
+	return billing.Entry{}, billing.ErrEntryNotFound
+}
+
 // Entries returns a page of the ledger, newest first.
 func (s *Store) Entries(_ context.Context, accountID string, before int64, limit int) ([]billing.Entry, error) {
 	s.mu.Lock()
