@@ -17,7 +17,8 @@ import (
 type call struct{ from, to, op, verb string }
 
 // flows are every invocation the system makes: the gateway's routes (as
-// forwarded), the services' key fetches and patient-service's billing calls.
+// forwarded), the services' key fetches, patient-service's billing calls
+// and the gateway's calls for /billing.
 var flows = []call{
 	{"api-gateway", "auth-service", "/login", "POST"},
 	{"api-gateway", "auth-service", "/refresh", "POST"},
@@ -45,12 +46,25 @@ var flows = []call{
 	{"analytics-service", "auth-service", "/.well-known/jwks.json", "GET"},
 	{"patient-service", "billing-service", "/pms.billing.v1.BillingService/CreateBillingAccount", ""},
 	{"patient-service", "billing-service", "/pms.billing.v1.BillingService/GetBillingAccount", ""},
+	{"billing-service", "auth-service", "/.well-known/jwks.json", "GET"},
+}
+
+// The gateway's /billing routes call billing-service's staff methods.
+func init() {
+	for _, m := range []string{"ListAccounts", "GetAccount", "ListEntries", "GetEntry", "PostCharge", "PostPayment",
+		"PostAdjustment", "ReverseEntry", "ChangeAccountStatus", "GetStatement", "ListAudit"} {
+		flows = append(flows, call{"api-gateway", "billing-service", "/pms.billing.v1.BillingService/" + m, ""})
+	}
 }
 
 // refused are invocations no policy may allow.
 var refused = []call{
 	{"analytics-service", "billing-service", "/pms.billing.v1.BillingService/CreateBillingAccount", ""},
 	{"api-gateway", "billing-service", "/pms.billing.v1.BillingService/GetBillingAccount", ""},
+	{"api-gateway", "billing-service", "/pms.billing.v1.BillingService/CreateBillingAccount", ""},
+	{"patient-service", "billing-service", "/pms.billing.v1.BillingService/PostCharge", ""},
+	{"analytics-service", "billing-service", "/pms.billing.v1.BillingService/ListAccounts", ""},
+	{"billing-service", "auth-service", "/users", "GET"},
 	{"analytics-service", "patient-service", "/patients", "GET"},
 	{"billing-service", "patient-service", "/patients", "GET"},
 	{"analytics-service", "patient-service", "/fhir/R4/Patient", "GET"},
