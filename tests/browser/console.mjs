@@ -203,6 +203,64 @@ try {
   await page.waitForSelector("#patient-name");
   check(true, "a reload stays logged in");
 
+  // A billing clerk opens the patient's account from the record, posts a
+  // charge (a bad field first, shown beside it) and a payment, and prints
+  // a statement.
+  const clerk = `billing.${stamp}@example.com`;
+  const clerkPassword = `a long billing password ${stamp}`;
+  const made = await api("POST", "/auth/users", token, { email: clerk, password: clerkPassword, role: "billing" });
+  check(made.status === 201, `the admin creates a billing clerk (${made.status})`);
+  await page.click("#logout");
+  await page.waitForSelector("#login-form");
+  await login(page, clerk, clerkPassword);
+  check(await page.isVisible('nav a[data-nav="billing"]'), "a billing clerk has the Billing page");
+  await page.goto(`${gateway}/#/patients/${id}`);
+  await page.waitForSelector("#billing-account");
+  check(await page.locator("#edit").count() === 0, "a billing clerk is offered no patient edit");
+  await page.click("#billing-account");
+  await page.waitForSelector("#balance");
+  check((await page.textContent("#account-patient")) === name, "the account names the patient, read from patient-service");
+  check((await page.textContent("#balance")) === "0.00 USD", `a new account's balance is 0.00 USD (${await page.textContent("#balance")})`);
+  await page.fill("#c-code", "99213");
+  await page.fill("#c-quantity", "2");
+  await page.fill("#c-unitPrice", "75.50");
+  await page.click("#charge-form button[type=submit]");
+  await page.waitForSelector("#err-c-description:not(:empty)");
+  check((await page.textContent("#err-c-description")).length > 0, "the API's field error is shown beside the description");
+  await page.fill("#c-unitPrice", "75.505");
+  await page.fill("#c-description", "Office visit");
+  await page.click("#charge-form button[type=submit]");
+  await page.waitForSelector("#err-c-unitPrice:not(:empty)");
+  check(true, "a price with more decimals than the currency has is refused beside the field");
+  await shot(page, "billing-field-error");
+  await page.fill("#c-unitPrice", "75.50");
+  await page.click("#charge-form button[type=submit]");
+  await page.waitForFunction(() => document.querySelector("#balance")?.textContent === "151.00 USD");
+  check(true, "the charge is posted: 2 × 75.50 = 151.00 USD");
+  await page.fill("#p-amount", "51");
+  await page.selectOption("#p-method", "CASH");
+  await page.click("#payment-form button[type=submit]");
+  await page.waitForFunction(() => document.querySelector("#balance")?.textContent === "100.00 USD");
+  const kinds = await page.locator("#ledger tbody tr td:nth-child(3)").allTextContents();
+  check(kinds.join(",") === "PAYMENT,CHARGE", `the ledger lists the payment and the charge, newest first (${kinds})`);
+  await shot(page, "billing-account");
+  const accountHash = new URL(page.url()).hash;
+  const accountId = accountHash.split("/")[2];
+  const viaApi = await api("GET", `/billing/accounts/${accountId}`, (await api("POST", "/auth/login", null, { email: clerk, password: clerkPassword })).body.accessToken);
+  check(viaApi.body.balanceMinor === 10000, `the API agrees: 10000 minor units (${viaApi.body.balanceMinor})`);
+  await page.click("#statement-form button[type=submit]");
+  await page.waitForSelector("#statement");
+  check((await page.textContent("#statement-patient")) === name, "the statement names the patient");
+  check((await page.textContent("#opening")) === "0.00 USD" && (await page.textContent("#closing")) === "100.00 USD",
+    "the statement opens at 0.00 and closes at 100.00 USD");
+  check(await page.locator("#statement-entries tbody tr").count() === 2, "with both entries");
+  await page.emulateMedia({ media: "print" });
+  check(!(await page.isVisible("header")) && !(await page.isVisible("#print")), "printed, the statement has no navigation or buttons");
+  const pdf = await page.pdf({ path: join(out, "statement.pdf"), format: "A4" });
+  check(pdf.length > 1000, `the statement prints (${pdf.length} bytes of PDF)`);
+  await page.emulateMedia({ media: "screen" });
+  await shot(page, "statement");
+
   // The admin deletes the record (after confirming); it is gone (410).
   await page.click("#logout");
   await page.waitForSelector("#login-form");

@@ -42,7 +42,7 @@ func TestCreatePatientReachesBillingAndAnalytics(t *testing.T) {
 		&billingv1.GetBillingAccountRequest{PatientId: created.ID})
 	require.NoError(t, err)
 	assert.Equal(t, created.BillingAccountID, acct.GetAccount().GetAccountId())
-	assert.Equal(t, created.Email, acct.GetAccount().GetEmail())
+	assert.Equal(t, "USD", acct.GetAccount().GetCurrency())
 	assert.Equal(t, billingv1.AccountStatus_ACCOUNT_STATUS_ACTIVE, acct.GetAccount().GetStatus())
 
 	wait.Until(t, 10*time.Second, "analytics counts the new patient", func() error {
@@ -183,7 +183,7 @@ func TestBillingRejectsBadInputWithGRPCCodes(t *testing.T) {
 	// circuit breaker open for a few seconds.
 	wait.Until(t, 30*time.Second, "billing-service answers through patient-service's sidecar", func() error {
 		_, err := api.CreateBillingAccount(ctx, &billingv1.CreateBillingAccountRequest{
-			PatientId: uuid.NewString(), Name: "Breaker Probe", Email: "probe@example.com"})
+			PatientId: uuid.NewString()})
 		return err
 	})
 
@@ -193,7 +193,7 @@ func TestBillingRejectsBadInputWithGRPCCodes(t *testing.T) {
 	_, err = api.GetBillingAccount(ctx, &billingv1.GetBillingAccountRequest{PatientId: "6f1c4a50-0000-4000-8000-000000000001"})
 	assert.Equal(t, codes.NotFound, status.Code(err), "%v", err)
 
-	req := &billingv1.CreateBillingAccountRequest{PatientId: "6f1c4a50-0000-4000-8000-000000000002", Name: "Idem Potent", Email: "idem@example.com"}
+	req := &billingv1.CreateBillingAccountRequest{PatientId: "6f1c4a50-0000-4000-8000-000000000002"}
 	first, err := api.CreateBillingAccount(ctx, req)
 	require.NoError(t, err)
 	second, err := api.CreateBillingAccount(ctx, req)

@@ -181,7 +181,31 @@ func read(t target, prefix string, ids []string) request {
 	}
 }
 
+// posting posts a charge or a payment (every third) to the accounts in
+// turn, each with a new Idempotency-Key, as a clerk's console does.
+func posting(t target, accounts []string) request {
+	var next atomic.Int64
+	charge, _ := json.Marshal(map[string]any{"serviceDate": "2026-12-01", "code": "99213", "description": "Office visit",
+		"quantity": 1, "unitPriceMinor": 12_500})
+	payment, _ := json.Marshal(map[string]any{"amountMinor": 2_500, "method": "CARD"})
+	return func(ctx context.Context) (int, string, error) {
+		n := next.Add(1)
+		kind, body := "/charges", charge
+		if n%3 == 0 {
+			kind, body = "/payments", payment
+		}
+		key := fmt.Sprintf("bench-%d-%d", time.Now().UnixNano(), n)
+		status, _, err := callWith(ctx, t, http.MethodPost, "/billing/accounts/"+accounts[int(n)%len(accounts)]+kind, body,
+			map[string]string{"Idempotency-Key": key})
+		return status, "", err
+	}
+}
+
 func call(ctx context.Context, t target, method, path string, body []byte) (int, []byte, error) {
+	return callWith(ctx, t, method, path, body, nil)
+}
+
+func callWith(ctx context.Context, t target, method, path string, body []byte, extra map[string]string) (int, []byte, error) {
 	req, err := http.NewRequestWithContext(ctx, method, t.base+path, bytes.NewReader(body))
 	if err != nil {
 		return 0, nil, err
@@ -190,6 +214,9 @@ func call(ctx context.Context, t target, method, path string, body []byte) (int,
 		req.Header.Set("Content-Type", "application/json")
 	}
 	for k, v := range t.headers {
+		req.Header.Set(k, v)
+	}
+	for k, v := range extra {
 		req.Header.Set(k, v)
 	}
 	resp, err := client.Do(req)

@@ -73,6 +73,11 @@ type report struct {
 	// FHIRReadCost is a FHIR read's CPU over a JSON read's (target: 1.15
 	// at most).
 	FHIRReadCost float64 `json:"fhir_read_cost_over_json_read"`
+	// Ledger postings (charges and payments, each with its own
+	// Idempotency-Key) through the gateway: at saturation, and the p99 of
+	// one at 100/s.
+	PostingsPerSecond float64 `json:"postings_per_second"`
+	PostingP99msAt100 float64 `json:"posting_p99_ms_at_100_per_second"`
 }
 
 func run(short bool, outDir string) error {
@@ -195,6 +200,19 @@ func run(short bool, outDir string) error {
 		rep.ReadRatio = readGW.PerSecond / readDirect.PerSecond
 	}
 
+	// Postings to the accounts of the registered patients: many accounts,
+	// so the row lock of one account is not what is measured.
+	accounts, err := billingAccounts(ctx, sys, 500)
+	if err != nil {
+		return err
+	}
+	satPost := profiled("posting", func() result {
+		return saturate(ctx, "post charge or payment, gateway, saturation", p.workers, p.saturate, http.StatusCreated, posting(gateway, accounts))
+	})
+	rep.CPUPer1000["posting"] = cpuPer1000(rep.CPU[len(rep.CPU)-1], satPost)
+	post100 := phase(atRate(ctx, "post charge or payment, gateway, 100/s", 100, p.rate, http.StatusCreated, posting(gateway, accounts)))
+	rep.PostingsPerSecond, rep.PostingP99msAt100 = satPost.PerSecond, post100.P99ms
+
 	at100 := phase(atRate(ctx, "register, gateway, 100/s", 100, p.rate, http.StatusCreated, register(gateway)))
 	lag100, err := eventLag(ctx, sys, "100/s", at100.created)
 	if err != nil {
@@ -280,6 +298,21 @@ func outboxBacklog(ctx context.Context, sys *runner.System) (int, error) {
 	return n, err
 }
 
+// billingAccounts returns up to limit billing account ids.
+func billingAccounts(ctx context.Context, sys *runner.System, limit int) ([]string, error) {
+	conn, err := database(ctx, sys, "billing")
+	if err != nil {
+		return nil, err
+	}
+	defer conn.Close(ctx)
+	rows, _ := conn.Query(ctx, `SELECT id::text FROM billing_accounts LIMIT $1`, limit)
+	ids, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err == nil && len(ids) == 0 {
+		err = errors.New("no billing account to post to")
+	}
+	return ids, err
+}
+
 // accountsAppear waits until every patient in ids has a billing account.
 func accountsAppear(ctx context.Context, sys *runner.System, ids []string, limit time.Duration) (time.Duration, error) {
 	conn, err := database(ctx, sys, "patient")
@@ -341,10 +374,11 @@ func printTable(w io.Writer, rep report) {
 		fmt.Fprintln(w)
 	}
 	fmt.Fprintf(w, "reads, gateway / straight to the app:      %.0f%%\n", rep.ReadRatio*100)
-	for _, k := range []string{"read", "fhir read", "search", "fhir search"} {
+	for _, k := range []string{"read", "fhir read", "search", "fhir search", "posting"} {
 		fmt.Fprintf(w, "CPU-seconds per 1,000 %-12s %.2f\n", k+":", rep.CPUPer1000[k])
 	}
 	fmt.Fprintf(w, "a FHIR read costs, over a JSON read:       %+.0f%% (target: at most +%.0f%%)\n", (rep.FHIRReadCost-1)*100, (maxFHIRReadCost-1)*100)
+	fmt.Fprintf(w, "ledger postings, gateway, saturation:      %.0f/s; p99 at 100/s %.1f ms\n", rep.PostingsPerSecond, rep.PostingP99msAt100)
 	fmt.Fprintf(w, "outbox backlog right after saturation:     %d events\n", rep.Backlog)
 	fmt.Fprintf(w, "billing accounts after the pause:          %s\n", rep.AccountsAfterPause)
 	fmt.Fprintf(w, "memory of the stack (PSS), idle / after load: %.0f / %.0f MiB\n", rep.Memory.IdleMiB, rep.Memory.AfterLoadMiB)

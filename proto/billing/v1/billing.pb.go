@@ -1935,15 +1935,16 @@ func (x *ListAuditRequest) GetCursor() string {
 }
 
 type AuditEntry struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	At            string                 `protobuf:"bytes,1,opt,name=at,proto3" json:"at,omitempty"`
-	UserId        string                 `protobuf:"bytes,2,opt,name=user_id,json=userId,proto3" json:"user_id,omitempty"`
-	Role          string                 `protobuf:"bytes,3,opt,name=role,proto3" json:"role,omitempty"`
-	Action        string                 `protobuf:"bytes,4,opt,name=action,proto3" json:"action,omitempty"`
-	AccountId     string                 `protobuf:"bytes,5,opt,name=account_id,json=accountId,proto3" json:"account_id,omitempty"`
-	EntryId       string                 `protobuf:"bytes,6,opt,name=entry_id,json=entryId,proto3" json:"entry_id,omitempty"`
-	RequestId     string                 `protobuf:"bytes,7,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
-	Outcome       string                 `protobuf:"bytes,8,opt,name=outcome,proto3" json:"outcome,omitempty"`
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	At     string                 `protobuf:"bytes,1,opt,name=at,proto3" json:"at,omitempty"`
+	UserId string                 `protobuf:"bytes,2,opt,name=user_id,json=userId,proto3" json:"user_id,omitempty"`
+	Role   string                 `protobuf:"bytes,3,opt,name=role,proto3" json:"role,omitempty"`
+	Action string                 `protobuf:"bytes,4,opt,name=action,proto3" json:"action,omitempty"`
+	// The accounts read or changed: one, or every account a list showed.
+	AccountIds    []string `protobuf:"bytes,5,rep,name=account_ids,json=accountIds,proto3" json:"account_ids,omitempty"`
+	EntryId       string   `protobuf:"bytes,6,opt,name=entry_id,json=entryId,proto3" json:"entry_id,omitempty"`
+	RequestId     string   `protobuf:"bytes,7,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
+	Outcome       string   `protobuf:"bytes,8,opt,name=outcome,proto3" json:"outcome,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2006,11 +2007,11 @@ func (x *AuditEntry) GetAction() string {
 	return ""
 }
 
-func (x *AuditEntry) GetAccountId() string {
+func (x *AuditEntry) GetAccountIds() []string {
 	if x != nil {
-		return x.AccountId
+		return x.AccountIds
 	}
-	return ""
+	return nil
 }
 
 func (x *AuditEntry) GetEntryId() string {
@@ -2233,15 +2234,15 @@ const file_billing_v1_billing_proto_rawDesc = "" +
 	"\n" +
 	"account_id\x18\x01 \x01(\tR\taccountId\x12\x14\n" +
 	"\x05limit\x18\x02 \x01(\x05R\x05limit\x12\x16\n" +
-	"\x06cursor\x18\x03 \x01(\tR\x06cursor\"\xd4\x01\n" +
+	"\x06cursor\x18\x03 \x01(\tR\x06cursor\"\xd6\x01\n" +
 	"\n" +
 	"AuditEntry\x12\x0e\n" +
 	"\x02at\x18\x01 \x01(\tR\x02at\x12\x17\n" +
 	"\auser_id\x18\x02 \x01(\tR\x06userId\x12\x12\n" +
 	"\x04role\x18\x03 \x01(\tR\x04role\x12\x16\n" +
-	"\x06action\x18\x04 \x01(\tR\x06action\x12\x1d\n" +
-	"\n" +
-	"account_id\x18\x05 \x01(\tR\taccountId\x12\x19\n" +
+	"\x06action\x18\x04 \x01(\tR\x06action\x12\x1f\n" +
+	"\vaccount_ids\x18\x05 \x03(\tR\n" +
+	"accountIds\x12\x19\n" +
 	"\bentry_id\x18\x06 \x01(\tR\aentryId\x12\x1d\n" +
 	"\n" +
 	"request_id\x18\a \x01(\tR\trequestId\x12\x18\n" +

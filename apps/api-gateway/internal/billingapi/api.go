@@ -60,7 +60,9 @@ func (h *Handler) Routes(admin, billingStaff, clinician string) []Route {
 	}
 }
 
-func (h *Handler) fail(w http.ResponseWriter, r *http.Request, err error) { writeError(w, r, h.Log, err) }
+func (h *Handler) fail(w http.ResponseWriter, r *http.Request, err error) {
+	writeError(w, r, h.Log, err)
+}
 
 // accountID is the route's {id}: a UUID (else 404, as for a path that
 // names nothing).
@@ -346,7 +348,7 @@ func (h *Handler) audit(w http.ResponseWriter, r *http.Request) {
 	out := auditList{Items: make([]auditEntry, len(resp.GetEntries()))}
 	for i, e := range resp.GetEntries() {
 		out.Items[i] = auditEntry{At: e.GetAt(), UserID: e.GetUserId(), Role: e.GetRole(), Action: e.GetAction(),
-			AccountID: e.GetAccountId(), EntryID: e.GetEntryId(), RequestID: e.GetRequestId(), Outcome: e.GetOutcome()}
+			AccountIDs: e.GetAccountIds(), EntryID: e.GetEntryId(), RequestID: e.GetRequestId(), Outcome: e.GetOutcome()}
 	}
 	if resp.GetNextCursor() != "" {
 		out.Next = nextLink(r, resp.GetNextCursor())

@@ -99,14 +99,14 @@ type statement struct {
 }
 
 type auditEntry struct {
-	At        string `json:"at"`
-	UserID    string `json:"userId"`
-	Role      string `json:"role"`
-	Action    string `json:"action"`
-	AccountID string `json:"accountId"`
-	EntryID   string `json:"entryId,omitempty"`
-	RequestID string `json:"requestId"`
-	Outcome   string `json:"outcome"`
+	At         string   `json:"at"`
+	UserID     string   `json:"userId"`
+	Role       string   `json:"role"`
+	Action     string   `json:"action"`
+	AccountIDs []string `json:"accountIds"`
+	EntryID    string   `json:"entryId,omitempty"`
+	RequestID  string   `json:"requestId"`
+	Outcome    string   `json:"outcome"`
 }
 
 type auditList struct {

@@ -76,22 +76,26 @@ func SystemActor(eventID string) Actor {
 
 // AuditEntry records one access to billing data.
 type AuditEntry struct {
-	ID        int64 // assigned by the store; the cursor of audit pages
-	At        time.Time
-	UserID    string
-	Role      string
-	Action    string
-	AccountID string
-	EntryID   string
-	RequestID string
-	Outcome   string // "success", or why not
+	ID     int64 // assigned by the store; the cursor of audit pages
+	At     time.Time
+	UserID string
+	Role   string
+	Action string
+	// The accounts read or changed: one, or every account a list showed.
+	AccountIDs []string
+	EntryID    string
+	RequestID  string
+	Outcome    string // "success", or why not
 }
 
-func (a Actor) entry(action string, at time.Time, accountID, entryID string) AuditEntry {
-	if !validUUID(accountID) {
-		accountID = ""
+func (a Actor) entry(action string, at time.Time, entryID string, accountIDs ...string) AuditEntry {
+	ids := make([]string, 0, len(accountIDs))
+	for _, id := range accountIDs {
+		if validUUID(id) {
+			ids = append(ids, id)
+		}
 	}
-	return AuditEntry{At: at, UserID: a.UserID, Role: a.Role, Action: action, AccountID: accountID,
+	return AuditEntry{At: at, UserID: a.UserID, Role: a.Role, Action: action, AccountIDs: ids,
 		EntryID: entryID, RequestID: a.RequestID, Outcome: "success"}
 }
 

@@ -13,7 +13,7 @@ import (
 // Topic is the pub/sub topic billing events go to; CloudEventType their
 // CloudEvent type.
 const (
-	Topic     = "billing"
+	Topic          = "billing"
 	CloudEventType = "pms.billing.v1.BillingEvent"
 )
 

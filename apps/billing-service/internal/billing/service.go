@@ -93,7 +93,7 @@ func (s *Service) Open(ctx context.Context, patientID string) (Account, bool, er
 		Version: 1, CreatedAt: now, UpdatedAt: now}
 	opener := Actor{UserID: "service:patient-service", Role: "service", RequestID: requestid.From(ctx)}
 	c := Change{Account: a, Event: Event{ID: uuid.NewString(), Type: EventAccountOpened, Account: a, OccurredAt: now},
-		Audit: opener.entry(ActionAccountOpen, now, a.ID, "")}
+		Audit: opener.entry(ActionAccountOpen, now, "", a.ID)}
 	stored, created, err := s.store.Open(ctx, c)
 	if err != nil {
 		return Account{}, false, fmt.Errorf("billing.open: %w", err)
@@ -116,11 +116,18 @@ func (s *Service) GetByPatient(ctx context.Context, patientID string) (Account, 
 // audited runs fn as action for actor on accountID after the role check,
 // and records the audit entry of a read (a write records its own, in its
 // transaction) or of any failure.
-func (s *Service) audited(ctx context.Context, a Actor, action, accountID string, write bool, fn func() (entryID string, err error)) error {
+//
+// The entry names accountID, or the accounts fn returns (a list names every
+// account it showed).
+func (s *Service) audited(ctx context.Context, a Actor, action, accountID string, write bool, fn func() (entryID string, accounts []string, err error)) error {
 	var entryID string
+	var accounts []string
 	err := ErrForbidden
 	if Allowed(a.Role, action) {
-		entryID, err = fn()
+		entryID, accounts, err = fn()
+	}
+	if accounts == nil {
+		accounts = []string{accountID}
 	}
 	if err == nil && write {
 		return nil
@@ -129,7 +136,7 @@ func (s *Service) audited(ctx context.Context, a Actor, action, accountID string
 	if errors.As(err, &replay) {
 		action, entryID, err = ActionPostingReplay, replay.Entry.ID, nil
 	}
-	e := a.entry(action, s.clock(), accountID, entryID)
+	e := a.entry(action, s.clock(), entryID, accounts...)
 	e.Outcome = outcome(err)
 	if aerr := s.store.RecordAudit(ctx, e); aerr != nil {
 		if err == nil {
@@ -144,7 +151,7 @@ func (s *Service) audited(ctx context.Context, a Actor, action, accountID string
 // List returns a page of accounts and the cursor of the next (empty on the
 // last page).
 func (s *Service) List(ctx context.Context, a Actor, patientID, status string, limit int, cursor string) (accounts []Account, next string, err error) {
-	err = s.audited(ctx, a, ActionAccountList, patientID, false, func() (string, error) {
+	err = s.audited(ctx, a, ActionAccountList, "", false, func() (string, []string, error) {
 		q := AccountQuery{PatientID: patientID, Status: Status(status)}
 		inv := validation.New("account query")
 		if patientID != "" && !validUUID(patientID) {
@@ -162,12 +169,12 @@ func (s *Service) List(ctx context.Context, a Actor, patientID, status string, l
 			q.After = c
 		}
 		if err := inv.Err(); err != nil {
-			return "", err
+			return "", nil, err
 		}
 		q.Limit++
 		list, err := s.store.List(ctx, q)
 		if err != nil {
-			return "", err
+			return "", nil, err
 		}
 		if len(list) == q.Limit {
 			list = list[:len(list)-1]
@@ -175,7 +182,11 @@ func (s *Service) List(ctx context.Context, a Actor, patientID, status string, l
 			next = encodeCursor(strconv.FormatInt(last.CreatedAt.UnixMicro(), 10) + "/" + last.ID)
 		}
 		accounts = list
-		return "", nil
+		ids := make([]string, len(list))
+		for i, acc := range list {
+			ids[i] = acc.ID
+		}
+		return "", ids, nil
 	})
 	if err != nil {
 		return nil, "", fmt.Errorf("billing.list: %w", err)
@@ -185,12 +196,12 @@ func (s *Service) List(ctx context.Context, a Actor, patientID, status string, l
 
 // Get returns an account with its balance.
 func (s *Service) Get(ctx context.Context, a Actor, id string) (acc Account, err error) {
-	err = s.audited(ctx, a, ActionAccountRead, id, false, func() (string, error) {
+	err = s.audited(ctx, a, ActionAccountRead, id, false, func() (string, []string, error) {
 		if err := validID("account_id", id); err != nil {
-			return "", err
+			return "", nil, err
 		}
 		acc, err = s.store.Get(ctx, id)
-		return "", err
+		return "", nil, err
 	})
 	if err != nil {
 		return Account{}, fmt.Errorf("billing.get: %w", err)
@@ -200,7 +211,7 @@ func (s *Service) Get(ctx context.Context, a Actor, id string) (acc Account, err
 
 // Entries returns a page of the account's ledger, newest first.
 func (s *Service) Entries(ctx context.Context, a Actor, id string, limit int, cursor string) (entries []Entry, next string, err error) {
-	err = s.audited(ctx, a, ActionEntriesRead, id, false, func() (string, error) {
+	err = s.audited(ctx, a, ActionEntriesRead, id, false, func() (string, []string, error) {
 		inv := validation.New("entries query")
 		if !validUUID(id) {
 			inv.Add("account_id", "must be a UUID")
@@ -215,21 +226,21 @@ func (s *Service) Entries(ctx context.Context, a Actor, id string, limit int, cu
 			before = n
 		}
 		if err := inv.Err(); err != nil {
-			return "", err
+			return "", nil, err
 		}
 		if _, err := s.store.Get(ctx, id); err != nil {
-			return "", err
+			return "", nil, err
 		}
 		list, err := s.store.Entries(ctx, id, before, limit+1)
 		if err != nil {
-			return "", err
+			return "", nil, err
 		}
 		if len(list) > limit {
 			list = list[:limit]
 			next = encodeCursor(strconv.FormatInt(list[limit-1].Sequence, 10))
 		}
 		entries = list
-		return "", nil
+		return "", nil, nil
 	})
 	if err != nil {
 		return nil, "", fmt.Errorf("billing.entries: %w", err)
@@ -239,7 +250,7 @@ func (s *Service) Entries(ctx context.Context, a Actor, id string, limit int, cu
 
 // Entry returns one entry of the account.
 func (s *Service) Entry(ctx context.Context, a Actor, accountID, entryID string) (e Entry, err error) {
-	err = s.audited(ctx, a, ActionEntriesRead, accountID, false, func() (string, error) {
+	err = s.audited(ctx, a, ActionEntriesRead, accountID, false, func() (string, []string, error) {
 		inv := validation.New("entry query")
 		if !validUUID(accountID) {
 			inv.Add("account_id", "must be a UUID")
@@ -248,10 +259,10 @@ func (s *Service) Entry(ctx context.Context, a Actor, accountID, entryID string)
 			inv.Add("entry_id", "must be a UUID")
 		}
 		if err := inv.Err(); err != nil {
-			return "", err
+			return "", nil, err
 		}
 		e, err = s.store.Entry(ctx, accountID, entryID)
-		return e.ID, err
+		return e.ID, nil, err
 	})
 	if err != nil {
 		return Entry{}, fmt.Errorf("billing.entry: %w", err)
@@ -381,7 +392,7 @@ func (s *Service) ReverseEntry(ctx context.Context, a Actor, accountID, key stri
 func (s *Service) post(ctx context.Context, a Actor, action, accountID, key string, inv *validation.Error, e Entry, reverses string) (Entry, Account, bool, error) {
 	var change Change
 	replayed := false
-	err := s.audited(ctx, a, action, accountID, true, func() (string, error) {
+	err := s.audited(ctx, a, action, accountID, true, func() (string, []string, error) {
 		if !validUUID(accountID) {
 			inv.Add("account_id", "must be a UUID")
 		}
@@ -389,7 +400,7 @@ func (s *Service) post(ctx context.Context, a Actor, action, accountID, key stri
 			inv.Add("Idempotency-Key", "is required: 1 to 255 visible ASCII characters, new for each posting")
 		}
 		if err := inv.Err(); err != nil {
-			return "", err
+			return "", nil, err
 		}
 		hash := requestHash(e)
 		var err error
@@ -401,11 +412,11 @@ func (s *Service) post(ctx context.Context, a Actor, action, accountID, key stri
 			replayed = true
 			acc, gerr := s.store.Get(ctx, accountID)
 			if gerr != nil {
-				return "", gerr
+				return "", nil, gerr
 			}
 			change = Change{Entry: &replay.Entry, Account: acc}
 		}
-		return "", err
+		return "", nil, err
 	})
 	if err != nil {
 		return Entry{}, Account{}, false, fmt.Errorf("billing.%s: %w", action, err)
@@ -444,7 +455,7 @@ func (s *Service) decidePosting(a Actor, action string, acc Account, target *Ent
 	acc.Balance, acc.EntryCount, acc.Version, acc.UpdatedAt = balance, e.Sequence, acc.Version+1, now
 	return Change{Account: acc, Entry: &e,
 		Event: Event{ID: uuid.NewString(), Type: EventEntryPosted, Account: acc, Entry: &e, OccurredAt: now},
-		Audit: a.entry(action, now, acc.ID, e.ID)}, nil
+		Audit: a.entry(action, now, e.ID, acc.ID)}, nil
 }
 
 // StatusAction is a status change staff can make.
@@ -464,12 +475,12 @@ func (s *Service) ChangeStatus(ctx context.Context, a Actor, accountID string, a
 	if action == "" {
 		return Account{}, validation.Field("status change", "action", "must be HOLD, RELEASE or CLOSE")
 	}
-	err = s.audited(ctx, a, action, accountID, true, func() (string, error) {
+	err = s.audited(ctx, a, action, accountID, true, func() (string, []string, error) {
 		if err := validID("account_id", accountID); err != nil {
-			return "", err
+			return "", nil, err
 		}
 		if expected < 1 {
-			return "", validation.Field("status change", "If-Match", "must be the ETag of the account")
+			return "", nil, validation.Field("status change", "If-Match", "must be the ETag of the account")
 		}
 		c, err := s.store.Apply(ctx, accountID, func(cur Account, _ *Entry) (Change, error) {
 			if cur.Version != expected {
@@ -478,7 +489,7 @@ func (s *Service) ChangeStatus(ctx context.Context, a Actor, accountID string, a
 			return s.decideStatus(a, action, cur, act)
 		})
 		acc = c.Account
-		return "", err
+		return "", nil, err
 	})
 	if err != nil {
 		return Account{}, fmt.Errorf("billing.%s: %w", action, err)
@@ -505,18 +516,18 @@ func (s *Service) decideStatus(a Actor, action string, acc Account, act StatusAc
 	now := s.clock()
 	acc.Status, acc.Version, acc.UpdatedAt = to, acc.Version+1, now
 	return Change{Account: acc, Event: Event{ID: uuid.NewString(), Type: EventStatusChanged, Account: acc, OccurredAt: now},
-		Audit: a.entry(action, now, acc.ID, "")}, nil
+		Audit: a.entry(action, now, "", acc.ID)}, nil
 }
 
 // PatientDeleted closes the patient's account, once per event: a
 // redelivered event, or one for a patient whose account is already closed,
-// changes nothing. It reports whether it closed an account.
-func (s *Service) PatientDeleted(ctx context.Context, eventID, patientID string) (bool, error) {
+// changes nothing. It reports whether it closed an account and whether the
+// event had been handled before.
+func (s *Service) PatientDeleted(ctx context.Context, eventID, patientID string) (closed, duplicate bool, err error) {
 	if !validUUID(eventID) || !validUUID(patientID) {
-		return false, validation.Field("patient event", "event_id", "event and patient ids must be UUIDs")
+		return false, false, validation.Field("patient event", "event_id", "event and patient ids must be UUIDs")
 	}
-	closed := false
-	_, err := s.store.CloseForPatient(ctx, eventID, patientID, func(acc Account, _ *Entry) (Change, error) {
+	handled, err := s.store.CloseForPatient(ctx, eventID, patientID, func(acc Account, _ *Entry) (Change, error) {
 		if acc.Status == StatusClosed {
 			return Change{}, nil
 		}
@@ -525,9 +536,9 @@ func (s *Service) PatientDeleted(ctx context.Context, eventID, patientID string)
 		return c, err
 	})
 	if err != nil {
-		return false, fmt.Errorf("billing.patient_deleted: %w", err)
+		return false, false, fmt.Errorf("billing.patient_deleted: %w", err)
 	}
-	return closed, nil
+	return closed, !handled, nil
 }
 
 // Statement is an account's ledger over a period.
@@ -549,7 +560,7 @@ const MaxStatementEntries = 2000
 // Statement returns the account's entries posted from one UTC day to
 // another, inclusive, with the balances before and after.
 func (s *Service) Statement(ctx context.Context, a Actor, accountID, from, to string) (st Statement, err error) {
-	err = s.audited(ctx, a, ActionStatement, accountID, false, func() (string, error) {
+	err = s.audited(ctx, a, ActionStatement, accountID, false, func() (string, []string, error) {
 		inv := validation.New("statement")
 		if !validUUID(accountID) {
 			inv.Add("account_id", "must be a UUID")
@@ -566,18 +577,18 @@ func (s *Service) Statement(ctx context.Context, a Actor, accountID, from, to st
 			inv.Add("to", "must not be before from")
 		}
 		if err := inv.Err(); err != nil {
-			return "", err
+			return "", nil, err
 		}
 		acc, err := s.store.Get(ctx, accountID)
 		if err != nil {
-			return "", err
+			return "", nil, err
 		}
 		opening, entries, err := s.store.Period(ctx, accountID, f, t.AddDate(0, 0, 1), MaxStatementEntries)
 		if err != nil {
-			return "", err
+			return "", nil, err
 		}
 		if len(entries) > MaxStatementEntries {
-			return "", validation.Field("statement", "from", fmt.Sprintf("the period has more than %d entries; choose a shorter one", MaxStatementEntries))
+			return "", nil, validation.Field("statement", "from", fmt.Sprintf("the period has more than %d entries; choose a shorter one", MaxStatementEntries))
 		}
 		st = Statement{Account: acc, From: from, To: to, Opening: opening, Closing: opening, Entries: entries, GeneratedAt: s.clock()}
 		for _, e := range entries {
@@ -591,7 +602,7 @@ func (s *Service) Statement(ctx context.Context, a Actor, accountID, from, to st
 				st.Adjustments += e.Amount
 			}
 		}
-		return "", nil
+		return "", nil, nil
 	})
 	if err != nil {
 		return Statement{}, fmt.Errorf("billing.statement: %w", err)
@@ -601,7 +612,7 @@ func (s *Service) Statement(ctx context.Context, a Actor, accountID, from, to st
 
 // Audit returns a page of the account's audit trail, newest first.
 func (s *Service) Audit(ctx context.Context, a Actor, accountID string, limit int, cursor string) (entries []AuditEntry, next string, err error) {
-	err = s.audited(ctx, a, ActionAuditRead, accountID, false, func() (string, error) {
+	err = s.audited(ctx, a, ActionAuditRead, accountID, false, func() (string, []string, error) {
 		inv := validation.New("audit query")
 		if !validUUID(accountID) {
 			inv.Add("account_id", "must be a UUID")
@@ -616,21 +627,21 @@ func (s *Service) Audit(ctx context.Context, a Actor, accountID string, limit in
 			before = n
 		}
 		if err := inv.Err(); err != nil {
-			return "", err
+			return "", nil, err
 		}
 		if _, err := s.store.Get(ctx, accountID); err != nil {
-			return "", err
+			return "", nil, err
 		}
 		list, err := s.store.Audit(ctx, accountID, before, limit+1)
 		if err != nil {
-			return "", err
+			return "", nil, err
 		}
 		if len(list) > limit {
 			list = list[:limit]
 			next = encodeCursor(strconv.FormatInt(list[limit-1].ID, 10))
 		}
 		entries = list
-		return "", nil
+		return "", nil, nil
 	})
 	if err != nil {
 		return nil, "", fmt.Errorf("billing.audit: %w", err)

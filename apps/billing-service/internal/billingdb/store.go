@@ -284,17 +284,25 @@ func (s *Store) Period(ctx context.Context, accountID string, from, to time.Time
 	return opening, list, nil
 }
 
-const insertAuditSQL = `INSERT INTO billing_audit (at, user_id, role, action, account_id, entry_id, request_id, outcome)
-	VALUES ($1, $2, $3, $4, nullif($5, '')::uuid, nullif($6, '')::uuid, $7, $8)`
+const insertAuditSQL = `INSERT INTO billing_audit (at, user_id, role, action, account_ids, entry_id, request_id, outcome)
+	VALUES ($1, $2, $3, $4, $5::uuid[], nullif($6, '')::uuid, $7, $8)`
 
 func insertAudit(ctx context.Context, tx pgx.Tx, e billing.AuditEntry) error {
-	_, err := tx.Exec(ctx, insertAuditSQL, e.At, e.UserID, e.Role, e.Action, e.AccountID, e.EntryID, e.RequestID, e.Outcome)
+	_, err := tx.Exec(ctx, insertAuditSQL, e.At, e.UserID, e.Role, e.Action, accountIDs(e), e.EntryID, e.RequestID, e.Outcome)
 	return err
+}
+
+// accountIDs is never nil: the column is NOT NULL.
+func accountIDs(e billing.AuditEntry) []string {
+	if e.AccountIDs == nil {
+		return []string{}
+	}
+	return e.AccountIDs
 }
 
 // RecordAudit stores one audit entry on its own.
 func (s *Store) RecordAudit(ctx context.Context, e billing.AuditEntry) error {
-	if _, err := s.pool.Exec(ctx, insertAuditSQL, e.At, e.UserID, e.Role, e.Action, e.AccountID, e.EntryID, e.RequestID, e.Outcome); err != nil {
+	if _, err := s.pool.Exec(ctx, insertAuditSQL, e.At, e.UserID, e.Role, e.Action, accountIDs(e), e.EntryID, e.RequestID, e.Outcome); err != nil {
 		return pgdb.Errorf("billingdb.record_audit: %w", err)
 	}
 	return nil
@@ -302,12 +310,12 @@ func (s *Store) RecordAudit(ctx context.Context, e billing.AuditEntry) error {
 
 // Audit returns a page of an account's audit trail, newest first.
 func (s *Store) Audit(ctx context.Context, accountID string, before int64, limit int) ([]billing.AuditEntry, error) {
-	rows, _ := s.pool.Query(ctx, `SELECT id, at, user_id, role, action, coalesce(account_id::text, ''),
+	rows, _ := s.pool.Query(ctx, `SELECT id, at, user_id, role, action, account_ids::text[],
 		coalesce(entry_id::text, ''), request_id, outcome FROM billing_audit
-		WHERE account_id = $1 AND ($2 = 0 OR id < $2) ORDER BY id DESC LIMIT $3`, accountID, before, limit)
+		WHERE account_ids @> ARRAY[$1::uuid] AND ($2 = 0 OR id < $2) ORDER BY id DESC LIMIT $3`, accountID, before, limit)
 	list, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (billing.AuditEntry, error) {
 		var e billing.AuditEntry
-		err := r.Scan(&e.ID, &e.At, &e.UserID, &e.Role, &e.Action, &e.AccountID, &e.EntryID, &e.RequestID, &e.Outcome)
+		err := r.Scan(&e.ID, &e.At, &e.UserID, &e.Role, &e.Action, &e.AccountIDs, &e.EntryID, &e.RequestID, &e.Outcome)
 		return e, err
 	})
 	if err != nil {

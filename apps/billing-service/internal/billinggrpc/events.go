@@ -33,10 +33,13 @@ func PatientEvents(svc *billing.Service, log *slog.Logger) common.TopicEventHand
 	return func(ctx context.Context, e *common.TopicEvent) (retry bool, err error) {
 		pe, err := decodePatientEvent(e.RawData)
 		if err == nil && pe.GetType() == patientv1.EventType_PATIENT_DELETED {
-			var closed bool
-			closed, err = svc.PatientDeleted(ctx, pe.GetEventId(), pe.GetPatientId())
-			if closed {
+			var closed, duplicate bool
+			closed, duplicate, err = svc.PatientDeleted(ctx, pe.GetEventId(), pe.GetPatientId())
+			switch {
+			case closed:
 				log.InfoContext(ctx, "billing account closed: patient deleted", "patient_id", pe.GetPatientId(), "event_id", pe.GetEventId())
+			case duplicate:
+				log.InfoContext(ctx, "duplicate event ignored", "event_id", pe.GetEventId())
 			}
 			var inv *validation.Error
 			if errors.As(err, &inv) {

@@ -180,7 +180,7 @@ func (s *Server) ListAudit(ctx context.Context, req *billingv1.ListAuditRequest)
 	out := &billingv1.ListAuditResponse{NextCursor: next, Entries: make([]*billingv1.AuditEntry, len(list))}
 	for i, e := range list {
 		out.Entries[i] = &billingv1.AuditEntry{At: e.At.Format(time.RFC3339Nano), UserId: e.UserID, Role: e.Role,
-			Action: e.Action, AccountId: e.AccountID, EntryId: e.EntryID, RequestId: e.RequestID, Outcome: e.Outcome}
+			Action: e.Action, AccountIds: e.AccountIDs, EntryId: e.EntryID, RequestId: e.RequestID, Outcome: e.Outcome}
 	}
 	return out, nil
 }

@@ -136,7 +136,9 @@ var tokens = verifierFunc(func(_ context.Context, raw string) (authn.Identity, e
 
 type verifierFunc func(context.Context, string) (authn.Identity, error)
 
-func (f verifierFunc) Verify(ctx context.Context, raw string) (authn.Identity, error) { return f(ctx, raw) }
+func (f verifierFunc) Verify(ctx context.Context, raw string) (authn.Identity, error) {
+	return f(ctx, raw)
+}
 
 func as(role string) context.Context {
 	return metadata.AppendToOutgoingContext(context.Background(), "authorization", "Bearer "+role)

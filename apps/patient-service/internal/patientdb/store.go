@@ -15,8 +15,8 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/pms-dapr/pms/apps/patient-service/internal/outbox"
-	pgoutbox "github.com/pms-dapr/pms/platform/outbox"
 	"github.com/pms-dapr/pms/apps/patient-service/internal/patient"
+	pgoutbox "github.com/pms-dapr/pms/platform/outbox"
 	"github.com/pms-dapr/pms/platform/pgdb"
 )
 

@@ -21,10 +21,10 @@ import (
 	"github.com/stretchr/testify/require"
 	"google.golang.org/protobuf/encoding/protojson"
 
-	"github.com/pms-dapr/pms/platform/outbox"
 	"github.com/pms-dapr/pms/apps/patient-service/internal/patient"
 	"github.com/pms-dapr/pms/apps/patient-service/internal/patient/patienttest"
 	"github.com/pms-dapr/pms/apps/patient-service/internal/patientdb"
+	"github.com/pms-dapr/pms/platform/outbox"
 	"github.com/pms-dapr/pms/platform/pgdb"
 	"github.com/pms-dapr/pms/platform/pgtest"
 	patientv1 "github.com/pms-dapr/pms/proto/patient/v1"

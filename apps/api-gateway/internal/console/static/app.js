@@ -9,6 +9,9 @@ const main = document.getElementById("main");
 const can = {
   write: () => ["admin", "clinician"].includes(session.claims?.role),
   admin: () => session.claims?.role === "admin",
+  // Billing (docs/billing.md, "Roles"): everyone finds accounts and posts
+  // charges; billing staff and admins do the rest.
+  bill: () => ["admin", "billing"].includes(session.claims?.role),
 };
 
 // ---- DOM ----------------------------------------------------------------
@@ -161,43 +164,93 @@ const patientFields = [
 ];
 
 function patientForm(id, values, submitLabel, onSubmit) {
+  const fields = patientFields.map(([name, label, type, required]) =>
+    ({ name, label, type, required, options: type === "select" ? ["", "female", "male", "other", "unknown"] : undefined }));
+  return fieldForm(id, "f", fields, values, submitLabel, onSubmit);
+}
+
+// fieldForm is a form of fields ({name, label, type, required, options,
+// digits}) whose body goes to onSubmit; the API's answer, when onSubmit
+// returns it, puts each field error beside its field (a field of type
+// "money" is sent as <name>Minor, an integer of minor units).
+function fieldForm(id, prefix, fields, values, submitLabel, onSubmit) {
   const inputs = {};
   const errors = {};
   const children = [];
-  for (const [name, label, type, required] of patientFields) {
-    const input = type === "select"
-      ? el("select", { id: `f-${name}`, name }, ["", "female", "male", "other", "unknown"].map((g) => el("option", { value: g, selected: values[name] === g }, g || "—")))
-      : el("input", { id: `f-${name}`, name, type, value: values[name] || "", required });
-    inputs[name] = input;
-    errors[name] = el("span", { class: "field-error", id: `err-${name}` });
-    children.push(el("label", { for: `f-${name}` }, label), el("div", {}, input, errors[name]));
+  for (const f of fields) {
+    const fid = `${prefix}-${f.name}`;
+    const input = f.type === "select"
+      ? el("select", { id: fid, name: f.name }, f.options.map((o) => el("option", { value: o, selected: values[f.name] === o }, o || "—")))
+      : el("input", { id: fid, name: f.name, type: f.type === "money" ? "text" : f.type, inputmode: f.type === "money" ? "decimal" : undefined,
+        value: values[f.name] ?? "", required: f.required });
+    inputs[f.name] = input;
+    errors[f.name] = el("span", { class: "field-error", id: `err-${fid}` });
+    children.push(el("label", { for: fid }, f.label), el("div", {}, input, errors[f.name]));
   }
   const top = el("div");
+  const place = (field, message) => {
+    const name = field.endsWith("Minor") && errors[field.slice(0, -5)] ? field.slice(0, -5) : field;
+    if (!errors[name]) return false;
+    errors[name].textContent = message;
+    inputs[name].classList.add("invalid");
+    return true;
+  };
   // novalidate: the API checks every field and says what is wrong with each.
   const form = el("form", { class: "grid", id, novalidate: true }, ...children,
     el("div", { class: "actions" }, el("button", { type: "submit" }, submitLabel)));
   form.addEventListener("submit", async (e) => {
     e.preventDefault();
-    const body = {};
-    for (const [name] of patientFields) if (inputs[name].value !== "") body[name] = inputs[name].value;
     for (const name in errors) {
       errors[name].textContent = "";
       inputs[name].classList.remove("invalid");
     }
     top.replaceChildren();
+    const body = {};
+    let bad = false;
+    for (const f of fields) {
+      const v = inputs[f.name].value;
+      if (v === "") continue;
+      if (f.type === "money") {
+        const minor = toMinor(v, f.digits);
+        if (minor === null) bad = place(f.name, `must be an amount like ${formatMinor(1234, f.digits)}`) || true;
+        else body[`${f.name}Minor`] = minor;
+      } else if (f.type === "number") body[f.name] = /^-?\d+$/.test(v.trim()) ? Number(v) : v;
+      else body[f.name] = v;
+    }
+    if (bad) return;
     const res = await onSubmit(body);
     if (!res) return;
     // A 400 lists each bad field; show each message beside its field.
-    let unplaced = [];
-    for (const f of res.body?.errors || []) {
-      if (errors[f.field]) {
-        errors[f.field].textContent = f.message;
-        inputs[f.field].classList.add("invalid");
-      } else unplaced.push(`${f.field}: ${f.message}`);
-    }
+    const unplaced = (res.body?.errors || []).filter((f) => !place(f.field, f.message)).map((f) => `${f.field}: ${f.message}`);
     if (!res.body?.errors?.length || unplaced.length) top.replaceChildren(banner([problemText(res), ...unplaced].join(" ")));
   });
   return el("div", {}, top, form);
+}
+
+// ---- Money --------------------------------------------------------------
+// Amounts are integers of minor units; they are turned into text and back
+// with string operations only, never floating point.
+
+function formatMinor(minor, digits = 2, currency = "") {
+  const neg = minor < 0;
+  let s = String(Math.abs(minor));
+  if (digits > 0) {
+    s = s.padStart(digits + 1, "0");
+    s = `${s.slice(0, -digits)}.${s.slice(-digits)}`;
+  }
+  s = s.replace(/^(\d+)/, (d) => d.replace(/\B(?=(\d{3})+(?!\d))/g, ","));
+  return `${neg ? "-" : ""}${s}${currency ? ` ${currency}` : ""}`;
+}
+
+// toMinor reads "1,234.5" as 123450 (two digits), or null when the text is
+// not an amount with at most digits decimals.
+function toMinor(text, digits = 2) {
+  const t = text.trim().replace(/,/g, "");
+  const m = t.match(digits > 0 ? new RegExp(`^(-?)(\\d+)(?:\\.(\\d{0,${digits}}))?$`) : /^(-?)(\d+)$/);
+  if (!m) return null;
+  const minor = Number(m[2] + (m[3] || "").padEnd(digits, "0"));
+  if (!Number.isSafeInteger(minor)) return null;
+  return m[1] ? -minor : minor;
 }
 
 function newPatientView() {
@@ -218,7 +271,9 @@ async function patientView(id) {
   const p = res.body;
   const etag = res.headers.get("ETag");
   const rows = [["MRN", p.mrn], ["Email", p.email], ["Date of birth", p.dateOfBirth], ["Address", p.address], ["Phone", p.phone],
-    ["Gender", p.gender], ["Registered", p.registeredDate], ["Billing account", p.billingAccountId || "not opened yet"], ["Version", p.version]];
+    ["Gender", p.gender], ["Registered", p.registeredDate],
+    ["Billing account", p.billingAccountId ? el("a", { href: `#/billing/${p.billingAccountId}`, id: "billing-account" }, "Open the account") : "not opened yet"],
+    ["Version", p.version]];
   const status = el("div");
   const actions = el("div", { class: "toolbar" },
     can.write() && el("a", { class: "button", href: `#/patients/${id}/edit`, id: "edit" }, "Edit"),
@@ -298,6 +353,169 @@ async function usersView() {
   el("section", { class: "card" }, el("h2", {}, "New user"), create));
 }
 
+// ---- Billing ------------------------------------------------------------
+
+const statuses = ["ACTIVE", "ON_HOLD", "CLOSED"];
+
+async function accountsView(params) {
+  const status = params.get("status") || "";
+  const cursor = params.get("cursor") || "";
+  const query = new URLSearchParams({ limit: "20" });
+  if (status) query.set("status", status);
+  if (cursor) query.set("cursor", cursor);
+  const filter = el("select", { "aria-label": "Status", onchange: (e) => { location.hash = `#/billing?status=${e.target.value}`; } },
+    ["", ...statuses].map((s) => el("option", { value: s, selected: s === status }, s || "any status")));
+  const res = await api("GET", `/billing/accounts?${query}`);
+  if (res.status !== 200) return show(el("section", { class: "card" }, el("h2", {}, "Billing accounts"), banner(problemText(res))));
+  const rows = res.body.items.map((a) => el("tr", {},
+    el("td", {}, el("a", { href: `#/billing/${a.id}` }, a.id.slice(0, 8))), el("td", {}, a.status),
+    el("td", { class: "num" }, formatMinor(a.balanceMinor, a.minorUnitDigits, a.currency)), el("td", {}, a.entryCount),
+    el("td", {}, new Date(a.createdAt).toLocaleDateString())));
+  let next = null;
+  if (res.body.next) {
+    const c = new URL(res.body.next, location.origin).searchParams.get("cursor");
+    next = el("a", { class: "button secondary", href: `#/billing?status=${status}&cursor=${encodeURIComponent(c)}` }, "Next page");
+  }
+  show(el("section", { class: "card" }, el("h2", {}, "Billing accounts"), el("div", { class: "toolbar" }, filter),
+    rows.length ? el("table", { id: "accounts" }, el("thead", {}, el("tr", {}, ["Account", "Status", "Balance", "Entries", "Opened"].map((h) => el("th", {}, h)))), el("tbody", {}, rows))
+      : el("p", { class: "muted" }, "No accounts."),
+    el("div", { class: "toolbar" }, next)));
+}
+
+function entryDetail(e, digits) {
+  switch (e.kind) {
+    case "CHARGE": return `${e.code} ${e.description} (${e.quantity} × ${formatMinor(e.unitPriceMinor, digits)}, ${e.serviceDate})`;
+    case "PAYMENT": return `${e.method}${e.reference ? ` ${e.reference}` : ""}`;
+    case "ADJUSTMENT": return `${e.adjustmentType}: ${e.reason}`;
+    default: return `reverses #${e.reverses.slice(0, 8)}: ${e.reason}`;
+  }
+}
+
+function ledgerTable(id, entries, digits, withBalance = true) {
+  return el("table", { id }, el("thead", {}, el("tr", {}, ["#", "Posted", "Kind", "Detail", "Amount", withBalance && "Balance"].filter(Boolean).map((h) => el("th", {}, h)))),
+    el("tbody", {}, entries.map((e) => el("tr", { class: e.reversedBy ? "reversed" : undefined },
+      el("td", {}, e.sequence), el("td", {}, new Date(e.postedAt).toLocaleString()), el("td", {}, e.kind),
+      el("td", {}, entryDetail(e, digits), e.reversedBy ? " (reversed)" : ""),
+      el("td", { class: "num" }, formatMinor(e.amountMinor, digits)),
+      withBalance && el("td", { class: "num" }, formatMinor(e.balanceAfterMinor, digits))))));
+}
+
+async function accountView(id, params) {
+  const res = await api("GET", `/billing/accounts/${id}`);
+  if (res.status !== 200) return show(el("section", { class: "card" }, el("h2", {}, "Billing account"), banner(problemText(res))));
+  const a = res.body;
+  const etag = res.headers.get("ETag");
+  const digits = a.minorUnitDigits;
+  // The patient's name is read from patient-service: billing keeps none.
+  const who = await api("GET", `/patients/${a.patientId}`);
+  const name = who.status === 200 ? who.body.name : `patient ${a.patientId.slice(0, 8)}`;
+  const status = el("div", { id: "account-status" });
+  const change = (action) => async () => {
+    const r = await api("POST", `/billing/accounts/${id}/${action}`, undefined, { "If-Match": etag });
+    if (r.status === 200) return accountView(id, params);
+    status.replaceChildren(banner(r.status === 412 ? "The account changed since you opened it — reload." : problemText(r)));
+  };
+  const actions = can.bill() && a.status !== "CLOSED" && el("div", { class: "toolbar" },
+    a.status === "ACTIVE" && el("button", { type: "button", class: "secondary", id: "hold", onclick: change("hold") }, "Put on hold"),
+    a.status === "ON_HOLD" && el("button", { type: "button", class: "secondary", id: "release", onclick: change("release") }, "Release"),
+    el("button", { type: "button", class: "danger", id: "close", onclick: async () => {
+      if (confirm("Close this account for good? It will take no more charges.")) await change("close")();
+    } }, "Close account"));
+  const posting = (kind) => async (body) => {
+    const r = await api("POST", `/billing/accounts/${id}/${kind}`, body, { "Idempotency-Key": crypto.randomUUID() });
+    if (r.status === 201) {
+      await accountView(id, params);
+      return null;
+    }
+    return r;
+  };
+  const today = new Date().toISOString().slice(0, 10);
+  const forms = [];
+  if (a.status === "ACTIVE") {
+    forms.push(el("section", { class: "card" }, el("h3", {}, "Post a charge"), fieldForm("charge-form", "c", [
+      { name: "serviceDate", label: "Service date", type: "date", required: true },
+      { name: "code", label: "Code", type: "text", required: true },
+      { name: "description", label: "Description", type: "text", required: true },
+      { name: "quantity", label: "Quantity", type: "number", required: true },
+      { name: "unitPrice", label: `Unit price (${a.currency})`, type: "money", digits, required: true },
+    ], { serviceDate: today, quantity: "1" }, "Post charge", posting("charges"))));
+  }
+  if (can.bill()) {
+    forms.push(el("section", { class: "card" }, el("h3", {}, "Post a payment"), fieldForm("payment-form", "p", [
+      { name: "amount", label: `Amount (${a.currency})`, type: "money", digits, required: true },
+      { name: "method", label: "Method", type: "select", options: ["CARD", "CASH", "CHECK", "BANK_TRANSFER", "INSURANCE"] },
+      { name: "reference", label: "Reference", type: "text" },
+    ], {}, "Post payment", posting("payments"))));
+    forms.push(el("section", { class: "card" }, el("h3", {}, "Post an adjustment"), fieldForm("adjustment-form", "a", [
+      { name: "type", label: "Type", type: "select", options: ["WRITE_OFF", "REFUND", "CORRECTION"] },
+      { name: "amount", label: `Amount (${a.currency})`, type: "money", digits, required: true },
+      { name: "reason", label: "Reason", type: "text", required: true },
+    ], {}, "Post adjustment", posting("adjustments"))));
+  }
+  let ledger = null;
+  if (can.bill()) {
+    const cursor = params.get("cursor") || "";
+    const q = new URLSearchParams({ limit: "20" });
+    if (cursor) q.set("cursor", cursor);
+    const entries = await api("GET", `/billing/accounts/${id}/entries?${q}`);
+    let next = null;
+    if (entries.status === 200 && entries.body.next) {
+      const c = new URL(entries.body.next, location.origin).searchParams.get("cursor");
+      next = el("a", { class: "button secondary", id: "ledger-next", href: `#/billing/${id}?cursor=${encodeURIComponent(c)}` }, "Older entries");
+    }
+    const month = today.slice(0, 8) + "01";
+    const period = el("form", { class: "toolbar", id: "statement-form" },
+      el("label", { for: "s-from" }, "From"), el("input", { id: "s-from", type: "date", value: month }),
+      el("label", { for: "s-to" }, "to"), el("input", { id: "s-to", type: "date", value: today }),
+      el("button", { type: "submit", class: "secondary" }, "Statement"));
+    period.addEventListener("submit", (e) => {
+      e.preventDefault();
+      location.hash = `#/billing/${id}/statement?from=${period.querySelector("#s-from").value}&to=${period.querySelector("#s-to").value}`;
+    });
+    ledger = el("section", { class: "card" }, el("h3", {}, "Ledger"), period,
+      entries.status !== 200 ? banner(problemText(entries))
+        : entries.body.items.length ? ledgerTable("ledger", entries.body.items, digits) : el("p", { class: "muted" }, "No entries yet."),
+      el("div", { class: "toolbar" }, cursor && el("a", { class: "button secondary", href: `#/billing/${id}` }, "Newest entries"), next));
+  }
+  show(el("section", { class: "card" }, el("h2", {}, "Billing account"), status,
+    el("dl", { class: "record" },
+      el("dt", {}, "Patient"), el("dd", {}, el("a", { href: `#/patients/${a.patientId}`, id: "account-patient" }, name)),
+      el("dt", {}, "Status"), el("dd", { id: "account-state" }, a.status),
+      el("dt", {}, "Balance"), el("dd", { id: "balance" }, formatMinor(a.balanceMinor, digits, a.currency)),
+      el("dt", {}, "Entries"), el("dd", {}, a.entryCount),
+      el("dt", {}, "Opened"), el("dd", {}, new Date(a.createdAt).toLocaleDateString())),
+    actions), ...forms, ledger);
+}
+
+async function statementView(id, params) {
+  const from = params.get("from") || "", to = params.get("to") || "";
+  const res = await api("GET", `/billing/accounts/${id}/statement?${new URLSearchParams({ from, to })}`);
+  if (res.status !== 200) {
+    return show(el("section", { class: "card" }, el("h2", {}, "Statement"), banner([problemText(res), ...(res.body?.errors || []).map((f) => `${f.field}: ${f.message}`)].join(" ")),
+      el("p", {}, el("a", { href: `#/billing/${id}` }, "Back to the account"))));
+  }
+  const st = res.body, a = st.account, d = a.minorUnitDigits;
+  const who = await api("GET", `/patients/${a.patientId}`);
+  const money = (v) => formatMinor(v, d, a.currency);
+  show(el("section", { class: "card statement", id: "statement" },
+    el("div", { class: "toolbar no-print" }, el("a", { href: `#/billing/${id}` }, "Back to the account"),
+      el("button", { type: "button", id: "print", onclick: () => window.print() }, "Print")),
+    el("h2", {}, "Statement of account"),
+    el("dl", { class: "record" },
+      el("dt", {}, "Patient"), el("dd", { id: "statement-patient" }, who.status === 200 ? who.body.name : a.patientId),
+      who.status === 200 && [el("dt", {}, "Address"), el("dd", {}, who.body.address)],
+      el("dt", {}, "Account"), el("dd", {}, a.id),
+      el("dt", {}, "Period"), el("dd", {}, `${st.from} to ${st.to} (UTC)`),
+      el("dt", {}, "Opening balance"), el("dd", { id: "opening" }, money(st.openingBalanceMinor))),
+    st.entries.length ? ledgerTable("statement-entries", st.entries, d) : el("p", { class: "muted" }, "No entries in this period."),
+    el("dl", { class: "record totals-list" },
+      el("dt", {}, "Charges"), el("dd", {}, money(st.totalChargesMinor)),
+      el("dt", {}, "Payments"), el("dd", {}, money(st.totalPaymentsMinor)),
+      el("dt", {}, "Adjustments"), el("dd", {}, money(st.totalAdjustmentsMinor)),
+      el("dt", {}, "Closing balance"), el("dd", { id: "closing" }, el("strong", {}, money(st.closingBalanceMinor)))),
+    el("p", { class: "muted" }, `Produced ${new Date(st.generatedAt).toLocaleString()}.`)));
+}
+
 // barChart draws counts as an SVG bar chart.
 function barChart(title, id, points) {
   const ns = "http://www.w3.org/2000/svg";
@@ -333,7 +551,14 @@ async function analyticsView() {
     el("div", { class: "charts" },
       barChart("Registrations per day (last 14)", "chart-per-day", s.createdPerDay.slice(-14).map((d) => ({ label: d.date.slice(5), count: d.count }))),
       barChart("Registrations by age", "chart-age", s.createdByAgeBand.map((d) => ({ label: d.value || "n/a", count: d.count }))),
-      barChart("Registrations by gender", "chart-gender", s.createdByGender.map((d) => ({ label: d.value || "n/a", count: d.count }))))));
+      barChart("Registrations by gender", "chart-gender", s.createdByGender.map((d) => ({ label: d.value || "n/a", count: d.count })))),
+    el("h3", {}, "Billing"),
+    el("div", { class: "totals", id: "outstanding" }, s.billing.outstanding.length
+      ? s.billing.outstanding.map((o) => total(`outstanding (${o.accounts} accounts)`, formatMinor(o.minor, 2, o.currency)))
+      : el("p", { class: "muted" }, "Nothing billed yet.")),
+    el("div", { class: "charts" },
+      barChart("Charges per day (last 14)", "chart-charges", s.billing.perDay.slice(-14).map((d) => ({ label: `${d.date.slice(5)}${d.currency === "USD" ? "" : ` ${d.currency}`}`, count: d.charges }))),
+      barChart("Payments per day (last 14)", "chart-payments", s.billing.perDay.filter((d) => d.payments).slice(-14).map((d) => ({ label: `${d.date.slice(5)}${d.currency === "USD" ? "" : ` ${d.currency}`}`, count: d.payments }))))));
 }
 
 // ---- Routing ------------------------------------------------------------
@@ -342,7 +567,7 @@ function navigation(active) {
   const nav = document.getElementById("nav");
   nav.hidden = !session.token;
   for (const a of nav.querySelectorAll("a")) {
-    a.hidden = a.dataset.role === "admin" && !can.admin();
+    a.hidden = (a.dataset.role === "admin" && !can.admin()) || (a.dataset.role === "billing" && !can.bill());
     a.classList.toggle("active", a.dataset.nav === active);
   }
   document.getElementById("who").textContent = session.claims ? `${session.claims.email || session.claims.sub} (${session.claims.role})` : "";
@@ -359,6 +584,9 @@ async function route() {
   const params = new URLSearchParams(query);
   if (parts[0] === "users" && can.admin()) return usersView();
   if (parts[0] === "analytics" && can.admin()) return analyticsView();
+  if (parts[0] === "billing" && parts[1] && parts[2] === "statement" && can.bill()) return statementView(parts[1], params);
+  if (parts[0] === "billing" && parts[1]) return accountView(parts[1], params);
+  if (parts[0] === "billing" && can.bill()) return accountsView(params);
   if (parts[0] === "patients" && parts[1] === "new" && can.write()) return newPatientView();
   if (parts[0] === "patients" && parts[1] && parts[2] === "edit" && can.write()) return editPatientView(parts[1]);
   if (parts[0] === "patients" && parts[1] && parts[2] === "audit" && can.admin()) return auditView(parts[1]);

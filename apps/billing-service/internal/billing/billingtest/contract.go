@@ -293,20 +293,23 @@ func Contract(t *testing.T, newStore func(t *testing.T) billing.Store) {
 	t.Run("a patient's deletion closes the account once", func(t *testing.T) {
 		svc, _, acc := setup(t)
 		event := uuid.NewString()
-		closed, err := svc.PatientDeleted(ctx, event, acc.PatientID)
+		closed, duplicate, err := svc.PatientDeleted(ctx, event, acc.PatientID)
 		require.NoError(t, err)
 		assert.True(t, closed)
-		closed, err = svc.PatientDeleted(ctx, event, acc.PatientID)
+		assert.False(t, duplicate)
+		closed, duplicate, err = svc.PatientDeleted(ctx, event, acc.PatientID)
 		require.NoError(t, err)
 		assert.False(t, closed, "a redelivered event changes nothing")
-		closed, err = svc.PatientDeleted(ctx, uuid.NewString(), acc.PatientID)
+		assert.True(t, duplicate)
+		closed, duplicate, err = svc.PatientDeleted(ctx, uuid.NewString(), acc.PatientID)
 		require.NoError(t, err)
 		assert.False(t, closed, "an account closes once")
+		assert.False(t, duplicate)
 		got, err := svc.Get(ctx, Admin, acc.ID)
 		require.NoError(t, err)
 		assert.Equal(t, billing.StatusClosed, got.Status)
 		assert.Equal(t, int64(2), got.Version)
-		closed, err = svc.PatientDeleted(ctx, uuid.NewString(), uuid.NewString())
+		closed, _, err = svc.PatientDeleted(ctx, uuid.NewString(), uuid.NewString())
 		require.NoError(t, err)
 		assert.False(t, closed, "a patient without an account")
 	})
@@ -345,6 +348,15 @@ func Contract(t *testing.T, newStore func(t *testing.T) billing.Store) {
 		assert.Equal(t, first.ID, mine[0].ID)
 		_, _, err = svc.List(ctx, Clerk, "nope", "OPEN", 500, "!!")
 		assertFields(t, err, "patient_id", "status", "limit", "cursor")
+		trail, _, err := svc.Audit(ctx, Admin, ids[1], 0, "")
+		require.NoError(t, err)
+		var lists int
+		for _, e := range trail {
+			if e.Action == billing.ActionAccountList {
+				lists++
+			}
+		}
+		assert.Equal(t, 2, lists, "a list is in the trail of every account it showed (the first page and the held ones)")
 	})
 
 	t.Run("roles are enforced and every access is audited", func(t *testing.T) {

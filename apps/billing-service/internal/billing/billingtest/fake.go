@@ -260,7 +260,7 @@ func (s *Store) Audit(_ context.Context, accountID string, before int64, limit i
 	defer s.mu.Unlock()
 	var out []billing.AuditEntry
 	for i := len(s.audit) - 1; i >= 0 && len(out) < limit; i-- {
-		if e := s.audit[i]; e.AccountID == accountID && (before == 0 || e.ID < before) {
+		if e := s.audit[i]; slices.Contains(e.AccountIDs, accountID) && (before == 0 || e.ID < before) {
 			out = append(out, e)
 		}
 	}

@@ -64,12 +64,13 @@ CREATE TABLE billing_audit (
     user_id    text        NOT NULL,
     role       text        NOT NULL,
     action     text        NOT NULL,
-    account_id uuid,
+    -- The accounts read or changed: one, or every account a list showed.
+    account_ids uuid[]     NOT NULL,
     entry_id   uuid,
     request_id text        NOT NULL,
     outcome    text        NOT NULL
 );
-CREATE INDEX billing_audit_account_idx ON billing_audit (account_id, id DESC);
+CREATE INDEX billing_audit_account_idx ON billing_audit USING gin (account_ids);
 
 -- +goose StatementBegin
 CREATE FUNCTION billing_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
