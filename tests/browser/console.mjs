@@ -92,8 +92,8 @@ try {
   await page.fill("#f-dateOfBirth", "1984-03-09");
   await page.fill("#f-address", "12 Browser Lane, Springfield");
   await page.click("#patient-form button[type=submit]");
-  await page.waitForSelector("#err-email:not(:empty)");
-  check((await page.textContent("#err-email")).length > 0, "the API's field error is shown next to the email field");
+  await page.waitForSelector("#err-f-email:not(:empty)");
+  check((await page.textContent("#err-f-email")).length > 0, "the API's field error is shown next to the email field");
   await shot(page, "register-field-error");
   await page.fill("#f-email", `console.${stamp}@example.com`);
   await page.click("#patient-form button[type=submit]");
@@ -272,6 +272,19 @@ try {
   await page.waitForURL((u) => u.hash === "#/patients");
   const gone = await api("GET", `/patients/${id}`, admin.body.accessToken);
   check(gone.status === 410, `the admin deletes the record (then ${gone.status})`);
+
+  // The analytics page counts the clerk's charge and payment (events reach
+  // analytics a moment after the postings).
+  let billed = false;
+  for (let i = 0; i < 40 && !billed; i++) {
+    await page.goto(`${gateway}/#/analytics`);
+    await page.waitForSelector("#analytics");
+    billed = await page.locator("#chart-charges rect.bar").count() >= 1 && await page.locator("#chart-payments rect.bar").count() >= 1
+      && await page.locator("#outstanding .total").count() >= 1;
+    if (!billed) await page.waitForTimeout(500);
+  }
+  check(billed, "analytics draws charges and payments per day and the outstanding total");
+  await shot(page, "billing-analytics");
 
   check(failures.length === 0, `no script errors (${failures.join("; ")})`);
 } catch (e) {

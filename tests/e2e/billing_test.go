@@ -389,8 +389,8 @@ func TestLedgerRowsCannotBeChangedByTheRuntimeRole(t *testing.T) {
 	for _, sql := range []string{
 		"UPDATE ledger_entries SET amount_minor = 1 WHERE account_id = $1",
 		"DELETE FROM ledger_entries WHERE account_id = $1",
-		"UPDATE billing_audit SET outcome = 'success' WHERE account_id = $1",
-		"DELETE FROM billing_audit WHERE account_id = $1",
+		"UPDATE billing_audit SET outcome = 'success' WHERE $1 = ANY(account_ids)",
+		"DELETE FROM billing_audit WHERE $1 = ANY(account_ids)",
 	} {
 		_, err := conn.Exec(ctx, sql, acct.ID)
 		assert.ErrorContains(t, err, "permission denied", sql)

@@ -242,6 +242,16 @@ function formatMinor(minor, digits = 2, currency = "") {
   return `${neg ? "-" : ""}${s}${currency ? ` ${currency}` : ""}`;
 }
 
+// currencyDigits is the number of digits of a currency's minor unit, from
+// the browser's ISO 4217 table (accounts carry it as minorUnitDigits).
+function currencyDigits(code) {
+  try {
+    return new Intl.NumberFormat("en", { style: "currency", currency: code }).resolvedOptions().maximumFractionDigits;
+  } catch {
+    return 2;
+  }
+}
+
 // toMinor reads "1,234.5" as 123450 (two digits), or null when the text is
 // not an amount with at most digits decimals.
 function toMinor(text, digits = 2) {
@@ -554,7 +564,7 @@ async function analyticsView() {
       barChart("Registrations by gender", "chart-gender", s.createdByGender.map((d) => ({ label: d.value || "n/a", count: d.count })))),
     el("h3", {}, "Billing"),
     el("div", { class: "totals", id: "outstanding" }, s.billing.outstanding.length
-      ? s.billing.outstanding.map((o) => total(`outstanding (${o.accounts} accounts)`, formatMinor(o.minor, 2, o.currency)))
+      ? s.billing.outstanding.map((o) => total(`outstanding (${o.accounts} accounts)`, formatMinor(o.minor, currencyDigits(o.currency), o.currency)))
       : el("p", { class: "muted" }, "Nothing billed yet.")),
     el("div", { class: "charts" },
       barChart("Charges per day (last 14)", "chart-charges", s.billing.perDay.slice(-14).map((d) => ({ label: `${d.date.slice(5)}${d.currency === "USD" ? "" : ` ${d.currency}`}`, count: d.charges }))),
