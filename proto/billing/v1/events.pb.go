@@ -30,7 +30,6 @@ type BillingEventType int32
 
 const (
 	BillingEventType_BILLING_EVENT_TYPE_UNSPECIFIED BillingEventType = 0
-	BillingEventType_ACCOUNT_OPENED                 BillingEventType = 1
 	BillingEventType_ENTRY_POSTED                   BillingEventType = 2
 	BillingEventType_ACCOUNT_STATUS_CHANGED         BillingEventType = 3
 )
@@ -39,13 +38,11 @@ const (
 var (
 	BillingEventType_name = map[int32]string{
 		0: "BILLING_EVENT_TYPE_UNSPECIFIED",
-		1: "ACCOUNT_OPENED",
 		2: "ENTRY_POSTED",
 		3: "ACCOUNT_STATUS_CHANGED",
 	}
 	BillingEventType_value = map[string]int32{
 		"BILLING_EVENT_TYPE_UNSPECIFIED": 0,
-		"ACCOUNT_OPENED":                 1,
 		"ENTRY_POSTED":                   2,
 		"ACCOUNT_STATUS_CHANGED":         3,
 	}
@@ -294,12 +291,11 @@ const file_billing_v1_events_proto_rawDesc = "" +
 	"\x06status\x18\x06 \x01(\x0e2\x1d.pms.billing.v1.AccountStatusR\x06status\x121\n" +
 	"\x05entry\x18\a \x01(\v2\x1b.pms.billing.v1.PostedEntryR\x05entry\x12#\n" +
 	"\rbalance_minor\x18\b \x01(\x03R\fbalanceMinor\x12\x1a\n" +
-	"\bcurrency\x18\t \x01(\tR\bcurrency*x\n" +
+	"\bcurrency\x18\t \x01(\tR\bcurrency*z\n" +
 	"\x10BillingEventType\x12\"\n" +
-	"\x1eBILLING_EVENT_TYPE_UNSPECIFIED\x10\x00\x12\x12\n" +
-	"\x0eACCOUNT_OPENED\x10\x01\x12\x10\n" +
+	"\x1eBILLING_EVENT_TYPE_UNSPECIFIED\x10\x00\x12\x10\n" +
 	"\fENTRY_POSTED\x10\x02\x12\x1a\n" +
-	"\x16ACCOUNT_STATUS_CHANGED\x10\x03B4Z2github.com/pms-dapr/pms/proto/billing/v1;billingv1b\x06proto3"
+	"\x16ACCOUNT_STATUS_CHANGED\x10\x03\"\x04\b\x01\x10\x01*\x0eACCOUNT_OPENEDB4Z2github.com/pms-dapr/pms/proto/billing/v1;billingv1b\x06proto3"
 
 var (
 	file_billing_v1_events_proto_rawDescOnce sync.Once

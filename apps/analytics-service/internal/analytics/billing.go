@@ -13,7 +13,7 @@ var ErrMalformedBilling = fmt.Errorf("%w (billing)", ErrMalformed)
 // account, the posting's kind and amount, and the balance after it.
 type BillingEvent struct {
 	ID             string
-	Type           string // ACCOUNT_OPENED, ENTRY_POSTED, ACCOUNT_STATUS_CHANGED
+	Type           string // ENTRY_POSTED, ACCOUNT_STATUS_CHANGED
 	AccountID      string
 	OccurredAt     time.Time
 	AccountVersion int64
@@ -47,7 +47,7 @@ type BillingSummary struct {
 	Outstanding []Outstanding // by currency
 }
 
-var billingTypes = map[string]bool{"ACCOUNT_OPENED": true, "ENTRY_POSTED": true, "ACCOUNT_STATUS_CHANGED": true}
+var billingTypes = map[string]bool{"ENTRY_POSTED": true, "ACCOUNT_STATUS_CHANGED": true}
 var entryKinds = map[string]bool{"CHARGE": true, "PAYMENT": true, "ADJUSTMENT": true, "REVERSAL": true}
 
 // RecordBilling validates and stores ev; a repeated event id is ignored.

@@ -86,50 +86,40 @@ type handler struct {
 	log *slog.Logger
 }
 
-// event records one delivered event. A malformed event is dropped (retry
-// false), which the sidecar turns into a publish to the dead-letter topic,
-// so it never blocks its partition; a storage failure asks for redelivery
-// (retry true), which the resiliency policy repeats until it succeeds.
-func (h *handler) event(ctx context.Context, e *common.TopicEvent) (retry bool, err error) {
+// event records one delivered patient event.
+func (h *handler) event(ctx context.Context, e *common.TopicEvent) (bool, error) {
 	ev, err := decodeEvent(e.RawData)
-	if err == nil {
-		var isNew bool
-		isNew, err = h.rec.Record(ctx, ev)
-		if err == nil && !isNew {
-			h.log.InfoContext(ctx, "duplicate event ignored", "event_id", ev.ID)
-		}
-	}
-	switch {
-	case err == nil:
-		return false, nil
-	case errors.Is(err, analytics.ErrMalformed):
-		h.log.WarnContext(ctx, "malformed event dropped to the dead-letter topic", "cloudevent_id", e.ID, "err", err)
-		return false, err
-	default:
-		h.log.ErrorContext(ctx, "event not recorded; asking for redelivery", "event_id", ev.ID, "err", err)
-		return true, err
-	}
+	return h.handle(ctx, "patient", e.ID, ev.ID, err, func() (bool, error) { return h.rec.Record(ctx, ev) })
 }
 
-// billingEvent records one billing event, with the same drop and retry
-// rules as event.
-func (h *handler) billingEvent(ctx context.Context, e *common.TopicEvent) (retry bool, err error) {
+// billingEvent records one delivered billing event.
+func (h *handler) billingEvent(ctx context.Context, e *common.TopicEvent) (bool, error) {
 	ev, err := decodeBillingEvent(e.RawData)
+	return h.handle(ctx, "billing", e.ID, ev.ID, err, func() (bool, error) { return h.rec.RecordBilling(ctx, ev) })
+}
+
+// handle records a decoded event (decodeErr: it could not be decoded). A
+// malformed event is dropped (retry false), which the sidecar turns into a
+// publish to the dead-letter topic, so it never blocks its partition; a
+// storage failure asks for redelivery (retry true), which the resiliency
+// policy repeats until it succeeds.
+func (h *handler) handle(ctx context.Context, topic, cloudEventID, eventID string, decodeErr error, record func() (bool, error)) (retry bool, err error) {
+	err = decodeErr
 	if err == nil {
 		var isNew bool
-		isNew, err = h.rec.RecordBilling(ctx, ev)
+		isNew, err = record()
 		if err == nil && !isNew {
-			h.log.InfoContext(ctx, "duplicate event ignored", "event_id", ev.ID)
+			h.log.InfoContext(ctx, "duplicate event ignored", "event_id", eventID)
 		}
 	}
 	switch {
 	case err == nil:
 		return false, nil
 	case errors.Is(err, analytics.ErrMalformed):
-		h.log.WarnContext(ctx, "malformed billing event dropped to the dead-letter topic", "cloudevent_id", e.ID, "err", err)
+		h.log.WarnContext(ctx, "malformed "+topic+" event dropped to the dead-letter topic", "cloudevent_id", cloudEventID, "err", err)
 		return false, err
 	default:
-		h.log.ErrorContext(ctx, "billing event not recorded; asking for redelivery", "event_id", ev.ID, "err", err)
+		h.log.ErrorContext(ctx, topic+" event not recorded; asking for redelivery", "event_id", eventID, "err", err)
 		return true, err
 	}
 }

@@ -166,17 +166,22 @@ func writeAccount(w http.ResponseWriter, status int, a *billingv1.BillingAccount
 // ETag is the entity tag of version v of an account.
 func ETag(v int64) string { return `"` + strconv.FormatInt(v, 10) + `"` }
 
-func (h *Handler) entries(w http.ResponseWriter, r *http.Request) {
-	id, ok := accountID(w, r, "id")
-	if !ok {
-		return
+// accountPage reads an account's {id} and the page's limit and cursor.
+func accountPage(w http.ResponseWriter, r *http.Request) (id string, limit int32, cursor string, ok bool) {
+	if id, ok = accountID(w, r, "id"); !ok {
+		return "", 0, "", false
 	}
 	q, limit, ok := pageParams(w, r)
+	return id, limit, q.Get("cursor"), ok
+}
+
+func (h *Handler) entries(w http.ResponseWriter, r *http.Request) {
+	id, limit, cursor, ok := accountPage(w, r)
 	if !ok {
 		return
 	}
 	resp, err := h.Client.ListEntries(Outgoing(r, h.AppID, h.DaprAPIToken), &billingv1.ListEntriesRequest{
-		AccountId: id, Limit: limit, Cursor: q.Get("cursor")})
+		AccountId: id, Limit: limit, Cursor: cursor})
 	if err != nil {
 		h.fail(w, r, err)
 		return
@@ -331,16 +336,12 @@ func (h *Handler) statement(w http.ResponseWriter, r *http.Request) {
 }
 
 func (h *Handler) audit(w http.ResponseWriter, r *http.Request) {
-	id, ok := accountID(w, r, "id")
-	if !ok {
-		return
-	}
-	q, limit, ok := pageParams(w, r)
+	id, limit, cursor, ok := accountPage(w, r)
 	if !ok {
 		return
 	}
 	resp, err := h.Client.ListAudit(Outgoing(r, h.AppID, h.DaprAPIToken), &billingv1.ListAuditRequest{
-		AccountId: id, Limit: limit, Cursor: q.Get("cursor")})
+		AccountId: id, Limit: limit, Cursor: cursor})
 	if err != nil {
 		h.fail(w, r, err)
 		return

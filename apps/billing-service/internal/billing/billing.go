@@ -136,12 +136,14 @@ type EventType string
 
 // Event types (proto/billing/v1/events.proto).
 const (
-	EventAccountOpened EventType = "ACCOUNT_OPENED"
 	EventEntryPosted   EventType = "ENTRY_POSTED"
 	EventStatusChanged EventType = "ACCOUNT_STATUS_CHANGED"
 )
 
 // Event is one change to an account, published through the outbox.
+// Opening an account is none: a registration already publishes the
+// patient's event, and an account with nothing posted adds nothing to
+// count.
 type Event struct {
 	ID         string
 	Type       EventType
@@ -151,8 +153,8 @@ type Event struct {
 }
 
 // Change is what a decision made under the account's lock writes: the
-// account as it becomes, the entry it appends (if any), its event and its
-// audit entry, all in one transaction.
+// account as it becomes, the entry it appends (if any), its event (if any:
+// a zero Event is none) and its audit entry, all in one transaction.
 type Change struct {
 	Account Account
 	Entry   *Entry

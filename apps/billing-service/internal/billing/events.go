@@ -50,47 +50,52 @@ func Encode(ev Event) (outbox.Message, error) {
 
 // ProtoStatus is s in the contract's enum.
 func ProtoStatus(s Status) billingv1.AccountStatus {
-	return billingv1.AccountStatus(billingv1.AccountStatus_value["ACCOUNT_STATUS_"+string(s)])
+	return toEnum[billingv1.AccountStatus](billingv1.AccountStatus_value, "ACCOUNT_STATUS_", string(s))
 }
 
 // StatusOf is the domain status of a contract enum value ("" for
 // unspecified).
-func StatusOf(s billingv1.AccountStatus) Status {
-	if s == billingv1.AccountStatus_ACCOUNT_STATUS_UNSPECIFIED {
-		return ""
-	}
-	return Status(trimPrefix(s.String(), "ACCOUNT_STATUS_"))
-}
+func StatusOf(s billingv1.AccountStatus) Status { return Status(fromEnum(s, "ACCOUNT_STATUS_")) }
 
 // ProtoKind is k in the contract's enum.
 func ProtoKind(k Kind) billingv1.EntryKind {
-	return billingv1.EntryKind(billingv1.EntryKind_value["ENTRY_KIND_"+string(k)])
+	return toEnum[billingv1.EntryKind](billingv1.EntryKind_value, "ENTRY_KIND_", string(k))
 }
 
 // ProtoAdjustment is t in the contract's enum.
 func ProtoAdjustment(t AdjustmentType) billingv1.AdjustmentType {
-	return billingv1.AdjustmentType(billingv1.AdjustmentType_value["ADJUSTMENT_TYPE_"+string(t)])
+	return toEnum[billingv1.AdjustmentType](billingv1.AdjustmentType_value, "ADJUSTMENT_TYPE_", string(t))
 }
 
 // AdjustmentOf is the domain type of a contract enum value.
 func AdjustmentOf(t billingv1.AdjustmentType) AdjustmentType {
-	if t == billingv1.AdjustmentType_ADJUSTMENT_TYPE_UNSPECIFIED {
-		return ""
-	}
-	return AdjustmentType(trimPrefix(t.String(), "ADJUSTMENT_TYPE_"))
+	return AdjustmentType(fromEnum(t, "ADJUSTMENT_TYPE_"))
 }
 
 // ProtoMethod is m in the contract's enum.
 func ProtoMethod(m Method) billingv1.PaymentMethod {
-	return billingv1.PaymentMethod(billingv1.PaymentMethod_value["PAYMENT_METHOD_"+string(m)])
+	return toEnum[billingv1.PaymentMethod](billingv1.PaymentMethod_value, "PAYMENT_METHOD_", string(m))
 }
 
 // MethodOf is the domain method of a contract enum value.
-func MethodOf(m billingv1.PaymentMethod) Method {
-	if m == billingv1.PaymentMethod_PAYMENT_METHOD_UNSPECIFIED {
+func MethodOf(m billingv1.PaymentMethod) Method { return Method(fromEnum(m, "PAYMENT_METHOD_")) }
+
+// toEnum is the contract enum value named prefix+name (0, unspecified,
+// when there is none).
+func toEnum[E ~int32](values map[string]int32, prefix, name string) E {
+	return E(values[prefix+name])
+}
+
+// fromEnum is the name of a contract enum value without its prefix ("" for
+// the unspecified value, 0).
+func fromEnum[E interface {
+	~int32
+	String() string
+}](v E, prefix string) string {
+	if v == 0 {
 		return ""
 	}
-	return Method(trimPrefix(m.String(), "PAYMENT_METHOD_"))
+	return trimPrefix(v.String(), prefix)
 }
 
 func trimPrefix(s, prefix string) string {

@@ -92,8 +92,7 @@ func (s *Service) Open(ctx context.Context, patientID string) (Account, bool, er
 	a := Account{ID: uuid.NewString(), PatientID: patientID, Status: StatusActive, Currency: s.defaultCurrency,
 		Version: 1, CreatedAt: now, UpdatedAt: now}
 	opener := Actor{UserID: "service:patient-service", Role: "service", RequestID: requestid.From(ctx)}
-	c := Change{Account: a, Event: Event{ID: uuid.NewString(), Type: EventAccountOpened, Account: a, OccurredAt: now},
-		Audit: opener.entry(ActionAccountOpen, now, "", a.ID)}
+	c := Change{Account: a, Audit: opener.entry(ActionAccountOpen, now, "", a.ID)}
 	stored, created, err := s.store.Open(ctx, c)
 	if err != nil {
 		return Account{}, false, fmt.Errorf("billing.open: %w", err)
@@ -212,40 +211,52 @@ func (s *Service) Get(ctx context.Context, a Actor, id string) (acc Account, err
 // Entries returns a page of the account's ledger, newest first.
 func (s *Service) Entries(ctx context.Context, a Actor, id string, limit int, cursor string) (entries []Entry, next string, err error) {
 	err = s.audited(ctx, a, ActionEntriesRead, id, false, func() (string, []string, error) {
-		inv := validation.New("entries query")
-		if !validUUID(id) {
-			inv.Add("account_id", "must be a UUID")
-		}
-		limit := pageLimit(inv, limit)
-		var before int64
-		if cursor != "" {
-			n, err := strconv.ParseInt(decodeCursor(cursor), 10, 64)
-			if err != nil || n < 1 {
-				inv.Add("cursor", "must be a cursor this API returned")
-			}
-			before = n
-		}
-		if err := inv.Err(); err != nil {
-			return "", nil, err
-		}
-		if _, err := s.store.Get(ctx, id); err != nil {
-			return "", nil, err
-		}
-		list, err := s.store.Entries(ctx, id, before, limit+1)
-		if err != nil {
-			return "", nil, err
-		}
-		if len(list) > limit {
-			list = list[:limit]
-			next = encodeCursor(strconv.FormatInt(list[limit-1].Sequence, 10))
-		}
-		entries = list
-		return "", nil, nil
+		var err error
+		entries, next, err = newestFirst(ctx, s, "entries query", id, limit, cursor,
+			func(before int64, n int) ([]Entry, error) { return s.store.Entries(ctx, id, before, n) },
+			func(e Entry) int64 { return e.Sequence })
+		return "", nil, err
 	})
 	if err != nil {
 		return nil, "", fmt.Errorf("billing.entries: %w", err)
 	}
 	return entries, next, nil
+}
+
+// newestFirst reads one page of an account's items (entries, audit
+// entries) keyed by a number that grows with each: it checks the query and
+// that the account exists, and returns the page and the next one's cursor
+// (empty on the last page).
+func newestFirst[T any](ctx context.Context, s *Service, what, accountID string, limit int, cursor string,
+	fetch func(before int64, n int) ([]T, error), key func(T) int64) ([]T, string, error) {
+	inv := validation.New(what)
+	if !validUUID(accountID) {
+		inv.Add("account_id", "must be a UUID")
+	}
+	limit = pageLimit(inv, limit)
+	var before int64
+	if cursor != "" {
+		n, err := strconv.ParseInt(decodeCursor(cursor), 10, 64)
+		if err != nil || n < 1 {
+			inv.Add("cursor", "must be a cursor this API returned")
+		}
+		before = n
+	}
+	if err := inv.Err(); err != nil {
+		return nil, "", err
+	}
+	if _, err := s.store.Get(ctx, accountID); err != nil {
+		return nil, "", err
+	}
+	list, err := fetch(before, limit+1)
+	if err != nil {
+		return nil, "", err
+	}
+	if len(list) <= limit {
+		return list, "", nil
+	}
+	list = list[:limit]
+	return list, encodeCursor(strconv.FormatInt(key(list[limit-1]), 10)), nil
 }
 
 // Entry returns one entry of the account.
@@ -613,35 +624,11 @@ func (s *Service) Statement(ctx context.Context, a Actor, accountID, from, to st
 // Audit returns a page of the account's audit trail, newest first.
 func (s *Service) Audit(ctx context.Context, a Actor, accountID string, limit int, cursor string) (entries []AuditEntry, next string, err error) {
 	err = s.audited(ctx, a, ActionAuditRead, accountID, false, func() (string, []string, error) {
-		inv := validation.New("audit query")
-		if !validUUID(accountID) {
-			inv.Add("account_id", "must be a UUID")
-		}
-		limit := pageLimit(inv, limit)
-		var before int64
-		if cursor != "" {
-			n, err := strconv.ParseInt(decodeCursor(cursor), 10, 64)
-			if err != nil || n < 1 {
-				inv.Add("cursor", "must be a cursor this API returned")
-			}
-			before = n
-		}
-		if err := inv.Err(); err != nil {
-			return "", nil, err
-		}
-		if _, err := s.store.Get(ctx, accountID); err != nil {
-			return "", nil, err
-		}
-		list, err := s.store.Audit(ctx, accountID, before, limit+1)
-		if err != nil {
-			return "", nil, err
-		}
-		if len(list) > limit {
-			list = list[:limit]
-			next = encodeCursor(strconv.FormatInt(list[limit-1].ID, 10))
-		}
-		entries = list
-		return "", nil, nil
+		var err error
+		entries, next, err = newestFirst(ctx, s, "audit query", accountID, limit, cursor,
+			func(before int64, n int) ([]AuditEntry, error) { return s.store.Audit(ctx, accountID, before, n) },
+			func(e AuditEntry) int64 { return e.ID })
+		return "", nil, err
 	})
 	if err != nil {
 		return nil, "", fmt.Errorf("billing.audit: %w", err)

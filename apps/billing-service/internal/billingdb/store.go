@@ -227,12 +227,14 @@ func writeChange(ctx context.Context, tx pgx.Tx, c billing.Change) error {
 			return err
 		}
 	}
-	m, err := billing.Encode(c.Event)
-	if err != nil {
-		return err
-	}
-	if err := outbox.Add(ctx, tx, m); err != nil {
-		return err
+	if c.Event.ID != "" {
+		m, err := billing.Encode(c.Event)
+		if err != nil {
+			return err
+		}
+		if err := outbox.Add(ctx, tx, m); err != nil {
+			return err
+		}
 	}
 	return insertAudit(ctx, tx, c.Audit)
 }

@@ -175,15 +175,19 @@ func (s *Store) write(c billing.Change) error {
 			}
 		}
 	}
-	m, err := billing.Encode(c.Event)
-	if err != nil {
-		return err
+	var events []outbox.Message
+	if c.Event.ID != "" {
+		m, err := billing.Encode(c.Event)
+		if err != nil {
+			return err
+		}
+		events = append(events, m)
 	}
 	s.accounts[c.Account.ID] = c.Account
 	if c.Entry != nil {
 		s.entries[c.Account.ID] = append(s.entries[c.Account.ID], *c.Entry)
 	}
-	s.Events = append(s.Events, m)
+	s.Events = append(s.Events, events...)
 	s.appendAudit(c.Audit)
 	return nil
 }
