@@ -47,13 +47,16 @@ func (s *Store) Open(ctx context.Context, c billing.Change) (billing.Account, bo
 			return err
 		}
 		created = true
-		return writeChange(ctx, tx, c)
+		return insertAudit(ctx, tx, c.Audit) // an opening is no event
 	})
 	if err != nil {
 		return billing.Account{}, false, pgdb.Errorf("billingdb.open: %w", err)
 	}
+	if created {
+		return c.Account, true, nil
+	}
 	a, err := s.GetByPatient(ctx, c.Account.PatientID)
-	return a, created, err
+	return a, false, err
 }
 
 // GetByPatient returns the account of patientID or billing.ErrNotFound.
