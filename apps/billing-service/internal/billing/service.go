@@ -532,7 +532,8 @@ func (s *Service) decideStatus(a Actor, action string, acc Account, act StatusAc
 
 // PatientDeleted closes the patient's account, once per event: a
 // redelivered event, or one for a patient whose account is already closed,
-// changes nothing. It reports whether it closed an account and whether the
+// changes nothing. A patient without an account yet gets a closed one if
+// it is opened later (patient-service's reconciler may still open it). It reports whether it closed an account and whether the
 // event had been handled before.
 func (s *Service) PatientDeleted(ctx context.Context, eventID, patientID string) (closed, duplicate bool, err error) {
 	if !validUUID(eventID) || !validUUID(patientID) {

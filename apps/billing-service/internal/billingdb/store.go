@@ -32,18 +32,26 @@ func New(pool *pgxpool.Pool) *Store { return &Store{pool: pool} }
 
 const accountColumns = `id, patient_id, status, currency, balance_minor, entry_count, version, created_at, updated_at`
 
+// insertAccount opens the account, CLOSED if its patient's deletion came
+// first, unless the patient has one.
 const insertAccount = `INSERT INTO billing_accounts (` + accountColumns + `)
-	VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
-	ON CONFLICT (patient_id) DO NOTHING`
+	SELECT $1, $2, CASE WHEN EXISTS (SELECT 1 FROM deleted_patients WHERE patient_id = $2) THEN 'CLOSED' ELSE $3 END,
+		$4, $5, $6, $7, $8, $9
+	ON CONFLICT (patient_id) DO NOTHING
+	RETURNING status`
 
 // Open inserts c.Account with its event and audit entry, or returns the
 // patient's existing account.
 func (s *Store) Open(ctx context.Context, c billing.Change) (billing.Account, bool, error) {
 	created := false
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		a := c.Account
-		tag, err := tx.Exec(ctx, insertAccount, a.ID, a.PatientID, a.Status, a.Currency, a.Balance, a.EntryCount, a.Version, a.CreatedAt, a.UpdatedAt)
-		if err != nil || tag.RowsAffected() == 0 {
+		a := &c.Account
+		err := tx.QueryRow(ctx, insertAccount, a.ID, a.PatientID, a.Status, a.Currency, a.Balance, a.EntryCount, a.Version,
+			a.CreatedAt, a.UpdatedAt).Scan(&a.Status)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return nil // the patient has an account
+		}
+		if err != nil {
 			return err
 		}
 		created = true
@@ -189,7 +197,9 @@ func (s *Store) CloseForPatient(ctx context.Context, eventID, patientID string, 
 		handled = true
 		acc, err := lockAccount(ctx, tx, "patient_id = $1", patientID)
 		if errors.Is(err, billing.ErrNotFound) {
-			return nil // no account was ever opened: nothing to close
+			// No account yet: if one is opened later, it opens closed.
+			_, err = tx.Exec(ctx, `INSERT INTO deleted_patients (patient_id, event_id) VALUES ($1, $2) ON CONFLICT DO NOTHING`, patientID, eventID)
+			return err
 		}
 		if err != nil {
 			return err

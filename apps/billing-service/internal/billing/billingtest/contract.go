@@ -309,9 +309,14 @@ func Contract(t *testing.T, newStore func(t *testing.T) billing.Store) {
 		require.NoError(t, err)
 		assert.Equal(t, billing.StatusClosed, got.Status)
 		assert.Equal(t, int64(2), got.Version)
-		closed, _, err = svc.PatientDeleted(ctx, uuid.NewString(), uuid.NewString())
+		late := uuid.NewString()
+		closed, _, err = svc.PatientDeleted(ctx, uuid.NewString(), late)
 		require.NoError(t, err)
 		assert.False(t, closed, "a patient without an account")
+		opened, created, err := svc.Open(ctx, late)
+		require.NoError(t, err)
+		assert.True(t, created)
+		assert.Equal(t, billing.StatusClosed, opened.Status, "an account opened after its patient's deletion opens closed")
 	})
 
 	t.Run("accounts are listed newest first, by patient and status", func(t *testing.T) {

@@ -22,6 +22,7 @@ type Store struct {
 	entries   map[string][]billing.Entry // by account, oldest first
 	audit     []billing.AuditEntry
 	processed map[string]bool
+	deleted   map[string]bool // patients deleted before their account opened
 	// Events is every event written, in commit order, encoded as the
 	// outbox would carry it.
 	Events []outbox.Message
@@ -29,7 +30,8 @@ type Store struct {
 
 // NewStore returns an empty Store.
 func NewStore() *Store {
-	return &Store{accounts: map[string]billing.Account{}, entries: map[string][]billing.Entry{}, processed: map[string]bool{}}
+	return &Store{accounts: map[string]billing.Account{}, entries: map[string][]billing.Entry{}, processed: map[string]bool{},
+		deleted: map[string]bool{}}
 }
 
 var _ billing.Store = (*Store)(nil)
@@ -42,6 +44,9 @@ func (s *Store) Open(_ context.Context, c billing.Change) (billing.Account, bool
 		if a.PatientID == c.Account.PatientID {
 			return a, false, nil
 		}
+	}
+	if s.deleted[c.Account.PatientID] {
+		c.Account.Status = billing.StatusClosed
 	}
 	if err := s.write(c); err != nil {
 		return billing.Account{}, false, err
@@ -147,10 +152,12 @@ func (s *Store) CloseForPatient(_ context.Context, eventID, patientID string, de
 	if s.processed[eventID] {
 		return false, nil
 	}
+	found := false
 	for _, a := range s.accounts {
 		if a.PatientID != patientID {
 			continue
 		}
+		found = true
 		c, err := decide(a, nil)
 		if err != nil {
 			return false, err
@@ -160,6 +167,9 @@ func (s *Store) CloseForPatient(_ context.Context, eventID, patientID string, de
 				return false, err
 			}
 		}
+	}
+	if !found {
+		s.deleted[patientID] = true
 	}
 	s.processed[eventID] = true
 	return true, nil

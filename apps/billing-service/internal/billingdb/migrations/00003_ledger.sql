@@ -94,6 +94,14 @@ CREATE TABLE processed_events (
     processed_at timestamptz NOT NULL DEFAULT now()
 );
 
+-- Patients deleted before their account was opened (patient-service's
+-- reconciler may still open it): such an account opens CLOSED.
+CREATE TABLE deleted_patients (
+    patient_id uuid PRIMARY KEY,
+    event_id   uuid        NOT NULL,
+    deleted_at timestamptz NOT NULL DEFAULT now()
+);
+
 -- Transactional outbox (platform/outbox): a change and its event commit
 -- together; a committed insert wakes the relay.
 CREATE TABLE outbox (
@@ -123,15 +131,16 @@ CREATE TRIGGER outbox_wake AFTER INSERT ON outbox
 -- written once. It cannot change or delete a ledger entry or an audit
 -- entry, and, not owning the tables, cannot drop their triggers.
 GRANT UPDATE ON billing_accounts TO billing_runtime;
-GRANT SELECT, INSERT ON ledger_entries, billing_audit, processed_events TO billing_runtime;
+GRANT SELECT, INSERT ON ledger_entries, billing_audit, processed_events, deleted_patients TO billing_runtime;
 GRANT SELECT, INSERT, UPDATE, DELETE ON outbox TO billing_runtime;
 GRANT USAGE ON SEQUENCE billing_audit_id_seq, outbox_id_seq TO billing_runtime;
 
 -- +goose Down
-REVOKE ALL ON ledger_entries, billing_audit, processed_events, outbox FROM billing_runtime;
+REVOKE ALL ON ledger_entries, billing_audit, processed_events, deleted_patients, outbox FROM billing_runtime;
 REVOKE UPDATE ON billing_accounts FROM billing_runtime;
 DROP TABLE outbox;
 DROP FUNCTION outbox_notify();
+DROP TABLE deleted_patients;
 DROP TABLE processed_events;
 DROP TABLE billing_audit;
 DROP TABLE ledger_entries;
