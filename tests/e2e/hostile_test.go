@@ -106,12 +106,24 @@ func TestHostileInputNeverCausesA5xx(t *testing.T) {
 		{"POST", "/auth/refresh", "application/json", map[string]string{"refreshToken": "x"}, nil},
 		{"POST", "/auth/users", "application/json", map[string]string{"email": "hostile@example.com", "password": "a long enough password", "role": "clinician"}, nil},
 		{"PATCH", "/auth/users/" + userID, "application/json", map[string]string{"role": "billing"}, nil},
+		{"POST", "/billing/accounts/" + p.BillingAccountID + "/charges", "application/json",
+			map[string]string{"serviceDate": "2026-12-01", "code": "99213", "description": "Visit"}, []string{"Idempotency-Key", "hostile"}},
+		{"POST", "/billing/accounts/" + p.BillingAccountID + "/payments", "application/json",
+			map[string]string{"method": "CASH", "reference": "R-1"}, []string{"Idempotency-Key", "hostile"}},
+		{"POST", "/billing/accounts/" + p.BillingAccountID + "/adjustments", "application/json",
+			map[string]string{"type": "WRITE_OFF", "reason": "goodwill"}, []string{"Idempotency-Key", "hostile"}},
+		{"POST", "/billing/accounts/" + p.BillingAccountID + "/reversals", "application/json",
+			map[string]string{"entryId": p.ID, "reason": "mistake"}, []string{"Idempotency-Key", "hostile"}},
 	}
 	bodyFields := map[string][]string{
 		"/patients":     {"name", "email", "address", "dateOfBirth", "registeredDate", "phone", "gender", "mrn"},
 		"/auth/login":   {"email", "password"},
 		"/auth/refresh": {"refreshToken"},
 		"/auth/users":   {"email", "password", "role"},
+		"/charges":      {"serviceDate", "code", "description"},
+		"/payments":     {"method", "reference"},
+		"/adjustments":  {"type", "reason"},
+		"/reversals":    {"entryId", "reason"},
 	}
 	for _, tg := range targets {
 		key := tg.path
@@ -120,6 +132,8 @@ func TestHostileInputNeverCausesA5xx(t *testing.T) {
 			key = "/patients"
 		case strings.HasPrefix(key, "/auth/users/"):
 			key = "/auth/users"
+		case strings.HasPrefix(key, "/billing/"):
+			key = key[strings.LastIndex(key, "/"):]
 		}
 		fields := bodyFields[key]
 		if strings.HasPrefix(tg.path, "/auth/users/") {
@@ -143,15 +157,27 @@ func TestHostileInputNeverCausesA5xx(t *testing.T) {
 		}
 	}
 
-	for _, param := range []string{"name", "email", "mrn", "q", "birthDate", "cursor", "limit", "deleted"} {
-		for _, h := range hostileValues {
-			r := do(t, http.MethodGet, gateway+"/patients?"+url.Values{param: {h.raw}}.Encode(), nil)
-			what := "GET /patients?" + param + "=" + h.name
-			assert.Less(t, r.status, 500, "%s: %s", what, r.body)
-			if h.invalid {
-				require.Equal(t, http.StatusBadRequest, r.status, "%s: %s", what, r.body)
-				assert.Contains(t, string(r.body), `"field":`+strconv.Quote(param), what)
-			}
+	queries := map[string][]string{
+		"/patients":         {"name", "email", "mrn", "q", "birthDate", "cursor", "limit", "deleted"},
+		"/billing/accounts": {"patientId", "status", "cursor", "limit"},
+	}
+	for path, params := range queries {
+		for _, param := range params {
+			hostileQuery(t, path, param)
+		}
+	}
+}
+
+// hostileQuery sends every hostile value as param of a GET of path.
+func hostileQuery(t *testing.T, path, param string) {
+	t.Helper()
+	for _, h := range hostileValues {
+		r := do(t, http.MethodGet, gateway+path+"?"+url.Values{param: {h.raw}}.Encode(), nil)
+		what := "GET " + path + "?" + param + "=" + h.name
+		assert.Less(t, r.status, 500, "%s: %s", what, r.body)
+		if h.invalid {
+			require.Equal(t, http.StatusBadRequest, r.status, "%s: %s", what, r.body)
+			assert.Contains(t, string(r.body), `"field":`+strconv.Quote(param), what)
 		}
 	}
 }

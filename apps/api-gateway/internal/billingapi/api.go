@@ -4,8 +4,10 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/go-chi/chi/v5"
 	"github.com/google/uuid"
@@ -75,17 +77,28 @@ func accountID(w http.ResponseWriter, r *http.Request, param string) (string, bo
 	return id.String(), true
 }
 
+// queryProblems names the parameters of q that are not in known, or hold
+// text a gRPC message cannot carry (invalid UTF-8) or nothing may (NUL).
+func queryProblems(q url.Values, known ...string) []problem.FieldError {
+	var bad []problem.FieldError
+	for k, vs := range q {
+		switch {
+		case !slices.Contains(known, k):
+			bad = append(bad, problem.FieldError{Field: k, Message: "is not a parameter of this resource"})
+		case slices.ContainsFunc(vs, func(v string) bool { return !utf8.ValidString(v) || strings.ContainsRune(v, 0) }):
+			bad = append(bad, problem.FieldError{Field: k, Message: "must be valid UTF-8 text without NUL characters"})
+		}
+	}
+	slices.SortFunc(bad, func(a, b problem.FieldError) int { return strings.Compare(a.Field, b.Field) })
+	return bad
+}
+
 // pageParams reads limit and cursor; only known parameters are accepted.
 func pageParams(w http.ResponseWriter, r *http.Request, known ...string) (url.Values, int32, bool) {
 	q := r.URL.Query()
-	var bad []problem.FieldError
-	for k := range q {
-		if k != "limit" && k != "cursor" && !contains(known, k) {
-			bad = append(bad, problem.FieldError{Field: k, Message: "is not a parameter of this resource"})
-		}
-	}
+	bad := queryProblems(q, append(known, "limit", "cursor")...)
 	var limit int64
-	if v := q.Get("limit"); v != "" {
+	if v := q.Get("limit"); v != "" && len(bad) == 0 {
 		n, err := strconv.ParseInt(v, 10, 32)
 		if err != nil {
 			bad = append(bad, problem.FieldError{Field: "limit", Message: "must be a whole number"})
@@ -97,15 +110,6 @@ func pageParams(w http.ResponseWriter, r *http.Request, known ...string) (url.Va
 		return nil, 0, false
 	}
 	return q, int32(limit), true
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
 
 func (h *Handler) list(w http.ResponseWriter, r *http.Request) {
@@ -219,6 +223,10 @@ func (h *Handler) posting(w http.ResponseWriter, r *http.Request, body any, call
 		return
 	}
 	key := r.Header.Get("Idempotency-Key")
+	if len(key) > 255 || strings.ContainsFunc(key, func(c rune) bool { return c < 0x21 || c > 0x7e }) {
+		problem.Write(w, r, problem.Validation([]problem.FieldError{{Field: "Idempotency-Key", Message: "must be 1 to 255 visible ASCII characters"}}))
+		return
+	}
 	if key == "" {
 		problem.Write(w, r, problem.Validation([]problem.FieldError{{Field: "Idempotency-Key",
 			Message: "is required: send a new unique key (a UUID) with each posting, and the same key when you retry it"}}))
@@ -307,12 +315,7 @@ func (h *Handler) statement(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	q := r.URL.Query()
-	var bad []problem.FieldError
-	for k := range q {
-		if k != "from" && k != "to" {
-			bad = append(bad, problem.FieldError{Field: k, Message: "is not a parameter of this resource"})
-		}
-	}
+	bad := queryProblems(q, "from", "to")
 	for _, k := range []string{"from", "to"} {
 		if q.Get(k) == "" {
 			bad = append(bad, problem.FieldError{Field: k, Message: "is required: a date, YYYY-MM-DD"})

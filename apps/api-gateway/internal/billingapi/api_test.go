@@ -137,6 +137,9 @@ func TestPostingsAreRefusedBeforeTheCall(t *testing.T) {
 	_, fields = decodeProblem(t, rec)
 	assert.Equal(t, []string{"unitPriceMinor"}, fields)
 
+	rec = serve(t, f, "POST", "/billing/accounts/"+acct+"/charges", charge, map[string]string{"Idempotency-Key": "caf\xc3\xa9"})
+	assert.Equal(t, http.StatusBadRequest, rec.Code, "a key gRPC metadata and the domain refuse is refused here")
+
 	rec = serve(t, f, "POST", "/billing/accounts/not-a-uuid/charges", charge, map[string]string{"Idempotency-Key": "k"})
 	assert.Equal(t, http.StatusNotFound, rec.Code)
 
@@ -198,5 +201,19 @@ func TestBillingErrorsAreProblems(t *testing.T) {
 		if c.status == http.StatusConflict {
 			assert.Contains(t, p.Detail, "ON_HOLD")
 		}
+	}
+}
+
+// Query text a gRPC message cannot carry is refused naming the parameter,
+// never passed on (where it would fail as an internal error).
+func TestQueriesAreCheckedBeforeTheCall(t *testing.T) {
+	for _, target := range []string{
+		"/billing/accounts?patientId=%FF", "/billing/accounts?cursor=a%00b", "/billing/accounts?sort=name",
+		"/billing/accounts/" + acct + "/statement?from=%C0%AF&to=2026-12-01",
+	} {
+		rec := serve(t, &fakeBilling{}, "GET", target, "", nil)
+		assert.Equal(t, http.StatusBadRequest, rec.Code, target)
+		_, fields := decodeProblem(t, rec)
+		assert.NotEmpty(t, fields, target)
 	}
 }
