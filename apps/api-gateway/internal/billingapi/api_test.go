@@ -53,7 +53,7 @@ func (f *fakeBilling) ChangeAccountStatus(ctx context.Context, in *billingv1.Cha
 	return &billingv1.GetAccountResponse{Account: &billingv1.BillingAccount{AccountId: in.GetAccountId(), Status: billingv1.AccountStatus_ACCOUNT_STATUS_ON_HOLD, Version: in.GetExpectedVersion() + 1}}, nil
 }
 
-func serve(t *testing.T, f *fakeBilling, method, path, body string, headers map[string]string) *httptest.ResponseRecorder {
+func serve(t *testing.T, f billingv1.BillingServiceClient, method, path, body string, headers map[string]string) *httptest.ResponseRecorder {
 	t.Helper()
 	h := &billingapi.Handler{Client: f, AppID: "billing-service", DaprAPIToken: "sidecar-token", Log: slog.New(slog.NewTextHandler(io.Discard, nil))}
 	r := chi.NewRouter()
