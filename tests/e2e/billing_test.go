@@ -397,3 +397,18 @@ func TestLedgerRowsCannotBeChangedByTheRuntimeRole(t *testing.T) {
 	}
 	assert.Equal(t, int64(100), readAccount(t, clerk, acct.ID).BalanceMinor)
 }
+
+// Refusals are answers, not failures: a burst of bad postings (each a gRPC
+// error from billing-service) does not trip a circuit breaker that would
+// cut billing off for everyone (components/resiliency-gateway.yaml).
+func TestRefusedPostingsDoNotCutBillingOff(t *testing.T) {
+	clerk := tokenFor(t, "billing")
+	p, _ := createPatient(t, newPatient("Bad Input Burst"))
+	acct := accountOf(t, clerk, p.ID)
+	for i := range 12 {
+		r := post(t, clerk, acct.ID, "charges", charge(0, 100), fmt.Sprintf("bad-%d", i))
+		require.Equal(t, http.StatusBadRequest, r.status, "%s", r.body)
+	}
+	r := post(t, clerk, acct.ID, "charges", charge(1, 100), "good")
+	assert.Equal(t, http.StatusCreated, r.status, "%s", r.body)
+}
