@@ -45,6 +45,9 @@ const insertAccount = `INSERT INTO billing_accounts (` + accountColumns + `)
 func (s *Store) Open(ctx context.Context, c billing.Change) (billing.Account, bool, error) {
 	created := false
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		if err := lockPatient(ctx, tx, c.Account.PatientID); err != nil {
+			return err
+		}
 		a := &c.Account
 		err := tx.QueryRow(ctx, insertAccount, a.ID, a.PatientID, a.Status, a.Currency, a.Balance, a.EntryCount, a.Version,
 			a.CreatedAt, a.UpdatedAt).Scan(&a.Status)
@@ -106,6 +109,14 @@ func (s *Store) List(ctx context.Context, q billing.AccountQuery) ([]billing.Acc
 		return nil, pgdb.Errorf("billingdb.list: %w", err)
 	}
 	return list, nil
+}
+
+// lockPatient makes an opening and a deletion of one patient run one
+// after the other (a transaction-scoped advisory lock), so an account
+// opened while its patient's deletion is handled still sees the deletion.
+func lockPatient(ctx context.Context, tx pgx.Tx, patientID string) error {
+	_, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtextextended('billing-patient:' || $1::text, 0))`, patientID)
+	return err
 }
 
 // lockAccount reads the account and holds its row until tx ends, so
@@ -195,6 +206,9 @@ func (s *Store) CloseForPatient(ctx context.Context, eventID, patientID string, 
 			return err
 		}
 		handled = true
+		if err := lockPatient(ctx, tx, patientID); err != nil {
+			return err
+		}
 		acc, err := lockAccount(ctx, tx, "patient_id = $1", patientID)
 		if errors.Is(err, billing.ErrNotFound) {
 			// No account yet: if one is opened later, it opens closed.

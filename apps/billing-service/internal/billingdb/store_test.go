@@ -3,6 +3,7 @@ package billingdb_test
 import (
 	"context"
 	"encoding/json"
+	"sync"
 	"testing"
 
 	"github.com/google/uuid"
@@ -105,4 +106,29 @@ func TestChangesPublishBillingEvents(t *testing.T) {
 		}
 	}
 	assert.Equal(t, []string{"ENTRY_POSTED", "ACCOUNT_STATUS_CHANGED"}, types)
+}
+
+// A patient's deletion racing the opening of their account (the
+// reconciler opens accounts late) always ends with the account closed.
+func TestDeletionRacingTheOpeningClosesTheAccount(t *testing.T) {
+	pool := template.Pool(t)
+	ctx := context.Background()
+	svc, err := billing.NewService(billingdb.New(pool), "USD")
+	require.NoError(t, err)
+	for range 40 {
+		patientID := uuid.NewString()
+		var wg sync.WaitGroup
+		wg.Go(func() {
+			_, _, err := svc.PatientDeleted(ctx, uuid.NewString(), patientID)
+			assert.NoError(t, err)
+		})
+		wg.Go(func() {
+			_, _, err := svc.Open(ctx, patientID)
+			assert.NoError(t, err)
+		})
+		wg.Wait()
+		acc, err := svc.GetByPatient(ctx, patientID)
+		require.NoError(t, err)
+		require.Equal(t, billing.StatusClosed, acc.Status, "patient %s", patientID)
+	}
 }
