@@ -89,7 +89,8 @@ func run(ctx context.Context, log *slog.Logger) error {
 		APIToken: cfg.Trust.Dapr.Token, EventType: billing.CloudEventType}
 	defer publisher.Close()
 	wake := make(chan struct{}, 1)
-	relay := &outbox.Relay{Store: store, Publisher: publisher, Log: log.With("component", "outbox"),
+	events := outbox.PG{Pool: pool, Name: "billingdb"}
+	relay := &outbox.Relay{Store: events, Publisher: publisher, Log: log.With("component", "outbox"),
 		Wake: wake, Interval: time.Second, MaxWait: 10 * time.Second}
 
 	checks := httpserver.Health{Log: log, Checks: map[string]httpserver.Check{"database": pool.Ping, "jwks": verifier.Ready}}
@@ -114,7 +115,7 @@ func run(ctx context.Context, log *slog.Logger) error {
 	g.Go(func() error {
 		return httpserver.ListenAndServe(ctx, log, net.JoinHostPort(cfg.ListenHost, cfg.HealthPort), checks.Handler())
 	})
-	g.Go(func() error { return store.WatchOutbox(ctx, log.With("component", "outbox"), wake) })
+	g.Go(func() error { return events.Watch(ctx, log.With("component", "outbox"), wake) })
 	g.Go(func() error { return relay.Run(ctx) })
 	if err := g.Wait(); err != nil {
 		return fmt.Errorf("billing-service: %w", err)

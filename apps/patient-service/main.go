@@ -80,8 +80,9 @@ func run(ctx context.Context, log *slog.Logger) error {
 	// The relay is woken by each committed registration or change
 	// (LISTEN/NOTIFY) and polls only as a fallback.
 	wake := make(chan struct{}, 1)
+	events := eventoutbox.PG{Pool: pool, Name: "patientdb"}
 	relay := &eventoutbox.Relay{
-		Store:     store,
+		Store:     events,
 		Publisher: publisher,
 		Log:       log.With("component", "outbox"),
 		Wake:      wake,
@@ -106,7 +107,7 @@ func run(ctx context.Context, log *slog.Logger) error {
 		}
 		return nil
 	})
-	g.Go(func() error { return store.WatchOutbox(ctx, log.With("component", "outbox"), wake) })
+	g.Go(func() error { return events.Watch(ctx, log.With("component", "outbox"), wake) })
 	g.Go(func() error { return relay.Run(ctx) })
 	g.Go(func() error { return svc.ReconcileBilling(ctx, cfg.ReconcileInterval, 10*time.Second) })
 	g.Go(func() error { return housekeep(ctx, store, log, time.Hour) })

@@ -124,12 +124,20 @@ func (h *handler) handle(ctx context.Context, topic, cloudEventID, eventID strin
 	}
 }
 
-// decodeBillingEvent reads the BillingEvent in a CloudEvent's data.
-func decodeBillingEvent(data []byte) (analytics.BillingEvent, error) {
+// unquoted is the protojson a CloudEvent's data holds: the data itself,
+// or the JSON string it is.
+func unquoted(data []byte) []byte {
 	var s string
 	if json.Unmarshal(data, &s) == nil {
-		data = []byte(s)
+		return []byte(s)
 	}
+	return data
+}
+
+// decodeBillingEvent reads the BillingEvent in a CloudEvent's data, as
+// decodeEvent does.
+func decodeBillingEvent(data []byte) (analytics.BillingEvent, error) {
+	data = unquoted(data)
 	var be billingv1.BillingEvent
 	if err := (protojson.UnmarshalOptions{DiscardUnknown: true}).Unmarshal(data, &be); err != nil {
 		return analytics.BillingEvent{}, errors.Join(analytics.ErrMalformedBilling, err)
@@ -151,10 +159,7 @@ func decodeBillingEvent(data []byte) (analytics.BillingEvent, error) {
 // decodeEvent reads the PatientEvent in a CloudEvent's data: its protojson,
 // as an object or as a JSON string holding it.
 func decodeEvent(data []byte) (analytics.Event, error) {
-	var s string
-	if json.Unmarshal(data, &s) == nil {
-		data = []byte(s)
-	}
+	data = unquoted(data)
 	var pe patientv1.PatientEvent
 	if err := (protojson.UnmarshalOptions{DiscardUnknown: true}).Unmarshal(data, &pe); err != nil {
 		return analytics.Event{}, errors.Join(analytics.ErrMalformed, err)

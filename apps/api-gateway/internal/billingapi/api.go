@@ -7,7 +7,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"unicode/utf8"
 
 	"github.com/go-chi/chi/v5"
 	"github.com/google/uuid"
@@ -15,6 +14,7 @@ import (
 	"github.com/pms-dapr/pms/platform/httpserver"
 	"github.com/pms-dapr/pms/platform/jsonbody"
 	"github.com/pms-dapr/pms/platform/problem"
+	"github.com/pms-dapr/pms/platform/validation"
 	billingv1 "github.com/pms-dapr/pms/proto/billing/v1"
 )
 
@@ -78,15 +78,20 @@ func accountID(w http.ResponseWriter, r *http.Request, param string) (string, bo
 }
 
 // queryProblems names the parameters of q that are not in known, or hold
-// text a gRPC message cannot carry (invalid UTF-8) or nothing may (NUL).
+// text that is not acceptable (validation.TextProblem: a gRPC message
+// cannot carry invalid UTF-8).
 func queryProblems(q url.Values, known ...string) []problem.FieldError {
 	var bad []problem.FieldError
 	for k, vs := range q {
-		switch {
-		case !slices.Contains(known, k):
+		if !slices.Contains(known, k) {
 			bad = append(bad, problem.FieldError{Field: k, Message: "is not a parameter of this resource"})
-		case slices.ContainsFunc(vs, func(v string) bool { return !utf8.ValidString(v) || strings.ContainsRune(v, 0) }):
-			bad = append(bad, problem.FieldError{Field: k, Message: "must be valid UTF-8 text without NUL characters"})
+			continue
+		}
+		for _, v := range vs {
+			if msg := validation.TextProblem(v, 0); msg != "" {
+				bad = append(bad, problem.FieldError{Field: k, Message: msg})
+				break
+			}
 		}
 	}
 	slices.SortFunc(bad, func(a, b problem.FieldError) int { return strings.Compare(a.Field, b.Field) })
@@ -163,12 +168,9 @@ func (h *Handler) get(w http.ResponseWriter, r *http.Request) {
 }
 
 func writeAccount(w http.ResponseWriter, status int, a *billingv1.BillingAccount) {
-	w.Header().Set("ETag", ETag(a.GetVersion()))
+	w.Header().Set("ETag", httpserver.ETag(a.GetVersion()))
 	httpserver.WriteJSON(w, status, toAccount(a))
 }
-
-// ETag is the entity tag of version v of an account.
-func ETag(v int64) string { return `"` + strconv.FormatInt(v, 10) + `"` }
 
 // accountPage reads an account's {id} and the page's limit and cursor.
 func accountPage(w http.ResponseWriter, r *http.Request) (id string, limit int32, cursor string, ok bool) {
@@ -289,14 +291,8 @@ func (h *Handler) status(action billingv1.StatusAction) http.HandlerFunc {
 		if !ok {
 			return
 		}
-		v := strings.TrimSpace(r.Header.Get("If-Match"))
-		if v == "" {
-			problem.Write(w, r, problem.New(http.StatusPreconditionRequired, "Send If-Match with the ETag of the account you are changing."))
-			return
-		}
-		version, err := strconv.ParseInt(strings.Trim(strings.TrimPrefix(v, "W/"), `"`), 10, 64)
-		if err != nil || version < 1 {
-			problem.Write(w, r, problem.New(http.StatusPreconditionFailed, "If-Match must be an ETag this API returned."))
+		version, ok := httpserver.IfMatch(w, r)
+		if !ok {
 			return
 		}
 		resp, err := h.Client.ChangeAccountStatus(Outgoing(r, h.AppID, h.DaprAPIToken), &billingv1.ChangeAccountStatusRequest{

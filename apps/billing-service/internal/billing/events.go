@@ -2,6 +2,7 @@ package billing
 
 import (
 	"fmt"
+	"strings"
 
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/types/known/timestamppb"
@@ -95,12 +96,6 @@ func fromEnum[E interface {
 	if v == 0 {
 		return ""
 	}
-	return trimPrefix(v.String(), prefix)
-}
-
-func trimPrefix(s, prefix string) string {
-	if len(s) >= len(prefix) && s[:len(prefix)] == prefix {
-		return s[len(prefix):]
-	}
-	return ""
+	name, _ := strings.CutPrefix(v.String(), prefix)
+	return name
 }

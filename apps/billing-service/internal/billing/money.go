@@ -1,7 +1,6 @@
 package billing
 
 import (
-	"math"
 	"strings"
 
 	"golang.org/x/text/currency"
@@ -43,11 +42,9 @@ func MinorUnitDigits(code string) int {
 }
 
 // addBalance adds amount to balance, or reports that the result would
-// leave the range balances are kept in.
+// leave the range balances are kept in. Balances stay within MaxBalance
+// and amounts within MaxAmount, so the sum cannot overflow.
 func addBalance(balance, amount int64) (int64, bool) {
-	if (amount > 0 && balance > math.MaxInt64-amount) || (amount < 0 && balance < math.MinInt64-amount) {
-		return 0, false
-	}
 	sum := balance + amount
 	return sum, sum <= MaxBalance && sum >= -MaxBalance
 }

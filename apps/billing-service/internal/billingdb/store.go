@@ -7,10 +7,10 @@ import (
 	"embed"
 	"errors"
 	"io/fs"
-	"log/slog"
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/pms-dapr/pms/apps/billing-service/internal/billing"
@@ -316,22 +316,23 @@ func (s *Store) Period(ctx context.Context, accountID string, from, to time.Time
 const insertAuditSQL = `INSERT INTO billing_audit (at, user_id, role, action, account_ids, entry_id, request_id, outcome)
 	VALUES ($1, $2, $3, $4, $5::uuid[], nullif($6, '')::uuid, $7, $8)`
 
-func insertAudit(ctx context.Context, tx pgx.Tx, e billing.AuditEntry) error {
-	_, err := tx.Exec(ctx, insertAuditSQL, e.At, e.UserID, e.Role, e.Action, accountIDs(e), e.EntryID, e.RequestID, e.Outcome)
-	return err
+// execer is a transaction or the pool.
+type execer interface {
+	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
 }
 
-// accountIDs is never nil: the column is NOT NULL.
-func accountIDs(e billing.AuditEntry) []string {
-	if e.AccountIDs == nil {
-		return []string{}
+func insertAudit(ctx context.Context, db execer, e billing.AuditEntry) error {
+	ids := e.AccountIDs
+	if ids == nil {
+		ids = []string{} // the column is NOT NULL
 	}
-	return e.AccountIDs
+	_, err := db.Exec(ctx, insertAuditSQL, e.At, e.UserID, e.Role, e.Action, ids, e.EntryID, e.RequestID, e.Outcome)
+	return err
 }
 
 // RecordAudit stores one audit entry on its own.
 func (s *Store) RecordAudit(ctx context.Context, e billing.AuditEntry) error {
-	if _, err := s.pool.Exec(ctx, insertAuditSQL, e.At, e.UserID, e.Role, e.Action, accountIDs(e), e.EntryID, e.RequestID, e.Outcome); err != nil {
+	if err := insertAudit(ctx, s.pool, e); err != nil {
 		return pgdb.Errorf("billingdb.record_audit: %w", err)
 	}
 	return nil
@@ -352,18 +353,6 @@ func (s *Store) Audit(ctx context.Context, accountID string, before int64, limit
 	}
 	return list, nil
 }
-
-// PublishPending publishes up to limit unsent events (outbox.PG).
-func (s *Store) PublishPending(ctx context.Context, limit int, publish func(context.Context, outbox.Message) error) (int, error) {
-	return s.outbox().PublishPending(ctx, limit, publish)
-}
-
-// WatchOutbox wakes the relay whenever an event commits (outbox.PG.Watch).
-func (s *Store) WatchOutbox(ctx context.Context, log *slog.Logger, wake chan<- struct{}) error {
-	return s.outbox().Watch(ctx, log, wake)
-}
-
-func (s *Store) outbox() outbox.PG { return outbox.PG{Pool: s.pool, Name: "billingdb"} }
 
 // mapErr marks an outage; domain errors pass through wrapped.
 func mapErr(op string, err error) error { return pgdb.Errorf("%s: %w", op, err) }

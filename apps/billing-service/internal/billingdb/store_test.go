@@ -79,7 +79,7 @@ func TestChangesPublishBillingEvents(t *testing.T) {
 	require.NoError(t, err)
 
 	var got []outbox.Message
-	n, err := store.PublishPending(ctx, 10, func(_ context.Context, m outbox.Message) error {
+	n, err := outbox.PG{Pool: pool, Name: "billingdb"}.PublishPending(ctx, 10, func(_ context.Context, m outbox.Message) error {
 		got = append(got, m)
 		return nil
 	})

@@ -9,7 +9,6 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
-	"strings"
 	"time"
 
 	jsonpatch "github.com/evanphx/json-patch/v5"
@@ -96,7 +95,7 @@ func parseBool(s string) (bool, error) {
 }
 
 func (h *Handler) replace(w http.ResponseWriter, r *http.Request) {
-	version, ok := ifMatch(w, r)
+	version, ok := httpserver.IfMatch(w, r)
 	if !ok {
 		return
 	}
@@ -115,7 +114,7 @@ func (h *Handler) replace(w http.ResponseWriter, r *http.Request) {
 // patch applies a JSON merge patch (RFC 7396) to the patient's
 // client-writable fields.
 func (h *Handler) patch(w http.ResponseWriter, r *http.Request) {
-	version, ok := ifMatch(w, r)
+	version, ok := httpserver.IfMatch(w, r)
 	if !ok {
 		return
 	}
@@ -174,7 +173,7 @@ func applyMergePatch(cur patient.Draft, patch []byte) (patient.Draft, error) {
 }
 
 func (h *Handler) delete(w http.ResponseWriter, r *http.Request) {
-	version, ok := ifMatch(w, r)
+	version, ok := httpserver.IfMatch(w, r)
 	if !ok {
 		return
 	}
@@ -199,27 +198,7 @@ func (h *Handler) audit(w http.ResponseWriter, r *http.Request) {
 	httpserver.WriteJSON(w, http.StatusOK, out)
 }
 
-// ifMatch reads the version a change is based on from If-Match. Without it
-// the change is refused (428): every write must say what it overwrites.
-func ifMatch(w http.ResponseWriter, r *http.Request) (int64, bool) {
-	v := strings.TrimSpace(r.Header.Get("If-Match"))
-	if v == "" {
-		problem.Write(w, r, problem.New(http.StatusPreconditionRequired, "Send If-Match with the ETag of the version you are changing."))
-		return 0, false
-	}
-	v = strings.TrimPrefix(v, "W/")
-	n, err := strconv.ParseInt(strings.Trim(v, `"`), 10, 64)
-	if err != nil || n < 1 {
-		problem.Write(w, r, problem.New(http.StatusPreconditionFailed, "If-Match must be an ETag this API returned."))
-		return 0, false
-	}
-	return n, true
-}
-
-// ETag is the entity tag of version v of a patient.
-func ETag(v int64) string { return `"` + strconv.FormatInt(v, 10) + `"` }
-
 func writePatient(w http.ResponseWriter, status int, p patient.Patient) {
-	w.Header().Set("ETag", ETag(p.Version))
+	w.Header().Set("ETag", httpserver.ETag(p.Version))
 	httpserver.WriteJSON(w, status, toResponse(p))
 }

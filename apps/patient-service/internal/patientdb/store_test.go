@@ -319,7 +319,7 @@ func TestPublishPendingDeliversInOrderAndStopsAtFailure(t *testing.T) {
 
 	var mu sync.Mutex
 	seen := map[string][]string{} // by partition key, in publishing order
-	n, err := store.PublishPending(ctx, 10, func(_ context.Context, m outbox.Message) error {
+	n, err := outbox.PG{Pool: pool, Name: "patientdb"}.PublishPending(ctx, 10, func(_ context.Context, m outbox.Message) error {
 		if m.EventID == idsA[1] {
 			return errors.New("broker down")
 		}
@@ -344,7 +344,7 @@ func TestPublishPendingDeliversInOrderAndStopsAtFailure(t *testing.T) {
 	assert.Equal(t, 1, count(t, pool, `SELECT count(*) FROM outbox WHERE last_error = 'broker down'`))
 
 	seen = map[string][]string{}
-	n, err = store.PublishPending(ctx, 10, func(_ context.Context, m outbox.Message) error {
+	n, err = outbox.PG{Pool: pool, Name: "patientdb"}.PublishPending(ctx, 10, func(_ context.Context, m outbox.Message) error {
 		mu.Lock()
 		seen[m.Key] = append(seen[m.Key], m.EventID)
 		mu.Unlock()
@@ -364,7 +364,9 @@ func TestWatchOutboxWakesOnCommit(t *testing.T) {
 	defer cancel()
 	wake := make(chan struct{}, 1)
 	done := make(chan error, 1)
-	go func() { done <- store.WatchOutbox(ctx, slog.New(slog.DiscardHandler), wake) }()
+	go func() {
+		done <- outbox.PG{Pool: pool, Name: "patientdb"}.Watch(ctx, slog.New(slog.DiscardHandler), wake)
+	}()
 	select {
 	case <-wake: // the signal given once listening
 	case <-time.After(5 * time.Second):
@@ -405,7 +407,7 @@ func TestWatchOutboxListensAgainAfterLosingItsConnection(t *testing.T) {
 	wake := make(chan struct{}, 1)
 	done := make(chan error, 1)
 	go func() {
-		done <- store.WatchOutbox(ctx, slog.New(slog.NewJSONHandler(&logs, nil)), wake)
+		done <- outbox.PG{Pool: pool, Name: "patientdb"}.Watch(ctx, slog.New(slog.NewJSONHandler(&logs, nil)), wake)
 	}()
 
 	listener := func() int {
@@ -481,7 +483,7 @@ func TestHousekeepingRemovesOnlyExpiredBookkeeping(t *testing.T) {
 		p, ev, a := newPatient(email)
 		require.NoError(t, store.Create(ctx, p, ev, a, &patient.IdempotencyKey{UserID: "u", Key: email, RequestHash: []byte{byte(i)}}))
 	}
-	_, err := store.PublishPending(ctx, 10, func(context.Context, outbox.Message) error { return nil })
+	_, err := outbox.PG{Pool: pool, Name: "patientdb"}.PublishPending(ctx, 10, func(context.Context, outbox.Message) error { return nil })
 	require.NoError(t, err)
 	_, err = pool.Exec(ctx, `UPDATE idempotency_keys SET created_at = now() - interval '25 hours' WHERE key = 'old@example.com'`)
 	require.NoError(t, err)
