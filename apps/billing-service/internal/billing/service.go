@@ -337,7 +337,7 @@ func (s *Service) PostCharge(ctx context.Context, a Actor, accountID, key string
 	}
 	e := Entry{Kind: KindCharge, Amount: total, ServiceDate: c.ServiceDate, Code: c.Code, Description: c.Description,
 		Quantity: c.Quantity, UnitPrice: c.UnitPrice}
-	return s.post(ctx, a, ActionCharge, accountID, key, inv, e, "")
+	return s.post(ctx, a, ActionCharge, accountID, key, inv, e)
 }
 
 // PostPayment appends a payment; closed and held accounts take payments.
@@ -350,7 +350,7 @@ func (s *Service) PostPayment(ctx context.Context, a Actor, accountID, key strin
 	}
 	inv.Text("reference", p.Reference, 100)
 	e := Entry{Kind: KindPayment, Amount: -p.Amount, Method: p.Method, Reference: p.Reference}
-	return s.post(ctx, a, ActionPayment, accountID, key, inv, e, "")
+	return s.post(ctx, a, ActionPayment, accountID, key, inv, e)
 }
 
 // PostAdjustment appends a write-off (lowers the balance), a refund
@@ -378,7 +378,7 @@ func (s *Service) PostAdjustment(ctx context.Context, a Actor, accountID, key st
 		inv.Text("reason", adj.Reason, 200)
 	}
 	e := Entry{Kind: KindAdjustment, Amount: amount, AdjustmentType: adj.Type, Reason: adj.Reason}
-	return s.post(ctx, a, ActionAdjustment, accountID, key, inv, e, "")
+	return s.post(ctx, a, ActionAdjustment, accountID, key, inv, e)
 }
 
 // ReverseEntry appends the reversal of an entry: the opposite amount,
@@ -395,12 +395,12 @@ func (s *Service) ReverseEntry(ctx context.Context, a Actor, accountID, key stri
 		inv.Text("reason", r.Reason, 200)
 	}
 	e := Entry{Kind: KindReversal, Reason: r.Reason, Reverses: r.EntryID}
-	return s.post(ctx, a, ActionReversal, accountID, key, inv, e, r.EntryID)
+	return s.post(ctx, a, ActionReversal, accountID, key, inv, e)
 }
 
 // post validates the common parts of a posting and appends e under the
 // account's lock.
-func (s *Service) post(ctx context.Context, a Actor, action, accountID, key string, inv *validation.Error, e Entry, reverses string) (Entry, Account, bool, error) {
+func (s *Service) post(ctx context.Context, a Actor, action, accountID, key string, inv *validation.Error, e Entry) (Entry, Account, bool, error) {
 	var change Change
 	replayed := false
 	err := s.audited(ctx, a, action, accountID, true, func() (string, []string, error) {
@@ -415,7 +415,7 @@ func (s *Service) post(ctx context.Context, a Actor, action, accountID, key stri
 		}
 		hash := requestHash(e)
 		var err error
-		change, err = s.store.Post(ctx, accountID, key, hash, reverses, func(acc Account, target *Entry) (Change, error) {
+		change, err = s.store.Post(ctx, accountID, key, hash, e.Reverses, func(acc Account, target *Entry) (Change, error) {
 			return s.decidePosting(a, action, acc, target, e, key, hash)
 		})
 		var replay *ReplayError

@@ -192,7 +192,7 @@ func actor(ctx context.Context) billing.Actor {
 	return billing.Actor{UserID: id.Subject, Role: id.Role, RequestID: requestid.From(ctx)}
 }
 
-// Account is a in the contract's form.
+// Account is a, in the contract's form.
 func Account(a billing.Account) *billingv1.BillingAccount {
 	return &billingv1.BillingAccount{AccountId: a.ID, PatientId: a.PatientID, Status: billing.ProtoStatus(a.Status),
 		CreatedAt: a.CreatedAt.Format(time.RFC3339Nano), UpdatedAt: a.UpdatedAt.Format(time.RFC3339Nano),
@@ -200,7 +200,7 @@ func Account(a billing.Account) *billingv1.BillingAccount {
 		MinorUnitDigits: int32(billing.MinorUnitDigits(a.Currency))}
 }
 
-// Entry is e in the contract's form.
+// Entry is e, in the contract's form.
 func Entry(e billing.Entry) *billingv1.LedgerEntry {
 	return &billingv1.LedgerEntry{EntryId: e.ID, AccountId: e.AccountID, Sequence: e.Sequence, Kind: billing.ProtoKind(e.Kind),
 		AmountMinor: e.Amount, Currency: e.Currency, BalanceAfterMinor: e.BalanceAfter,
