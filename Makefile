@@ -63,7 +63,7 @@ CONTAINER_ENV = if [ -z "$$DOCKER_HOST" ] && [ ! -S /var/run/docker.sock ] && [ 
 	$(if $(filter local,$(PMS_IMAGES)),set -a; . ./$(IMAGES_ENV); set +a;) \
 	export TESTCONTAINERS_RYUK_DISABLED=true TESTCONTAINERS_HOST_OVERRIDE=127.0.0.1;
 
-.PHONY: cluster-bin cluster-up cluster-down test-cluster help docs docs-check bench bench-short build apps runner daprd run proto proto-check mod-check test test-unit test-go test-deploy vet fmt-check vulncheck test-with-postgres images test-containers web web-check clean
+.PHONY: test-drill cluster-bin cluster-up cluster-down test-cluster help docs docs-check bench bench-short build apps runner daprd run proto proto-check mod-check test test-unit test-go test-deploy vet fmt-check vulncheck test-with-postgres images test-containers web web-check clean
 
 ## help: list the targets (this page; `make` alone prints it)
 help:
@@ -170,7 +170,7 @@ vulncheck: $(VULNDB)/index/db.json
 step = @start=$$(date +%s); $(MAKE) --no-print-directory $(1) || exit 1; \
 	echo "==> $(1): $$(( $$(date +%s) - start ))s"
 
-## test: everything CI runs: generated code, tidiness, formatting, vet, vulnerabilities, docs, deployment files, unit, store, end-to-end, container and cluster tests, a short benchmark
+## test: everything CI runs: generated code, tidiness, formatting, vet, vulnerabilities, docs, deployment files, unit, store, end-to-end, restore drill, container and cluster tests, a short benchmark
 test:
 	$(call step,proto-check)
 	$(call step,mod-check)
@@ -182,6 +182,7 @@ test:
 	$(call step,web-check)
 	$(call step,test-deploy)
 	$(call step,test-with-postgres)
+	$(call step,test-drill)
 	$(call step,test-containers)
 	$(call step,test-cluster)
 	$(call step,bench-short)
@@ -217,6 +218,11 @@ test-unit:
 
 test-with-postgres: runner
 	bin/pmsrun with-postgres -- $(MAKE) --no-print-directory test-go
+
+## test-drill: the point-in-time restore drill (docs/runbooks/restore.md): the system on a cluster archiving WAL with pgBackRest, a backup, a dropped table, a restore to a time before it, the system started on it
+test-drill: build
+	@command -v pgbackrest >/dev/null || { echo "test-drill needs pgBackRest (Debian package pgbackrest)"; exit 1; }
+	cd tests && PMS_DRILL=1 go test -count=1 -v -timeout 10m -run . ./drill/
 
 $(KUBE_CACHE)/kube-apiserver:
 	@echo "Building kube-apiserver (once; a few minutes)..."

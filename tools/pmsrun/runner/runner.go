@@ -65,8 +65,8 @@ type System struct {
 	// PostgresURL and KafkaBrokers are what the apps were given.
 	PostgresURL  string
 	KafkaBrokers string
-	// AdminEmail and AdminPassword are the bootstrap admin's credentials
-	// when the runner generated the password (empty otherwise).
+	// AdminEmail is the bootstrap admin the template names; AdminPassword
+	// is its password when the runner generated it (empty otherwise).
 	AdminEmail, AdminPassword string
 
 	apps    []*App
@@ -139,14 +139,18 @@ func Start(ctx context.Context, opts Options) (sys *System, err error) {
 // run's summary, and lives only as long as the throwaway database.
 func (s *System) bootstrapAdmin(env map[string]string) {
 	email := env["AUTH_BOOTSTRAP_ADMIN_EMAIL"]
-	if email == "" || env["AUTH_BOOTSTRAP_ADMIN_PASSWORD"] != "" {
+	if email == "" {
+		return
+	}
+	s.AdminEmail = email
+	if env["AUTH_BOOTSTRAP_ADMIN_PASSWORD"] != "" {
 		return
 	}
 	if pw := os.Getenv("AUTH_BOOTSTRAP_ADMIN_PASSWORD"); pw != "" {
 		env["AUTH_BOOTSTRAP_ADMIN_PASSWORD"] = pw
 		return
 	}
-	s.AdminEmail, s.AdminPassword = email, RandomHex(12)
+	s.AdminPassword = RandomHex(12)
 	env["AUTH_BOOTSTRAP_ADMIN_PASSWORD"] = s.AdminPassword
 }
 
