@@ -13,6 +13,8 @@ type config struct {
 	ListenHost   string `env:"LISTEN_HOST, default=127.0.0.1" help:"The address the app listens on: its sidecar shares its host, so loopback unless set (0.0.0.0 where probes come from outside)."`
 	Database     pgdb.Config
 	DaprHTTPPort string `env:"DAPR_HTTP_PORT, default=3500" help:"The sidecar's HTTP API port on 127.0.0.1 (invoking auth-service for its keys)."`
+	DaprGRPCPort string `env:"DAPR_GRPC_PORT, default=50001" help:"The sidecar's gRPC API port on 127.0.0.1 (redriving dead letters to their topics)."`
+	PubSubName   string `env:"PUBSUB_NAME, default=pubsub" help:"The Dapr pub/sub component events come from and dead letters are redriven through."`
 	Trust        authn.ServiceConfig
 	Profiling    service.Profiling
 }

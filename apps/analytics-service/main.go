@@ -14,9 +14,11 @@ import (
 	"github.com/pms-dapr/pms/apps/analytics-service/internal/analytics"
 	"github.com/pms-dapr/pms/apps/analytics-service/internal/analyticsapi"
 	"github.com/pms-dapr/pms/apps/analytics-service/internal/analyticsdb"
+	"github.com/pms-dapr/pms/apps/analytics-service/internal/deadletter"
 	"github.com/pms-dapr/pms/platform/appconfig"
 	"github.com/pms-dapr/pms/platform/authn"
 	"github.com/pms-dapr/pms/platform/httpserver"
+	"github.com/pms-dapr/pms/platform/outbox"
 	"github.com/pms-dapr/pms/platform/pgdb"
 	"github.com/pms-dapr/pms/platform/service"
 )
@@ -47,16 +49,29 @@ func run(ctx context.Context, log *slog.Logger) error {
 		return err
 	}
 	defer pool.Close()
-	svc := analytics.NewService(analyticsdb.New(pool))
 	sidecarURL := "http://127.0.0.1:" + cfg.DaprHTTPPort
 	verifier, err := authn.NewVerifierFor(ctx, sidecarURL, cfg.Trust, log)
 	if err != nil {
 		return err
 	}
 	health := httpserver.Health{Log: log, Checks: map[string]httpserver.Check{"database": pool.Ping, "jwks": verifier.Ready}}
-	routes, err := analyticsapi.Routes(svc, analyticsapi.Security{AppAPIToken: cfg.Trust.AppAPIToken, Tokens: verifier}, health, log)
+	publisher := &outbox.DaprPublisher{Address: "127.0.0.1:" + cfg.DaprGRPCPort, PubSub: cfg.PubSubName, APIToken: cfg.Trust.Dapr.Token}
+	defer publisher.Close()
+	store := analyticsdb.New(pool)
+	svc := analytics.NewService(store)
+	dead := &deadletter.Service{Store: store.DeadLetters(), Publisher: redriver{publisher}}
+	routes, err := analyticsapi.Routes(svc, dead, analyticsapi.Security{AppAPIToken: cfg.Trust.AppAPIToken, Tokens: verifier}, health, log)
 	if err != nil {
 		return err
 	}
 	return httpserver.ListenAndServe(ctx, log, net.JoinHostPort(cfg.ListenHost, cfg.Port), routes)
+}
+
+// redriver sends a dead letter back to its topic through the sidecar, as
+// it was first published: its CloudEvent id and type, its partition key.
+type redriver struct{ p *outbox.DaprPublisher }
+
+func (r redriver) Redrive(ctx context.Context, l deadletter.Letter) error {
+	return r.p.Publish(ctx, outbox.Message{EventID: l.CloudEventID, Topic: l.Topic, Key: l.PartitionKey,
+		Payload: string(l.Data), Type: l.Type})
 }

@@ -33,12 +33,16 @@ func (p *DaprPublisher) Publish(ctx context.Context, m Message) error {
 	if err != nil {
 		return fmt.Errorf("outbox.publish %s: %w", m.EventID, err)
 	}
+	typ := p.EventType
+	if m.Type != "" {
+		typ = m.Type
+	}
 	err = c.PublishEvent(ctx, p.PubSub, m.Topic, []byte(m.Payload),
 		dapr.PublishEventWithContentType("application/json"),
 		dapr.PublishEventWithMetadata(map[string]string{
 			"partitionKey":    m.Key,
 			"cloudevent.id":   m.EventID,
-			"cloudevent.type": p.EventType,
+			"cloudevent.type": typ,
 		}))
 	if err != nil {
 		return fmt.Errorf("outbox.publish %s: %w", m.EventID, err)

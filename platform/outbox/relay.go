@@ -15,6 +15,9 @@ type Message struct {
 	Topic   string
 	Key     string // partition key: events with the same key keep their order
 	Payload string // protojson
+	// Type is the CloudEvent type when it is not the publisher's
+	// EventType (a redriven dead letter keeps its own).
+	Type string
 }
 
 // Store hands out unsent messages and records which were published.

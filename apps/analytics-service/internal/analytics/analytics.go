@@ -16,6 +16,12 @@ import (
 // id or type); retrying it is pointless, so it is dropped.
 var ErrMalformed = errors.New("malformed patient event")
 
+// ErrRejected marks an event the database refuses for what it holds (a
+// constraint or data error): redelivering it cannot help until an operator
+// fixes the cause, so it is dropped to the dead-letter topic and redriven
+// from there.
+var ErrRejected = errors.New("event rejected by the database")
+
 // Event is the part of a patient event analytics keeps: identifiers, time
 // and the de-identified attributes events carry.
 type Event struct {

@@ -17,6 +17,7 @@ import (
 	"google.golang.org/protobuf/encoding/protojson"
 
 	"github.com/pms-dapr/pms/apps/analytics-service/internal/analytics"
+	"github.com/pms-dapr/pms/apps/analytics-service/internal/deadletter"
 	"github.com/pms-dapr/pms/platform/httpserver"
 	"github.com/pms-dapr/pms/platform/problem"
 	billingv1 "github.com/pms-dapr/pms/proto/billing/v1"
@@ -61,8 +62,8 @@ type Security struct {
 // deliveries, so the project's token middleware stands in front of every
 // route, and the router is served by the project's own server (timeouts),
 // not the SDK's Start.
-func Routes(rec Recorder, sec Security, health httpserver.Health, log *slog.Logger) (http.Handler, error) {
-	h := &handler{rec: rec, log: log}
+func Routes(rec Recorder, dead DeadLetters, sec Security, health httpserver.Health, log *slog.Logger) (http.Handler, error) {
+	h := &handler{rec: rec, dead: dead, log: log}
 	r := httpserver.Router(log, sec.AppAPIToken, health, middleware.RequestSize(maxEventBytes))
 	// The subscription itself is declared in components/ (a declarative
 	// Subscription, with its dead-letter topic); this only binds the route.
@@ -73,7 +74,16 @@ func Routes(rec Recorder, sec Security, health httpserver.Health, log *slog.Logg
 	if err := sdk.AddTopicEventHandler(&common.Subscription{PubsubName: PubSub, Topic: BillingTopic, Route: BillingEventsPath}, h.billingEvent); err != nil {
 		return nil, fmt.Errorf("analyticsapi: %w", err)
 	}
+	// The dead-letter topics (declared in components/, without a
+	// dead-letter topic of their own: a parking that fails is redelivered).
+	for dlt := range deadletter.Topics {
+		if err := sdk.AddTopicEventHandler(&common.Subscription{PubsubName: PubSub, Topic: dlt, Route: "/events/" + dlt}, h.parkFrom(dlt)); err != nil {
+			return nil, fmt.Errorf("analyticsapi: %w", err)
+		}
+	}
 	r.With(sec.Tokens.Middleware).Get("/analytics/summary", h.summary)
+	r.With(sec.Tokens.Middleware).Get(DeadLettersPath, h.listDeadLetters)
+	r.With(sec.Tokens.Middleware).Post(DeadLettersPath+"/redrive", h.redriveDeadLetters)
 	return r, nil
 }
 
@@ -82,8 +92,9 @@ func Routes(rec Recorder, sec Security, health httpserver.Health, log *slog.Logg
 const maxEventBytes = 1 << 20
 
 type handler struct {
-	rec Recorder
-	log *slog.Logger
+	rec  Recorder
+	dead DeadLetters
+	log  *slog.Logger
 }
 
 // event records one delivered patient event.
@@ -99,10 +110,11 @@ func (h *handler) billingEvent(ctx context.Context, e *common.TopicEvent) (bool,
 }
 
 // handle records a decoded event (decodeErr: it could not be decoded). A
-// malformed event is dropped (retry false), which the sidecar turns into a
-// publish to the dead-letter topic, so it never blocks its partition; a
-// storage failure asks for redelivery (retry true), which the resiliency
-// policy repeats until it succeeds.
+// malformed event, or one the database refuses for what it holds, is
+// dropped with its reason recorded (retry false), which the sidecar turns
+// into a publish to the dead-letter topic, so it never blocks its
+// partition; any other failure asks for redelivery (retry true), which the
+// resiliency policy repeats until it succeeds.
 func (h *handler) handle(ctx context.Context, topic, cloudEventID, eventID string, decodeErr error, record func() (bool, error)) (retry bool, err error) {
 	err = decodeErr
 	if err == nil {
@@ -115,9 +127,8 @@ func (h *handler) handle(ctx context.Context, topic, cloudEventID, eventID strin
 	switch {
 	case err == nil:
 		return false, nil
-	case errors.Is(err, analytics.ErrMalformed):
-		h.log.WarnContext(ctx, "malformed "+topic+" event dropped to the dead-letter topic", "cloudevent_id", cloudEventID, "err", err)
-		return false, err
+	case permanent(err):
+		return h.drop(ctx, topic, cloudEventID, err)
 	default:
 		h.log.ErrorContext(ctx, topic+" event not recorded; asking for redelivery", "event_id", eventID, "err", err)
 		return true, err

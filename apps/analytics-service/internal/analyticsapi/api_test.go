@@ -16,6 +16,8 @@ import (
 
 	"github.com/pms-dapr/pms/apps/analytics-service/internal/analytics"
 	"github.com/pms-dapr/pms/apps/analytics-service/internal/analyticsapi"
+	"github.com/pms-dapr/pms/apps/analytics-service/internal/deadletter"
+	"github.com/pms-dapr/pms/apps/analytics-service/internal/deadletter/deadlettertest"
 	"github.com/pms-dapr/pms/platform/authn"
 	"github.com/pms-dapr/pms/platform/authn/authntest"
 	"github.com/pms-dapr/pms/platform/httpserver"
@@ -67,8 +69,12 @@ const validEvent = `{"specversion":"1.0","id":"ce-1","type":"com.dapr.event.sent
 const appToken = "app-token-for-tests"
 
 func routes(store *fakeStore) http.Handler {
+	return routesWith(store, &deadletter.Service{Store: deadlettertest.NewStore(), Publisher: &deadlettertest.Publisher{}}, authn.RoleAdmin)
+}
+
+func routesWith(store *fakeStore, dead *deadletter.Service, role string) http.Handler {
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	h, err := analyticsapi.Routes(analytics.NewService(store), analyticsapi.Security{AppAPIToken: appToken, Tokens: authntest.Tokens{Token: "good", Identity: authn.Identity{Subject: "u1", Role: authn.RoleAdmin}}},
+	h, err := analyticsapi.Routes(analytics.NewService(store), dead, analyticsapi.Security{AppAPIToken: appToken, Tokens: authntest.Tokens{Token: "good", Identity: authn.Identity{Subject: "u1", Role: role}}},
 		httpserver.Health{Log: log}, log)
 	if err != nil {
 		panic(err)

@@ -5,11 +5,14 @@ package analyticsdb
 import (
 	"context"
 	"embed"
+	"errors"
 	"fmt"
 	"io/fs"
 	"slices"
+	"strings"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/pms-dapr/pms/apps/analytics-service/internal/analytics"
@@ -35,7 +38,7 @@ const insertEvent = `INSERT INTO patient_events (event_id, event_type, patient_i
 func (s *Store) Record(ctx context.Context, ev analytics.Event) (bool, error) {
 	tag, err := s.pool.Exec(ctx, insertEvent, ev.ID, ev.Type, ev.PatientID, ev.OccurredAt, ev.AgeBand, ev.Gender)
 	if err != nil {
-		return false, pgdb.Errorf("analyticsdb.record: %w", err)
+		return false, classify("analyticsdb.record", err)
 	}
 	return tag.RowsAffected() == 1, nil
 }
@@ -48,9 +51,24 @@ func (s *Store) RecordBilling(ctx context.Context, ev analytics.BillingEvent) (b
 	tag, err := s.pool.Exec(ctx, insertBilling, ev.ID, ev.Type, ev.AccountID, ev.OccurredAt, ev.AccountVersion,
 		ev.Kind, ev.AmountMinor, ev.Currency, ev.BalanceMinor)
 	if err != nil {
-		return false, pgdb.Errorf("analyticsdb.record_billing: %w", err)
+		return false, classify("analyticsdb.record_billing", err)
 	}
 	return tag.RowsAffected() == 1, nil
+}
+
+// classify marks a data or constraint error (SQLSTATE classes 22 and 23)
+// as analytics.ErrRejected, naming the code and constraint only (the
+// message may quote the value), and anything else for the transports.
+func classify(op string, err error) error {
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) && (strings.HasPrefix(pgErr.Code, "22") || strings.HasPrefix(pgErr.Code, "23")) {
+		detail := "SQLSTATE " + pgErr.Code
+		if pgErr.ConstraintName != "" {
+			detail += ", constraint " + pgErr.ConstraintName
+		}
+		return fmt.Errorf("%s: %w (%s on %s)", op, analytics.ErrRejected, detail, pgErr.TableName)
+	}
+	return pgdb.Errorf(op+": %w", err)
 }
 
 // billingPerDay counts and sums charges and payments per UTC day and

@@ -23,7 +23,8 @@ func TestEveryForgedTokenIsRejectedBeforeTheSidecar(t *testing.T) {
 	tokens["none"] = ""
 	for name, tok := range tokens {
 		for _, route := range [][2]string{{"GET", "/patients"}, {"POST", "/patients"}, {"GET", "/analytics/summary"},
-			{"GET", "/auth/users"}, {"POST", "/auth/logout"}, {"DELETE", "/patients/" + someID}} {
+			{"GET", "/auth/users"}, {"POST", "/auth/logout"}, {"DELETE", "/patients/" + someID},
+			{"GET", "/admin/dead-letters"}, {"POST", "/admin/dead-letters/redrive"}} {
 			req := httptest.NewRequest(route[0], route[1], strings.NewReader("{}"))
 			if tok != "" {
 				req.Header.Set("Authorization", "Bearer "+tok)
@@ -61,6 +62,10 @@ func TestRolesDecide(t *testing.T) {
 		{"admin", "DELETE", "/patients/" + someID, 200},
 		{"admin", "GET", "/analytics/summary", 200},
 		{"admin", "PATCH", "/auth/users/" + someID, 200},
+		{"clinician", "GET", "/admin/dead-letters", 403},
+		{"billing", "POST", "/admin/dead-letters/redrive", 403},
+		{"admin", "GET", "/admin/dead-letters", 200},
+		{"admin", "POST", "/admin/dead-letters/redrive", 200},
 		{"nurse", "GET", "/patients", 401}, // unknown role: the token is not one we issue
 	}
 	for _, tc := range cases {

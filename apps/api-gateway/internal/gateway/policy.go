@@ -10,7 +10,7 @@ import (
 // middleware; each names the roles allowed.
 //
 //	admin      everything, including user management, analytics, deletes,
-//	           deleted records and audit trails
+//	           deleted records, audit trails and dead letters
 //	clinician  register, read, search and update patients
 //	billing    read patients (to match them with billing accounts) and
 //	           everything on billing accounts (billingapi.Handler.Routes)

@@ -99,6 +99,8 @@ func Routes(cfg Config, t Targets, auth func(http.Handler) http.Handler, health 
 		r.Get("/patients/{id}/audit", allow(adminsOnly, patients.To(withID("/patients/", "/audit"))).ServeHTTP)
 
 		r.Get("/analytics/summary", allow(adminsOnly, analytics.To(fixed("/analytics/summary"))).ServeHTTP)
+		r.Get("/admin/dead-letters", allow(adminsOnly, analytics.To(fixed("/admin/dead-letters"))).ServeHTTP)
+		r.Post("/admin/dead-letters/redrive", allow(adminsOnly, analytics.To(fixed("/admin/dead-letters/redrive"))).ServeHTTP)
 
 		if cfg.Billing != nil {
 			for _, rt := range cfg.Billing.Routes(authn.RoleAdmin, authn.RoleBilling, authn.RoleClinician) {
