@@ -3,6 +3,7 @@ package main
 import (
 	"github.com/pms-dapr/pms/platform/appconfig"
 	"github.com/pms-dapr/pms/platform/authn"
+	"github.com/pms-dapr/pms/platform/metrics"
 	"github.com/pms-dapr/pms/platform/pgdb"
 	"github.com/pms-dapr/pms/platform/service"
 )
@@ -16,6 +17,7 @@ type config struct {
 	DaprGRPCPort string `env:"DAPR_GRPC_PORT, default=50001" help:"The sidecar's gRPC API port on 127.0.0.1 (redriving dead letters to their topics)."`
 	PubSubName   string `env:"PUBSUB_NAME, default=pubsub" help:"The Dapr pub/sub component events come from and dead letters are redriven through."`
 	Trust        authn.ServiceConfig
+	Metrics      metrics.Config
 	Profiling    service.Profiling
 }
 

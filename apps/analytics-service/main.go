@@ -11,6 +11,8 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/pms-dapr/pms/apps/analytics-service/internal/analytics"
 	"github.com/pms-dapr/pms/apps/analytics-service/internal/analyticsapi"
 	"github.com/pms-dapr/pms/apps/analytics-service/internal/analyticsdb"
@@ -18,6 +20,7 @@ import (
 	"github.com/pms-dapr/pms/platform/appconfig"
 	"github.com/pms-dapr/pms/platform/authn"
 	"github.com/pms-dapr/pms/platform/httpserver"
+	"github.com/pms-dapr/pms/platform/metrics"
 	"github.com/pms-dapr/pms/platform/outbox"
 	"github.com/pms-dapr/pms/platform/pgdb"
 	"github.com/pms-dapr/pms/platform/service"
@@ -60,7 +63,15 @@ func run(ctx context.Context, log *slog.Logger) error {
 	store := analyticsdb.New(pool)
 	svc := analytics.NewService(store)
 	dead := &deadletter.Service{Store: store.DeadLetters(), Publisher: redriver{publisher}}
-	routes, err := analyticsapi.Routes(svc, dead, analyticsapi.Security{AppAPIToken: cfg.Trust.AppAPIToken, Tokens: verifier}, health, log)
+	reg := metrics.NewRegistry()
+	lag := prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "pms_consumer_lag_seconds",
+		Help:    "Time from an event's occurrence to analytics storing it, by topic.",
+		Buckets: []float64{0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 1800}}, []string{"topic"})
+	reg.MustRegister(lag, deadLetterDepth(dead))
+	if err := metrics.Serve(ctx, log, cfg.Metrics.Addr, reg); err != nil {
+		return err
+	}
+	routes, err := analyticsapi.Routes(lagRecorder{svc, lag}, dead, analyticsapi.Security{AppAPIToken: cfg.Trust.AppAPIToken, Tokens: verifier}, health, log)
 	if err != nil {
 		return err
 	}
@@ -74,4 +85,43 @@ type redriver struct{ p *outbox.DaprPublisher }
 func (r redriver) Redrive(ctx context.Context, l deadletter.Letter) error {
 	return r.p.Publish(ctx, outbox.Message{EventID: l.CloudEventID, Topic: l.Topic, Key: l.PartitionKey,
 		Payload: string(l.Data), Type: l.Type})
+}
+
+// lagRecorder observes each newly stored event's consumer lag.
+type lagRecorder struct {
+	*analytics.Service
+	lag *prometheus.HistogramVec
+}
+
+func (r lagRecorder) Record(ctx context.Context, ev analytics.Event) (bool, error) {
+	isNew, err := r.Service.Record(ctx, ev)
+	if isNew {
+		r.lag.WithLabelValues("patient").Observe(time.Since(ev.OccurredAt).Seconds())
+	}
+	return isNew, err
+}
+
+func (r lagRecorder) RecordBilling(ctx context.Context, ev analytics.BillingEvent) (bool, error) {
+	isNew, err := r.Service.RecordBilling(ctx, ev)
+	if isNew {
+		r.lag.WithLabelValues("billing").Observe(time.Since(ev.OccurredAt).Seconds())
+	}
+	return isNew, err
+}
+
+// deadLetterDepth reads the pending dead letters per topic at each scrape.
+func deadLetterDepth(dead *deadletter.Service) *metrics.Gauges {
+	return metrics.NewGauges(map[string][2]any{
+		"pms_dead_letters": {"Dead-lettered events not yet redriven, by original topic.", []string{"topic"}},
+	}, func(ctx context.Context) ([]metrics.Value, error) {
+		depth, err := dead.Depth(ctx)
+		if err != nil {
+			return nil, err
+		}
+		out := make([]metrics.Value, 0, len(depth))
+		for topic, n := range depth {
+			out = append(out, metrics.Value{Name: "pms_dead_letters", Labels: []string{topic}, V: float64(n)})
+		}
+		return out, nil
+	})
 }

@@ -3,6 +3,7 @@ package main
 import (
 	"github.com/pms-dapr/pms/platform/appconfig"
 	"github.com/pms-dapr/pms/platform/authn"
+	"github.com/pms-dapr/pms/platform/metrics"
 	"github.com/pms-dapr/pms/platform/pgdb"
 	"github.com/pms-dapr/pms/platform/service"
 )
@@ -18,6 +19,7 @@ type config struct {
 	DefaultCurrency string `env:"BILLING_DEFAULT_CURRENCY, default=USD" help:"The ISO 4217 currency new accounts are kept in (every amount of an account is in its currency)."`
 	Database        pgdb.Config
 	Trust           authn.ServiceConfig
+	Metrics         metrics.Config
 	Profiling       service.Profiling
 }
 

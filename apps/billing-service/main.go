@@ -27,6 +27,7 @@ import (
 	"github.com/pms-dapr/pms/platform/appconfig"
 	"github.com/pms-dapr/pms/platform/authn"
 	"github.com/pms-dapr/pms/platform/httpserver"
+	"github.com/pms-dapr/pms/platform/metrics"
 	"github.com/pms-dapr/pms/platform/outbox"
 	"github.com/pms-dapr/pms/platform/pgdb"
 	"github.com/pms-dapr/pms/platform/service"
@@ -90,6 +91,11 @@ func run(ctx context.Context, log *slog.Logger) error {
 	defer publisher.Close()
 	wake := make(chan struct{}, 1)
 	events := outbox.PG{Pool: pool, Name: "billingdb"}
+	reg := metrics.NewRegistry()
+	reg.MustRegister(events.Metrics())
+	if err := metrics.Serve(ctx, log, cfg.Metrics.Addr, reg); err != nil {
+		return err
+	}
 	relay := &outbox.Relay{Store: events, Publisher: publisher, Log: log.With("component", "outbox"),
 		Wake: wake, Interval: time.Second, MaxWait: 10 * time.Second}
 

@@ -6,6 +6,7 @@ import (
 	"github.com/pms-dapr/pms/apps/patient-service/internal/fhirapi"
 	"github.com/pms-dapr/pms/platform/appconfig"
 	"github.com/pms-dapr/pms/platform/authn"
+	"github.com/pms-dapr/pms/platform/metrics"
 	"github.com/pms-dapr/pms/platform/pgdb"
 	"github.com/pms-dapr/pms/platform/service"
 )
@@ -28,6 +29,7 @@ type config struct {
 	FHIRBaseURL   string `env:"FHIR_BASE_URL" help:"The FHIR API's public base URL, as clients reach it through the gateway (https://pms.example.org/fhir/R4); links and Location headers start with it. Empty: taken from the X-Forwarded-Proto and X-Forwarded-Host the gateway sends."`
 	FHIRMRNSystem string `env:"FHIR_MRN_SYSTEM, default=http://pms.example.org/fhir/sid/mrn" help:"The identifier system (a URI) of the medical record number in FHIR resources; set it to your organisation's."`
 	Trust         authn.ServiceConfig
+	Metrics       metrics.Config
 	Profiling     service.Profiling
 }
 

@@ -25,6 +25,7 @@ import (
 	"github.com/pms-dapr/pms/platform/appconfig"
 	"github.com/pms-dapr/pms/platform/authn"
 	"github.com/pms-dapr/pms/platform/httpserver"
+	"github.com/pms-dapr/pms/platform/metrics"
 	eventoutbox "github.com/pms-dapr/pms/platform/outbox"
 	"github.com/pms-dapr/pms/platform/pgdb"
 	"github.com/pms-dapr/pms/platform/service"
@@ -81,6 +82,11 @@ func run(ctx context.Context, log *slog.Logger) error {
 	// (LISTEN/NOTIFY) and polls only as a fallback.
 	wake := make(chan struct{}, 1)
 	events := eventoutbox.PG{Pool: pool, Name: "patientdb"}
+	reg := metrics.NewRegistry()
+	reg.MustRegister(events.Metrics())
+	if err := metrics.Serve(ctx, log, cfg.Metrics.Addr, reg); err != nil {
+		return err
+	}
 	relay := &eventoutbox.Relay{
 		Store:     events,
 		Publisher: publisher,

@@ -11,6 +11,8 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/pms-dapr/pms/platform/pgdb"
+
+	"github.com/pms-dapr/pms/platform/metrics"
 )
 
 // PG is an outbox table in PostgreSQL: a service inserts a row into
@@ -162,4 +164,22 @@ func (s PG) listen(ctx context.Context, signal func()) (listened bool, err error
 		}
 		signal()
 	}
+}
+
+// Metrics are the outbox's gauges for a scrape: how many events wait, and
+// how long the oldest has waited (0 when none does).
+func (s PG) Metrics() *metrics.Gauges {
+	return metrics.NewGauges(map[string][2]any{
+		"pms_outbox_pending":     {"Events in the outbox not yet accepted by the sidecar.", nil},
+		"pms_outbox_lag_seconds": {"Age of the oldest event in the outbox not yet published (0: none waits).", nil},
+	}, func(ctx context.Context) ([]metrics.Value, error) {
+		var n int
+		var lag float64
+		err := s.Pool.QueryRow(ctx, `SELECT count(*), coalesce(extract(epoch FROM now() - min(created_at)), 0)::float8
+			FROM outbox WHERE sent_at IS NULL`).Scan(&n, &lag)
+		if err != nil {
+			return nil, err
+		}
+		return []metrics.Value{{Name: "pms_outbox_pending", V: float64(n)}, {Name: "pms_outbox_lag_seconds", V: lag}}, nil
+	})
 }

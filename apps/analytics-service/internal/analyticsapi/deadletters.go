@@ -18,8 +18,10 @@ import (
 	"github.com/pms-dapr/pms/platform/validation"
 )
 
-// DeadLettersPath is the operators' API (admin only, through the
-// gateway); the dead-letter topics are delivered at
+// DeadLettersPath prefixes the operators' API (admin only, through the
+// gateway): GET .../pending and POST .../redrive. Neither path is a prefix
+// of the other: a sidecar's access-control operation also allows every
+// path below it. The dead-letter topics are delivered at
 // /events/<topic>-deadletter.
 const DeadLettersPath = "/admin/dead-letters"
 
@@ -123,7 +125,7 @@ func admin(w http.ResponseWriter, r *http.Request) (authn.Identity, bool) {
 	return id, false
 }
 
-// listDeadLetters answers GET /admin/dead-letters[?topic=patient|billing].
+// listDeadLetters answers GET /admin/dead-letters/pending[?topic=patient|billing].
 func (h *handler) listDeadLetters(w http.ResponseWriter, r *http.Request) {
 	id, ok := admin(w, r)
 	if !ok {

@@ -50,7 +50,7 @@ func TestDeadLetterRoundTrip(t *testing.T) {
 	require.Len(t, st.Letters, 1)
 	assert.Equal(t, "3d993b7f-67e8-4f2f-9429-e766ce3a9de7", st.Letters[0].PartitionKey)
 
-	rec = send(h, http.MethodGet, "/admin/dead-letters", "", "Authorization", "Bearer good")
+	rec = send(h, http.MethodGet, "/admin/dead-letters/pending", "", "Authorization", "Bearer good")
 	require.Equal(t, http.StatusOK, rec.Code, rec.Body.String())
 	assert.NotContains(t, rec.Body.String(), "Ada")
 	assert.NotContains(t, rec.Body.String(), "attributes", "the data is never listed")
@@ -79,8 +79,8 @@ func TestDeadLetterRoundTrip(t *testing.T) {
 func TestDeadLettersAreForAdminsOnly(t *testing.T) {
 	dead := &deadletter.Service{Store: deadlettertest.NewStore(), Publisher: &deadlettertest.Publisher{}}
 	h := routesWith(&fakeStore{}, dead, authn.RoleClinician)
-	assert.Equal(t, http.StatusForbidden, send(h, http.MethodGet, "/admin/dead-letters", "", "Authorization", "Bearer good").Code)
-	assert.Equal(t, http.StatusUnauthorized, send(h, http.MethodGet, "/admin/dead-letters", "").Code)
+	assert.Equal(t, http.StatusForbidden, send(h, http.MethodGet, "/admin/dead-letters/pending", "", "Authorization", "Bearer good").Code)
+	assert.Equal(t, http.StatusUnauthorized, send(h, http.MethodGet, "/admin/dead-letters/pending", "").Code)
 	assert.Equal(t, http.StatusForbidden, send(h, http.MethodPost, "/admin/dead-letters/redrive", `{"all":true}`,
 		"Authorization", "Bearer good", "Content-Type", "application/json").Code)
 }

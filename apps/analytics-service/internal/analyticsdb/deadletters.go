@@ -23,7 +23,9 @@ func (d DeadLetters) NoteDrop(ctx context.Context, topic, cloudEventID, reason s
 	return wrap("analyticsdb.note_drop", err)
 }
 
-// Park stores l once, with the reason noted for it.
+// Park stores l once, with the reason noted for it. A letter that was
+// redriven and comes back (it failed again) is pending again, with the new
+// reason; a second copy of one still pending changes nothing.
 func (d DeadLetters) Park(ctx context.Context, l deadletter.Letter) error {
 	var occurred *time.Time
 	if !l.OccurredAt.IsZero() {
@@ -32,7 +34,9 @@ func (d DeadLetters) Park(ctx context.Context, l deadletter.Letter) error {
 	_, err := d.s.pool.Exec(ctx, `INSERT INTO dead_letters (topic, cloudevent_id, event_id, event_type, occurred_at,
 		partition_key, reason, data)
 		VALUES ($1, $2, $3, $4, $5, $6, coalesce((SELECT reason FROM drop_reasons WHERE topic = $1 AND cloudevent_id = $2), $7), $8)
-		ON CONFLICT (topic, cloudevent_id) DO NOTHING`,
+		ON CONFLICT (topic, cloudevent_id) DO UPDATE
+			SET redriven_at = NULL, reason = excluded.reason, dead_lettered_at = now()
+			WHERE dead_letters.redriven_at IS NOT NULL`,
 		l.Topic, l.CloudEventID, l.EventID, l.Type, occurred, l.PartitionKey, deadletter.NoReason, l.Data)
 	return wrap("analyticsdb.park", err)
 }

@@ -48,8 +48,16 @@ func TestParkedOnceWithItsReasonAndRedrivenOnce(t *testing.T) {
 	assert.Empty(t, sent, "a redriven letter is not sent again")
 	depth, _ := svc.Depth(ctx)
 	assert.Equal(t, map[string]int{"patient": 0, "billing": 1}, depth)
+
+	// It fails again: dead-lettered anew, it is pending again.
+	require.NoError(t, svc.NoteDrop(ctx, "patient", "ce-1", "still broken"))
+	require.NoError(t, svc.Park(ctx, "patient-deadletter", l))
+	again, err := svc.List(ctx, "admin-1", "patient")
+	require.NoError(t, err)
+	require.Len(t, again, 1)
+	assert.Equal(t, "still broken", again[0].Reason)
 	assert.Equal(t, []string{"admin-1 dead-letters.list patient 1", "admin-1 dead-letters.list  2",
-		"admin-1 dead-letters.redrive  1", "admin-1 dead-letters.redrive  0"}, st.Audits)
+		"admin-1 dead-letters.redrive  1", "admin-1 dead-letters.redrive  0", "admin-1 dead-letters.list patient 1"}, st.Audits)
 }
 
 func TestRedriveStopsAtTheFirstFailureAndKeepsTheRest(t *testing.T) {

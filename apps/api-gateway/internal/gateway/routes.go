@@ -99,7 +99,7 @@ func Routes(cfg Config, t Targets, auth func(http.Handler) http.Handler, health 
 		r.Get("/patients/{id}/audit", allow(adminsOnly, patients.To(withID("/patients/", "/audit"))).ServeHTTP)
 
 		r.Get("/analytics/summary", allow(adminsOnly, analytics.To(fixed("/analytics/summary"))).ServeHTTP)
-		r.Get("/admin/dead-letters", allow(adminsOnly, analytics.To(fixed("/admin/dead-letters"))).ServeHTTP)
+		r.Get("/admin/dead-letters", allow(adminsOnly, analytics.To(fixed("/admin/dead-letters/pending"))).ServeHTTP)
 		r.Post("/admin/dead-letters/redrive", allow(adminsOnly, analytics.To(fixed("/admin/dead-letters/redrive"))).ServeHTTP)
 
 		if cfg.Billing != nil {

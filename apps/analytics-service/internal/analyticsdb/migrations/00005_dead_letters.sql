@@ -46,7 +46,7 @@ CREATE TRIGGER dead_letter_audit_no_truncate BEFORE TRUNCATE ON dead_letter_audi
     FOR EACH STATEMENT EXECUTE FUNCTION dead_letter_audit_append_only();
 GRANT SELECT, INSERT, UPDATE ON drop_reasons TO analytics_runtime;
 GRANT SELECT, INSERT ON dead_letters TO analytics_runtime;
-GRANT UPDATE (redriven_at) ON dead_letters TO analytics_runtime;
+GRANT UPDATE (redriven_at, reason, dead_lettered_at) ON dead_letters TO analytics_runtime;
 GRANT SELECT, INSERT ON dead_letter_audit TO analytics_runtime;
 GRANT USAGE ON SEQUENCE dead_letter_audit_id_seq TO analytics_runtime;
 

@@ -34,16 +34,19 @@ func (s *Store) NoteDrop(_ context.Context, topic, id, reason string) error {
 func (s *Store) Park(_ context.Context, l deadletter.Letter) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	for _, have := range s.Letters {
-		if have.Topic == l.Topic && have.CloudEventID == l.CloudEventID {
-			return nil
-		}
-	}
-	l.ID, l.DeadLetteredAt = uuid.NewString(), time.Now()
 	l.Reason = deadletter.NoReason
 	if r, ok := s.Reasons[l.Topic+"/"+l.CloudEventID]; ok {
 		l.Reason = r
 	}
+	for i, have := range s.Letters {
+		if have.Topic == l.Topic && have.CloudEventID == l.CloudEventID {
+			if !have.RedrivenAt.IsZero() { // back again: pending anew
+				s.Letters[i].RedrivenAt, s.Letters[i].Reason, s.Letters[i].DeadLetteredAt = time.Time{}, l.Reason, time.Now()
+			}
+			return nil
+		}
+	}
+	l.ID, l.DeadLetteredAt = uuid.NewString(), time.Now()
 	s.Letters = append(s.Letters, l)
 	return nil
 }
