@@ -286,3 +286,37 @@ func Unauthorized(w http.ResponseWriter, r *http.Request) {
 func Forbidden(w http.ResponseWriter, r *http.Request) {
 	problem.Write(w, r, problem.New(http.StatusForbidden, "Your role does not allow this."))
 }
+
+// KeyIDs lists the kids of the signing keys this Verifier holds now.
+func (v *Verifier) KeyIDs(ctx context.Context) map[string]bool {
+	out := map[string]bool{}
+	all, err := v.keys.Storage().KeyReadAll(ctx)
+	if err != nil {
+		return out
+	}
+	for _, k := range all {
+		out[k.Marshal().KID] = true
+	}
+	return out
+}
+
+// KnowsKey reports whether the JWKS holds a key with this kid, fetching it
+// again first when the kid is unknown (under the same rate limit as a
+// token naming an unknown kid).
+func (v *Verifier) KnowsKey(ctx context.Context, kid string) bool {
+	if kid == "" {
+		return false
+	}
+	_, err := v.keys.Storage().KeyRead(ctx, kid)
+	return err == nil
+}
+
+// TokenKeyID is the kid in raw's header, unverified ("" if none).
+func TokenKeyID(raw string) string {
+	tok, _, err := jwt.NewParser().ParseUnverified(raw, jwt.MapClaims{})
+	if err != nil {
+		return ""
+	}
+	kid, _ := tok.Header["kid"].(string)
+	return kid
+}

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/http"
 	"os"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -71,11 +72,22 @@ func LoadBearerMetadata(path string) (middleware.Metadata, error) {
 // the role policy then reads from the request context. A token both have
 // accepted is remembered (authn.VerifiedCacheTTL, at most until it expires)
 // and not checked again meanwhile.
+//
+// The bearer middleware fetches the JWKS again only every 10 minutes. So
+// that a signing-key rotation needs no wait at the gateway, a token it
+// refuses whose kid auth-service publishes but that build did not know
+// (the gateway's verifier looks unknown kids up at once) makes the gateway
+// build the middleware again, at most once per such kid, and check the
+// token once more (docs/runbooks/rotate-signing-keys.md).
 type Bearer struct {
 	md      middleware.Metadata
 	tokens  *authn.Verifier
 	log     *slog.Logger
 	handler atomic.Pointer[func(http.Handler) http.Handler]
+
+	mu     sync.Mutex      // serialises rebuilds
+	kids   map[string]bool // the kids the verifier held when the current build was made
+	cancel context.CancelFunc
 }
 
 // NewBearer returns an unready Bearer for md, whose jwksURL, issuer and
@@ -97,10 +109,8 @@ func NewBearer(ctx context.Context, md middleware.Metadata, log *slog.Logger) (*
 func (b *Bearer) Run(ctx context.Context) error {
 	wait := time.Second
 	for {
-		mw := bearer.NewBearerMiddleware(logger.NewLogger("api-gateway.bearer"))
-		h, err := mw.GetHandler(ctx, b.md)
+		err := b.build(ctx)
 		if err == nil {
-			b.handler.Store(&h)
 			b.log.Info("JWT verification ready", "component", b.md.Name)
 			return nil
 		}
@@ -112,6 +122,50 @@ func (b *Bearer) Run(ctx context.Context) error {
 		}
 		wait = min(wait*2, 30*time.Second)
 	}
+}
+
+// build makes a bearer middleware (it fetches the JWKS) and serves it in
+// place of the one before, whose key cache it stops.
+func (b *Bearer) build(ctx context.Context) error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	kids := b.tokens.KeyIDs(ctx)
+	bctx, cancel := context.WithCancel(ctx)
+	mw := bearer.NewBearerMiddleware(logger.NewLogger("api-gateway.bearer"))
+	h, err := mw.GetHandler(bctx, b.md)
+	if err != nil {
+		cancel()
+		return err
+	}
+	b.handler.Store(&h)
+	if b.cancel != nil {
+		b.cancel()
+	}
+	b.kids, b.cancel = kids, cancel
+	return nil
+}
+
+// rollover builds the middleware again when raw names a kid the JWKS has
+// and the current build predates; it reports whether it did.
+func (b *Bearer) rollover(ctx context.Context, raw string) bool {
+	kid := authn.TokenKeyID(raw)
+	b.mu.Lock()
+	known := b.kids[kid]
+	b.mu.Unlock()
+	if kid == "" || known || !b.tokens.KnowsKey(ctx, kid) {
+		return false
+	}
+	b.mu.Lock()
+	stale := !b.kids[kid] // another request may have rebuilt meanwhile
+	b.mu.Unlock()
+	if stale {
+		if err := b.build(context.WithoutCancel(ctx)); err != nil {
+			b.log.WarnContext(ctx, "JWT verification not rebuilt for a new signing key", "kid", kid, "err", err)
+			return false
+		}
+		b.log.InfoContext(ctx, "JWT verification rebuilt for a new signing key", "kid", kid)
+	}
+	return true
 }
 
 // Ready reports whether tokens can be verified: by the bearer middleware
@@ -155,16 +209,21 @@ func (b *Bearer) Middleware(next http.Handler) http.Handler {
 		})
 		rw := &rejectionWriter{ResponseWriter: w, r: r, passed: &passed}
 		(*h)(inner).ServeHTTP(rw, r)
+		if rw.code == http.StatusUnauthorized && b.rollover(r.Context(), authn.BearerToken(r)) {
+			rw = &rejectionWriter{ResponseWriter: w, r: r, passed: &passed}
+			(*b.handler.Load())(inner).ServeHTTP(rw, r)
+		}
+		rw.finish()
 	})
 }
 
-// rejectionWriter turns a response the bearer middleware writes itself
-// (never one from next) into a problem document.
+// rejectionWriter holds back a response the bearer middleware writes
+// itself (never one from next); finish turns it into a problem document.
 type rejectionWriter struct {
 	http.ResponseWriter
-	r        *http.Request
-	passed   *bool
-	rejected bool
+	r      *http.Request
+	passed *bool
+	code   int // the bearer middleware's own status, 0 if it wrote none
 }
 
 func (w *rejectionWriter) WriteHeader(code int) {
@@ -172,20 +231,26 @@ func (w *rejectionWriter) WriteHeader(code int) {
 		w.ResponseWriter.WriteHeader(code)
 		return
 	}
-	w.rejected = true
-	if code == http.StatusUnauthorized {
-		w.ResponseWriter.Header().Set("WWW-Authenticate", `Bearer error="invalid_token"`)
-		problem.Write(w.ResponseWriter, w.r, problem.New(code, "A valid access token is required."))
-		return
-	}
-	problem.Write(w.ResponseWriter, w.r, problem.New(code, "The access token could not be checked."))
+	w.code = code
 }
 
 func (w *rejectionWriter) Write(b []byte) (int, error) {
-	if w.rejected {
-		return len(b), nil // the problem document is already written
+	if w.code != 0 {
+		return len(b), nil // replaced by the problem document
 	}
 	return w.ResponseWriter.Write(b)
+}
+
+// finish writes the problem document for a rejection.
+func (w *rejectionWriter) finish() {
+	switch {
+	case w.code == 0:
+	case w.code == http.StatusUnauthorized:
+		w.ResponseWriter.Header().Set("WWW-Authenticate", `Bearer error="invalid_token"`)
+		problem.Write(w.ResponseWriter, w.r, problem.New(w.code, "A valid access token is required."))
+	default:
+		problem.Write(w.ResponseWriter, w.r, problem.New(w.code, "The access token could not be checked."))
+	}
 }
 
 func (w *rejectionWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }

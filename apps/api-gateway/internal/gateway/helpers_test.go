@@ -55,9 +55,16 @@ func fakeSidecar(t testing.TB, status int, contentType, body string) (*url.URL, 
 // endpoint.
 func readyBearer(t testing.TB, signer *authntest.Signer) *gateway.Bearer {
 	t.Helper()
+	return readyBearerFor(t, signer.JWKS)
+}
+
+// readyBearerFor is a ready Bearer whose JWKS is what published returns
+// at each fetch.
+func readyBearerFor(t testing.TB, published func() []byte) *gateway.Bearer {
+	t.Helper()
 	jwks := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
-		_, _ = w.Write(signer.JWKS())
+		_, _ = w.Write(published())
 	}))
 	t.Cleanup(jwks.Close)
 	manifest := filepath.Join(t.TempDir(), "jwt-bearer.yaml")
