@@ -14,6 +14,7 @@ import (
 
 	"github.com/MicahParks/keyfunc/v3"
 	"github.com/golang-jwt/jwt/v5"
+	"golang.org/x/sync/singleflight"
 	"golang.org/x/time/rate"
 
 	"github.com/pms-dapr/pms/platform/problem"
@@ -64,7 +65,8 @@ type Verifier struct {
 	mu       sync.Mutex
 	verified map[[sha256.Size]byte]verifiedToken
 
-	fetching atomic.Bool // a readiness check's JWKS fetch is under way
+	fetching atomic.Bool        // a readiness check's JWKS fetch is under way
+	lookups  singleflight.Group // key lookups by kid (key)
 }
 
 // VerifiedCacheTTL bounds how long a verified token is remembered, and
@@ -229,10 +231,16 @@ func (v *Verifier) lookup(sum [sha256.Size]byte, now time.Time) (Identity, bool)
 func (v *Verifier) key(ctx context.Context) jwt.Keyfunc {
 	byKID := v.keys.KeyfuncCtx(ctx)
 	return func(t *jwt.Token) (any, error) {
-		if kid, _ := t.Header["kid"].(string); kid == "" {
+		kid, _ := t.Header["kid"].(string)
+		if kid == "" {
 			return nil, errors.New("token has no kid")
 		}
-		return byKID(t)
+		// Concurrent lookups of one kid share one: an unknown kid (the
+		// first tokens of a new signing key) makes the key store fetch the
+		// JWKS, at most once per 10 s, and a second lookup meanwhile would
+		// be refused by that limit instead of waiting for the fetch.
+		key, err, _ := v.lookups.Do(kid, func() (any, error) { return byKID(t) })
+		return key, err
 	}
 }
 

@@ -270,6 +270,22 @@ func (s *System) StartApp(id string) error {
 	return s.startApp(a)
 }
 
+// SetAppEnv sets (or, with value "", removes) a variable of app id's
+// environment from its next start on, as an operator changing a
+// deployment's configuration would.
+func (s *System) SetAppEnv(id, key, value string) error {
+	a := s.App(id)
+	if a == nil {
+		return fmt.Errorf("runner: no app %q", id)
+	}
+	if value == "" {
+		delete(a.spec.Env, key)
+	} else {
+		a.spec.Env[key] = value
+	}
+	return nil
+}
+
 // WaitReady waits until the named apps and their sidecars are healthy.
 func (s *System) WaitReady(ctx context.Context, ids ...string) error {
 	apps := make([]*App, 0, len(ids))

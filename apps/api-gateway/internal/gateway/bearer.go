@@ -15,6 +15,7 @@ import (
 	"github.com/dapr/components-contrib/middleware"
 	"github.com/dapr/components-contrib/middleware/http/bearer"
 	"github.com/dapr/kit/logger"
+	"golang.org/x/sync/singleflight"
 	"gopkg.in/yaml.v3"
 
 	"github.com/pms-dapr/pms/platform/authn"
@@ -85,9 +86,10 @@ type Bearer struct {
 	log     *slog.Logger
 	handler atomic.Pointer[func(http.Handler) http.Handler]
 
-	mu     sync.Mutex      // serialises rebuilds
-	kids   map[string]bool // the kids the verifier held when the current build was made
-	cancel context.CancelFunc
+	rebuilds singleflight.Group // rollover, by kid
+	mu       sync.Mutex         // serialises rebuilds
+	kids     map[string]bool    // the kids the verifier held when the current build was made
+	cancel   context.CancelFunc
 }
 
 // NewBearer returns an unready Bearer for md, whose jwksURL, issuer and
@@ -129,6 +131,11 @@ func (b *Bearer) Run(ctx context.Context) error {
 func (b *Bearer) build(ctx context.Context) error {
 	b.mu.Lock()
 	defer b.mu.Unlock()
+	return b.buildLocked(ctx)
+}
+
+// buildLocked is build with b.mu held.
+func (b *Bearer) buildLocked(ctx context.Context) error {
 	kids := b.tokens.KeyIDs(ctx)
 	bctx, cancel := context.WithCancel(ctx)
 	mw := bearer.NewBearerMiddleware(logger.NewLogger("api-gateway.bearer"))
@@ -145,27 +152,35 @@ func (b *Bearer) build(ctx context.Context) error {
 	return nil
 }
 
-// rollover builds the middleware again when raw names a kid the JWKS has
-// and the current build predates; it reports whether it did.
-func (b *Bearer) rollover(ctx context.Context, raw string) bool {
+// rollover reports whether a token the build used refused should be
+// checked again: a newer build exists, or raw names a kid the JWKS has
+// and the current build predates, and a new build was made. Concurrent
+// requests naming one kid share one look-up and build.
+func (b *Bearer) rollover(ctx context.Context, raw string, used *func(http.Handler) http.Handler) bool {
+	if b.handler.Load() != used {
+		return true
+	}
 	kid := authn.TokenKeyID(raw)
-	b.mu.Lock()
-	known := b.kids[kid]
-	b.mu.Unlock()
-	if kid == "" || known || !b.tokens.KnowsKey(ctx, kid) {
+	if kid == "" {
 		return false
 	}
-	b.mu.Lock()
-	stale := !b.kids[kid] // another request may have rebuilt meanwhile
-	b.mu.Unlock()
-	if stale {
-		if err := b.build(context.WithoutCancel(ctx)); err != nil {
+	_, _, _ = b.rebuilds.Do(kid, func() (any, error) {
+		b.mu.Lock()
+		known := b.kids[kid]
+		b.mu.Unlock()
+		if known || !b.tokens.KnowsKey(ctx, kid) {
+			return nil, nil
+		}
+		b.mu.Lock()
+		defer b.mu.Unlock()
+		if err := b.buildLocked(context.WithoutCancel(ctx)); err != nil {
 			b.log.WarnContext(ctx, "JWT verification not rebuilt for a new signing key", "kid", kid, "err", err)
-			return false
+			return nil, nil
 		}
 		b.log.InfoContext(ctx, "JWT verification rebuilt for a new signing key", "kid", kid)
-	}
-	return true
+		return nil, nil
+	})
+	return b.handler.Load() != used
 }
 
 // Ready reports whether tokens can be verified: by the bearer middleware
@@ -209,7 +224,7 @@ func (b *Bearer) Middleware(next http.Handler) http.Handler {
 		})
 		rw := &rejectionWriter{ResponseWriter: w, r: r, passed: &passed}
 		(*h)(inner).ServeHTTP(rw, r)
-		if rw.code == http.StatusUnauthorized && b.rollover(r.Context(), authn.BearerToken(r)) {
+		if rw.code == http.StatusUnauthorized && b.rollover(r.Context(), authn.BearerToken(r), h) {
 			rw = &rejectionWriter{ResponseWriter: w, r: r, passed: &passed}
 			(*b.handler.Load())(inner).ServeHTTP(rw, r)
 		}
