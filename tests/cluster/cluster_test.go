@@ -3,7 +3,9 @@ package cluster
 import (
 	"bufio"
 	"context"
+	"crypto/rand"
 	"crypto/tls"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"net"
@@ -298,12 +300,24 @@ func TestLosingAPodLosesNothing(t *testing.T) {
 }
 
 // `kubectl rollout restart` of every app Deployment under a steady load:
-// not one request fails (no 503 either), and every 201 is stored.
+// not one request fails (no 503 either), and every 201 is stored. The
+// restart also rotates every app's app API token and Dapr API token
+// (docs/runbooks/rotate-signing-keys.md, "App and Dapr API tokens"): both
+// are pod-local, so new pods start with the new secrets while old pods
+// finish with the old ones.
 func TestRollingRestartFailsNoRequest(t *testing.T) {
 	token := adminToken(t)
 	l := startLoad(token, 20, 0, false)
 	time.Sleep(3 * time.Second)
 	for _, app := range apps {
+		for _, name := range []string{app + "-app-api-token", app + "-dapr-api-token"} {
+			b := make([]byte, 32)
+			_, err := rand.Read(b)
+			require.NoError(t, err)
+			rotated := hex.EncodeToString(b)
+			mustKubectl(t, "-n", namespace, "patch", "secret", name, "-p", `{"stringData":{"token":"`+rotated+`"}}`)
+			require.Equal(t, rotated, secret(t, name, "token"))
+		}
 		mustKubectl(t, "-n", namespace, "rollout", "restart", "deployment/"+app)
 	}
 	for _, app := range apps {
