@@ -34,6 +34,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"github.com/testcontainers/testcontainers-go"
+	tcexec "github.com/testcontainers/testcontainers-go/exec"
 	tc "github.com/testcontainers/testcontainers-go/modules/compose"
 )
 
@@ -128,6 +129,37 @@ func TestComposeStack(t *testing.T) {
 			}
 			return nil
 		})
+	})
+
+	t.Run("WAL is archived and a base backup taken, encrypted", func(t *testing.T) {
+		backup, err := stack.ServiceContainer(ctx, "backup")
+		require.NoError(t, err)
+		var info []struct {
+			Status struct{ Code int }
+			Cipher string
+			Backup []struct{ Type string }
+			Archive []struct{ Max string }
+		}
+		eventually(t, 2*time.Minute, "pgbackrest info shows a full backup and archived WAL", func() error {
+			code, out, err := backup.Exec(ctx, []string{"pgbackrest", "info", "--output=json"}, tcexec.Multiplexed())
+			if err != nil {
+				return err
+			}
+			raw, _ := io.ReadAll(out)
+			if code != 0 {
+				return fmt.Errorf("exit %d: %s", code, raw)
+			}
+			if err := json.Unmarshal(raw, &info); err != nil {
+				return fmt.Errorf("%w: %s", err, raw)
+			}
+			if len(info) != 1 || len(info[0].Backup) == 0 || len(info[0].Archive) == 0 || info[0].Archive[0].Max == "" {
+				return fmt.Errorf("not yet: %s", raw)
+			}
+			return nil
+		})
+		assert.Equal(t, 0, info[0].Status.Code, "stanza ok")
+		assert.Equal(t, "aes-256-cbc", info[0].Cipher)
+		assert.Equal(t, "full", info[0].Backup[0].Type)
 	})
 
 	t.Run("a patient registered while billing-service is stopped gets an account once it is back", func(t *testing.T) {

@@ -184,7 +184,9 @@ func TestComposeMatchesTheRunTemplate(t *testing.T) {
 		assert.Equal(t, "127.0.0.1", project.Services[svc].Ports[0].HostIP, "%s is published on loopback only", svc)
 	}
 	assert.Equal(t, "daprio/sentry:1.18.2", project.Services["sentry"].Image)
-	assert.Equal(t, "postgres:15.10-bookworm", project.Services["postgres"].Image)
+	require.NotNil(t, project.Services["postgres"].Build, "PostgreSQL is built with pgBackRest")
+	assert.Equal(t, "postgres:15.10-bookworm", *project.Services["postgres"].Build.Args["POSTGRES_IMAGE"])
+	assert.Equal(t, project.Services["postgres"].Image, project.Services["backup"].Image, "the backup service runs pgBackRest of the same image")
 	assert.Equal(t, "apache/kafka:3.9.1", project.Services["kafka"].Image)
 
 	ignored, err := os.ReadFile(filepath.Join(dir, ".gitignore"))
