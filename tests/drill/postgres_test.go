@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
-	"os/user"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -13,6 +12,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/pms-dapr/pms/tools/pmsrun/runner"
 )
 
 // backupEnv is what pgBackRest reads instead of a configuration file
@@ -50,18 +51,7 @@ type server struct {
 }
 
 // credential is nil unless the test runs as root.
-func credential() (*syscall.Credential, error) {
-	if os.Geteuid() != 0 {
-		return nil, nil
-	}
-	u, err := user.Lookup("postgres")
-	if err != nil {
-		return nil, fmt.Errorf("running as root needs a postgres user: %w", err)
-	}
-	uid, _ := strconv.Atoi(u.Uid)
-	gid, _ := strconv.Atoi(u.Gid)
-	return &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid)}, nil
-}
+func credential() (*syscall.Credential, error) { return runner.PostgresCredential() }
 
 // command runs name as the server's user with the drill's pgBackRest
 // environment, returning its combined output.

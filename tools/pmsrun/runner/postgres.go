@@ -42,7 +42,7 @@ func StartPostgres(ctx context.Context, baseDir string, ports *PortPicker, durab
 	if _, err := exec.LookPath("initdb"); err != nil {
 		return nil, fmt.Errorf("postgres: initdb not on PATH (install PostgreSQL server binaries, or set PMS_POSTGRES_URL to use a running server): %w", err)
 	}
-	cred, err := postgresCredential()
+	cred, err := PostgresCredential()
 	if err != nil {
 		return nil, err
 	}
@@ -167,9 +167,10 @@ func databaseName(dbURL string) (string, error) {
 	return name, nil
 }
 
-// postgresCredential is nil when the runner may run PostgreSQL itself, and
-// the postgres user's ids when the runner is root.
-func postgresCredential() (*syscall.Credential, error) {
+// PostgresCredential is nil when the caller may run PostgreSQL itself, and
+// the postgres user's ids when it is root (PostgreSQL refuses to run as
+// root).
+func PostgresCredential() (*syscall.Credential, error) {
 	if os.Geteuid() != 0 {
 		return nil, nil
 	}
