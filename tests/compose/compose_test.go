@@ -135,9 +135,9 @@ func TestComposeStack(t *testing.T) {
 		backup, err := stack.ServiceContainer(ctx, "backup")
 		require.NoError(t, err)
 		var info []struct {
-			Status struct{ Code int }
-			Cipher string
-			Backup []struct{ Type string }
+			Status  struct{ Code int }
+			Cipher  string
+			Backup  []struct{ Type string }
 			Archive []struct{ Max string }
 		}
 		eventually(t, 2*time.Minute, "pgbackrest info shows a full backup and archived WAL", func() error {
