@@ -36,6 +36,7 @@ import (
 	"github.com/testcontainers/testcontainers-go"
 	tcexec "github.com/testcontainers/testcontainers-go/exec"
 	tc "github.com/testcontainers/testcontainers-go/modules/compose"
+	"github.com/testcontainers/testcontainers-go/wait"
 )
 
 // imageVars are the variables docker-compose.yml takes its images from.
@@ -177,6 +178,95 @@ func TestComposeStack(t *testing.T) {
 			}
 			return nil
 		})
+	})
+
+	// docs/operations/compose.md's restore: PostgreSQL stopped, the backup
+	// service's image restoring in place to T, PostgreSQL started again.
+	t.Run("a restore to a time T brings back what was written before T only", func(t *testing.T) {
+		pg, err := stack.ServiceContainer(ctx, "postgres")
+		require.NoError(t, err)
+		sql := func(query string) (string, error) {
+			code, out, err := pg.Exec(ctx, []string{"psql", "-U", "postgres", "-Atc", query}, tcexec.Multiplexed())
+			if err != nil {
+				return "", err
+			}
+			raw, _ := io.ReadAll(out)
+			if code != 0 {
+				return "", fmt.Errorf("psql exit %d: %s", code, raw)
+			}
+			return strings.TrimSpace(string(raw)), nil
+		}
+		before := gw.register("Before T Compose")
+		time.Sleep(1100 * time.Millisecond) // the full backup stopped before T
+		target, err := sql(`SELECT to_char(clock_timestamp() AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS.US') || '+00'`)
+		require.NoError(t, err)
+		time.Sleep(100 * time.Millisecond)
+		after := gw.register("After T Compose")
+		segment, err := sql(`SELECT pg_walfile_name(pg_switch_wal())`)
+		require.NoError(t, err)
+		eventually(t, time.Minute, "the last WAL segment is archived", func() error {
+			last, err := sql(`SELECT coalesce(last_archived_wal, '') FROM pg_stat_archiver`)
+			if err != nil {
+				return err
+			}
+			if last < segment {
+				return fmt.Errorf("last archived %q, want %q", last, segment)
+			}
+			return nil
+		})
+
+		stop := 30 * time.Second
+		for _, svc := range []string{"backup", "postgres"} {
+			c, err := stack.ServiceContainer(ctx, svc)
+			require.NoError(t, err)
+			require.NoError(t, c.Stop(ctx, &stop), svc)
+		}
+		pgSvc := loadProject(t, root, files, env).Services["postgres"]
+		restoreEnv := map[string]string{}
+		for k, v := range pgSvc.Environment {
+			if strings.HasPrefix(k, "PGBACKREST_") && v != nil {
+				restoreEnv[k] = *v
+			}
+		}
+		restore, err := testcontainers.GenericContainer(ctx, testcontainers.GenericContainerRequest{
+			ContainerRequest: testcontainers.ContainerRequest{
+				Image:      pgSvc.Image,
+				User:       "postgres",
+				Entrypoint: []string{"pgbackrest"},
+				Cmd: []string{"--delta", "--type=time", "--target=" + target,
+					"--target-action=promote", "restore"},
+				Env: restoreEnv,
+				Mounts: testcontainers.ContainerMounts{
+					testcontainers.VolumeMount(project+"_pgdata", "/var/lib/postgresql/data"),
+					testcontainers.VolumeMount(project+"_pgbackrest", "/var/lib/pgbackrest"),
+				},
+				WaitingFor: wait.ForExit().WithExitTimeout(2 * time.Minute),
+			},
+			Started: true,
+		})
+		require.NoError(t, err)
+		state, err := restore.State(ctx)
+		require.NoError(t, err)
+		logs, _ := restore.Logs(ctx)
+		out, _ := io.ReadAll(logs)
+		require.NoError(t, restore.Terminate(ctx))
+		require.Equal(t, 0, state.ExitCode, "pgbackrest restore: %s", out)
+
+		for _, svc := range []string{"postgres", "backup"} {
+			c, err := stack.ServiceContainer(ctx, svc)
+			require.NoError(t, err)
+			require.NoError(t, c.Start(ctx), svc)
+		}
+		eventually(t, 2*time.Minute, "the patient written before T is served again", func() error {
+			status, raw, err := gw.do(http.MethodGet, "/patients/"+before.ID, nil)
+			if err != nil || status != http.StatusOK {
+				return fmt.Errorf("status %d, %v: %s", status, err, raw)
+			}
+			return nil
+		})
+		status, _, err := gw.do(http.MethodGet, "/patients/"+after.ID, nil)
+		require.NoError(t, err)
+		assert.Equal(t, http.StatusNotFound, status, "the patient written after T is not there")
 	})
 }
 
