@@ -162,11 +162,15 @@ func TestAccessControlRefusesUnlistedCallers(t *testing.T) {
 	assert.Equal(t, codes.NotFound, status.Code(err), "patient-service → billing: %v", err)
 }
 
-// Topic scopes: analytics' sidecar has the pubsub component but may not
-// publish patient events, and no sidecar may publish on another topic.
+// Topic scopes: billing-service's sidecar has the pubsub component but may
+// not publish patient events, nor patient-service billing events, and no
+// sidecar may publish on another topic. (analytics-service may publish on
+// both: it redrives dead letters; TestDeadLetterRedrive.)
 func TestTopicScopes(t *testing.T) {
-	err := publishVia(t, "analytics-service", "patient", []byte(`{}`))
-	assert.Error(t, err, "analytics-service publishing on patient")
+	err := publishVia(t, "billing-service", "patient", []byte(`{}`))
+	assert.Error(t, err, "billing-service publishing on patient")
+	err = publishVia(t, "patient-service", "billing", []byte(`{}`))
+	assert.Error(t, err, "patient-service publishing on billing")
 	err = publishVia(t, "patient-service", "another-topic", []byte(`{}`))
 	assert.Error(t, err, "a topic outside allowedTopics")
 	err = publishVia(t, "patient-service", deadLetterTopic, []byte(`{}`))
