@@ -111,9 +111,7 @@ func (r lagRecorder) RecordBilling(ctx context.Context, ev analytics.BillingEven
 
 // deadLetterDepth reads the pending dead letters per topic at each scrape.
 func deadLetterDepth(dead *deadletter.Service) *metrics.Gauges {
-	return metrics.NewGauges(map[string][2]any{
-		"pms_dead_letters": {"Dead-lettered events not yet redriven, by original topic.", []string{"topic"}},
-	}, func(ctx context.Context) ([]metrics.Value, error) {
+	return metrics.NewGauges(func(ctx context.Context) ([]metrics.Value, error) {
 		depth, err := dead.Depth(ctx)
 		if err != nil {
 			return nil, err
@@ -123,5 +121,5 @@ func deadLetterDepth(dead *deadletter.Service) *metrics.Gauges {
 			out = append(out, metrics.Value{Name: "pms_dead_letters", Labels: []string{topic}, V: float64(n)})
 		}
 		return out, nil
-	})
+	}, metrics.Gauge{Name: "pms_dead_letters", Help: "Dead-lettered events not yet redriven, by original topic.", Labels: []string{"topic"}})
 }

@@ -65,20 +65,24 @@ type Gauges struct {
 	read  func(ctx context.Context) ([]Value, error)
 }
 
-// Value is one sample of a gauge described to NewGauges.
+// Value is one sample of a Gauge.
 type Value struct {
 	Name   string
 	Labels []string
 	V      float64
 }
 
-// NewGauges describes gauges by name (help, label names) and reads them
-// with read.
-func NewGauges(specs map[string][2]any, read func(ctx context.Context) ([]Value, error)) *Gauges {
+// Gauge describes one gauge of a Gauges collector.
+type Gauge struct {
+	Name, Help string
+	Labels     []string
+}
+
+// NewGauges describes gauges and reads their values with read.
+func NewGauges(read func(ctx context.Context) ([]Value, error), gauges ...Gauge) *Gauges {
 	g := &Gauges{descs: map[string]*prometheus.Desc{}, read: read}
-	for name, spec := range specs {
-		labels, _ := spec[1].([]string)
-		g.descs[name] = prometheus.NewDesc(name, spec[0].(string), labels, nil)
+	for _, spec := range gauges {
+		g.descs[spec.Name] = prometheus.NewDesc(spec.Name, spec.Help, spec.Labels, nil)
 	}
 	return g
 }

@@ -18,9 +18,7 @@ import (
 )
 
 func gauges(read func(context.Context) ([]metrics.Value, error)) *metrics.Gauges {
-	return metrics.NewGauges(map[string][2]any{
-		"pms_test_depth": {"Test depth by topic.", []string{"topic"}},
-	}, read)
+	return metrics.NewGauges(read, metrics.Gauge{Name: "pms_test_depth", Help: "Test depth by topic.", Labels: []string{"topic"}})
 }
 
 func TestGaugesAreReadAtEachScrape(t *testing.T) {

@@ -169,10 +169,7 @@ func (s PG) listen(ctx context.Context, signal func()) (listened bool, err error
 // Metrics are the outbox's gauges for a scrape: how many events wait, and
 // how long the oldest has waited (0 when none does).
 func (s PG) Metrics() *metrics.Gauges {
-	return metrics.NewGauges(map[string][2]any{
-		"pms_outbox_pending":     {"Events in the outbox not yet accepted by the sidecar.", nil},
-		"pms_outbox_lag_seconds": {"Age of the oldest event in the outbox not yet published (0: none waits).", nil},
-	}, func(ctx context.Context) ([]metrics.Value, error) {
+	return metrics.NewGauges(func(ctx context.Context) ([]metrics.Value, error) {
 		var n int
 		var lag float64
 		err := s.Pool.QueryRow(ctx, `SELECT count(*), coalesce(extract(epoch FROM now() - min(created_at)), 0)::float8
@@ -181,5 +178,7 @@ func (s PG) Metrics() *metrics.Gauges {
 			return nil, err
 		}
 		return []metrics.Value{{Name: "pms_outbox_pending", V: float64(n)}, {Name: "pms_outbox_lag_seconds", V: lag}}, nil
-	})
+	},
+		metrics.Gauge{Name: "pms_outbox_pending", Help: "Events in the outbox not yet accepted by the sidecar."},
+		metrics.Gauge{Name: "pms_outbox_lag_seconds", Help: "Age of the oldest event in the outbox not yet published (0: none waits)."})
 }

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
-	"strings"
 	"time"
 
 	"github.com/dapr/go-sdk/service/common"
@@ -14,8 +13,8 @@ import (
 	"github.com/pms-dapr/pms/apps/analytics-service/internal/deadletter"
 	"github.com/pms-dapr/pms/platform/authn"
 	"github.com/pms-dapr/pms/platform/httpserver"
+	"github.com/pms-dapr/pms/platform/jsonbody"
 	"github.com/pms-dapr/pms/platform/problem"
-	"github.com/pms-dapr/pms/platform/validation"
 )
 
 // DeadLettersPath prefixes the operators' API (admin only, through the
@@ -139,6 +138,9 @@ func (h *handler) listDeadLetters(w http.ResponseWriter, r *http.Request) {
 	httpserver.WriteJSON(w, http.StatusOK, map[string]any{"items": lettersJSON(letters)})
 }
 
+// maxRedriveBytes bounds a redrive request: 1000 ids and a little more.
+const maxRedriveBytes = 64 << 10
+
 // redriveDeadLetters answers POST /admin/dead-letters/redrive with
 // {"ids": [...]} or {"all": true, "topic": "patient"}.
 func (h *handler) redriveDeadLetters(w http.ResponseWriter, r *http.Request) {
@@ -151,14 +153,7 @@ func (h *handler) redriveDeadLetters(w http.ResponseWriter, r *http.Request) {
 		All   bool     `json:"all"`
 		Topic string   `json:"topic"`
 	}
-	dec := json.NewDecoder(r.Body)
-	dec.DisallowUnknownFields()
-	if ct := r.Header.Get("Content-Type"); !strings.HasPrefix(ct, "application/json") {
-		problem.Mapper{Log: h.log}.Write(w, r, validation.Field("dead-letter request", "body", "must be application/json"))
-		return
-	}
-	if err := dec.Decode(&body); err != nil {
-		problem.Mapper{Log: h.log}.Write(w, r, validation.Field("dead-letter request", "body", "must be a JSON object with ids, or all and topic"))
+	if !jsonbody.Decode(w, r, &body, maxRedriveBytes) {
 		return
 	}
 	sent, err := h.dead.Redrive(r.Context(), id.Subject, deadletter.Selection{IDs: body.IDs, All: body.All, Topic: body.Topic})

@@ -80,7 +80,10 @@ func (s *Store) MarkRedriven(_ context.Context, id string) error {
 }
 
 func (s *Store) Depth(ctx context.Context) (map[string]int, error) {
-	out := map[string]int{"patient": 0, "billing": 0}
+	out := map[string]int{}
+	for _, topic := range deadletter.Topics {
+		out[topic] = 0
+	}
 	pending, _ := s.Pending(ctx, "", nil)
 	for _, l := range pending {
 		out[l.Topic]++
