@@ -8,6 +8,11 @@
 //	                                      serve only the dev Kafka broker
 //	                                      (its container image's command),
 //	                                      or check that one answers
+//	pmsrun object-store -cert F -key F [-listen A] [-bucket B]
+//	                                      serve only the dev S3-compatible
+//	                                      object store (HTTPS; keys from
+//	                                      OBJECT_STORE_ACCESS_KEY and
+//	                                      OBJECT_STORE_SECRET_KEY)
 //	pmsrun compose-init [-dir D]          write .env and secrets/ for
 //	                                      docker-compose.yml
 //	pmsrun deps [-env FILE]               serve PostgreSQL, the dev Kafka
@@ -21,6 +26,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"flag"
 	"fmt"
@@ -46,6 +52,8 @@ func main() {
 		err = withPostgres(ctx, os.Args[2:])
 	case "kafka-broker":
 		err = kafkaBroker(ctx, os.Args[2:])
+	case "object-store":
+		err = objectStore(ctx, os.Args[2:])
 	case "compose-init":
 		err = composeInit(ctx, os.Args[2:])
 	case "deps":
@@ -161,6 +169,39 @@ func kafkaBroker(ctx context.Context, args []string) error {
 	}
 	defer k.Stop()
 	fmt.Printf("dev Kafka broker listening on %s, advertised as %s\n", *listen, *advertise)
+	<-ctx.Done()
+	return nil
+}
+
+// objectStore serves the dev S3-compatible object store alone until ctx
+// ends (the one-node cluster's backup store). The keys come from the
+// environment, so they are not in the process list.
+func objectStore(ctx context.Context, args []string) error {
+	fs := flag.NewFlagSet("pmsrun object-store", flag.ContinueOnError)
+	listen := fs.String("listen", "127.0.0.1:9000", "address to listen on")
+	certFile := fs.String("cert", "", "the server's TLS certificate (PEM)")
+	keyFile := fs.String("key", "", "the server's TLS key (PEM)")
+	bucket := fs.String("bucket", "pms-backups", "the bucket to create")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *certFile == "" || *keyFile == "" {
+		return errors.New("object-store: -cert and -key are required (it serves HTTPS only)")
+	}
+	cert, err := tls.LoadX509KeyPair(*certFile, *keyFile)
+	if err != nil {
+		return fmt.Errorf("object-store: %w", err)
+	}
+	s, err := runner.ServeDevObjectStore(runner.ObjectStoreConfig{
+		Listen: *listen, TLS: cert, Bucket: *bucket,
+		AccessKey: os.Getenv("OBJECT_STORE_ACCESS_KEY"),
+		SecretKey: os.Getenv("OBJECT_STORE_SECRET_KEY"),
+	})
+	if err != nil {
+		return err
+	}
+	defer s.Stop()
+	fmt.Printf("dev object store listening on https://%s, bucket %s\n", s.Addr, *bucket)
 	<-ctx.Done()
 	return nil
 }
