@@ -226,8 +226,8 @@ func TestEveryAppHasOneDeploymentMatchingTheRunTemplate(t *testing.T) {
 				assert.Nil(t, c.Spec.MTLSSpec, "%s: mTLS belongs to the control plane's daprsystem Configuration", c.Name)
 			}
 			// The one-node overlay adds who may reach its in-cluster
-			// PostgreSQL and Kafka.
-			policies := map[string]int{"overlays/one-node": 9}[o]
+			// PostgreSQL and Kafka, and PostgreSQL its backup repository.
+			policies := map[string]int{"overlays/one-node": 11}[o]
 			if policies == 0 {
 				policies = 7
 			}

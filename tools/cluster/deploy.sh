@@ -31,24 +31,40 @@ secret() {
 }
 rand() { openssl rand -hex 24; }
 
-# PostgreSQL's certificate, from a CA of the cluster's own: the services
-# verify it (sslmode=verify-full) against pms-database-ca.
+# Certificates for PostgreSQL and the dev object store (the backup
+# repository), from a CA of the cluster's own: the services verify
+# PostgreSQL's (sslmode=verify-full) and pgBackRest the object store's
+# against pms-database-ca.
 D=$S/database-pki
-if [ ! -s "$D/server.crt" ]; then
-	mkdir -p "$D"
+mkdir -p "$D"
+if [ ! -s "$D/ca.crt" ]; then
 	(umask 077
 	openssl ecparam -name prime256v1 -genkey -noout -out "$D/ca.key"
-	openssl req -x509 -new -key "$D/ca.key" -subj "/CN=pms-database-ca" -days 3650 -out "$D/ca.crt"
-	openssl ecparam -name prime256v1 -genkey -noout -out "$D/server.key"
-	openssl req -new -key "$D/server.key" -subj "/CN=postgres.$NS.svc" -out "$D/server.csr"
-	printf 'basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature,keyEncipherment\nextendedKeyUsage=serverAuth\nsubjectAltName=DNS:postgres,DNS:postgres.%s,DNS:postgres.%s.svc,DNS:postgres.%s.svc.cluster.local\n' $NS $NS $NS >"$D/server.ext"
-	openssl x509 -req -in "$D/server.csr" -CA "$D/ca.crt" -CAkey "$D/ca.key" -CAcreateserial -days 825 \
-		-extfile "$D/server.ext" -out "$D/server.crt" 2>/dev/null
-	rm -f "$D/server.csr" "$D/server.ext")
+	openssl req -x509 -new -key "$D/ca.key" -subj "/CN=pms-database-ca" -days 3650 -out "$D/ca.crt")
 fi
+# issue NAME: a server certificate for the Service NAME, in $D/NAME.crt and .key.
+issue() {
+	[ -s "$D/$1.crt" ] && return
+	(umask 077
+	openssl ecparam -name prime256v1 -genkey -noout -out "$D/$1.key"
+	openssl req -new -key "$D/$1.key" -subj "/CN=$1.$NS.svc" -out "$D/$1.csr"
+	printf 'basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature,keyEncipherment\nextendedKeyUsage=serverAuth\nsubjectAltName=DNS:%s,DNS:%s.%s,DNS:%s.%s.svc,DNS:%s.%s.svc.cluster.local\n' $1 $1 $NS $1 $NS $1 $NS >"$D/$1.ext"
+	openssl x509 -req -in "$D/$1.csr" -CA "$D/ca.crt" -CAkey "$D/ca.key" -CAcreateserial -days 825 \
+		-extfile "$D/$1.ext" -out "$D/$1.crt" 2>/dev/null
+	rm -f "$D/$1.csr" "$D/$1.ext")
+}
+issue postgres
+issue object-store
 secret pms-database-ca --from-file=ca.crt="$D/ca.crt"
-kubectl -n $NS get secret postgres-tls >/dev/null 2>&1 ||
-	kubectl -n $NS create secret tls postgres-tls --cert="$D/server.crt" --key="$D/server.key" >/dev/null
+for svc in postgres object-store; do
+	kubectl -n $NS get secret $svc-tls >/dev/null 2>&1 ||
+		kubectl -n $NS create secret tls $svc-tls --cert="$D/$svc.crt" --key="$D/$svc.key" >/dev/null
+done
+# The backup repository's keys and encryption passphrase
+# (docs/runbooks/restore.md): the object store accepts the key,
+# pgBackRest signs with it.
+secret backup-repository --from-literal=s3-key="pms-backup-$(openssl rand -hex 8)" \
+	--from-literal=s3-key-secret="$(rand)" --from-literal=cipher-pass="$(openssl rand -base64 48 | tr -d '\n')"
 
 # Logins: the server's admin (the migration Jobs provision with it), and
 # per database an owner (migrations) and the app's runtime login.

@@ -5,8 +5,9 @@
 #                                          image under the names the Helm chart
 #                                          uses (global.registry, global.tag)
 #   pms/<app>:dev                          the five apps, built from the Dockerfile
-#   localhost/pms-local/postgres:15        the in-cluster PostgreSQL
-#   localhost/pms-local/devbroker:dev      the dev Kafka broker
+#   pms/postgres-pgbackrest:15             the in-cluster PostgreSQL, with
+#                                          pgBackRest (docker-compose.yml's)
+#   localhost/pms-local/devbroker:dev      the dev Kafka broker and object store
 # The apps, PostgreSQL and the broker are built with the container engine
 # (ENGINE: podman or docker) on the base images `make images` builds, then
 # saved as OCI archives; pause and Dapr are packed directly (mkimage.sh).
@@ -74,5 +75,7 @@ for app in api-gateway auth-service patient-service billing-service analytics-se
 		-t "pms/$app:dev" . >/dev/null
 	save "pms/$app:dev"
 done
-save "$POSTGRES_IMAGE"
+"$ENGINE" build -q --build-arg POSTGRES_IMAGE="$POSTGRES_IMAGE" -t pms/postgres-pgbackrest:15 \
+	infrastructure/compose/postgres >/dev/null
+save pms/postgres-pgbackrest:15
 save "$KAFKA_IMAGE"
