@@ -60,6 +60,7 @@ type report struct {
 	Lags    []lag        `json:"event_lags"`
 	Backlog int          `json:"outbox_backlog_after_saturation"`
 	CPU     []cpuProfile `json:"cpu_by_process"`
+	Costs   []cost       `json:"cost_at_saturation"`
 	Pprof   []appProfile `json:"pprof"`
 	Memory  struct {
 		IdleMiB      float64 `json:"idle_mib"`
@@ -68,7 +69,8 @@ type report struct {
 	AccountsAfterPause string  `json:"accounts_after_billing_pause"`
 	ReadRatio          float64 `json:"read_gateway_to_direct_ratio"`
 	// CPU-seconds the system (every process but the load generator) spends
-	// per 1,000 answers of the read and search phases, JSON and FHIR.
+	// per 1,000 answers of each saturation phase (Costs has them by
+	// process).
 	CPUPer1000 map[string]float64 `json:"cpu_seconds_per_1000"`
 	// FHIRReadCost is a FHIR read's CPU over a JSON read's (target: 1.15
 	// at most).
@@ -110,8 +112,13 @@ func run(short bool, outDir string) error {
 
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Minute)
 	defer cancel()
+	kafka, err := startBroker(ctx, root)
+	if err != nil {
+		return err
+	}
+	defer kafka.stop()
 	fmt.Println("bench: starting the system (PostgreSQL with fsync on, mTLS between sidecars)")
-	sys, err := runner.Start(ctx, runner.Options{Template: root, Console: console, DurablePostgres: true})
+	sys, err := runner.Start(ctx, runner.Options{Template: root, Console: console, DurablePostgres: true, KafkaBrokers: kafka.addr})
 	if err != nil {
 		return fmt.Errorf("the system did not start (run `make build` first; output in %s): %w", console.Name(), err)
 	}
@@ -140,8 +147,14 @@ func run(short bool, outDir string) error {
 		rep.Phases = append(rep.Phases, r)
 		return r
 	}
-	groups := processGroups(sys)
-	profiled := func(slug string, run func() result) result {
+	groups := append(processGroups(sys), kafka.group)
+	var costErr error
+	// profiled runs a saturation phase, with the CPU of every process and
+	// each app's pprof profile, and its cost: settle waits until the work
+	// its requests left behind is done (nil: none), so that the database
+	// counters cover it.
+	profiled := func(slug string, run func() result, settle func() error) result {
+		before, err := readDBCounters(ctx, sys, false)
 		var apps []appProfile
 		r, prof := profileCPU(groups, func() result {
 			var r result
@@ -150,17 +163,39 @@ func run(short bool, outDir string) error {
 		})
 		rep.CPU = append(rep.CPU, prof)
 		rep.Pprof = append(rep.Pprof, apps...)
+		if err == nil && settle != nil {
+			err = settle()
+		}
+		var after dbCounters
+		if err == nil {
+			after, err = readDBCounters(ctx, sys, true)
+		}
+		if err != nil {
+			costErr = errors.Join(costErr, fmt.Errorf("%s: %w", r.Name, err))
+		} else {
+			rep.Costs = append(rep.Costs, newCost(slug, r, prof, before, after))
+		}
 		return phase(r)
 	}
-	satGW := profiled("register", func() result {
-		return saturate(ctx, "register, gateway, saturation", p.workers, p.saturate, http.StatusCreated, register(gateway))
+	var satLag lag
+	var satGW result
+	satGW = profiled("register", func() result {
+		satGW = saturate(ctx, "register, gateway, saturation", p.workers, p.saturate, http.StatusCreated, register(gateway))
+		return satGW
+	}, func() error {
+		var err error
+		if rep.Backlog, err = outboxBacklog(ctx, sys); err != nil {
+			return err
+		}
+		satLag, err = eventLag(ctx, sys, "saturation", satGW.created)
+		if err != nil {
+			return err
+		}
+		// Billing's outbox too: a registration's account is opened there.
+		return outboxDrained(ctx, sys, "billing", 2*time.Minute)
 	})
-	if rep.Backlog, err = outboxBacklog(ctx, sys); err != nil {
-		return err
-	}
-	satLag, err := eventLag(ctx, sys, "saturation", satGW.created)
-	if err != nil {
-		return err
+	if costErr != nil {
+		return costErr
 	}
 	directReg := phase(saturate(ctx, "register, straight to patient-service", p.workers, p.saturate, http.StatusCreated, register(direct)))
 	// The reads start once those registrations' events are stored, so no
@@ -172,21 +207,22 @@ func run(short bool, outDir string) error {
 	ids := satGW.created
 	readGW := profiled("read", func() result {
 		return saturate(ctx, "read by id, gateway, saturation", p.workers, p.saturate, http.StatusOK, read(gateway, "/patients/", ids))
-	})
+	}, nil)
 	readCPU := rep.CPU[len(rep.CPU)-1]
 	fhirReadGW := profiled("fhir-read", func() result {
 		return saturate(ctx, "FHIR read by id, gateway, saturation", p.workers, p.saturate, http.StatusOK, read(gateway, "/fhir/R4/Patient/", ids))
-	})
+	}, nil)
 	fhirReadCPU := rep.CPU[len(rep.CPU)-1]
 	// A page of 20 patients found by name, through each API.
 	searchGW := profiled("search", func() result {
 		return saturate(ctx, "search by name, 20 a page, gateway", p.workers, p.saturate, http.StatusOK, search(gateway, "/patients?name=bench&limit=20"))
-	})
+	}, nil)
 	searchCPU := rep.CPU[len(rep.CPU)-1]
 	fhirSearchGW := profiled("fhir-search", func() result {
 		return saturate(ctx, "FHIR search by name, 20 a page, gateway", p.workers, p.saturate, http.StatusOK, search(gateway, "/fhir/R4/Patient?name=bench&_count=20"))
-	})
+	}, nil)
 	rep.CPUPer1000 = map[string]float64{
+		"register":    cpuPer1000(rep.CPU[0], satGW),
 		"read":        cpuPer1000(readCPU, readGW),
 		"fhir read":   cpuPer1000(fhirReadCPU, fhirReadGW),
 		"search":      cpuPer1000(searchCPU, searchGW),
@@ -240,11 +276,13 @@ func run(short bool, outDir string) error {
 	}
 	satPost := profiled("posting", func() result {
 		return saturate(ctx, "post charge or payment, gateway, saturation", p.workers, p.saturate, http.StatusCreated, posting(gateway, accounts))
+	}, func() error {
+		// The saturation's events are published before the fixed rate starts.
+		return outboxDrained(ctx, sys, "billing", 2*time.Minute)
 	})
 	rep.CPUPer1000["posting"] = cpuPer1000(rep.CPU[len(rep.CPU)-1], satPost)
-	// The saturation's events are published before the fixed rate starts.
-	if err := outboxDrained(ctx, sys, "billing", 2*time.Minute); err != nil {
-		return err
+	if costErr != nil {
+		return costErr
 	}
 	time.Sleep(p.settle)
 	post100 := phase(atRate(ctx, "post charge or payment, gateway, 100/s", 100, p.rate, http.StatusCreated, posting(gateway, accounts)))
@@ -253,6 +291,9 @@ func run(short bool, outDir string) error {
 	time.Sleep(p.settle)
 	rep.Memory.AfterLoadMiB = stackMemory(sys)
 
+	if costErr != nil {
+		return costErr
+	}
 	printTable(os.Stdout, rep)
 	raw, _ := json.MarshalIndent(rep, "", "  ")
 	if err := os.WriteFile(filepath.Join(outDir, "bench.json"), append(raw, '\n'), 0o644); err != nil {
@@ -400,8 +441,9 @@ func printTable(w io.Writer, rep report) {
 		}
 		fmt.Fprintln(w)
 	}
+	printCosts(w, rep.Costs)
 	fmt.Fprintf(w, "reads, gateway / straight to the app:      %.0f%%\n", rep.ReadRatio*100)
-	for _, k := range []string{"read", "fhir read", "search", "fhir search", "posting"} {
+	for _, k := range []string{"register", "read", "fhir read", "search", "fhir search", "posting"} {
 		fmt.Fprintf(w, "CPU-seconds per 1,000 %-12s %.2f\n", k+":", rep.CPUPer1000[k])
 	}
 	fmt.Fprintf(w, "a FHIR read costs, over a JSON read:       %+.0f%% (target: at most +%.0f%%)\n", (rep.FHIRReadCost-1)*100, (maxFHIRReadCost-1)*100)

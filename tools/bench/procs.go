@@ -19,7 +19,8 @@ type group struct {
 
 // processGroups are the stack's processes by role: each app, each sidecar,
 // PostgreSQL with its backends, Sentry, and this process (the load
-// generator and the dev broker, which runs inside it).
+// generator, and the runner's log piping). The dev broker runs in a
+// process of its own (startBroker), its group added by the caller.
 func processGroups(sys *runner.System) []group {
 	var gs []group
 	for _, a := range sys.Apps() {
@@ -119,7 +120,7 @@ func cpuTicks(pid int) int64 {
 // stackMemory is the memory of every process of the stack but this one, in
 // MiB, as proportional set size (PSS: a page shared by n processes counts
 // 1/n to each, so PostgreSQL's shared buffers count once, not once per
-// backend). The dev broker runs inside this process and is not counted.
+// backend). The dev broker, standing in for Kafka, is not counted.
 func stackMemory(sys *runner.System) float64 {
 	var kb int64
 	for _, g := range processGroups(sys) {
@@ -189,6 +190,6 @@ func cpuPer1000(prof cpuProfile, r result) float64 {
 	return cores / r.PerSecond * 1000
 }
 
-// loadGroup is the bench's own process: the load generator (and the dev
-// broker, which runs in it).
-const loadGroup = "bench (load + dev broker)"
+// loadGroup is the bench's own process: the load generator (and the
+// runner's piping of the processes' logs).
+const loadGroup = "bench (load)"

@@ -124,10 +124,22 @@ func (p *Proxy) To(up upstream) http.Handler {
 // (a JSON body with an ERR_* errorCode, e.g. ERR_DIRECT_INVOKE when the
 // target has no healthy instance or its circuit breaker is open). Apps
 // answer errors as problem+json, so their responses pass through untouched.
+//
+// It also refuses the sidecar's hollow success: a 2xx other than 204 with
+// no body and no Content-Type, which no app gives (every answer with a
+// body names its type). daprd answers so when the app dies in the middle
+// of a request (it finds no response to forward and writes nothing, and
+// its HTTP server then sends 200). Passing it on would tell a client its
+// read succeeded when the app never answered, nor audited it.
 func detectInvocationFailure(resp *http.Response) error {
 	// The gateway already answers with the request id; drop the upstream copy.
 	resp.Header.Del(requestid.Header)
 	resp.Header.Del(requestid.ClientHeader)
+	if resp.StatusCode >= 200 && resp.StatusCode < 300 && resp.StatusCode != http.StatusNoContent &&
+		resp.ContentLength == 0 && resp.Header.Get("Content-Type") == "" {
+		resp.Body.Close()
+		return fmt.Errorf("%w: an empty %d from the sidecar", errInvocation, resp.StatusCode)
+	}
 	if resp.StatusCode < 500 || !strings.HasPrefix(resp.Header.Get("Content-Type"), "application/json") {
 		return nil
 	}

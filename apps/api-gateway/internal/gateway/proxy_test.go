@@ -161,6 +161,8 @@ func TestInvocationFailuresBecomeProblems(t *testing.T) {
 		"app's own problem passes": {500, "application/problem+json", `{"status":500,"title":"Internal Server Error"}`, 500},
 		"app's json 500 passes":    {500, "application/json", `{"error":"x"}`, 500},
 		"app's 404 passes":         {404, "application/problem+json", `{"status":404}`, 404},
+		"sidecar's empty 200":      {200, "", "", 503},
+		"app's 204 passes":         {204, "", "", 204},
 	}
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {

@@ -29,9 +29,11 @@ func insertAudit(ctx context.Context, db execer, e patient.AuditEntry) error {
 	return err
 }
 
-// RecordAudit stores one audit entry on its own.
+// RecordAudit stores one audit entry on its own, group-committed with the
+// entries other requests record at the same time (auditGroup): it returns
+// once the entry is committed.
 func (s *Store) RecordAudit(ctx context.Context, e patient.AuditEntry) error {
-	if err := insertAudit(ctx, s.pool, e); err != nil {
+	if err := s.audit.record(ctx, e); err != nil {
 		return pgdb.Errorf("patientdb.record_audit: %w", err)
 	}
 	return nil

@@ -28,11 +28,12 @@ func Migrations() fs.FS { return pgdb.Dir(migrationFiles) }
 
 // Store implements patient.Store on a pgx pool.
 type Store struct {
-	pool *pgxpool.Pool
+	pool  *pgxpool.Pool
+	audit *auditGroup
 }
 
 // New returns a Store on pool.
-func New(pool *pgxpool.Pool) *Store { return &Store{pool: pool} }
+func New(pool *pgxpool.Pool) *Store { return &Store{pool: pool, audit: &auditGroup{pool: pool}} }
 
 const patientColumns = `id, name, email, address, coalesce(phone, ''), coalesce(gender, ''), mrn,
 	date_of_birth, registered_date, coalesce(billing_account_id, ''), version, created_at, updated_at,
