@@ -79,3 +79,49 @@ func (p *DaprPublisher) Close() {
 		p.client = nil
 	}
 }
+
+// PublishBatch sends msgs, all of topic, in one bulk publish request (the
+// SDK's PublishEvents over the sidecar's BulkPublishEvent), each entry
+// with its own CloudEvent id, type and partition key, and returns each
+// message's result: the sidecar reports which entries it could not
+// publish.
+func (p *DaprPublisher) PublishBatch(ctx context.Context, topic string, msgs []Message) []error {
+	errs := make([]error, len(msgs))
+	c, err := p.connect(ctx)
+	if err != nil {
+		for i := range errs {
+			errs[i] = fmt.Errorf("outbox.publish_batch: %w", err)
+		}
+		return errs
+	}
+	events := make([]any, len(msgs))
+	index := make(map[string]int, len(msgs))
+	for i, m := range msgs {
+		typ := p.EventType
+		if m.Type != "" {
+			typ = m.Type
+		}
+		events[i] = dapr.PublishEventsEvent{EntryID: m.EventID, Data: []byte(m.Payload), ContentType: "application/json",
+			Metadata: map[string]string{"partitionKey": m.Key, "cloudevent.id": m.EventID, "cloudevent.type": typ}}
+		index[m.EventID] = i
+	}
+	res := c.PublishEvents(ctx, p.PubSub, topic, events)
+	if res.Error == nil {
+		return errs
+	}
+	named := false
+	for _, f := range res.FailedEvents {
+		if e, ok := f.(dapr.PublishEventsEvent); ok {
+			if i, ok := index[e.EntryID]; ok {
+				errs[i] = fmt.Errorf("outbox.publish %s: %w", e.EntryID, res.Error)
+				named = true
+			}
+		}
+	}
+	if !named { // the failure names no entry: none is known to be published
+		for i, m := range msgs {
+			errs[i] = fmt.Errorf("outbox.publish %s: %w", m.EventID, res.Error)
+		}
+	}
+	return errs
+}

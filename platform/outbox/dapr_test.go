@@ -23,8 +23,28 @@ type sidecar struct {
 	runtimev1.UnimplementedDaprServer
 	mu     sync.Mutex
 	got    []*runtimev1.PublishEventRequest
+	bulk   []*runtimev1.BulkPublishRequest
 	tokens []string
 	fail   bool
+	refuse map[string]bool // entry ids a bulk publish reports failed
+}
+
+func (s *sidecar) BulkPublishEvent(ctx context.Context, req *runtimev1.BulkPublishRequest) (*runtimev1.BulkPublishResponse, error) {
+	md, _ := metadata.FromIncomingContext(ctx)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.bulk = append(s.bulk, req)
+	s.tokens = append(s.tokens, md.Get("dapr-api-token")...)
+	if s.fail {
+		return nil, status.Error(codes.Unavailable, "broker down")
+	}
+	res := &runtimev1.BulkPublishResponse{}
+	for _, e := range req.GetEntries() {
+		if s.refuse[e.GetEntryId()] {
+			res.FailedEntries = append(res.FailedEntries, &runtimev1.BulkPublishResponseFailedEntry{EntryId: e.GetEntryId(), Error: "refused"})
+		}
+	}
+	return res, nil
 }
 
 func (s *sidecar) PublishEvent(ctx context.Context, req *runtimev1.PublishEventRequest) (*emptypb.Empty, error) {
@@ -84,4 +104,42 @@ func TestPublisherReportsRefusalsAndMissingSidecar(t *testing.T) {
 	missing := &outbox.DaprPublisher{Address: "127.0.0.1:1", PubSub: "pubsub", APIToken: "t"}
 	defer missing.Close()
 	assert.Error(t, missing.Publish(t.Context(), outbox.Message{EventID: "e2", Topic: "patient", Payload: "{}"}))
+}
+
+func TestBatchPublisherSendsOneBulkRequestWithEachEntrysIDKeyAndType(t *testing.T) {
+	sc, addr := startSidecar(t)
+	sc.refuse = map[string]bool{"e2": true}
+	p := &outbox.DaprPublisher{Address: addr, PubSub: "pubsub", APIToken: "sidecar-token", EventType: "pms.test.v1.Event"}
+	defer p.Close()
+	msgs := []outbox.Message{
+		{EventID: "e1", Topic: "patient", Key: "k1", Payload: `{"n":1}`},
+		{EventID: "e2", Topic: "patient", Key: "k2", Payload: `{"n":2}`},
+		{EventID: "e3", Topic: "patient", Key: "k3", Payload: `{"n":3}`, Type: "pms.other.v1.Event"},
+	}
+	errs := p.PublishBatch(t.Context(), "patient", msgs)
+	require.Len(t, errs, 3)
+	assert.NoError(t, errs[0])
+	assert.ErrorContains(t, errs[1], "e2", "the entry the sidecar refused")
+	assert.NoError(t, errs[2])
+
+	require.Len(t, sc.bulk, 1, "one request")
+	req := sc.bulk[0]
+	assert.Equal(t, "pubsub", req.GetPubsubName())
+	assert.Equal(t, "patient", req.GetTopic())
+	require.Len(t, req.GetEntries(), 3)
+	for i, e := range req.GetEntries() {
+		assert.Equal(t, msgs[i].EventID, e.GetEntryId())
+		assert.Equal(t, msgs[i].Payload, string(e.GetEvent()))
+		assert.Equal(t, "application/json", e.GetContentType())
+		assert.Equal(t, msgs[i].EventID, e.GetMetadata()["cloudevent.id"])
+		assert.Equal(t, msgs[i].Key, e.GetMetadata()["partitionKey"])
+	}
+	assert.Equal(t, "pms.test.v1.Event", req.GetEntries()[0].GetMetadata()["cloudevent.type"])
+	assert.Equal(t, "pms.other.v1.Event", req.GetEntries()[2].GetMetadata()["cloudevent.type"])
+	assert.Equal(t, []string{"sidecar-token"}, sc.tokens)
+
+	sc.fail = true
+	for _, err := range p.PublishBatch(t.Context(), "patient", msgs) {
+		assert.ErrorContains(t, err, "broker down", "a refused request publishes nothing")
+	}
 }

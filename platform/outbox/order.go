@@ -48,3 +48,68 @@ func PublishInOrder(ctx context.Context, msgs []Message, publish func(context.Co
 	wg.Wait()
 	return results
 }
+
+// InOrder adapts a one-message publish to the batch form a Store takes,
+// through PublishInOrder.
+func InOrder(publish func(context.Context, Message) error) func(context.Context, []Message) []error {
+	return func(ctx context.Context, msgs []Message) []error { return PublishInOrder(ctx, msgs, publish) }
+}
+
+// PublishInWaves publishes msgs (oldest first) in bulk and returns each
+// one's result, as PublishInOrder does. Wave n holds the n-th message of
+// every key, so no request carries two messages of one key (Dapr does not
+// promise order inside one bulk request), and a wave is sent only once the
+// one before it was accepted: one key's messages stay in order. Each wave
+// is one request per topic. A key stops at its first failure; its later
+// messages are ErrNotAttempted.
+func PublishInWaves(ctx context.Context, msgs []Message, publish func(ctx context.Context, topic string, msgs []Message) []error) []error {
+	var keys []string
+	byKey := map[string][]int{}
+	for i, m := range msgs {
+		if _, ok := byKey[m.Key]; !ok {
+			keys = append(keys, m.Key)
+		}
+		byKey[m.Key] = append(byKey[m.Key], i)
+	}
+	results := make([]error, len(msgs))
+	for i := range results {
+		results[i] = ErrNotAttempted
+	}
+	failed := map[string]bool{}
+	for wave := 0; ; wave++ {
+		var topics []string
+		byTopic := map[string][]int{}
+		for _, key := range keys {
+			if ix := byKey[key]; wave < len(ix) && !failed[key] {
+				t := msgs[ix[wave]].Topic
+				if _, ok := byTopic[t]; !ok {
+					topics = append(topics, t)
+				}
+				byTopic[t] = append(byTopic[t], ix[wave])
+			}
+		}
+		if len(topics) == 0 {
+			return results
+		}
+		for _, topic := range topics {
+			ix := byTopic[topic]
+			batch := make([]Message, len(ix))
+			for j, i := range ix {
+				batch[j] = msgs[i]
+			}
+			errs := publish(ctx, topic, batch)
+			for j, i := range ix {
+				var err error
+				if j < len(errs) {
+					err = errs[j]
+				} else {
+					err = errors.New("outbox: the publisher gave no result for this message")
+				}
+				results[i] = err
+				if err != nil {
+					failed[msgs[i].Key] = true
+				}
+			}
+		}
+	}
+}

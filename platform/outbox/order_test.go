@@ -32,3 +32,36 @@ func TestPublishInOrderKeepsEachKeysOrderAndStopsAtItsFailure(t *testing.T) {
 	assert.Equal(t, []string{"b1"}, seen["b"], "nothing after a key's failure")
 	assert.Equal(t, []error{nil, boom, nil, outbox.ErrNotAttempted, nil, nil}, results)
 }
+
+func TestPublishInWavesSendsNoTwoMessagesOfAKeyTogether(t *testing.T) {
+	msgs := []outbox.Message{
+		{EventID: "a1", Key: "a", Topic: "patient"}, {EventID: "b1", Key: "b", Topic: "patient"},
+		{EventID: "a2", Key: "a", Topic: "patient"}, {EventID: "x1", Key: "x", Topic: "billing"},
+		{EventID: "b2", Key: "b", Topic: "patient"}, {EventID: "a3", Key: "a", Topic: "patient"},
+		{EventID: "c1", Key: "c", Topic: "patient"}, {EventID: "c2", Key: "c", Topic: "patient"},
+	}
+	boom := errors.New("broker down")
+	var requests [][]string
+	results := outbox.PublishInWaves(context.Background(), msgs, func(_ context.Context, topic string, ms []outbox.Message) []error {
+		var ids []string
+		errs := make([]error, len(ms))
+		for i, m := range ms {
+			assert.Equal(t, topic, m.Topic)
+			ids = append(ids, m.EventID)
+			if m.EventID == "b1" {
+				errs[i] = boom
+			}
+		}
+		requests = append(requests, ids)
+		return errs
+	})
+	assert.Equal(t, [][]string{
+		{"a1", "b1", "c1"}, {"x1"}, // wave 1, one request per topic
+		{"a2", "c2"}, // wave 2: b stopped at its failure
+		{"a3"},
+	}, requests)
+	assert.Equal(t, []error{nil, boom, nil, nil, outbox.ErrNotAttempted, nil, nil, nil}, results)
+
+	short := outbox.PublishInWaves(context.Background(), msgs[:2], func(context.Context, string, []outbox.Message) []error { return nil })
+	assert.Error(t, short[0], "a publisher that answers for nothing publishes nothing")
+}

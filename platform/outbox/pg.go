@@ -49,13 +49,12 @@ const selectUnsent = `SELECT id, event_id, topic, partition_key, payload FROM ou
 	WHERE sent_at IS NULL ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED`
 
 // PublishPending hands up to limit unsent events, oldest first, to publish
-// and marks those published as sent, in one transaction that holds their
-// rows (a second relay skips them). The events are published by
-// PublishInOrder (concurrently across partition keys, in order within one,
-// stopping at a key's first failure). It returns how many were published
-// and, if any failed (each failure is recorded on its row), an error naming
-// the first.
-func (s PG) PublishPending(ctx context.Context, limit int, publish func(context.Context, Message) error) (int, error) {
+// (which keeps each partition key's order: Relay.publish) and marks those
+// published as sent with one statement, in one transaction that holds
+// their rows (a second relay skips them). It returns how many were
+// published and, if any failed (each failure is recorded on its row), an
+// error naming the first.
+func (s PG) PublishPending(ctx context.Context, limit int, publish func(context.Context, []Message) []error) (int, error) {
 	sent := 0
 	var failed error
 	err := pgx.BeginFunc(ctx, s.Pool, func(tx pgx.Tx) error {
@@ -76,7 +75,7 @@ func (s PG) PublishPending(ctx context.Context, limit int, publish func(context.
 		for i, x := range pending {
 			msgs[i] = x.msg
 		}
-		errs := PublishInOrder(ctx, msgs, publish)
+		errs := publish(ctx, msgs)
 		var sentIDs []int64
 		for i, x := range pending {
 			switch {

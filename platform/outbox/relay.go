@@ -20,15 +20,25 @@ type Message struct {
 	Type string
 }
 
-// Store hands out unsent messages and records which were published.
+// Store hands out unsent messages and records which were published:
+// publish gets them oldest first and returns each one's result.
 type Store interface {
-	PublishPending(ctx context.Context, limit int, publish func(context.Context, Message) error) (int, error)
+	PublishPending(ctx context.Context, limit int, publish func(context.Context, []Message) []error) (int, error)
 }
 
 // Publisher sends one message to the broker.
 type Publisher interface {
 	Publish(ctx context.Context, m Message) error
 }
+
+// BatchPublisher sends many messages of one topic in one request (Dapr's
+// bulk publish) and returns each one's result. The relay prefers it.
+type BatchPublisher interface {
+	PublishBatch(ctx context.Context, topic string, msgs []Message) []error
+}
+
+// publishTimeout bounds one publish request.
+const publishTimeout = 10 * time.Second
 
 // Relay moves messages from Store to Publisher.
 type Relay struct {
@@ -65,11 +75,7 @@ func (r *Relay) Run(ctx context.Context) error {
 		case <-timer.C:
 		case <-wake:
 		}
-		n, err := r.Store.PublishPending(ctx, batch, func(ctx context.Context, m Message) error {
-			pctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-			defer cancel()
-			return r.Publisher.Publish(pctx, m)
-		})
+		n, err := r.Store.PublishPending(ctx, batch, r.publish)
 		switch {
 		case ctx.Err() != nil:
 			return nil
@@ -83,4 +89,21 @@ func (r *Relay) Run(ctx context.Context) error {
 			failing, wait = false, r.Interval
 		}
 	}
+}
+
+// publish sends msgs in bulk waves (PublishInWaves) when the publisher can,
+// otherwise one by one (PublishInOrder); either keeps each key's order.
+func (r *Relay) publish(ctx context.Context, msgs []Message) []error {
+	if bp, ok := r.Publisher.(BatchPublisher); ok {
+		return PublishInWaves(ctx, msgs, func(ctx context.Context, topic string, ms []Message) []error {
+			pctx, cancel := context.WithTimeout(ctx, publishTimeout)
+			defer cancel()
+			return bp.PublishBatch(pctx, topic, ms)
+		})
+	}
+	return PublishInOrder(ctx, msgs, func(ctx context.Context, m Message) error {
+		pctx, cancel := context.WithTimeout(ctx, publishTimeout)
+		defer cancel()
+		return r.Publisher.Publish(pctx, m)
+	})
 }

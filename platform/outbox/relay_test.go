@@ -19,7 +19,7 @@ type fakeStore struct {
 	failing bool
 }
 
-func (s *fakeStore) PublishPending(ctx context.Context, limit int, publish func(context.Context, Message) error) (int, error) {
+func (s *fakeStore) PublishPending(ctx context.Context, limit int, publish func(context.Context, []Message) []error) (int, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.rounds = append(s.rounds, time.Now())
@@ -77,4 +77,47 @@ func TestRelayIgnoresWakeWhileBackingOff(t *testing.T) {
 		time.Sleep(20 * time.Millisecond)
 	}
 	assert.Equal(t, 1, store.count(), "woken during the back-off")
+}
+
+// publishers records how the relay published.
+type publishers struct {
+	mu      sync.Mutex
+	single  []string
+	batches [][]string
+}
+
+func (p *publishers) Publish(_ context.Context, m Message) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.single = append(p.single, m.EventID)
+	return nil
+}
+
+type batchPublishers struct{ *publishers }
+
+func (p batchPublishers) PublishBatch(_ context.Context, _ string, msgs []Message) []error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	var ids []string
+	for _, m := range msgs {
+		ids = append(ids, m.EventID)
+	}
+	p.batches = append(p.batches, ids)
+	return make([]error, len(msgs))
+}
+
+// The relay publishes in bulk when the publisher can, one by one when not.
+func TestRelayPrefersBulkPublishing(t *testing.T) {
+	msgs := []Message{{EventID: "a1", Key: "a"}, {EventID: "b1", Key: "b"}, {EventID: "a2", Key: "a"}}
+	one := &publishers{}
+	r := &Relay{Publisher: one}
+	assert.Equal(t, []error{nil, nil, nil}, r.publish(context.Background(), msgs))
+	assert.ElementsMatch(t, []string{"a1", "b1", "a2"}, one.single)
+	assert.Empty(t, one.batches)
+
+	bulk := batchPublishers{&publishers{}}
+	r = &Relay{Publisher: bulk}
+	assert.Equal(t, []error{nil, nil, nil}, r.publish(context.Background(), msgs))
+	assert.Equal(t, [][]string{{"a1", "b1"}, {"a2"}}, bulk.batches)
+	assert.Empty(t, bulk.single)
 }

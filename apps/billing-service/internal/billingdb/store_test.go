@@ -79,10 +79,10 @@ func TestChangesPublishBillingEvents(t *testing.T) {
 	require.NoError(t, err)
 
 	var got []outbox.Message
-	n, err := outbox.PG{Pool: pool, Name: "billingdb"}.PublishPending(ctx, 10, func(_ context.Context, m outbox.Message) error {
+	n, err := outbox.PG{Pool: pool, Name: "billingdb"}.PublishPending(ctx, 10, outbox.InOrder(func(_ context.Context, m outbox.Message) error {
 		got = append(got, m)
 		return nil
-	})
+	}))
 	require.NoError(t, err)
 	require.Equal(t, 2, n, "an opening is no event: nothing to count until something is posted")
 	var types []string

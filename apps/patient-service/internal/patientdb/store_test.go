@@ -319,7 +319,7 @@ func TestPublishPendingDeliversInOrderAndStopsAtFailure(t *testing.T) {
 
 	var mu sync.Mutex
 	seen := map[string][]string{} // by partition key, in publishing order
-	n, err := outbox.PG{Pool: pool, Name: "patientdb"}.PublishPending(ctx, 10, func(_ context.Context, m outbox.Message) error {
+	n, err := outbox.PG{Pool: pool, Name: "patientdb"}.PublishPending(ctx, 10, outbox.InOrder(func(_ context.Context, m outbox.Message) error {
 		if m.EventID == idsA[1] {
 			return errors.New("broker down")
 		}
@@ -335,7 +335,7 @@ func TestPublishPendingDeliversInOrderAndStopsAtFailure(t *testing.T) {
 		assert.NotContains(t, m.Payload, "1985-12-10", "no date of birth in the event")
 		assert.Equal(t, "patient", m.Topic)
 		return nil
-	})
+	}))
 	require.ErrorContains(t, err, "broker down")
 	assert.Equal(t, 2, n)
 	assert.Equal(t, map[string][]string{a.ID: idsA[:1], b.ID: {evB.ID}}, seen,
@@ -344,12 +344,12 @@ func TestPublishPendingDeliversInOrderAndStopsAtFailure(t *testing.T) {
 	assert.Equal(t, 1, count(t, pool, `SELECT count(*) FROM outbox WHERE last_error = 'broker down'`))
 
 	seen = map[string][]string{}
-	n, err = outbox.PG{Pool: pool, Name: "patientdb"}.PublishPending(ctx, 10, func(_ context.Context, m outbox.Message) error {
+	n, err = outbox.PG{Pool: pool, Name: "patientdb"}.PublishPending(ctx, 10, outbox.InOrder(func(_ context.Context, m outbox.Message) error {
 		mu.Lock()
 		seen[m.Key] = append(seen[m.Key], m.EventID)
 		mu.Unlock()
 		return nil
-	})
+	}))
 	require.NoError(t, err)
 	assert.Equal(t, 2, n)
 	assert.Equal(t, map[string][]string{a.ID: idsA[1:]}, seen, "the failed event is retried first, then the one behind it")
@@ -483,7 +483,7 @@ func TestHousekeepingRemovesOnlyExpiredBookkeeping(t *testing.T) {
 		p, ev, a := newPatient(email)
 		require.NoError(t, store.Create(ctx, p, ev, a, &patient.IdempotencyKey{UserID: "u", Key: email, RequestHash: []byte{byte(i)}}))
 	}
-	_, err := outbox.PG{Pool: pool, Name: "patientdb"}.PublishPending(ctx, 10, func(context.Context, outbox.Message) error { return nil })
+	_, err := outbox.PG{Pool: pool, Name: "patientdb"}.PublishPending(ctx, 10, outbox.InOrder(func(context.Context, outbox.Message) error { return nil }))
 	require.NoError(t, err)
 	_, err = pool.Exec(ctx, `UPDATE idempotency_keys SET created_at = now() - interval '25 hours' WHERE key = 'old@example.com'`)
 	require.NoError(t, err)
