@@ -93,20 +93,26 @@ type lagRecorder struct {
 	lag *prometheus.HistogramVec
 }
 
-func (r lagRecorder) Record(ctx context.Context, ev analytics.Event) (bool, error) {
-	isNew, err := r.Service.Record(ctx, ev)
-	if isNew {
-		r.lag.WithLabelValues("patient").Observe(time.Since(ev.OccurredAt).Seconds())
-	}
-	return isNew, err
+func (r lagRecorder) RecordAll(ctx context.Context, evs []analytics.Event) []analytics.Result {
+	res := r.Service.RecordAll(ctx, evs)
+	observeLag(r.lag.WithLabelValues("patient"), evs, res, func(ev analytics.Event) time.Time { return ev.OccurredAt })
+	return res
 }
 
-func (r lagRecorder) RecordBilling(ctx context.Context, ev analytics.BillingEvent) (bool, error) {
-	isNew, err := r.Service.RecordBilling(ctx, ev)
-	if isNew {
-		r.lag.WithLabelValues("billing").Observe(time.Since(ev.OccurredAt).Seconds())
+func (r lagRecorder) RecordAllBilling(ctx context.Context, evs []analytics.BillingEvent) []analytics.Result {
+	res := r.Service.RecordAllBilling(ctx, evs)
+	observeLag(r.lag.WithLabelValues("billing"), evs, res, func(ev analytics.BillingEvent) time.Time { return ev.OccurredAt })
+	return res
+}
+
+// observeLag observes how long each event stored for the first time took
+// from its occurrence.
+func observeLag[E any](lag prometheus.Observer, evs []E, res []analytics.Result, occurred func(E) time.Time) {
+	for i, x := range res {
+		if x.Err == nil && x.New {
+			lag.Observe(time.Since(occurred(evs[i])).Seconds())
+		}
 	}
-	return isNew, err
 }
 
 // deadLetterDepth reads the pending dead letters per topic at each scrape.

@@ -74,6 +74,11 @@ type Store interface {
 	// RecordBilling stores a billing event unless one with its id is
 	// stored, and reports whether it was new.
 	RecordBilling(ctx context.Context, ev BillingEvent) (bool, error)
+	// RecordAll stores evs with one statement and one commit, skipping
+	// ids already stored, and reports which were new (in evs' order).
+	RecordAll(ctx context.Context, evs []Event) ([]bool, error)
+	// RecordAllBilling is RecordAll for billing events.
+	RecordAllBilling(ctx context.Context, evs []BillingEvent) ([]bool, error)
 	Summary(ctx context.Context) (Summary, error)
 }
 
@@ -87,25 +92,85 @@ var knownTypes = map[string]bool{"PATIENT_CREATED": true, "PATIENT_UPDATED": tru
 
 // Record validates and stores ev; a repeated event id is accepted and ignored.
 func (s *Service) Record(ctx context.Context, ev Event) (bool, error) {
-	switch {
-	case !validUUID(ev.ID):
-		return false, fmt.Errorf("%w: event id %q is not a UUID", ErrMalformed, ev.ID)
-	case !knownTypes[ev.Type]:
-		return false, fmt.Errorf("%w: unknown type %q", ErrMalformed, ev.Type)
-	case !validUUID(ev.PatientID):
-		return false, fmt.Errorf("%w: patient id %q is not a UUID", ErrMalformed, ev.PatientID)
-	case ev.OccurredAt.IsZero():
-		return false, fmt.Errorf("%w: no occurredAt", ErrMalformed)
-	case ev.AgeBand != "" && !slices.Contains(AgeBands, ev.AgeBand):
-		return false, fmt.Errorf("%w: unknown age band %q", ErrMalformed, ev.AgeBand)
-	case !genders[ev.Gender]:
-		return false, fmt.Errorf("%w: unknown gender %q", ErrMalformed, ev.Gender)
+	if err := validate(ev); err != nil {
+		return false, err
 	}
 	isNew, err := s.store.Record(ctx, ev)
 	if err != nil {
 		return false, fmt.Errorf("analytics.record: %w", err)
 	}
 	return isNew, nil
+}
+
+// RecordAll validates evs and stores the valid ones together (one
+// statement, one commit), returning each one's outcome in evs' order.
+func (s *Service) RecordAll(ctx context.Context, evs []Event) []Result {
+	return recordAll(ctx, "analytics.record", evs, validate, s.store.RecordAll, s.store.Record)
+}
+
+func validate(ev Event) error {
+	switch {
+	case !validUUID(ev.ID):
+		return fmt.Errorf("%w: event id %q is not a UUID", ErrMalformed, ev.ID)
+	case !knownTypes[ev.Type]:
+		return fmt.Errorf("%w: unknown type %q", ErrMalformed, ev.Type)
+	case !validUUID(ev.PatientID):
+		return fmt.Errorf("%w: patient id %q is not a UUID", ErrMalformed, ev.PatientID)
+	case ev.OccurredAt.IsZero():
+		return fmt.Errorf("%w: no occurredAt", ErrMalformed)
+	case ev.AgeBand != "" && !slices.Contains(AgeBands, ev.AgeBand):
+		return fmt.Errorf("%w: unknown age band %q", ErrMalformed, ev.AgeBand)
+	case !genders[ev.Gender]:
+		return fmt.Errorf("%w: unknown gender %q", ErrMalformed, ev.Gender)
+	}
+	return nil
+}
+
+// Result is one event's outcome in a batch: stored (New: for the first
+// time) when Err is nil.
+type Result struct {
+	New bool
+	Err error
+}
+
+// recordAll validates evs, stores the valid ones with all, and reports
+// each one's outcome. When the database refuses the batch for what one of
+// its events holds (ErrRejected), each is stored on its own with one, so
+// that only the events at fault fail.
+func recordAll[E any](ctx context.Context, op string, evs []E, validate func(E) error,
+	all func(context.Context, []E) ([]bool, error), one func(context.Context, E) (bool, error)) []Result {
+	res := make([]Result, len(evs))
+	var valid []E
+	var at []int
+	for i, ev := range evs {
+		if err := validate(ev); err != nil {
+			res[i].Err = err
+			continue
+		}
+		valid, at = append(valid, ev), append(at, i)
+	}
+	if len(valid) == 0 {
+		return res
+	}
+	isNew, err := all(ctx, valid)
+	if err != nil && len(valid) > 1 && errors.Is(err, ErrRejected) {
+		for j, ev := range valid {
+			n, err := one(ctx, ev)
+			if err != nil {
+				err = fmt.Errorf("%s: %w", op, err)
+			}
+			res[at[j]] = Result{New: n, Err: err}
+		}
+		return res
+	}
+	for j, i := range at {
+		if err != nil {
+			res[i].Err = fmt.Errorf("%s: %w", op, err)
+		} else {
+			res[i].New = isNew[j]
+		}
+	}
+	return res
 }
 
 // Summary returns the aggregates.

@@ -52,25 +52,37 @@ var entryKinds = map[string]bool{"CHARGE": true, "PAYMENT": true, "ADJUSTMENT": 
 
 // RecordBilling validates and stores ev; a repeated event id is ignored.
 func (s *Service) RecordBilling(ctx context.Context, ev BillingEvent) (bool, error) {
-	switch {
-	case !validUUID(ev.ID):
-		return false, fmt.Errorf("%w: event id %q is not a UUID", ErrMalformedBilling, ev.ID)
-	case !billingTypes[ev.Type]:
-		return false, fmt.Errorf("%w: unknown type %q", ErrMalformedBilling, ev.Type)
-	case !validUUID(ev.AccountID):
-		return false, fmt.Errorf("%w: account id %q is not a UUID", ErrMalformedBilling, ev.AccountID)
-	case ev.OccurredAt.IsZero():
-		return false, fmt.Errorf("%w: no occurredAt", ErrMalformedBilling)
-	case ev.AccountVersion < 1:
-		return false, fmt.Errorf("%w: no account version", ErrMalformedBilling)
-	case len(ev.Currency) != 3:
-		return false, fmt.Errorf("%w: currency %q", ErrMalformedBilling, ev.Currency)
-	case ev.Type == "ENTRY_POSTED" && (!entryKinds[ev.Kind] || ev.AmountMinor == 0):
-		return false, fmt.Errorf("%w: a posting without a kind or amount", ErrMalformedBilling)
+	if err := validateBilling(ev); err != nil {
+		return false, err
 	}
 	isNew, err := s.store.RecordBilling(ctx, ev)
 	if err != nil {
 		return false, fmt.Errorf("analytics.record_billing: %w", err)
 	}
 	return isNew, nil
+}
+
+// RecordAllBilling is RecordAll for billing events.
+func (s *Service) RecordAllBilling(ctx context.Context, evs []BillingEvent) []Result {
+	return recordAll(ctx, "analytics.record_billing", evs, validateBilling, s.store.RecordAllBilling, s.store.RecordBilling)
+}
+
+func validateBilling(ev BillingEvent) error {
+	switch {
+	case !validUUID(ev.ID):
+		return fmt.Errorf("%w: event id %q is not a UUID", ErrMalformedBilling, ev.ID)
+	case !billingTypes[ev.Type]:
+		return fmt.Errorf("%w: unknown type %q", ErrMalformedBilling, ev.Type)
+	case !validUUID(ev.AccountID):
+		return fmt.Errorf("%w: account id %q is not a UUID", ErrMalformedBilling, ev.AccountID)
+	case ev.OccurredAt.IsZero():
+		return fmt.Errorf("%w: no occurredAt", ErrMalformedBilling)
+	case ev.AccountVersion < 1:
+		return fmt.Errorf("%w: no account version", ErrMalformedBilling)
+	case len(ev.Currency) != 3:
+		return fmt.Errorf("%w: currency %q", ErrMalformedBilling, ev.Currency)
+	case ev.Type == "ENTRY_POSTED" && (!entryKinds[ev.Kind] || ev.AmountMinor == 0):
+		return fmt.Errorf("%w: a posting without a kind or amount", ErrMalformedBilling)
+	}
+	return nil
 }

@@ -4,9 +4,11 @@ package analyticsapi
 
 import (
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"strings"
@@ -36,8 +38,8 @@ const (
 
 // Recorder is what the handlers need from the domain.
 type Recorder interface {
-	Record(ctx context.Context, ev analytics.Event) (bool, error)
-	RecordBilling(ctx context.Context, ev analytics.BillingEvent) (bool, error)
+	RecordAll(ctx context.Context, evs []analytics.Event) []analytics.Result
+	RecordAllBilling(ctx context.Context, evs []analytics.BillingEvent) []analytics.Result
 	Summary(ctx context.Context) (analytics.Summary, error)
 }
 
@@ -55,25 +57,26 @@ type Security struct {
 	Tokens      TokenVerifier
 }
 
-// Routes returns the service's router. Event deliveries are decoded by the
-// Dapr Go SDK's HTTP service (built over this router), which answers the
-// sidecar with SUCCESS, RETRY or DROP as the handler decides. The SDK checks
-// the app API token only for service-invocation handlers, not for topic
-// deliveries, so the project's token middleware stands in front of every
-// route, and the router is served by the project's own server (timeouts),
-// not the SDK's Start.
+// Routes returns the service's router. Patient and billing events come in
+// bulk (their Subscriptions' bulkSubscribe): a batch of CloudEvents per
+// delivery, stored together and answered with a status per entry
+// (bulkEvents). Dead letters come one at a time, decoded by the Dapr Go
+// SDK's HTTP service (built over this router), which answers the sidecar
+// with SUCCESS, RETRY or DROP as the handler decides; the SDK has no bulk
+// subscription handler. The SDK checks the app API token only for
+// service-invocation handlers, not for topic deliveries, so the project's
+// token middleware stands in front of every route, and the router is
+// served by the project's own server (timeouts), not the SDK's Start.
 func Routes(rec Recorder, dead DeadLetters, sec Security, health httpserver.Health, log *slog.Logger) (http.Handler, error) {
 	h := &handler{rec: rec, dead: dead, log: log}
 	r := httpserver.Router(log, sec.AppAPIToken, health, middleware.RequestSize(maxEventBytes))
-	// The subscription itself is declared in components/ (a declarative
-	// Subscription, with its dead-letter topic); this only binds the route.
+	// The subscriptions themselves are declared in components/ (declarative
+	// Subscriptions, with their dead-letter topics); this only binds the
+	// routes.
+	r.Post(EventsPath, bulkEvents(h, Topic, decodeEvent, func(ev analytics.Event) string { return ev.ID }, rec.RecordAll))
+	r.Post(BillingEventsPath, bulkEvents(h, BillingTopic, decodeBillingEvent,
+		func(ev analytics.BillingEvent) string { return ev.ID }, rec.RecordAllBilling))
 	sdk := daprhttp.NewServiceWithMux("", r)
-	if err := sdk.AddTopicEventHandler(&common.Subscription{PubsubName: PubSub, Topic: Topic, Route: EventsPath}, h.event); err != nil {
-		return nil, fmt.Errorf("analyticsapi: %w", err)
-	}
-	if err := sdk.AddTopicEventHandler(&common.Subscription{PubsubName: PubSub, Topic: BillingTopic, Route: BillingEventsPath}, h.billingEvent); err != nil {
-		return nil, fmt.Errorf("analyticsapi: %w", err)
-	}
 	// The dead-letter topics (declared in components/, without a
 	// dead-letter topic of their own: a parking that fails is redelivered).
 	for dlt := range deadletter.Topics {
@@ -97,41 +100,133 @@ type handler struct {
 	log  *slog.Logger
 }
 
-// event records one delivered patient event.
-func (h *handler) event(ctx context.Context, e *common.TopicEvent) (bool, error) {
-	ev, err := decodeEvent(e.RawData)
-	return h.handle(ctx, "patient", e.ID, ev.ID, err, func() (bool, error) { return h.rec.Record(ctx, ev) })
+// bulkRequest is a bulk delivery: the sidecar's envelope around a batch of
+// entries, each a CloudEvent.
+type bulkRequest struct {
+	Entries *[]bulkEntry `json:"entries"`
 }
 
-// billingEvent records one delivered billing event.
-func (h *handler) billingEvent(ctx context.Context, e *common.TopicEvent) (bool, error) {
-	ev, err := decodeBillingEvent(e.RawData)
-	return h.handle(ctx, "billing", e.ID, ev.ID, err, func() (bool, error) { return h.rec.RecordBilling(ctx, ev) })
+type bulkEntry struct {
+	EntryID string          `json:"entryId"`
+	Event   json.RawMessage `json:"event"`
 }
 
-// handle records a decoded event (decodeErr: it could not be decoded). A
-// malformed event, or one the database refuses for what it holds, is
-// dropped with its reason recorded (retry false), which the sidecar turns
-// into a publish to the dead-letter topic, so it never blocks its
-// partition; any other failure asks for redelivery (retry true), which the
-// resiliency policy repeats until it succeeds.
-func (h *handler) handle(ctx context.Context, topic, cloudEventID, eventID string, decodeErr error, record func() (bool, error)) (retry bool, err error) {
-	err = decodeErr
-	if err == nil {
-		var isNew bool
-		isNew, err = record()
-		if err == nil && !isNew {
+// cloudEvent is what a delivery needs of a CloudEvent: its id and data.
+type cloudEvent struct {
+	ID         string          `json:"id"`
+	Data       json.RawMessage `json:"data"`
+	DataBase64 string          `json:"data_base64"`
+}
+
+type bulkStatus struct {
+	EntryID string `json:"entryId"`
+	Status  string `json:"status"`
+}
+
+// Statuses a bulk delivery's entries are answered with.
+const (
+	statusSuccess = "SUCCESS"
+	statusRetry   = "RETRY"
+	statusDrop    = "DROP"
+)
+
+// bulkEvents handles a bulk delivery of topic (or a single CloudEvent, as a
+// batch of one): every entry is decoded, the
+// decodable ones are stored together (record: one statement, one commit),
+// and each entry is answered SUCCESS, DROP (malformed, or refused by the
+// database for what it holds: its reason is recorded, then the sidecar
+// publishes it to the dead-letter topic) or RETRY (anything else; the
+// sidecar redelivers it). Storage is idempotent on event id, and analytics
+// keeps events, not state, so the order of entries within a batch does
+// not matter.
+func bulkEvents[E any](h *handler, topic string, decode func([]byte) (E, error), eventID func(E) string,
+	record func(context.Context, []E) []analytics.Result) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		body, err := io.ReadAll(r.Body)
+		var req bulkRequest
+		if err == nil {
+			err = json.Unmarshal(body, &req)
+		}
+		if err != nil {
+			problem.Write(w, r, problem.New(http.StatusBadRequest, "The delivery is neither a CloudEvent nor a bulk delivery of CloudEvents."))
+			return
+		}
+		// One CloudEvent on its own (a Subscription without bulkSubscribe)
+		// is a batch of one, answered with its status alone.
+		single := req.Entries == nil
+		entries := []bulkEntry{{Event: body}}
+		if !single {
+			entries = *req.Entries
+		}
+		ctx := r.Context()
+		n := len(entries)
+		ceIDs, evs, results := make([]string, n), make([]E, n), make([]analytics.Result, n)
+		var decoded []E
+		var at []int
+		for i, e := range entries {
+			var ce cloudEvent
+			ceIDs[i] = e.EntryID
+			err := json.Unmarshal(e.Event, &ce)
+			if err == nil {
+				if ce.ID != "" {
+					ceIDs[i] = ce.ID
+				}
+				data := []byte(ce.Data)
+				if ce.DataBase64 != "" {
+					data, err = base64.StdEncoding.DecodeString(ce.DataBase64)
+				}
+				if err == nil {
+					evs[i], err = decode(data)
+				}
+			}
+			if err != nil {
+				results[i].Err = errors.Join(analytics.ErrMalformed, err)
+				continue
+			}
+			decoded, at = append(decoded, evs[i]), append(at, i)
+		}
+		if len(decoded) > 0 {
+			for j, res := range record(ctx, decoded) {
+				results[at[j]] = res
+			}
+		}
+		statuses := make([]bulkStatus, n)
+		for i, e := range entries {
+			statuses[i] = bulkStatus{EntryID: e.EntryID, Status: h.outcome(ctx, topic, ceIDs[i], eventID(evs[i]), results[i])}
+		}
+		w.Header().Set("Content-Type", "application/json")
+		if single {
+			_ = json.NewEncoder(w).Encode(struct {
+				Status string `json:"status"`
+			}{statuses[0].Status})
+			return
+		}
+		_ = json.NewEncoder(w).Encode(struct {
+			Statuses []bulkStatus `json:"statuses"`
+		}{statuses})
+	}
+}
+
+// outcome answers one event of a delivery. A malformed event, or one the
+// database refuses for what it holds, is dropped with its reason recorded,
+// which the sidecar turns into a publish to the dead-letter topic, so it
+// never blocks its partition; any other failure asks for redelivery, which
+// the resiliency policy repeats until it succeeds.
+func (h *handler) outcome(ctx context.Context, topic, cloudEventID, eventID string, res analytics.Result) string {
+	switch err := res.Err; {
+	case err == nil:
+		if !res.New {
 			h.log.InfoContext(ctx, "duplicate event ignored", "event_id", eventID)
 		}
-	}
-	switch {
-	case err == nil:
-		return false, nil
+		return statusSuccess
 	case permanent(err):
-		return h.drop(ctx, topic, cloudEventID, err)
+		if retry, _ := h.drop(ctx, topic, cloudEventID, err); retry {
+			return statusRetry
+		}
+		return statusDrop
 	default:
 		h.log.ErrorContext(ctx, topic+" event not recorded; asking for redelivery", "event_id", eventID, "err", err)
-		return true, err
+		return statusRetry
 	}
 }
 

@@ -2,7 +2,9 @@ package analyticsapi_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -52,6 +54,27 @@ func (f *fakeStore) Record(_ context.Context, ev analytics.Event) (bool, error) 
 	return true, nil
 }
 
+func (f *fakeStore) RecordAll(ctx context.Context, evs []analytics.Event) ([]bool, error) {
+	return recordEach(ctx, f, evs, f.Record)
+}
+
+func (f *fakeStore) RecordAllBilling(ctx context.Context, evs []analytics.BillingEvent) ([]bool, error) {
+	return recordEach(ctx, f, evs, f.RecordBilling)
+}
+
+// recordEach records evs one by one, all or nothing on f.err, as one
+// statement would.
+func recordEach[E any](ctx context.Context, f *fakeStore, evs []E, one func(context.Context, E) (bool, error)) ([]bool, error) {
+	if f.err != nil {
+		return nil, f.err
+	}
+	isNew := make([]bool, len(evs))
+	for i, ev := range evs {
+		isNew[i], _ = one(ctx, ev)
+	}
+	return isNew, nil
+}
+
 func (f *fakeStore) Summary(context.Context) (analytics.Summary, error) {
 	return analytics.Summary{TotalPatientsCreated: 3, TotalUpdates: 4, TotalPatientsDeleted: 1,
 		CreatedPerDay:    []analytics.DayCount{{Date: "2026-11-24", Count: 3}},
@@ -86,11 +109,36 @@ func deliver(store *fakeStore, body string) *httptest.ResponseRecorder {
 	return deliverTo(store, analyticsapi.EventsPath, body)
 }
 
+// deliverTo sends body, a CloudEvent, to path the way the sidecar does: as
+// the one entry of a bulk delivery. The recorder then holds that entry's
+// status as {"status": …}; a body that is not JSON is sent as it is.
 func deliverTo(store *fakeStore, path, body string) *httptest.ResponseRecorder {
+	if json.Valid([]byte(body)) {
+		body = `{"id":"delivery-1","pubsubname":"pubsub","type":"com.dapr.event.sent.bulk","entries":[` +
+			`{"entryId":"entry-1","contentType":"application/cloudevents+json","metadata":{},"event":` + body + `}]}`
+	}
+	rec := deliverBulk(store, path, body)
+	if rec.Code != http.StatusOK {
+		return rec
+	}
+	var res struct {
+		Statuses []struct{ EntryID, Status string }
+	}
+	if err := json.Unmarshal(rec.Body.Bytes(), &res); err != nil || len(res.Statuses) != 1 || res.Statuses[0].EntryID != "entry-1" {
+		panic(fmt.Sprintf("not one entry's status: %s", rec.Body.String()))
+	}
+	out := httptest.NewRecorder()
+	out.WriteHeader(rec.Code)
+	_, _ = fmt.Fprintf(out, `{"status":%q}`, res.Statuses[0].Status)
+	return out
+}
+
+// deliverBulk posts a bulk delivery's body to path.
+func deliverBulk(store *fakeStore, path, body string) *httptest.ResponseRecorder {
 	h := routes(store)
 	req := httptest.NewRequest(http.MethodPost, path, strings.NewReader(body))
 	req.Header.Set("dapr-api-token", appToken)
-	req.Header.Set("Content-Type", "application/cloudevents+json")
+	req.Header.Set("Content-Type", "application/json")
 	rec := httptest.NewRecorder()
 	h.ServeHTTP(rec, req)
 	return rec
@@ -144,13 +192,42 @@ func TestMalformedEventsAreDropped(t *testing.T) {
 	}
 }
 
-// A body that is no CloudEvent at all (the sidecar never sends one) is
-// refused by the SDK with its drop status, and nothing is stored.
+// A body that is no bulk delivery at all (the sidecar never sends one) is
+// refused, and nothing is stored.
 func TestNonJSONDeliveryIsRefused(t *testing.T) {
 	store := &fakeStore{events: map[string]analytics.Event{}}
 	rec := deliver(store, `{`)
-	assert.Equal(t, http.StatusSeeOther, rec.Code)
+	assert.Equal(t, http.StatusBadRequest, rec.Code)
+	assert.Equal(t, "application/problem+json", rec.Header().Get("Content-Type"))
 	assert.Empty(t, store.events)
+}
+
+// Each entry of a bulk delivery gets its own status, by entry id: the
+// good ones stored together, a repeat of one of them SUCCESS again (stored
+// once), a malformed one DROP with its reason recorded.
+func TestBulkDeliveryAnswersEachEntry(t *testing.T) {
+	store := &fakeStore{events: map[string]analytics.Event{}}
+	dead := deadlettertest.NewStore()
+	h := routesWith(store, &deadletter.Service{Store: dead, Publisher: &deadlettertest.Publisher{}}, authn.RoleAdmin)
+	other := strings.Replace(strings.Replace(validEvent, "0b8f0c9e-8f43-4a39-a0a4-3a4f2f0b8e11", "0b8f0c9e-8f43-4a39-a0a4-3a4f2f0b8e19", 1), `"ce-1"`, `"ce-3"`, 1)
+	body := `{"entries":[` +
+		`{"entryId":"a","event":` + validEvent + `},` +
+		`{"entryId":"b","event":{"id":"ce-bad","data":{"eventId":7}}},` +
+		`{"entryId":"c","event":` + validEvent + `},` +
+		`{"entryId":"d","event":` + other + `},` +
+		`{"entryId":"e","event":"not a CloudEvent"}]}`
+	req := httptest.NewRequest(http.MethodPost, analyticsapi.EventsPath, strings.NewReader(body))
+	req.Header.Set("dapr-api-token", appToken)
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, req)
+	require.Equal(t, http.StatusOK, rec.Code)
+	assert.Equal(t, "application/json", rec.Header().Get("Content-Type"))
+	assert.JSONEq(t, `{"statuses":[{"entryId":"a","status":"SUCCESS"},{"entryId":"b","status":"DROP"},
+		{"entryId":"c","status":"SUCCESS"},{"entryId":"d","status":"SUCCESS"},{"entryId":"e","status":"DROP"}]}`, rec.Body.String())
+	assert.Len(t, store.events, 2)
+	reasons := dead.Reasons
+	assert.Contains(t, reasons, "patient/ce-bad", "the reason is recorded under the CloudEvent id")
+	assert.Contains(t, reasons, "patient/e", "or the entry id when there is none")
 }
 
 func TestStorageFailureAsksForRetry(t *testing.T) {

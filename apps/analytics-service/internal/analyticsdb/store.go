@@ -10,6 +10,7 @@ import (
 	"io/fs"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -54,6 +55,68 @@ func (s *Store) RecordBilling(ctx context.Context, ev analytics.BillingEvent) (b
 		return false, classify("analyticsdb.record_billing", err)
 	}
 	return tag.RowsAffected() == 1, nil
+}
+
+const insertEvents = `INSERT INTO patient_events (event_id, event_type, patient_id, occurred_at, age_band, gender)
+	SELECT * FROM unnest($1::uuid[], $2::text[], $3::uuid[], $4::timestamptz[], $5::text[], $6::text[])
+	ON CONFLICT (event_id) DO NOTHING RETURNING event_id::text`
+
+// RecordAll stores evs with one statement (one commit), each once.
+func (s *Store) RecordAll(ctx context.Context, evs []analytics.Event) ([]bool, error) {
+	n := len(evs)
+	ids, types, patients, at, bands, genders := make([]string, n), make([]string, n), make([]string, n),
+		make([]time.Time, n), make([]string, n), make([]string, n)
+	for i, ev := range evs {
+		ids[i], types[i], patients[i], at[i], bands[i], genders[i] = ev.ID, ev.Type, ev.PatientID, ev.OccurredAt, ev.AgeBand, ev.Gender
+	}
+	isNew, err := inserted(ctx, s.pool, ids, insertEvents, ids, types, patients, at, bands, genders)
+	if err != nil {
+		return nil, classify("analyticsdb.record_all", err)
+	}
+	return isNew, nil
+}
+
+const insertBillingEvents = `INSERT INTO billing_events (event_id, event_type, account_id, occurred_at, account_version,
+	kind, amount_minor, currency, balance_minor)
+	SELECT * FROM unnest($1::uuid[], $2::text[], $3::uuid[], $4::timestamptz[], $5::bigint[], $6::text[], $7::bigint[],
+		$8::text[], $9::bigint[])
+	ON CONFLICT (event_id) DO NOTHING RETURNING event_id::text`
+
+// RecordAllBilling stores evs with one statement (one commit), each once.
+func (s *Store) RecordAllBilling(ctx context.Context, evs []analytics.BillingEvent) ([]bool, error) {
+	n := len(evs)
+	ids, types, accounts, at, versions, kinds, amounts, currencies, balances := make([]string, n), make([]string, n),
+		make([]string, n), make([]time.Time, n), make([]int64, n), make([]string, n), make([]int64, n), make([]string, n), make([]int64, n)
+	for i, ev := range evs {
+		ids[i], types[i], accounts[i], at[i], versions[i] = ev.ID, ev.Type, ev.AccountID, ev.OccurredAt, ev.AccountVersion
+		kinds[i], amounts[i], currencies[i], balances[i] = ev.Kind, ev.AmountMinor, ev.Currency, ev.BalanceMinor
+	}
+	isNew, err := inserted(ctx, s.pool, ids, insertBillingEvents, ids, types, accounts, at, versions, kinds, amounts, currencies, balances)
+	if err != nil {
+		return nil, classify("analyticsdb.record_all_billing", err)
+	}
+	return isNew, nil
+}
+
+// inserted runs an INSERT … RETURNING event_id and reports, for each of
+// ids, whether it is the one occurrence of its id the statement inserted.
+func inserted(ctx context.Context, pool *pgxpool.Pool, ids []string, sql string, args ...any) ([]bool, error) {
+	rows, _ := pool.Query(ctx, sql, args...)
+	got, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return nil, err
+	}
+	fresh := make(map[string]bool, len(got))
+	for _, id := range got {
+		fresh[strings.ToLower(id)] = true
+	}
+	isNew := make([]bool, len(ids))
+	for i, id := range ids {
+		id = strings.ToLower(id)
+		isNew[i] = fresh[id]
+		delete(fresh, id) // a second copy in the batch is not new
+	}
+	return isNew, nil
 }
 
 // classify marks a data or constraint error (SQLSTATE classes 22 and 23)
