@@ -249,7 +249,11 @@ func countsOf(t *testing.T, p pod) sidecarCounts {
 		switch {
 		case strings.HasPrefix(line, "dapr_runtime_service_invocation_req_recv_total{") && strings.Contains(line, `src_app_id="api-gateway"`):
 			c.invocations += metricValue(line)
-		case strings.HasPrefix(line, "dapr_component_pubsub_egress_count{") && strings.Contains(line, `topic="patient"`) && strings.Contains(line, `success="true"`):
+		// Events published one by one, or through bulk publish (the
+		// outbox relay's way): the events a bulk request carried.
+		case (strings.HasPrefix(line, "dapr_component_pubsub_egress_count{") ||
+			strings.HasPrefix(line, "dapr_component_pubsub_egress_bulk_event_count{")) &&
+			strings.Contains(line, `topic="patient"`) && strings.Contains(line, `success="true"`):
 			c.published += metricValue(line)
 		}
 	}
