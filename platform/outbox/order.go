@@ -20,18 +20,7 @@ var ErrNotAttempted = errors.New("outbox: not attempted after an earlier failure
 // order, stopping at the key's first failure, so one patient's events are
 // never reordered.
 func PublishInOrder(ctx context.Context, msgs []Message, publish func(context.Context, Message) error) []error {
-	var keys []string
-	byKey := map[string][]int{}
-	for i, m := range msgs {
-		if _, ok := byKey[m.Key]; !ok {
-			keys = append(keys, m.Key)
-		}
-		byKey[m.Key] = append(byKey[m.Key], i)
-	}
-	results := make([]error, len(msgs))
-	for i := range results {
-		results[i] = ErrNotAttempted
-	}
+	keys, byKey, results := byKeyOf(msgs)
 	sem := make(chan struct{}, Concurrency)
 	var wg sync.WaitGroup
 	for _, key := range keys {
@@ -63,18 +52,7 @@ func InOrder(publish func(context.Context, Message) error) func(context.Context,
 // is one request per topic. A key stops at its first failure; its later
 // messages are ErrNotAttempted.
 func PublishInWaves(ctx context.Context, msgs []Message, publish func(ctx context.Context, topic string, msgs []Message) []error) []error {
-	var keys []string
-	byKey := map[string][]int{}
-	for i, m := range msgs {
-		if _, ok := byKey[m.Key]; !ok {
-			keys = append(keys, m.Key)
-		}
-		byKey[m.Key] = append(byKey[m.Key], i)
-	}
-	results := make([]error, len(msgs))
-	for i := range results {
-		results[i] = ErrNotAttempted
-	}
+	keys, byKey, results := byKeyOf(msgs)
 	failed := map[string]bool{}
 	for wave := 0; ; wave++ {
 		var topics []string
@@ -112,4 +90,22 @@ func PublishInWaves(ctx context.Context, msgs []Message, publish func(ctx contex
 			}
 		}
 	}
+}
+
+// byKeyOf groups msgs' indexes by partition key (keys in order of first
+// appearance, each key's indexes oldest first) and returns results that
+// start as ErrNotAttempted.
+func byKeyOf(msgs []Message) (keys []string, byKey map[string][]int, results []error) {
+	byKey = map[string][]int{}
+	for i, m := range msgs {
+		if _, ok := byKey[m.Key]; !ok {
+			keys = append(keys, m.Key)
+		}
+		byKey[m.Key] = append(byKey[m.Key], i)
+	}
+	results = make([]error, len(msgs))
+	for i := range results {
+		results[i] = ErrNotAttempted
+	}
+	return keys, byKey, results
 }
