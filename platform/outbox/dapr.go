@@ -33,17 +33,9 @@ func (p *DaprPublisher) Publish(ctx context.Context, m Message) error {
 	if err != nil {
 		return fmt.Errorf("outbox.publish %s: %w", m.EventID, err)
 	}
-	typ := p.EventType
-	if m.Type != "" {
-		typ = m.Type
-	}
 	err = c.PublishEvent(ctx, p.PubSub, m.Topic, []byte(m.Payload),
 		dapr.PublishEventWithContentType("application/json"),
-		dapr.PublishEventWithMetadata(map[string]string{
-			"partitionKey":    m.Key,
-			"cloudevent.id":   m.EventID,
-			"cloudevent.type": typ,
-		}))
+		dapr.PublishEventWithMetadata(p.metadata(m)))
 	if err != nil {
 		return fmt.Errorf("outbox.publish %s: %w", m.EventID, err)
 	}
@@ -97,12 +89,8 @@ func (p *DaprPublisher) PublishBatch(ctx context.Context, topic string, msgs []M
 	events := make([]any, len(msgs))
 	index := make(map[string]int, len(msgs))
 	for i, m := range msgs {
-		typ := p.EventType
-		if m.Type != "" {
-			typ = m.Type
-		}
 		events[i] = dapr.PublishEventsEvent{EntryID: m.EventID, Data: []byte(m.Payload), ContentType: "application/json",
-			Metadata: map[string]string{"partitionKey": m.Key, "cloudevent.id": m.EventID, "cloudevent.type": typ}}
+			Metadata: p.metadata(m)}
 		index[m.EventID] = i
 	}
 	res := c.PublishEvents(ctx, p.PubSub, topic, events)
@@ -124,4 +112,14 @@ func (p *DaprPublisher) PublishBatch(ctx context.Context, topic string, msgs []M
 		}
 	}
 	return errs
+}
+
+// metadata is what the sidecar needs to publish m: its partition key, and
+// the CloudEvent id and type (the publisher's, unless m has its own).
+func (p *DaprPublisher) metadata(m Message) map[string]string {
+	typ := p.EventType
+	if m.Type != "" {
+		typ = m.Type
+	}
+	return map[string]string{"partitionKey": m.Key, "cloudevent.id": m.EventID, "cloudevent.type": typ}
 }

@@ -21,6 +21,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"strings"
 	"syscall"
 	"text/tabwriter"
 	"time"
@@ -208,29 +209,16 @@ func run(short bool, outDir string) error {
 	readGW := profiled("read", func() result {
 		return saturate(ctx, "read by id, gateway, saturation", p.workers, p.saturate, http.StatusOK, read(gateway, "/patients/", ids))
 	}, nil)
-	readCPU := rep.CPU[len(rep.CPU)-1]
-	fhirReadGW := profiled("fhir-read", func() result {
+	profiled("fhir-read", func() result {
 		return saturate(ctx, "FHIR read by id, gateway, saturation", p.workers, p.saturate, http.StatusOK, read(gateway, "/fhir/R4/Patient/", ids))
 	}, nil)
-	fhirReadCPU := rep.CPU[len(rep.CPU)-1]
 	// A page of 20 patients found by name, through each API.
-	searchGW := profiled("search", func() result {
+	profiled("search", func() result {
 		return saturate(ctx, "search by name, 20 a page, gateway", p.workers, p.saturate, http.StatusOK, search(gateway, "/patients?name=bench&limit=20"))
 	}, nil)
-	searchCPU := rep.CPU[len(rep.CPU)-1]
-	fhirSearchGW := profiled("fhir-search", func() result {
+	profiled("fhir-search", func() result {
 		return saturate(ctx, "FHIR search by name, 20 a page, gateway", p.workers, p.saturate, http.StatusOK, search(gateway, "/fhir/R4/Patient?name=bench&_count=20"))
 	}, nil)
-	rep.CPUPer1000 = map[string]float64{
-		"register":    cpuPer1000(rep.CPU[0], satGW),
-		"read":        cpuPer1000(readCPU, readGW),
-		"fhir read":   cpuPer1000(fhirReadCPU, fhirReadGW),
-		"search":      cpuPer1000(searchCPU, searchGW),
-		"fhir search": cpuPer1000(rep.CPU[len(rep.CPU)-1], fhirSearchGW),
-	}
-	if rep.CPUPer1000["read"] > 0 {
-		rep.FHIRReadCost = rep.CPUPer1000["fhir read"] / rep.CPUPer1000["read"]
-	}
 	readDirect := phase(saturate(ctx, "read by id, straight to patient-service", p.workers, p.saturate, http.StatusOK, read(direct, "/patients/", ids)))
 	if readDirect.PerSecond > 0 {
 		rep.ReadRatio = readGW.PerSecond / readDirect.PerSecond
@@ -280,9 +268,16 @@ func run(short bool, outDir string) error {
 		// The saturation's events are published before the fixed rate starts.
 		return outboxDrained(ctx, sys, "billing", 2*time.Minute)
 	})
-	rep.CPUPer1000["posting"] = cpuPer1000(rep.CPU[len(rep.CPU)-1], satPost)
 	if costErr != nil {
 		return costErr
+	}
+	// Each phase's total, by the names bench.json has always used.
+	rep.CPUPer1000 = map[string]float64{}
+	for _, c := range rep.Costs {
+		rep.CPUPer1000[strings.ReplaceAll(c.Phase, "-", " ")] = c.CPUPer1000
+	}
+	if rep.CPUPer1000["read"] > 0 {
+		rep.FHIRReadCost = rep.CPUPer1000["fhir read"] / rep.CPUPer1000["read"]
 	}
 	time.Sleep(p.settle)
 	post100 := phase(atRate(ctx, "post charge or payment, gateway, 100/s", 100, p.rate, http.StatusCreated, posting(gateway, accounts)))
@@ -291,9 +286,6 @@ func run(short bool, outDir string) error {
 	time.Sleep(p.settle)
 	rep.Memory.AfterLoadMiB = stackMemory(sys)
 
-	if costErr != nil {
-		return costErr
-	}
 	printTable(os.Stdout, rep)
 	raw, _ := json.MarshalIndent(rep, "", "  ")
 	if err := os.WriteFile(filepath.Join(outDir, "bench.json"), append(raw, '\n'), 0o644); err != nil {

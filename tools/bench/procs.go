@@ -175,21 +175,6 @@ func children(pid int) []int {
 	return out
 }
 
-// cpuPer1000 is the CPU-seconds the system spent per 1,000 successful
-// answers of r: every group but the load generator's.
-func cpuPer1000(prof cpuProfile, r result) float64 {
-	if r.PerSecond == 0 {
-		return 0
-	}
-	cores := 0.0
-	for _, g := range prof.Groups {
-		if g.Name != loadGroup {
-			cores += g.Cores
-		}
-	}
-	return cores / r.PerSecond * 1000
-}
-
 // loadGroup is the bench's own process: the load generator (and the
 // runner's piping of the processes' logs).
 const loadGroup = "bench (load)"

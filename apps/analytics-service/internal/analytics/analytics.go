@@ -90,18 +90,6 @@ func NewService(store Store) *Service { return &Service{store: store} }
 
 var knownTypes = map[string]bool{"PATIENT_CREATED": true, "PATIENT_UPDATED": true, "PATIENT_DELETED": true}
 
-// Record validates and stores ev; a repeated event id is accepted and ignored.
-func (s *Service) Record(ctx context.Context, ev Event) (bool, error) {
-	if err := validate(ev); err != nil {
-		return false, err
-	}
-	isNew, err := s.store.Record(ctx, ev)
-	if err != nil {
-		return false, fmt.Errorf("analytics.record: %w", err)
-	}
-	return isNew, nil
-}
-
 // RecordAll validates evs and stores the valid ones together (one
 // statement, one commit), returning each one's outcome in evs' order.
 func (s *Service) RecordAll(ctx context.Context, evs []Event) []Result {

@@ -50,18 +50,6 @@ type BillingSummary struct {
 var billingTypes = map[string]bool{"ENTRY_POSTED": true, "ACCOUNT_STATUS_CHANGED": true}
 var entryKinds = map[string]bool{"CHARGE": true, "PAYMENT": true, "ADJUSTMENT": true, "REVERSAL": true}
 
-// RecordBilling validates and stores ev; a repeated event id is ignored.
-func (s *Service) RecordBilling(ctx context.Context, ev BillingEvent) (bool, error) {
-	if err := validateBilling(ev); err != nil {
-		return false, err
-	}
-	isNew, err := s.store.RecordBilling(ctx, ev)
-	if err != nil {
-		return false, fmt.Errorf("analytics.record_billing: %w", err)
-	}
-	return isNew, nil
-}
-
 // RecordAllBilling is RecordAll for billing events.
 func (s *Service) RecordAllBilling(ctx context.Context, evs []BillingEvent) []Result {
 	return recordAll(ctx, "analytics.record_billing", evs, validateBilling, s.store.RecordAllBilling, s.store.RecordBilling)

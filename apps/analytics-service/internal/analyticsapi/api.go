@@ -119,16 +119,9 @@ type cloudEvent struct {
 }
 
 type bulkStatus struct {
-	EntryID string `json:"entryId"`
-	Status  string `json:"status"`
+	EntryID string                            `json:"entryId"`
+	Status  common.SubscriptionResponseStatus `json:"status"`
 }
-
-// Statuses a bulk delivery's entries are answered with.
-const (
-	statusSuccess = "SUCCESS"
-	statusRetry   = "RETRY"
-	statusDrop    = "DROP"
-)
 
 // bulkEvents handles a bulk delivery of topic (or a single CloudEvent, as a
 // batch of one): every entry is decoded, the
@@ -197,7 +190,7 @@ func bulkEvents[E any](h *handler, topic string, decode func([]byte) (E, error),
 		w.Header().Set("Content-Type", "application/json")
 		if single {
 			_ = json.NewEncoder(w).Encode(struct {
-				Status string `json:"status"`
+				Status common.SubscriptionResponseStatus `json:"status"`
 			}{statuses[0].Status})
 			return
 		}
@@ -212,21 +205,21 @@ func bulkEvents[E any](h *handler, topic string, decode func([]byte) (E, error),
 // which the sidecar turns into a publish to the dead-letter topic, so it
 // never blocks its partition; any other failure asks for redelivery, which
 // the resiliency policy repeats until it succeeds.
-func (h *handler) outcome(ctx context.Context, topic, cloudEventID, eventID string, res analytics.Result) string {
+func (h *handler) outcome(ctx context.Context, topic, cloudEventID, eventID string, res analytics.Result) common.SubscriptionResponseStatus {
 	switch err := res.Err; {
 	case err == nil:
 		if !res.New {
 			h.log.InfoContext(ctx, "duplicate event ignored", "event_id", eventID)
 		}
-		return statusSuccess
+		return common.SubscriptionResponseStatusSuccess
 	case permanent(err):
 		if retry, _ := h.drop(ctx, topic, cloudEventID, err); retry {
-			return statusRetry
+			return common.SubscriptionResponseStatusRetry
 		}
-		return statusDrop
+		return common.SubscriptionResponseStatusDrop
 	default:
 		h.log.ErrorContext(ctx, topic+" event not recorded; asking for redelivery", "event_id", eventID, "err", err)
-		return statusRetry
+		return common.SubscriptionResponseStatusRetry
 	}
 }
 

@@ -39,9 +39,8 @@ const insertAuditBatch = `INSERT INTO audit_log
 // the entry is durable, and a busy server commits once per batch rather
 // than once per read.
 //
-// There is no writer goroutine: the first caller to find no batch in
-// flight writes one, and hands what queued meanwhile to a goroutine that
-// writes on until the queue is empty.
+// There is no long-lived writer: the first caller to find none at work
+// starts one, which writes batches until the queue is empty.
 type auditGroup struct {
 	pool *pgxpool.Pool
 
@@ -64,16 +63,7 @@ func (g *auditGroup) record(ctx context.Context, e patient.AuditEntry) error {
 	g.writing = true
 	g.mu.Unlock()
 	if lead {
-		g.writeNext()
-		g.mu.Lock()
-		more := len(g.queue) > 0
-		if !more {
-			g.writing = false
-		}
-		g.mu.Unlock()
-		if more {
-			go g.drain()
-		}
+		go g.drain()
 	}
 	select {
 	case err := <-w.done:
