@@ -32,12 +32,14 @@ COPY proto/ proto/
 COPY tools/healthcheck/ tools/healthcheck/
 COPY apps/ apps/
 # Every app in one step: the five images share this layer, so building all
-# of them (docker compose build) compiles the shared code once.
+# of them (docker compose build) compiles the shared code once. The build
+# cache is emptied in the same step, so the layer holds only the binaries.
 RUN for d in apps/*/; do \
       a=$(basename "$d"); \
       (cd "$d" && go build -trimpath -ldflags="-s -w" -o "/out/$a" .) || exit 1; \
     done && \
-    cd tools/healthcheck && go build -trimpath -ldflags="-s -w" -o /out/healthcheck .
+    (cd tools/healthcheck && go build -trimpath -ldflags="-s -w" -o /out/healthcheck .) && \
+    go clean -cache
 ARG APP
 RUN test -n "${APP}" && test -f "/out/${APP}" || \
     { echo "build with --build-arg APP=<app-id>, one of: $(ls /out | grep -v healthcheck | tr '\n' ' ')" >&2; exit 1; }
