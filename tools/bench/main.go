@@ -119,7 +119,7 @@ func run(short bool, outDir string) error {
 	}
 	defer kafka.stop()
 	fmt.Println("bench: starting the system (PostgreSQL with fsync on, mTLS between sidecars)")
-	sys, err := runner.Start(ctx, runner.Options{Template: root, Console: console, DurablePostgres: true, KafkaBrokers: kafka.addr})
+	sys, err := runner.Start(ctx, runner.Options{Template: root, Console: console, DurablePostgres: true, KafkaBrokers: kafka.addr, ProfileSidecars: true})
 	if err != nil {
 		return fmt.Errorf("the system did not start (run `make build` first; output in %s): %w", console.Name(), err)
 	}
@@ -159,7 +159,7 @@ func run(short bool, outDir string) error {
 		var apps []appProfile
 		r, prof := profileCPU(groups, func() result {
 			var r result
-			r, apps = profileApps(sys, profiles, slug, run)
+			r, apps = profileApps(sys, profiles, slug, p.saturate, run)
 			return r
 		})
 		rep.CPU = append(rep.CPU, prof)

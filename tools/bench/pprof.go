@@ -2,10 +2,13 @@ package main
 
 import (
 	"fmt"
+	"io"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -23,12 +26,24 @@ type appProfile struct {
 // profileApps runs phase with every app writing a CPU profile (SIGUSR1
 // starts it, SIGUSR2 stops it: platform/service.ProfileOnSignal, enabled by
 // PPROF_DIR=dir), then keeps each profile as dir/<slug>-<app>.cpu.pprof
-// with its top functions.
-func profileApps(sys *runner.System, dir, slug string, phase func() result) (result, []appProfile) {
+// with its top functions. Sidecars started with profiling on
+// (runner.Options.ProfileSidecars) are profiled over the phase's length d
+// from their pprof endpoint, into dir/<slug>-<app>-daprd.cpu.pprof.
+func profileApps(sys *runner.System, dir, slug string, d time.Duration, phase func() result) (result, []appProfile) {
 	apps := sys.Apps()
-	for _, a := range apps {
+	var wg sync.WaitGroup
+	sidecars := make([]string, len(apps))
+	for i, a := range apps {
 		if pid := a.AppPID(); pid > 0 {
 			_ = syscall.Kill(pid, syscall.SIGUSR1)
+		}
+		if a.DaprProfilePort > 0 {
+			dst := filepath.Join(dir, slug+"-"+a.ID+"-daprd.cpu.pprof")
+			wg.Go(func() {
+				if err := fetchProfile(a.DaprProfilePort, d, dst); err == nil {
+					sidecars[i] = dst
+				}
+			})
 		}
 	}
 	r := phase()
@@ -37,19 +52,45 @@ func profileApps(sys *runner.System, dir, slug string, phase func() result) (res
 			_ = syscall.Kill(pid, syscall.SIGUSR2)
 		}
 	}
+	wg.Wait()
 	var out []appProfile
-	for _, a := range apps {
+	for i, a := range apps {
 		src := filepath.Join(dir, a.ID+".cpu.pprof")
-		if !settled(src, 5*time.Second) {
-			continue
+		if settled(src, 5*time.Second) {
+			dst := filepath.Join(dir, slug+"-"+a.ID+".cpu.pprof")
+			if os.Rename(src, dst) == nil {
+				out = append(out, appProfile{App: a.ID, File: dst, Top: pprofTop(dst, 12)})
+			}
 		}
-		dst := filepath.Join(dir, slug+"-"+a.ID+".cpu.pprof")
-		if err := os.Rename(src, dst); err != nil {
-			continue
+		if sidecars[i] != "" {
+			out = append(out, appProfile{App: a.ID + " daprd", File: sidecars[i], Top: pprofTop(sidecars[i], 12)})
 		}
-		out = append(out, appProfile{App: a.ID, File: dst, Top: pprofTop(dst, 12)})
 	}
 	return r, out
+}
+
+// fetchProfile writes a CPU profile of d (whole seconds, at least one) from
+// the pprof endpoint on 127.0.0.1:port to dst.
+func fetchProfile(port int, d time.Duration, dst string) error {
+	secs := max(1, int(d/time.Second))
+	c := &http.Client{Timeout: time.Duration(secs)*time.Second + 30*time.Second}
+	resp, err := c.Get(fmt.Sprintf("http://127.0.0.1:%d/debug/pprof/profile?seconds=%d", port, secs))
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("profile: %s", resp.Status)
+	}
+	f, err := os.Create(dst)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(f, resp.Body); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
 }
 
 // settled waits until path exists and has stopped growing.

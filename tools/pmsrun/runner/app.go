@@ -23,6 +23,9 @@ type App struct {
 	AppPort, HealthPort                   int
 	DaprHTTPPort, DaprGRPCPort            int
 	DaprInternalGRPCPort, DaprMetricsPort int
+	// DaprProfilePort serves the sidecar's pprof endpoints on loopback
+	// (Options.ProfileSidecars); 0 when they are off.
+	DaprProfilePort int
 	// LogDir holds app and sidecar logs: <appDirPath>/.dapr/logs.
 	LogDir string
 	// AppAPIToken is what the sidecar presents to the app; DaprAPIToken is
@@ -74,6 +77,15 @@ func (s *System) newApp(spec AppTemplate) (*App, error) {
 	if a.DaprMetricsPort, err = s.ports.want(spec.MetricsPort, spec.MetricsPort == 0); err != nil {
 		return nil, fmt.Errorf("runner: %s: metricsPort: %w", a.ID, err)
 	}
+	if s.opts.ProfileSidecars {
+		// daprd serves pprof on the addresses its API listens on.
+		if a.spec.APIListenAddresses != "127.0.0.1" {
+			return nil, fmt.Errorf("runner: %s: sidecar profiling needs apiListenAddresses: 127.0.0.1 in the template", a.ID)
+		}
+		if a.DaprProfilePort, err = s.ports.want(0, true); err != nil {
+			return nil, fmt.Errorf("runner: %s: profile port: %w", a.ID, err)
+		}
+	}
 	for _, p := range []int{a.AppPort, a.HealthPort} {
 		if p > 0 && !portFree(p) {
 			return nil, fmt.Errorf("runner: %s: port %d is already in use (is another copy of the system running?)", a.ID, p)
@@ -117,6 +129,10 @@ func (a *App) daprdArgs() []string {
 	}
 	if a.AppPort > 0 {
 		args = append(args, "--app-port", strconv.Itoa(a.AppPort))
+	}
+	// daprd serves pprof on its API listen addresses (loopback here).
+	if a.DaprProfilePort > 0 {
+		args = append(args, "--enable-profiling", "--profile-port", strconv.Itoa(a.DaprProfilePort))
 	}
 	if a.spec.APIListenAddresses != "" {
 		args = append(args, "--dapr-listen-addresses", a.spec.APIListenAddresses)

@@ -40,6 +40,10 @@ type Options struct {
 	// DurablePostgres starts the throwaway cluster with PostgreSQL's crash
 	// safety on (fsync, synchronous commit), as a benchmark needs.
 	DurablePostgres bool
+	// ProfileSidecars turns on every sidecar's pprof endpoints
+	// (--enable-profiling, on a picked loopback port: App.DaprProfilePort).
+	// For benchmarks only.
+	ProfileSidecars bool
 	// KafkaBrokers points at an existing Kafka; empty starts the dev broker.
 	KafkaBrokers string
 	// DataDir holds the throwaway cluster. Default <template dir>/.data.
