@@ -77,8 +77,13 @@ func NewProxy(cfg Config, transport http.RoundTripper, appID string, log *slog.L
 				pr.Out.Header.Set(requestid.ClientHeader, c)
 			}
 		},
-		Transport:      transport,
-		ModifyResponse: detectInvocationFailure,
+		Transport: transport,
+		ModifyResponse: func(resp *http.Response) error {
+			if err := withLength(resp); err != nil {
+				return err
+			}
+			return detectInvocationFailure(resp)
+		},
 		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
 			status := http.StatusBadGateway
 			detail := "The " + appID + " could not be reached."
@@ -118,6 +123,45 @@ func (p *Proxy) To(up upstream) http.Handler {
 		ctx := context.WithValue(r.Context(), upstreamKey{}, &url.URL{Path: path, RawQuery: query})
 		p.rp.ServeHTTP(w, r.WithContext(ctx))
 	})
+}
+
+// maxBuffered bounds the answers withLength reads whole: every answer but
+// the largest search pages.
+const maxBuffered = 256 << 10
+
+// withLength reads an answer the sidecar streams (no Content-Length; daprd
+// flushes every write it forwards) whole when it is at most maxBuffered,
+// and passes it on with its length. The proxy flushes a response without a
+// length after every write, so a read would cost a write to the client per
+// chunk and be sent chunked; with its length it is one write.
+func withLength(resp *http.Response) error {
+	if resp.ContentLength != -1 || !bodyAllowed(resp.StatusCode) ||
+		strings.HasPrefix(resp.Header.Get("Content-Type"), "text/event-stream") {
+		return nil
+	}
+	head, err := io.ReadAll(io.LimitReader(resp.Body, maxBuffered+1))
+	if err != nil {
+		resp.Body.Close()
+		return fmt.Errorf("read upstream answer: %w", err)
+	}
+	if len(head) > maxBuffered {
+		resp.Body = struct {
+			io.Reader
+			io.Closer
+		}{io.MultiReader(bytes.NewReader(head), resp.Body), resp.Body}
+		return nil
+	}
+	resp.Body.Close()
+	resp.Body = io.NopCloser(bytes.NewReader(head))
+	resp.ContentLength = int64(len(head))
+	resp.Header.Set("Content-Length", strconv.Itoa(len(head)))
+	resp.TransferEncoding = nil
+	return nil
+}
+
+// bodyAllowed reports whether a response with status may have a body.
+func bodyAllowed(status int) bool {
+	return status >= 200 && status != http.StatusNoContent && status != http.StatusNotModified
 }
 
 // detectInvocationFailure recognises the sidecar's own error answers

@@ -2,6 +2,7 @@ package gateway_test
 
 import (
 	"encoding/json"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -192,4 +193,66 @@ func TestSidecarDownIsBadGateway(t *testing.T) {
 	var p struct{ Status int }
 	require.NoError(t, json.Unmarshal(rec.Body.Bytes(), &p))
 	assert.Equal(t, http.StatusBadGateway, p.Status)
+}
+
+// daprd streams what it forwards (no Content-Length, a flush per write).
+// The gateway passes an answer of up to 256 KiB on with its length, in
+// one piece, and a larger one intact as it comes; a streamed empty 200
+// without a type is still the sidecar's hollow success.
+func TestStreamedAnswersArePassedOnWithTheirLength(t *testing.T) {
+	signer := newSigner(t)
+	bearer := readyBearer(t, signer)
+	for name, tc := range map[string]struct {
+		size       int
+		wantLength bool
+	}{
+		"small":        {1500, true},
+		"at the bound": {256 << 10, true},
+		"larger":       {256<<10 + 1, false},
+	} {
+		t.Run(name, func(t *testing.T) {
+			body := strings.Repeat("x", tc.size)
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+				w.Header().Set("Content-Type", "application/json")
+				for rest := body; rest != ""; {
+					n := min(len(rest), 1000)
+					_, _ = w.Write([]byte(rest[:n]))
+					w.(http.Flusher).Flush()
+					rest = rest[n:]
+				}
+			}))
+			t.Cleanup(srv.Close)
+			sidecar, _ := url.Parse(srv.URL)
+			gw := httptest.NewServer(routes(sidecar, bearer.Middleware))
+			t.Cleanup(gw.Close)
+			req, _ := http.NewRequest(http.MethodGet, gw.URL+"/patients/"+someID, nil)
+			req.Header.Set("Authorization", "Bearer "+signer.Token(authntest.Claims{}))
+			resp, err := http.DefaultClient.Do(req)
+			require.NoError(t, err)
+			defer resp.Body.Close()
+			got, err := io.ReadAll(resp.Body)
+			require.NoError(t, err)
+			assert.Equal(t, http.StatusOK, resp.StatusCode)
+			assert.Equal(t, body, string(got))
+			if tc.wantLength {
+				assert.Equal(t, int64(tc.size), resp.ContentLength)
+				assert.Empty(t, resp.TransferEncoding)
+			} else {
+				assert.Equal(t, int64(-1), resp.ContentLength)
+			}
+		})
+	}
+	t.Run("hollow", func(t *testing.T) {
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+			w.Header().Del("Content-Type")
+			w.(http.Flusher).Flush() // headers out, no length, no body
+		}))
+		t.Cleanup(srv.Close)
+		sidecar, _ := url.Parse(srv.URL)
+		req := httptest.NewRequest(http.MethodGet, "/patients/"+someID, nil)
+		req.Header.Set("Authorization", "Bearer "+signer.Token(authntest.Claims{}))
+		rec := httptest.NewRecorder()
+		routes(sidecar, bearer.Middleware).ServeHTTP(rec, req)
+		assert.Equal(t, http.StatusServiceUnavailable, rec.Code)
+	})
 }
