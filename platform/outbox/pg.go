@@ -45,6 +45,12 @@ func Add(ctx context.Context, tx pgx.Tx, m Message) error {
 	return err
 }
 
+// Queue adds the insert of m to b, a batch of statements that commit
+// together (one round trip: pgx.Batch).
+func Queue(b *pgx.Batch, m Message) {
+	b.Queue(Insert, m.EventID, m.Topic, m.Key, m.Payload)
+}
+
 const selectUnsent = `SELECT id, event_id, topic, partition_key, payload FROM outbox
 	WHERE sent_at IS NULL ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED`
 

@@ -40,34 +40,42 @@ const insertAccount = `INSERT INTO billing_accounts (` + accountColumns + `)
 	ON CONFLICT (patient_id) DO NOTHING
 	RETURNING status`
 
-// Open inserts c.Account with its event and audit entry, or returns the
-// patient's existing account.
+// Open inserts c.Account with its audit entry, or returns the patient's
+// existing account. Its statements go to the server in one round trip and
+// commit together (a batch is one implicit transaction); each sees what
+// the one before it did, so the audit entry is written only with the
+// account.
 func (s *Store) Open(ctx context.Context, c billing.Change) (billing.Account, bool, error) {
+	a := &c.Account
+	b := &pgx.Batch{}
+	b.Queue(lockPatientSQL, a.PatientID)
+	b.Queue(insertAccount, a.ID, a.PatientID, a.Status, a.Currency, a.Balance, a.EntryCount, a.Version, a.CreatedAt, a.UpdatedAt)
+	e := c.Audit
+	b.Queue(insertOpeningAudit, e.At, e.UserID, e.Role, e.Action, orEmpty(e.AccountIDs), e.EntryID, e.RequestID, e.Outcome, a.ID)
+	br := s.pool.SendBatch(ctx, b)
+	_, err := br.Exec()
 	created := false
-	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		if err := lockPatient(ctx, tx, c.Account.PatientID); err != nil {
-			return err
-		}
-		a := &c.Account
-		err := tx.QueryRow(ctx, insertAccount, a.ID, a.PatientID, a.Status, a.Currency, a.Balance, a.EntryCount, a.Version,
-			a.CreatedAt, a.UpdatedAt).Scan(&a.Status)
+	if err == nil {
+		err = br.QueryRow().Scan(&a.Status)
+		created = err == nil
 		if errors.Is(err, pgx.ErrNoRows) {
-			return nil // the patient has an account
+			err = nil // the patient has an account
 		}
-		if err != nil {
-			return err
-		}
-		created = true
-		return insertAudit(ctx, tx, c.Audit) // an opening is no event
-	})
+	}
+	if err == nil {
+		_, err = br.Exec()
+	}
+	if cerr := br.Close(); err == nil {
+		err = cerr
+	}
 	if err != nil {
 		return billing.Account{}, false, pgdb.Errorf("billingdb.open: %w", err)
 	}
 	if created {
 		return c.Account, true, nil
 	}
-	a, err := s.GetByPatient(ctx, c.Account.PatientID)
-	return a, false, err
+	acct, err := s.GetByPatient(ctx, c.Account.PatientID)
+	return acct, false, err
 }
 
 // GetByPatient returns the account of patientID or billing.ErrNotFound.
@@ -115,9 +123,11 @@ func (s *Store) List(ctx context.Context, q billing.AccountQuery) ([]billing.Acc
 // after the other (a transaction-scoped advisory lock), so an account
 // opened while its patient's deletion is handled still sees the deletion.
 func lockPatient(ctx context.Context, tx pgx.Tx, patientID string) error {
-	_, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtextextended('billing-patient:' || $1::text, 0))`, patientID)
+	_, err := tx.Exec(ctx, lockPatientSQL, patientID)
 	return err
 }
+
+const lockPatientSQL = `SELECT pg_advisory_xact_lock(hashtextextended('billing-patient:' || $1::text, 0))`
 
 // lockAccount reads the account and holds its row until tx ends, so
 // postings and status changes to one account run one after another and
@@ -313,8 +323,13 @@ func (s *Store) Period(ctx context.Context, accountID string, from, to time.Time
 	return opening, list, nil
 }
 
-const insertAuditSQL = `INSERT INTO billing_audit (at, user_id, role, action, account_ids, entry_id, request_id, outcome)
-	VALUES ($1, $2, $3, $4, $5::uuid[], nullif($6, '')::uuid, $7, $8)`
+const (
+	auditInto      = `INSERT INTO billing_audit (at, user_id, role, action, account_ids, entry_id, request_id, outcome)`
+	auditValues    = `$1, $2, $3, $4, $5::uuid[], nullif($6, '')::uuid, $7, $8`
+	insertAuditSQL = auditInto + ` VALUES (` + auditValues + `)`
+	// insertOpeningAudit writes the entry only if account $9 exists.
+	insertOpeningAudit = auditInto + ` SELECT ` + auditValues + ` WHERE EXISTS (SELECT 1 FROM billing_accounts WHERE id = $9)`
+)
 
 // execer is a transaction or the pool.
 type execer interface {
@@ -322,12 +337,16 @@ type execer interface {
 }
 
 func insertAudit(ctx context.Context, db execer, e billing.AuditEntry) error {
-	ids := e.AccountIDs
-	if ids == nil {
-		ids = []string{} // the column is NOT NULL
-	}
-	_, err := db.Exec(ctx, insertAuditSQL, e.At, e.UserID, e.Role, e.Action, ids, e.EntryID, e.RequestID, e.Outcome)
+	_, err := db.Exec(ctx, insertAuditSQL, e.At, e.UserID, e.Role, e.Action, orEmpty(e.AccountIDs), e.EntryID, e.RequestID, e.Outcome)
 	return err
+}
+
+// orEmpty is ids, or an empty list for none (the column is NOT NULL).
+func orEmpty(ids []string) []string {
+	if ids == nil {
+		return []string{}
+	}
+	return ids
 }
 
 // RecordAudit stores one audit entry on its own.

@@ -132,3 +132,41 @@ func TestDeletionRacingTheOpeningClosesTheAccount(t *testing.T) {
 		require.Equal(t, billing.StatusClosed, acc.Status, "patient %s", patientID)
 	}
 }
+
+// Opening is idempotent on the patient: concurrent and repeated openings
+// give one account, audited once.
+func TestOpeningTwiceGivesOneAccountAuditedOnce(t *testing.T) {
+	pool := template.Pool(t)
+	ctx := context.Background()
+	svc, err := billing.NewService(billingdb.New(pool), "USD")
+	require.NoError(t, err)
+	patientID := uuid.NewString()
+	ids := make([]string, 4)
+	created := make([]bool, 4)
+	var wg sync.WaitGroup
+	for i := range ids {
+		wg.Go(func() {
+			acc, c, err := svc.Open(ctx, patientID)
+			assert.NoError(t, err)
+			ids[i], created[i] = acc.ID, c
+		})
+	}
+	wg.Wait()
+	again, c, err := svc.Open(ctx, patientID)
+	require.NoError(t, err)
+	assert.False(t, c)
+	n := 0
+	for i, id := range ids {
+		assert.Equal(t, again.ID, id)
+		if created[i] {
+			n++
+		}
+	}
+	assert.Equal(t, 1, n, "one opening created it")
+	var audits int
+	require.NoError(t, pool.QueryRow(ctx, `SELECT count(*) FROM billing_audit WHERE action = $1 AND $2::uuid = ANY (account_ids)`,
+		billing.ActionAccountOpen, again.ID).Scan(&audits))
+	assert.Equal(t, 1, audits)
+	require.NoError(t, pool.QueryRow(ctx, `SELECT count(*) FROM billing_audit WHERE action = $1`, billing.ActionAccountOpen).Scan(&audits))
+	assert.Equal(t, 1, audits, "the losing openings audited nothing")
+}

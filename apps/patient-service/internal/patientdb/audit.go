@@ -4,7 +4,6 @@ import (
 	"context"
 
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/pms-dapr/pms/apps/patient-service/internal/patient"
 	"github.com/pms-dapr/pms/platform/pgdb"
@@ -12,21 +11,16 @@ import (
 
 const auditColumns = `occurred_at, user_id, role, action, patient_ids::text[], request_id, outcome, detail`
 
-// execer is a pool or a transaction.
-type execer interface {
-	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
-}
-
-func insertAudit(ctx context.Context, db execer, e patient.AuditEntry) error {
+// queueAudit adds the insert of e to b.
+func queueAudit(b *pgx.Batch, e patient.AuditEntry) {
 	ids := e.PatientIDs
 	if ids == nil {
 		ids = []string{}
 	}
-	_, err := db.Exec(ctx, `INSERT INTO audit_log
+	b.Queue(`INSERT INTO audit_log
 		(occurred_at, user_id, role, action, patient_ids, request_id, outcome, detail)
 		VALUES ($1, $2, $3, $4, $5::uuid[], $6, $7, $8)`,
 		e.At, e.UserID, e.Role, e.Action, ids, e.RequestID, e.Outcome, e.Detail)
-	return err
 }
 
 // RecordAudit stores one audit entry on its own, group-committed with the

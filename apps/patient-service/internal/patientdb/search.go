@@ -253,10 +253,11 @@ func (s *Store) CreateIfNone(ctx context.Context, criteria string, q patient.Que
 			matches = page.Items
 			return err
 		}
-		if err := insert(ctx, tx, p); err != nil {
+		b, err := newPatient(p, ev, audit)
+		if err != nil {
 			return err
 		}
-		return writeChange(ctx, tx, p, ev, audit)
+		return tx.SendBatch(ctx, b).Close()
 	})
 	return matches, s.mapErr("create_if_none", err)
 }

@@ -48,22 +48,35 @@ const claimKey = `INSERT INTO idempotency_keys (user_id, key, request_hash, pati
 	VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING`
 
 // Create inserts p with its event and audit entry; with a key, only if the
-// key is new.
+// key is new. Without a key the statements go to the server in one round
+// trip and commit together (a batch is one implicit transaction).
 func (s *Store) Create(ctx context.Context, p patient.Patient, ev patient.Event, audit patient.AuditEntry, key *patient.IdempotencyKey) error {
-	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+	b, err := newPatient(p, ev, audit)
+	if err != nil {
+		return s.mapErr("create", err)
+	}
+	if key == nil {
+		return s.mapErr("create", s.pool.SendBatch(ctx, b).Close())
+	}
+	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		// The key first: a retry must find the first attempt's patient, not
 		// trip over its email.
-		if key != nil {
-			if err := claim(ctx, tx, key, p.ID); err != nil {
-				return err
-			}
-		}
-		if err := insert(ctx, tx, p); err != nil {
+		if err := claim(ctx, tx, key, p.ID); err != nil {
 			return err
 		}
-		return writeChange(ctx, tx, p, ev, audit)
+		return tx.SendBatch(ctx, b).Close()
 	})
 	return s.mapErr("create", err)
+}
+
+// newPatient is the batch that inserts p (with its name parts and search
+// keys), its event, first version and audit entry.
+func newPatient(p patient.Patient, ev patient.Event, audit patient.AuditEntry) (*pgx.Batch, error) {
+	b := &pgx.Batch{}
+	k := keysOf(p)
+	b.Queue(insertPatient, p.ID, p.Name, p.Email, p.Address, p.Phone, p.Gender, p.MRN,
+		p.DateOfBirth, p.RegisteredDate, p.Version, p.CreatedAt, p.UpdatedAt, k.family, k.given, k.name, k.familyKey, k.givenKeys)
+	return b, queueChange(b, p, ev, audit)
 }
 
 // claim records key for patientID; a key already there means a replay (same
@@ -85,20 +98,28 @@ func claim(ctx context.Context, tx pgx.Tx, key *patient.IdempotencyKey, patientI
 	return &patient.ReplayError{PatientID: first}
 }
 
-// writeChange stores a change's event in the outbox, the version it made
-// (p) and its audit entry.
+// writeChange stores, in tx and in one round trip, a change's event in the
+// outbox, the version it made (p) and its audit entry.
 func writeChange(ctx context.Context, tx pgx.Tx, p patient.Patient, ev patient.Event, audit patient.AuditEntry) error {
+	b := &pgx.Batch{}
+	if err := queueChange(b, p, ev, audit); err != nil {
+		return err
+	}
+	return tx.SendBatch(ctx, b).Close()
+}
+
+// queueChange adds to b the statements writeChange runs.
+func queueChange(b *pgx.Batch, p patient.Patient, ev patient.Event, audit patient.AuditEntry) error {
 	m, err := outbox.Encode(ev)
 	if err != nil {
 		return err
 	}
-	if err := pgoutbox.Add(ctx, tx, m); err != nil {
+	pgoutbox.Queue(b, m)
+	if err := queueVersion(b, p, versionAction(audit.Action)); err != nil {
 		return err
 	}
-	if err := insertVersion(ctx, tx, p, versionAction(audit.Action)); err != nil {
-		return err
-	}
-	return insertAudit(ctx, tx, audit)
+	queueAudit(b, audit)
+	return nil
 }
 
 // mapErr turns constraint violations into domain errors.
@@ -224,14 +245,6 @@ func scanPatient(row pgx.CollectableRow) (patient.Patient, error) {
 
 func utcDate(t time.Time) time.Time {
 	return time.Date(t.Year(), t.Month(), t.Day(), 0, 0, 0, 0, time.UTC)
-}
-
-// insert adds p's row with its name parts and search keys.
-func insert(ctx context.Context, tx pgx.Tx, p patient.Patient) error {
-	k := keysOf(p)
-	_, err := tx.Exec(ctx, insertPatient, p.ID, p.Name, p.Email, p.Address, p.Phone, p.Gender, p.MRN,
-		p.DateOfBirth, p.RegisteredDate, p.Version, p.CreatedAt, p.UpdatedAt, k.family, k.given, k.name, k.familyKey, k.givenKeys)
-	return err
 }
 
 // nameKeys are a record's name parts and the folded forms searches compare.

@@ -52,15 +52,16 @@ func (r record) patient(id string, version int64) (patient.Patient, error) {
 	return p, nil
 }
 
-// insertVersion stores p, as a change (action) left it, as its version.
-func insertVersion(ctx context.Context, tx pgx.Tx, p patient.Patient, action string) error {
-	b, err := json.Marshal(recordOf(p))
+// queueVersion adds to b the insert of p, as a change (action) left it,
+// as its version.
+func queueVersion(b *pgx.Batch, p patient.Patient, action string) error {
+	rec, err := json.Marshal(recordOf(p))
 	if err != nil {
 		return err
 	}
-	_, err = tx.Exec(ctx, `INSERT INTO patient_versions (patient_id, version, action, recorded_at, record)
-		VALUES ($1, $2, $3, $4, $5)`, p.ID, p.Version, action, p.UpdatedAt, b)
-	return err
+	b.Queue(`INSERT INTO patient_versions (patient_id, version, action, recorded_at, record)
+		VALUES ($1, $2, $3, $4, $5)`, p.ID, p.Version, action, p.UpdatedAt, rec)
+	return nil
 }
 
 // versionAction is the version action of an audited change.
