@@ -16,6 +16,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/pms-dapr/pms/platform/clientaddr"
@@ -77,7 +78,8 @@ func NewProxy(cfg Config, transport http.RoundTripper, appID string, log *slog.L
 				pr.Out.Header.Set(requestid.ClientHeader, c)
 			}
 		},
-		Transport: transport,
+		Transport:  transport,
+		BufferPool: copyBuffers,
 		ModifyResponse: func(resp *http.Response) error {
 			if err := withLength(resp); err != nil {
 				return err
@@ -125,6 +127,40 @@ func (p *Proxy) To(up upstream) http.Handler {
 	})
 }
 
+// copyBuffers are the buffers the proxies copy bodies through: without a
+// pool a proxy allocates 32 KiB per request, which at a thousand reads a
+// second is most of the gateway's garbage.
+var copyBuffers = &bufferPool{}
+
+type bufferPool struct{ p sync.Pool }
+
+func (b *bufferPool) Get() []byte {
+	if buf, ok := b.p.Get().(*[]byte); ok {
+		return *buf
+	}
+	return make([]byte, 32<<10)
+}
+
+func (b *bufferPool) Put(buf []byte) { b.p.Put(&buf) }
+
+// bodies hold the answers withLength reads whole, until they are sent.
+var bodies = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+
+// pooledBody is an answer read whole; closing it returns its buffer.
+type pooledBody struct {
+	*bytes.Reader
+	buf *bytes.Buffer
+}
+
+func (b *pooledBody) Close() error {
+	if b.buf != nil {
+		b.buf.Reset()
+		bodies.Put(b.buf)
+		b.buf = nil
+	}
+	return nil
+}
+
 // maxBuffered bounds the answers withLength reads whole: every answer but
 // the largest search pages.
 const maxBuffered = 256 << 10
@@ -139,12 +175,15 @@ func withLength(resp *http.Response) error {
 		strings.HasPrefix(resp.Header.Get("Content-Type"), "text/event-stream") {
 		return nil
 	}
-	head, err := io.ReadAll(io.LimitReader(resp.Body, maxBuffered+1))
-	if err != nil {
+	buf := bodies.Get().(*bytes.Buffer)
+	if _, err := buf.ReadFrom(io.LimitReader(resp.Body, maxBuffered+1)); err != nil {
 		resp.Body.Close()
 		return fmt.Errorf("read upstream answer: %w", err)
 	}
-	if len(head) > maxBuffered {
+	n := buf.Len()
+	if n > maxBuffered {
+		head := bytes.Clone(buf.Bytes())
+		(&pooledBody{buf: buf}).Close()
 		resp.Body = struct {
 			io.Reader
 			io.Closer
@@ -152,9 +191,9 @@ func withLength(resp *http.Response) error {
 		return nil
 	}
 	resp.Body.Close()
-	resp.Body = io.NopCloser(bytes.NewReader(head))
-	resp.ContentLength = int64(len(head))
-	resp.Header.Set("Content-Length", strconv.Itoa(len(head)))
+	resp.Body = &pooledBody{Reader: bytes.NewReader(buf.Bytes()), buf: buf}
+	resp.ContentLength = int64(n)
+	resp.Header.Set("Content-Length", strconv.Itoa(n))
 	resp.TransferEncoding = nil
 	return nil
 }
