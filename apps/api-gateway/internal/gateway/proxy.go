@@ -146,19 +146,27 @@ func (b *bufferPool) Put(buf []byte) { b.p.Put(&buf) }
 // bodies hold the answers withLength reads whole, until they are sent.
 var bodies = sync.Pool{New: func() any { return new(bytes.Buffer) }}
 
-// pooledBody is an answer read whole; closing it returns its buffer.
+// pooledBody is an answer read into a pooled buffer (and, past
+// maxBuffered, the rest of it still upstream); closing it returns the
+// buffer.
 type pooledBody struct {
-	*bytes.Reader
-	buf *bytes.Buffer
+	io.Reader
+	buf  *bytes.Buffer
+	rest io.Closer // the upstream body, when the answer did not fit
 }
 
 func (b *pooledBody) Close() error {
+	var err error
+	if b.rest != nil {
+		err = b.rest.Close()
+		b.rest = nil
+	}
 	if b.buf != nil {
 		b.buf.Reset()
 		bodies.Put(b.buf)
 		b.buf = nil
 	}
-	return nil
+	return err
 }
 
 // maxBuffered bounds the answers withLength reads whole: every answer but
@@ -177,17 +185,12 @@ func withLength(resp *http.Response) error {
 	}
 	buf := bodies.Get().(*bytes.Buffer)
 	if _, err := buf.ReadFrom(io.LimitReader(resp.Body, maxBuffered+1)); err != nil {
-		resp.Body.Close()
+		(&pooledBody{buf: buf, rest: resp.Body}).Close()
 		return fmt.Errorf("read upstream answer: %w", err)
 	}
 	n := buf.Len()
 	if n > maxBuffered {
-		head := bytes.Clone(buf.Bytes())
-		(&pooledBody{buf: buf}).Close()
-		resp.Body = struct {
-			io.Reader
-			io.Closer
-		}{io.MultiReader(bytes.NewReader(head), resp.Body), resp.Body}
+		resp.Body = &pooledBody{Reader: io.MultiReader(bytes.NewReader(buf.Bytes()), resp.Body), buf: buf, rest: resp.Body}
 		return nil
 	}
 	resp.Body.Close()
