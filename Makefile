@@ -58,12 +58,15 @@ STANDALONE_MODULES := $(shell go list -m -f '{{.Dir}}') $(CURDIR)/tests/deploy $
 # PMS_IMAGES=official uses the registry images docker-compose.yml names.
 PMS_IMAGES ?= local
 IMAGES_ENV := .cache/images/images.env
-CONTAINER_ENV = if [ -z "$$DOCKER_HOST" ] && [ ! -S /var/run/docker.sock ] && [ -S /run/podman/podman.sock ]; then \
+# A docker client with no daemon behind it does not count: podman's socket
+# is used whenever /var/run/docker.sock does not answer.
+CONTAINER_ENV = if [ -z "$$DOCKER_HOST" ] && [ -S /run/podman/podman.sock ] && \
+		! curl -fsS --max-time 2 --unix-socket /var/run/docker.sock http://docker/_ping >/dev/null 2>&1; then \
 		export DOCKER_HOST=unix:///run/podman/podman.sock; fi; \
 	$(if $(filter local,$(PMS_IMAGES)),set -a; . ./$(IMAGES_ENV); set +a;) \
 	export TESTCONTAINERS_RYUK_DISABLED=true TESTCONTAINERS_HOST_OVERRIDE=127.0.0.1;
 
-.PHONY: test-drill cluster-bin cluster-up cluster-down test-cluster help docs docs-check bench bench-short build apps runner daprd run proto proto-check mod-check test test-unit test-go test-deploy vet fmt-check vulncheck test-with-postgres images test-containers web web-check clean
+.PHONY: prerequisites cluster-prerequisites test-drill cluster-bin cluster-up cluster-down test-cluster help docs docs-check bench bench-short build apps runner daprd run proto proto-check mod-check test test-unit test-go test-deploy vet fmt-check vulncheck test-with-postgres images test-containers web web-check clean
 
 ## help: list the targets (this page; `make` alone prints it)
 help:
@@ -170,8 +173,13 @@ vulncheck: $(VULNDB)/index/db.json
 step = @start=$$(date +%s); $(MAKE) --no-print-directory $(1) || exit 1; \
 	echo "==> $(1): $$(( $$(date +%s) - start ))s"
 
+## prerequisites: install (Debian/Ubuntu, as root) what the tests and the cluster need beyond Go and PostgreSQL: a container engine, debootstrap, Chromium, containerd and its companions, pgBackRest; quiet when all is there
+prerequisites:
+	@tools/prerequisites.sh
+
 ## test: everything CI runs: generated code, tidiness, formatting, vet, vulnerabilities, docs, deployment files, unit, store, end-to-end, restore drill, container and cluster tests, a short benchmark
 test:
+	$(call step,prerequisites)
 	$(call step,proto-check)
 	$(call step,mod-check)
 	$(call step,fmt-check)
@@ -275,6 +283,11 @@ $(CLUSTER_CACHE)/operator:
 		github.com/dapr/dapr/cmd/scheduler github.com/dapr/dapr/cmd/operator
 	@mv $(CLUSTER_CACHE)/dapr-tmp/* $(CLUSTER_CACHE)/ && rmdir $(CLUSTER_CACHE)/dapr-tmp
 
+# cluster-prerequisites: what the cluster needs (make prerequisites, less
+# Chromium and npm).
+cluster-prerequisites:
+	@ONLY=cluster tools/prerequisites.sh
+
 # cluster-bin: every binary of the one-node cluster, linked into bin/cluster.
 cluster-bin: daprd $(KUBE_CACHE)/kube-apiserver $(KUBE_CACHE)/etcd $(CLUSTER_CACHE)/kubelet $(CLUSTER_CACHE)/coredns $(CLUSTER_CACHE)/helm $(CLUSTER_CACHE)/operator
 	@mkdir -p $(CLUSTER_BIN)
@@ -285,7 +298,7 @@ cluster-bin: daprd $(KUBE_CACHE)/kube-apiserver $(KUBE_CACHE)/etcd $(CLUSTER_CAC
 	@ln -sfn ../../$(SENTRY_CACHE) $(CLUSTER_BIN)/sentry
 
 ## cluster-up: start a one-node Kubernetes cluster here (root; containerd, runc, conntrack from Debian), install Dapr with Helm and deploy the system (docs/operations/kubernetes.md)
-cluster-up: cluster-bin images
+cluster-up: cluster-prerequisites cluster-bin images
 	$(CLUSTER_ENV) tools/cluster/node.sh up
 	$(CLUSTER_ENV) tools/cluster/images.sh
 	$(CLUSTER_ENV) tools/cluster/deploy.sh
@@ -298,7 +311,7 @@ cluster-down:
 	$(CLUSTER_ENV) tools/cluster/leftovers.sh
 
 ## test-cluster: cluster-up, the cluster checks (tests/cluster: sidecars, access control, the walk, scale-out, lost pods, rolling restarts), cluster-down
-test-cluster: cluster-bin images
+test-cluster: cluster-prerequisites cluster-bin images
 	@rc=0; $(MAKE) --no-print-directory cluster-up && \
 		(cd tests && PMS_CLUSTER_KUBECONFIG=$(CURDIR)/.data/cluster/kubeconfig PATH=$(CURDIR)/$(CLUSTER_BIN):$$PATH \
 			go test -count=1 -timeout 30m -v ./cluster/) || rc=1; \

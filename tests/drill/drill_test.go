@@ -45,13 +45,17 @@ var databases = []string{"auth", "patient", "billing", "analytics"}
 func TestPointInTimeRestore(t *testing.T) {
 	ctx := context.Background()
 	root := repoRoot(t)
-	work := filepath.Join(root, ".data", "drill")
-	require.NoError(t, os.RemoveAll(work))
-	require.NoError(t, os.MkdirAll(work, 0o755))
+	// The servers run as the postgres user, who may not be able to reach
+	// the checkout (root's home directory is mode 700), so their files go
+	// under the system's temporary directory.
+	work, err := os.MkdirTemp("", "pms-drill-")
+	require.NoError(t, err)
 	t.Cleanup(func() {
-		if !t.Failed() { // a failed drill's clusters, repository and logs stay for a look
-			os.RemoveAll(work)
+		if t.Failed() { // a failed drill's clusters, repository and logs stay for a look
+			t.Logf("the drill's servers, repository and logs are kept in %s", work)
+			return
 		}
+		os.RemoveAll(work)
 	})
 	require.NoError(t, os.Chmod(work, 0o755))
 	console, err := os.Create(filepath.Join(work, "console.log"))

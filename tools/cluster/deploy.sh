@@ -12,6 +12,8 @@ NS=pms-dev
 cd "$ROOT"
 t0=$(date +%s)
 el() { echo "$(( $(date +%s) - t0 ))s $*"; }
+# A step that fails or times out says why before the script stops.
+trap 'rc=$?; echo "deploy.sh: failed after $(( $(date +%s) - t0 ))s (exit $rc); the cluster'"'"'s state:" >&2; "$ROOT/tools/cluster/diagnose.sh" >&2; exit $rc' ERR
 
 # Dapr's control plane, its images named like the official ones under a
 # local registry name. The system uses neither actors nor the scheduler

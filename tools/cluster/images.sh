@@ -4,16 +4,18 @@
 #   localhost/pms-local/<component>:<dapr> Dapr's control plane and sidecar, one
 #                                          image under the names the Helm chart
 #                                          uses (global.registry, global.tag)
-#   pms/<app>:dev                          the five apps, built from the Dockerfile
-#   pms/postgres-pgbackrest:15             the in-cluster PostgreSQL, with
+#   docker.io/pms/<app>:dev                the five apps, built from the Dockerfile
+#   docker.io/pms/postgres-pgbackrest:15   the in-cluster PostgreSQL, with
 #                                          pgBackRest (docker-compose.yml's)
 #   localhost/pms-local/devbroker:dev      the dev Kafka broker and object store
 # The apps, PostgreSQL and the broker are built with the container engine
-# (ENGINE: podman or docker) on the base images `make images` builds, then
-# saved as OCI archives; pause and Dapr are packed directly (mkimage.sh).
+# (ENGINE: podman, or docker) on the base images `make images` builds, then
+# saved under the full reference the kubelet asks for (a pod's `pms/x:dev`
+# is docker.io/pms/x:dev); pause and Dapr are packed directly (mkimage.sh).
+# Last, every image the manifests name is checked to be there.
 set -euo pipefail
 . "$(dirname "$0")/env.sh"
-ENGINE=${ENGINE:-podman}
+ENGINE=${ENGINE:-$(command -v podman >/dev/null && echo podman || echo docker)}
 DAPR_VERSION=${DAPR_VERSION:?DAPR_VERSION is not set (make cluster-up sets it)}
 IMAGES_ENV=${IMAGES_ENV:-$ROOT/.cache/images/images.env}
 I=$S/images
@@ -56,26 +58,75 @@ for c in daprd sentry operator injector placement scheduler; do
 	"${CTR[@]}" images tag --force "$dapr" "localhost/pms-local/$c:$DAPR_VERSION" >/dev/null
 done
 
-# save NAME: exports an engine image and imports it.
+# fullref REF: REF as containerd names it, which is how the kubelet asks
+# for it: a name without a registry is Docker Hub's (docker.io/, and
+# docker.io/library/ for a one-part name).
+fullref() {
+	local r=$1 first=${1%%/*}
+	if [ "$first" = "$r" ]; then
+		r=docker.io/library/$r
+	elif [[ "$first" != *.* && "$first" != *:* && "$first" != localhost ]]; then
+		r=docker.io/$r
+	fi
+	echo "$r"
+}
+
+# save IMAGE REF: exports the engine's IMAGE (a name or an id) under exactly
+# REF, the reference the manifests use, and imports it. The engine names
+# images its own way (podman's CLI makes pms/x:dev localhost/pms/x:dev,
+# Docker and podman's Docker API docker.io/pms/x:dev), so the image is
+# tagged with the full reference first, and whatever containerd held under
+# that name before (an earlier run's image) is removed first.
 save() {
-	local out
-	out=$I/$(echo "$1" | tr '/:' '__').oci.tar
+	local image=$1 ref out
+	ref=$(fullref "$2")
+	out=$I/$(echo "$ref" | tr '/:' '__').oci.tar
 	rm -f "$out"
-	"$ENGINE" save -q --format oci-archive -o "$out" "$1" >/dev/null
+	"$ENGINE" tag "$image" "$ref"
+	if [ "$(basename "$ENGINE")" = podman ]; then
+		"$ENGINE" save -q --format oci-archive -o "$out" "$ref" >/dev/null
+	else
+		"$ENGINE" save -o "$out" "$ref" # Docker's archive; containerd reads it too
+	fi
+	"${CTR[@]}" images rm "$ref" >/dev/null 2>&1 || true
 	import "$out"
 	rm -f "$out"
-	echo "==> $1"
+	echo "==> $ref"
 }
+
+# build_image REF ARGS...: builds with the engine, printing the new image's id.
+build_image() {
+	local iid=$I/iid
+	rm -f "$iid"
+	"$ENGINE" build -q --iidfile "$iid" -t "$@" >/dev/null
+	cat "$iid"
+}
+
 # The apps, exactly as docker-compose.yml builds them (its build args), so
 # the engine's cache shares the layers with `docker compose build`.
 declare -A health=([api-gateway]=4004 [auth-service]=4005 [patient-service]=4000 [billing-service]=4001 [analytics-service]=4002)
 for app in api-gateway auth-service patient-service billing-service analytics-service; do
-	"$ENGINE" build -q --build-arg APP=$app --build-arg HEALTH_PORT=${health[$app]} \
-		--build-arg GO_IMAGE="$GO_IMAGE" --build-arg RUNTIME_IMAGE="$RUNTIME_IMAGE" \
-		-t "pms/$app:dev" . >/dev/null
-	save "pms/$app:dev"
+	id=$(build_image "pms/$app:dev" --build-arg APP=$app --build-arg HEALTH_PORT=${health[$app]} \
+		--build-arg GO_IMAGE="$GO_IMAGE" --build-arg RUNTIME_IMAGE="$RUNTIME_IMAGE" .)
+	save "$id" "pms/$app:dev"
 done
-"$ENGINE" build -q --build-arg POSTGRES_IMAGE="$POSTGRES_IMAGE" -t pms/postgres-pgbackrest:15 \
-	infrastructure/compose/postgres >/dev/null
-save pms/postgres-pgbackrest:15
-save "$KAFKA_IMAGE"
+id=$(build_image pms/postgres-pgbackrest:15 --build-arg POSTGRES_IMAGE="$POSTGRES_IMAGE" infrastructure/compose/postgres)
+save "$id" pms/postgres-pgbackrest:15
+save "$KAFKA_IMAGE" "$KAFKA_IMAGE"
+
+# Every image a pod of the system asks for must now be in containerd under
+# exactly that reference: the manifests' images, and the sidecar and
+# control-plane images the Helm values name. A missing one fails here, by
+# name, instead of as a pod that never pulls.
+want=$( (kubectl kustomize infrastructure/k8s/overlays/one-node | sed -n 's/^ *image: *//p' | tr -d "\"'"
+	for c in daprd sentry operator injector placement scheduler; do echo "localhost/pms-local/$c:$DAPR_VERSION"; done) | sort -u)
+have=$("${CTR[@]}" images ls -q)
+missing=0
+for ref in $want; do
+	if ! grep -qxF "$(fullref "$ref")" <<<"$have"; then
+		echo "images.sh: the manifests use $ref, but the cluster has no image $(fullref "$ref")" >&2
+		missing=1
+	fi
+done
+[ $missing = 0 ] || exit 1
+echo "==> every image the manifests use is in the cluster ($(wc -w <<<"$want"))"

@@ -17,7 +17,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
-ENGINE=${ENGINE:-podman}
+ENGINE=${ENGINE:-$(command -v podman >/dev/null && echo podman || echo docker)}
 OUT=${OUT:-.cache/images}
 DAPR_VERSION=${DAPR_VERSION:?DAPR_VERSION is not set (make images sets it)}
 DEBIAN_MIRROR=${DEBIAN_MIRROR:-http://deb.debian.org/debian}

@@ -20,8 +20,16 @@ if [ -s "$data/PG_VERSION" ]; then
 	echo "restore: $data holds a cluster; nothing to restore"
 	exit 0
 fi
+# Each look at the repository is bounded: pgBackRest's own I/O timeout
+# (seconds without progress on a connection) and, around it, a hard limit
+# on the whole attempt, so an object store that accepts connections but
+# does not answer yet costs one attempt, not minutes. Every attempt that
+# fails says why and when the next one is.
+attempt=0
 while true; do
-	info=$(pgbackrest info --output=json)
+	attempt=$((attempt + 1))
+	rc=0
+	info=$(timeout 30 pgbackrest --io-timeout=10 info --output=json 2>&1) || rc=$?
 	# The stanza's status is the last one in the output: 0 ok, 1 missing
 	# stanza path, 2 no valid backups, 99 other (the repository
 	# unreachable, for one).
@@ -33,7 +41,8 @@ while true; do
 		exit 0
 		;;
 	*)
-		echo "restore: the repository cannot be read ($info); retrying in 5s" >&2
+		[ "$rc" = 124 ] && info="no answer within 30s"
+		echo "restore: attempt $attempt: the repository cannot be read (exit $rc: $(tr '\n' ' ' <<<"$info" | cut -c1-400)); retrying in 5s" >&2
 		sleep 5
 		;;
 	esac
