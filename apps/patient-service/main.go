@@ -105,9 +105,9 @@ func run(ctx context.Context, log *slog.Logger) error {
 				func(r chi.Router) { fhirapi.Mount(r, svc, fhirCfg, verifier.Middleware, log) }))
 	})
 	g.Go(func() error {
-		// Rows from before name parts existed get their search keys.
+		// Rows from before the current search keys get them.
 		if n, err := store.BackfillSearchKeys(ctx); err != nil {
-			log.Warn("search keys not filled in; FHIR name searches miss older records until the next start", "err", err)
+			log.Warn("search keys not filled in; name searches miss older records until the next start", "err", err)
 		} else if n > 0 {
 			log.Info("search keys filled in", "patients", n)
 		}

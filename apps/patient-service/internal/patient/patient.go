@@ -11,14 +11,10 @@ import (
 	"strconv"
 	"strings"
 	"time"
-	"unicode"
 	"unicode/utf8"
 
 	"github.com/google/uuid"
 	"github.com/pms-dapr/pms/platform/validation"
-	"golang.org/x/text/runes"
-	"golang.org/x/text/transform"
-	"golang.org/x/text/unicode/norm"
 )
 
 // DateLayout is the wire format of every date (ISO 8601 calendar date).
@@ -304,21 +300,4 @@ func NameParts(name string) (family string, given []string) {
 		given = nil
 	}
 	return words[len(words)-1], given
-}
-
-// Fold is the form string searches compare: lower case, accents removed
-// ("José" and "JOSE" both fold to "jose"). Stores keep folded copies of
-// the searchable names and fold the search text the same way.
-func Fold(s string) string {
-	out, _, err := transform.String(newFolder(), s)
-	if err != nil {
-		return strings.ToLower(s)
-	}
-	return strings.ToLower(out)
-}
-
-// newFolder decomposes (NFD), drops combining marks and recomposes (NFC).
-// A chain keeps state, so each call gets its own.
-func newFolder() transform.Transformer {
-	return transform.Chain(norm.NFD, runes.Remove(runes.In(unicode.Mn)), norm.NFC)
 }

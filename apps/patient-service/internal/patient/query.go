@@ -18,11 +18,11 @@ const (
 
 // Query selects patients. All set filters must match.
 type Query struct {
-	Name      string    // case-insensitive prefix of the name
+	Name      string    // each of its words (NameWords) starts a word of the name, in any order
 	Email     string    // exact, case-insensitive
 	MRN       string    // exact, case-insensitive
 	BirthDate time.Time // exact; zero means any
-	Q         string    // case-insensitive prefix of name or email, or exact MRN
+	Q         string    // Name's match, or a case-insensitive prefix of the email, or the exact MRN
 	Deleted   bool      // list soft-deleted records instead of live ones (admins)
 	Strings   []StringFilter
 	Tokens    []TokenFilter
@@ -75,6 +75,9 @@ func (in QueryInput) Parse() (Query, error) {
 		Q: strings.TrimSpace(in.Q), Deleted: in.Deleted, Limit: DefaultListLimit}
 	for _, f := range []struct{ field, v string }{{"name", q.Name}, {"email", q.Email}, {"mrn", q.MRN}, {"q", q.Q}} {
 		verr.Text(f.field, f.v, MaxNameLen)
+	}
+	if q.Name != "" && len(NameWords(q.Name)) == 0 {
+		verr.Add("name", "must hold a letter or digit")
 	}
 	if in.BirthDate != "" {
 		t, err := time.Parse(DateLayout, in.BirthDate)

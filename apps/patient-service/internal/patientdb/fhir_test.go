@@ -2,6 +2,7 @@ package patientdb_test
 
 import (
 	"context"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -181,29 +182,105 @@ func TestCreateIfNoneMakesOnePatientUnderConcurrency(t *testing.T) {
 	assert.Equal(t, 1, made)
 }
 
-// Rows written before name parts existed get them, and their search keys,
-// from BackfillSearchKeys.
+// Rows written before name parts (or name word prefixes) existed get
+// them, and their search keys, from BackfillSearchKeys.
 func TestBackfillSearchKeys(t *testing.T) {
 	ctx := context.Background()
 	pool := template.Pool(t)
 	store := patientdb.New(pool)
 	id := named(t, store, "Chloé Dupont", "", nil, "1990-01-01", "", "")
-	_, err := pool.Exec(ctx, `UPDATE patients SET family_name = NULL, given_names = '{}', name_key = NULL, family_key = NULL, given_keys = '{}' WHERE id = $1`, id)
+	_, err := pool.Exec(ctx, `UPDATE patients SET family_name = NULL, given_names = '{}', name_key = NULL, family_key = NULL, given_keys = '{}', name_prefixes = NULL WHERE id = $1`, id)
 	require.NoError(t, err)
 	find := func() int {
 		page, err := store.Search(ctx, patient.Query{Limit: 5, Strings: []patient.StringFilter{{Field: patient.FieldGiven, Values: []string{"chloe"}}}})
 		require.NoError(t, err)
 		return len(page.Items)
 	}
+	byWord := func() int {
+		page, err := store.Search(ctx, patient.Query{Limit: 5, Name: "dupont"})
+		require.NoError(t, err)
+		return len(page.Items)
+	}
 	require.Equal(t, 0, find())
+	require.Equal(t, 0, byWord())
 	n, err := store.BackfillSearchKeys(ctx)
 	require.NoError(t, err)
 	assert.Equal(t, 1, n)
 	assert.Equal(t, 1, find())
+	assert.Equal(t, 1, byWord())
 	got, err := store.Get(ctx, id)
 	require.NoError(t, err)
 	assert.Equal(t, "Dupont", got.Family)
 	n, err = store.BackfillSearchKeys(ctx)
 	require.NoError(t, err)
 	assert.Equal(t, 0, n, "nothing left to fill")
+}
+
+// The JSON API's name and q search the way a front desk does: any word of
+// the name, in any order, folded as FHIR folds it, optionally with the
+// date of birth; and the plan stays on the indexes.
+func TestSearchByAnyWordOfTheName(t *testing.T) {
+	ctx := context.Background()
+	clone := template.Clone(t)
+	store := patientdb.New(clone.Pool)
+	grace := named(t, store, "Grace Hopper", "", nil, "1906-12-09", "", "")
+	brewster := named(t, store, "Grace Brewster Murray", "Murray", []string{"Grace", "Brewster"}, "1950-01-01", "", "")
+	ase := named(t, store, "Åse Ødegård", "", nil, "1970-03-04", "", "")
+	obrien := named(t, store, "Siobhán O'Brien-Smith", "", nil, "1980-01-01", "", "")
+	ids := func(q patient.Query) []string {
+		t.Helper()
+		q.Limit = 50
+		page, err := store.Search(ctx, q)
+		require.NoError(t, err)
+		out := []string{}
+		for _, p := range page.Items {
+			out = append(out, p.ID)
+		}
+		return out
+	}
+	dob := func(s string) time.Time { d, _ := time.Parse(patient.DateLayout, s); return d }
+	for _, tc := range []struct {
+		what string
+		q    patient.Query
+		want []string
+	}{
+		{"surname alone", patient.Query{Name: "Hopper"}, []string{grace}},
+		{"surname prefix, any case", patient.Query{Name: "HOP"}, []string{grace}},
+		{"given name", patient.Query{Name: "grace"}, []string{brewster, grace}},
+		{"surname, given name", patient.Query{Name: "Hopper, Grace"}, []string{grace}},
+		{"middle name", patient.Query{Name: "brewster"}, []string{brewster}},
+		{"every word must match", patient.Query{Name: "grace smith"}, []string{}},
+		{"surname and date of birth", patient.Query{Name: "grace", BirthDate: dob("1906-12-09")}, []string{grace}},
+		{"Ø and å folded", patient.Query{Name: "odegard"}, []string{ase}},
+		{"written with the letters", patient.Query{Name: "Ødegård, Åse"}, []string{ase}},
+		{"apostrophe and hyphen", patient.Query{Name: "obrien"}, []string{obrien}},
+		{"after a hyphen", patient.Query{Name: "smith siobhan"}, []string{obrien}},
+		{"q by name word", patient.Query{Q: "hopper"}, []string{grace}},
+		{"LIKE wildcards are no words", patient.Query{Name: "%"}, []string{}},
+		{"a word inside a word is no match", patient.Query{Name: "opper"}, []string{}},
+	} {
+		assert.Equal(t, tc.want, ids(tc.q), tc.what)
+	}
+
+	// The plan: among thousands of other patients, with fresh statistics
+	// (VACUUM merges what waits in the GIN index's pending list),
+	// the words are looked up in the GIN index on name_prefixes, not
+	// compared row by row.
+	owner, err := pgx.Connect(ctx, clone.OwnerURL)
+	require.NoError(t, err)
+	defer owner.Close(ctx)
+	_, err = owner.Exec(ctx, `INSERT INTO patients (id, name, email, address, mrn, date_of_birth, registered_date, version,
+		created_at, updated_at, name_prefixes)
+		SELECT gen_random_uuid(), 'Filler ' || i, 'filler' || i || '@example.org', 'x', 'FILL-' || i, '1990-01-01',
+			'2026-01-01', 1, now(), now(), ARRAY['f', 'fi', 'fil', 'filler', i::text]
+		FROM generate_series(1, 5000) i`)
+	require.NoError(t, err)
+	_, err = owner.Exec(ctx, "VACUUM ANALYZE patients")
+	require.NoError(t, err)
+	rows, err := owner.Query(ctx, `EXPLAIN SELECT id FROM patients WHERE deleted_at IS NULL AND name_prefixes @> $1::text[]
+		ORDER BY created_at DESC, id DESC LIMIT 21`, []string{"hopper", "grace"})
+	require.NoError(t, err)
+	lines, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	require.NoError(t, err)
+	assert.Contains(t, strings.Join(lines, "\n"), "patients_name_prefixes_idx", "the name word search uses its index")
 }

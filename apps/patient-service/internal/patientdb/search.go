@@ -18,12 +18,12 @@ type querier interface {
 }
 
 // Search returns a page of patients matching q, newest first. The JSON
-// API's filters are each served by an index (see
-// migrations/00002_lifecycle.sql): name and q prefixes by the
-// text_pattern_ops indexes on lower(name) and lower(email), email by
+// API's filters are each served by an index: the words of name and q by
+// the GIN index on name_prefixes (migrations/00006_name_word_search.sql),
+// q's email prefix by the text_pattern_ops index on lower(email), email by
 // patients_email_key, MRN by patients_mrn_key, birth date by
 // patients_birth_date_idx, and the order and keyset position by
-// patients_live_order_idx. FHIR's string filters use the folded keys and
+// patients_live_order_idx (migrations/00002_lifecycle.sql). FHIR's string filters use the folded keys and
 // their indexes (migrations/00005_versions_and_name_parts.sql).
 func (s *Store) Search(ctx context.Context, q patient.Query) (patient.Page, error) {
 	return search(ctx, s.pool, q)
@@ -65,7 +65,7 @@ func searchSQL(q patient.Query) (string, []any) {
 		where = append(where, "deleted_at IS NULL")
 	}
 	if q.Name != "" {
-		where = append(where, "lower(name) LIKE "+arg(likePrefix(q.Name)))
+		where = append(where, wordsFilter(patient.NameWords(q.Name), &args))
 	}
 	if q.Email != "" {
 		where = append(where, "lower(email) = lower("+arg(q.Email)+")")
@@ -77,8 +77,11 @@ func searchSQL(q patient.Query) (string, []any) {
 		where = append(where, "date_of_birth = "+arg(q.BirthDate))
 	}
 	if q.Q != "" {
-		p := arg(likePrefix(q.Q))
-		where = append(where, "(lower(name) LIKE "+p+" OR lower(email) LIKE "+p+" OR upper(mrn) = upper("+arg(q.Q)+"))")
+		alts := []string{"lower(email) LIKE " + arg(likePrefix(q.Q)), "upper(mrn) = upper(" + arg(q.Q) + ")"}
+		if words := patient.NameWords(q.Q); len(words) > 0 {
+			alts = append(alts, wordsFilter(words, &args))
+		}
+		where = append(where, anyOf(alts))
 	}
 	for _, f := range q.Strings {
 		where = append(where, stringFilter(f, &args))
@@ -94,6 +97,15 @@ func searchSQL(q patient.Query) (string, []any) {
 	}
 	return `SELECT ` + patientColumns + ` FROM patients WHERE ` + strings.Join(where, " AND ") +
 		` ORDER BY created_at DESC, id DESC LIMIT ` + arg(q.Limit+1), args
+}
+
+// wordsFilter matches records with a name word starting with each of
+// words; no words match nothing.
+func wordsFilter(words []string, args *sqlArgs) string {
+	if len(words) == 0 {
+		return "false"
+	}
+	return "name_prefixes @> " + args.add(words) + "::text[]"
 }
 
 func anyOf(alts []string) string {

@@ -41,8 +41,8 @@ const patientColumns = `id, name, email, address, coalesce(phone, ''), coalesce(
 
 const insertPatient = `INSERT INTO patients
 	(id, name, email, address, phone, gender, mrn, date_of_birth, registered_date, version, created_at, updated_at,
-	 family_name, given_names, name_key, family_key, given_keys)
-	VALUES ($1, $2, $3, $4, nullif($5, ''), nullif($6, ''), $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)`
+	 family_name, given_names, name_key, family_key, given_keys, name_prefixes)
+	VALUES ($1, $2, $3, $4, nullif($5, ''), nullif($6, ''), $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)`
 
 const claimKey = `INSERT INTO idempotency_keys (user_id, key, request_hash, patient_id)
 	VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING`
@@ -75,7 +75,8 @@ func newPatient(p patient.Patient, ev patient.Event, audit patient.AuditEntry) (
 	b := &pgx.Batch{}
 	k := keysOf(p)
 	b.Queue(insertPatient, p.ID, p.Name, p.Email, p.Address, p.Phone, p.Gender, p.MRN,
-		p.DateOfBirth, p.RegisteredDate, p.Version, p.CreatedAt, p.UpdatedAt, k.family, k.given, k.name, k.familyKey, k.givenKeys)
+		p.DateOfBirth, p.RegisteredDate, p.Version, p.CreatedAt, p.UpdatedAt, k.family, k.given, k.name, k.familyKey, k.givenKeys,
+		k.prefixes)
 	return b, queueChange(b, p, ev, audit)
 }
 
@@ -155,7 +156,7 @@ func (s *Store) Get(ctx context.Context, id string) (patient.Patient, error) {
 
 const updatePatient = `UPDATE patients SET name = $2, email = $3, address = $4, phone = nullif($5, ''),
 	gender = nullif($6, ''), mrn = $7, date_of_birth = $8, registered_date = $9, version = $10, updated_at = $11,
-	family_name = $12, given_names = $13, name_key = $14, family_key = $15, given_keys = $16
+	family_name = $12, given_names = $13, name_key = $14, family_key = $15, given_keys = $16, name_prefixes = $17
 	WHERE id = $1 AND version = $10 - 1 AND deleted_at IS NULL`
 
 // Update stores p as the next version of its record.
@@ -163,7 +164,7 @@ func (s *Store) Update(ctx context.Context, p patient.Patient, ev patient.Event,
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		k := keysOf(p)
 		tag, err := tx.Exec(ctx, updatePatient, p.ID, p.Name, p.Email, p.Address, p.Phone, p.Gender, p.MRN,
-			p.DateOfBirth, p.RegisteredDate, p.Version, p.UpdatedAt, k.family, k.given, k.name, k.familyKey, k.givenKeys)
+			p.DateOfBirth, p.RegisteredDate, p.Version, p.UpdatedAt, k.family, k.given, k.name, k.familyKey, k.givenKeys, k.prefixes)
 		if err != nil {
 			return err
 		}
@@ -249,8 +250,8 @@ func utcDate(t time.Time) time.Time {
 
 // nameKeys are a record's name parts and the folded forms searches compare.
 type nameKeys struct {
-	family, name, familyKey string
-	given, givenKeys        []string
+	family, name, familyKey     string
+	given, givenKeys, prefixes []string
 }
 
 func keysOf(p patient.Patient) nameKeys {
@@ -263,16 +264,22 @@ func keysOf(p patient.Patient) nameKeys {
 	for i, g := range given {
 		k.givenKeys[i] = patient.Fold(g)
 	}
+	k.prefixes = patient.NamePrefixes(append([]string{p.Name, family}, given...)...)
+	if k.prefixes == nil {
+		k.prefixes = []string{} // never NULL: NULL marks a row the backfill has still to fill
+	}
 	return k
 }
 
-// BackfillSearchKeys gives rows written before name parts existed their
-// parts (NameParts of their name) and search keys, in batches, and returns
-// how many it filled.
+// BackfillSearchKeys gives rows written before the current search keys
+// existed (before name parts, or before name word prefixes) their parts
+// (kept when they have them, else NameParts of their name) and every
+// search key, computed by today's folding, in batches, and returns how many
+// it filled.
 func (s *Store) BackfillSearchKeys(ctx context.Context) (int, error) {
 	total := 0
 	for {
-		rows, _ := s.pool.Query(ctx, `SELECT `+patientColumns+` FROM patients WHERE name_key IS NULL LIMIT 500`)
+		rows, _ := s.pool.Query(ctx, `SELECT `+patientColumns+` FROM patients WHERE name_prefixes IS NULL LIMIT 500`)
 		ps, err := pgx.CollectRows(rows, scanPatient)
 		if err != nil {
 			return total, pgdb.Errorf("patientdb.backfill_search_keys: %w", err)
@@ -283,8 +290,8 @@ func (s *Store) BackfillSearchKeys(ctx context.Context) (int, error) {
 		batch := &pgx.Batch{}
 		for _, p := range ps {
 			k := keysOf(p)
-			batch.Queue(`UPDATE patients SET family_name = $2, given_names = $3, name_key = $4, family_key = $5, given_keys = $6
-				WHERE id = $1 AND name_key IS NULL`, p.ID, k.family, k.given, k.name, k.familyKey, k.givenKeys)
+			batch.Queue(`UPDATE patients SET family_name = $2, given_names = $3, name_key = $4, family_key = $5, given_keys = $6,
+				name_prefixes = $7 WHERE id = $1 AND name_prefixes IS NULL`, p.ID, k.family, k.given, k.name, k.familyKey, k.givenKeys, k.prefixes)
 		}
 		if err := s.pool.SendBatch(ctx, batch).Close(); err != nil {
 			return total, pgdb.Errorf("patientdb.backfill_search_keys: %w", err)

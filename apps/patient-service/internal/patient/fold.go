@@ -1,0 +1,85 @@
+package patient
+
+import (
+	"slices"
+	"strings"
+	"unicode"
+	"unicode/utf8"
+
+	"golang.org/x/text/runes"
+	"golang.org/x/text/transform"
+	"golang.org/x/text/unicode/norm"
+)
+
+// Fold is the form every name search compares, in the JSON API and in
+// FHIR alike: lower case, accents removed ("José" and "JOSE" both fold to
+// "jose"), and letters that carry no combining mark written as people
+// type them without it ("Ødegård" → "odegard", "Æsir" → "aesir",
+// "Straße" → "strasse", "Łódź" → "lodz"). Stores keep folded copies of the
+// searchable names and fold the search text the same way.
+func Fold(s string) string {
+	out, _, err := transform.String(newFolder(), s)
+	if err != nil {
+		out = s
+	}
+	return letterFolds.Replace(strings.ToLower(out))
+}
+
+// newFolder decomposes (NFD), drops combining marks and recomposes (NFC).
+// A chain keeps state, so each call gets its own.
+func newFolder() transform.Transformer {
+	return transform.Chain(norm.NFD, runes.Remove(runes.In(unicode.Mn)), norm.NFC)
+}
+
+// letterFolds spells the lower-case letters that Unicode does not
+// decompose into a base letter and a mark, as a keyboard without them
+// would.
+var letterFolds = strings.NewReplacer(
+	"ø", "o", "æ", "ae", "œ", "oe", "ß", "ss", "đ", "d", "ð", "d", "ł", "l", "þ", "th",
+	"ħ", "h", "ı", "i", "ŧ", "t", "ŀ", "l", "ĸ", "k", "ŋ", "n", "ſ", "s", "ẞ", "ss",
+)
+
+// MaxWordPrefix is the longest prefix of a name word a search compares:
+// longer words match on their first MaxWordPrefix letters.
+const MaxWordPrefix = 24
+
+// NameWords are the folded words of s, in order and without repeats, as a
+// front desk types them: any run of letters and digits is a word, and an
+// apostrophe inside one is dropped ("O'Brien" is "obrien", "Smith-Jones"
+// is "smith" and "jones", "Hopper, Grace" is "hopper" and "grace"). Each is
+// cut to MaxWordPrefix letters.
+func NameWords(s string) []string {
+	f := strings.NewReplacer("'", "", "’", "").Replace(Fold(s))
+	var words []string
+	for _, w := range strings.FieldsFunc(f, func(r rune) bool { return !unicode.IsLetter(r) && !unicode.IsDigit(r) }) {
+		if utf8.RuneCountInString(w) > MaxWordPrefix {
+			w = string([]rune(w)[:MaxWordPrefix])
+		}
+		if !slices.Contains(words, w) {
+			words = append(words, w)
+		}
+	}
+	return words
+}
+
+// NamePrefixes are every prefix of every word of the given texts (a
+// record's name and its parts), without repeats: a search for a name word
+// W matches a record whose prefixes hold W, which an index on the prefixes
+// answers ("Grace Hopper" → g, gr, gra, grac, grace, h, ho, …, hopper).
+func NamePrefixes(texts ...string) []string {
+	var out []string
+	seen := map[string]bool{}
+	for _, t := range texts {
+		for _, w := range NameWords(t) {
+			r := []rune(w)
+			for i := 1; i <= len(r); i++ {
+				p := string(r[:i])
+				if !seen[p] {
+					seen[p] = true
+					out = append(out, p)
+				}
+			}
+		}
+	}
+	return out
+}

@@ -1,0 +1,64 @@
+package patient_test
+
+import (
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+
+	"github.com/pms-dapr/pms/apps/patient-service/internal/patient"
+)
+
+// The folding rules every name search shares (the JSON API's name and q,
+// FHIR's name, family and given): what a front desk types must find what
+// the record holds.
+func TestFoldMatchesWhatPeopleType(t *testing.T) {
+	for _, tc := range []struct{ in, want string }{
+		{"José", "jose"},
+		{"JOSE", "jose"},
+		{"López", "lopez"},
+		{"Ødegård", "odegard"},
+		{"Ærø", "aero"},
+		{"Œuvre", "oeuvre"},
+		{"Straße", "strasse"},
+		{"STRAẞE", "strasse"},
+		{"Đorđević", "dordevic"},
+		{"Łódź", "lodz"},
+		{"Þór", "thor"},
+		{"Guðrún", "gudrun"},
+		{"Ħamrun", "hamrun"},
+		{"Iıİ", "iii"},
+		{"Nguyễn", "nguyen"},
+		{"Müller-Lüdenscheidt", "muller-ludenscheidt"},
+		{"Ana María", "ana maria"},
+		{"李小龍", "李小龍"},
+	} {
+		assert.Equal(t, tc.want, patient.Fold(tc.in), "Fold(%q)", tc.in)
+	}
+}
+
+func TestNameWordsSplitAsAFrontDeskSearches(t *testing.T) {
+	for _, tc := range []struct {
+		in   string
+		want []string
+	}{
+		{"Grace Hopper", []string{"grace", "hopper"}},
+		{"Hopper, Grace", []string{"hopper", "grace"}},
+		{"  hopper  ", []string{"hopper"}},
+		{"O'Brien", []string{"obrien"}},
+		{"O’Brien", []string{"obrien"}},
+		{"Smith-Jones", []string{"smith", "jones"}},
+		{"Ødegård, Åse", []string{"odegard", "ase"}},
+		{"Anna Anna", []string{"anna"}},
+		{"--- ,", nil},
+		{"Wolfeschlegelsteinhausenbergerdorff", []string{"wolfeschlegelsteinhausen"}},
+	} {
+		assert.Equal(t, tc.want, patient.NameWords(tc.in), "NameWords(%q)", tc.in)
+	}
+}
+
+func TestNamePrefixesHoldEveryPrefixOfEveryWordOnce(t *testing.T) {
+	assert.Equal(t, []string{"g", "gr", "gra", "grac", "grace", "h", "ho", "hop", "hopp", "hoppe", "hopper"},
+		patient.NamePrefixes("Grace Hopper", "Hopper", "Grace"))
+	assert.Equal(t, []string{"o", "od", "ode", "odeg", "odega", "odegar", "odegard"}, patient.NamePrefixes("Ødegård"))
+	assert.Empty(t, patient.NamePrefixes(""))
+}
