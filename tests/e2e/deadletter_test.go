@@ -155,3 +155,57 @@ func TestDeadLetterRedrive(t *testing.T) {
 	assert.Less(t, metric(t, "127.0.0.1:9471", "pms_outbox_lag_seconds"), 5.0, "patient-service's outbox keeps up")
 	metric(t, "127.0.0.1:9472", "pms_outbox_pending") // billing-service's outbox is measured too
 }
+
+// An event that must never be counted (malformed) is dead-lettered; an
+// admin discards it through the gateway with a reason: it leaves the list,
+// is never stored, and the discard is on record with its reason.
+func TestDeadLetterDiscard(t *testing.T) {
+	ctx := context.Background()
+	eventID := uuid.NewString()
+	a := sys.App("patient-service")
+	c, err := dapr.NewClientWithAddressContext(ctx, a.SidecarGRPC())
+	require.NoError(t, err)
+	defer c.Close()
+	c.WithAuthToken(a.DaprAPIToken)
+	bad := fmt.Sprintf(`{"eventId":%q,"type":"NOT_A_TYPE","patientId":%q}`, eventID, uuid.NewString())
+	require.NoError(t, c.PublishEvent(ctx, "pubsub", "patient", []byte(bad), dapr.PublishEventWithContentType("application/json"),
+		dapr.PublishEventWithMetadata(map[string]string{"cloudevent.id": eventID, "cloudevent.type": "pms.patient.v1.PatientEvent"})))
+	var letter deadLetter
+	wait.Until(t, 30*time.Second, "the malformed event is a dead letter", func() error {
+		for _, l := range deadLetters(t) {
+			if l.EventID == eventID {
+				letter = l
+				return nil
+			}
+		}
+		return fmt.Errorf("event %s not listed", eventID)
+	})
+
+	r := do(t, http.MethodPost, gateway+"/admin/dead-letters/discard", map[string]any{"ids": []string{letter.ID}})
+	require.Equal(t, http.StatusBadRequest, r.status, "a discard needs a reason: %s", r.body)
+	r = do(t, http.MethodPost, gateway+"/admin/dead-letters/discard", map[string]any{"ids": []string{letter.ID}, "reason": "malformed test event"})
+	require.Equal(t, http.StatusOK, r.status, "%s", r.body)
+	assert.Contains(t, string(r.body), letter.ID)
+	for _, l := range deadLetters(t) {
+		assert.NotEqual(t, eventID, l.EventID, "a discarded event is no longer a dead letter")
+	}
+	r = do(t, http.MethodPost, gateway+"/admin/dead-letters/redrive", map[string]any{"ids": []string{letter.ID}})
+	require.Equal(t, http.StatusOK, r.status, "%s", r.body)
+	assert.Contains(t, string(r.body), `"redriven":[]`, "a discarded letter is never redriven")
+
+	admin, err := pgx.Connect(ctx, sys.PostgresURL)
+	require.NoError(t, err)
+	defer admin.Close(ctx)
+	cfg := admin.Config().Copy()
+	cfg.Database = "analytics"
+	db, err := pgx.ConnectConfig(ctx, cfg)
+	require.NoError(t, err)
+	defer db.Close(ctx)
+	var reason string
+	require.NoError(t, db.QueryRow(ctx, `SELECT discard_reason FROM dead_letters WHERE id = $1`, letter.ID).Scan(&reason))
+	assert.Equal(t, "malformed test event", reason)
+	var audited int
+	require.NoError(t, db.QueryRow(ctx, `SELECT count(*) FROM dead_letter_audit WHERE action = 'dead-letters.discard' AND $1::uuid = ANY(dead_letter_ids)`,
+		letter.ID).Scan(&audited))
+	assert.Equal(t, 1, audited)
+}

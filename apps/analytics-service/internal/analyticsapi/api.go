@@ -87,6 +87,7 @@ func Routes(rec Recorder, dead DeadLetters, sec Security, health httpserver.Heal
 	r.With(sec.Tokens.Middleware).Get("/analytics/summary", h.summary)
 	r.With(sec.Tokens.Middleware).Get(DeadLettersPath+"/pending", h.listDeadLetters)
 	r.With(sec.Tokens.Middleware).Post(DeadLettersPath+"/redrive", h.redriveDeadLetters)
+	r.With(sec.Tokens.Middleware).Post(DeadLettersPath+"/discard", h.discardDeadLetters)
 	return r, nil
 }
 

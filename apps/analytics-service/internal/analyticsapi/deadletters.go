@@ -18,7 +18,7 @@ import (
 )
 
 // DeadLettersPath prefixes the operators' API (admin only, through the
-// gateway): GET .../pending and POST .../redrive. Neither path is a prefix
+// gateway): GET .../pending, POST .../redrive and POST .../discard. No path is a prefix
 // of the other: a sidecar's access-control operation also allows every
 // path below it. The dead-letter topics are delivered at
 // /events/<topic>-deadletter.
@@ -29,6 +29,7 @@ type DeadLetters interface {
 	NoteDrop(ctx context.Context, topic, cloudEventID, reason string) error
 	Park(ctx context.Context, deadLetterTopic string, l deadletter.Letter) error
 	List(ctx context.Context, actor, topic string) ([]deadletter.Letter, error)
+	Discard(ctx context.Context, actor string, ids []string, reason string) ([]deadletter.Letter, error)
 	Redrive(ctx context.Context, actor string, sel deadletter.Selection) ([]deadletter.Letter, error)
 }
 
@@ -166,4 +167,30 @@ func (h *handler) redriveDeadLetters(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Retry-After", "5")
 	}
 	httpserver.WriteJSON(w, http.StatusOK, map[string]any{"redriven": lettersJSON(sent), "complete": err == nil})
+}
+
+// maxDiscardBytes bounds a discard request: 1000 ids, a reason, a little more.
+const maxDiscardBytes = 64 << 10
+
+// discardDeadLetters answers POST /admin/dead-letters/discard with
+// {"ids": [...], "reason": "..."}: the named pending letters leave the
+// pending list for good.
+func (h *handler) discardDeadLetters(w http.ResponseWriter, r *http.Request) {
+	id, ok := admin(w, r)
+	if !ok {
+		return
+	}
+	var body struct {
+		IDs    []string `json:"ids"`
+		Reason string   `json:"reason"`
+	}
+	if !jsonbody.Decode(w, r, &body, maxDiscardBytes) {
+		return
+	}
+	gone, err := h.dead.Discard(r.Context(), id.Subject, body.IDs, body.Reason)
+	if err != nil {
+		problem.Mapper{Log: h.log}.Write(w, r, err)
+		return
+	}
+	httpserver.WriteJSON(w, http.StatusOK, map[string]any{"discarded": lettersJSON(gone)})
 }

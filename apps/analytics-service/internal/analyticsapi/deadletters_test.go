@@ -70,6 +70,21 @@ func TestDeadLetterRoundTrip(t *testing.T) {
 	assert.Equal(t, "ce-9", pub.Sent[0].CloudEventID)
 	assert.Equal(t, "pms.patient.v1.PatientEvent", pub.Sent[0].Type)
 
+	// Parked again and discarded: off the list, with the reason required.
+	require.Equal(t, `{"status":"SUCCESS"}`, strings.TrimSpace(send(h, http.MethodPost, "/events/billing-deadletter",
+		strings.Replace(bad, "ce-9", "ce-10", 1), ce...).Body.String()))
+	pending := st.Letters[len(st.Letters)-1].ID
+	rec = send(h, http.MethodPost, "/admin/dead-letters/discard", `{"ids":["`+pending+`"]}`,
+		"Authorization", "Bearer good", "Content-Type", "application/json")
+	assert.Equal(t, http.StatusBadRequest, rec.Code)
+	assert.Contains(t, rec.Body.String(), `"reason"`)
+	rec = send(h, http.MethodPost, "/admin/dead-letters/discard", `{"ids":["`+pending+`"],"reason":"a test event"}`,
+		"Authorization", "Bearer good", "Content-Type", "application/json")
+	require.Equal(t, http.StatusOK, rec.Code, rec.Body.String())
+	assert.Contains(t, rec.Body.String(), `"cloudEventId":"ce-10"`)
+	rec = send(h, http.MethodGet, "/admin/dead-letters/pending", "", "Authorization", "Bearer good")
+	assert.NotContains(t, rec.Body.String(), "ce-10", "a discarded letter is no longer listed")
+
 	rec = send(h, http.MethodPost, "/admin/dead-letters/redrive", `{"ids":["nope"]}`,
 		"Authorization", "Bearer good", "Content-Type", "application/json")
 	assert.Equal(t, http.StatusBadRequest, rec.Code)
@@ -82,5 +97,7 @@ func TestDeadLettersAreForAdminsOnly(t *testing.T) {
 	assert.Equal(t, http.StatusForbidden, send(h, http.MethodGet, "/admin/dead-letters/pending", "", "Authorization", "Bearer good").Code)
 	assert.Equal(t, http.StatusUnauthorized, send(h, http.MethodGet, "/admin/dead-letters/pending", "").Code)
 	assert.Equal(t, http.StatusForbidden, send(h, http.MethodPost, "/admin/dead-letters/redrive", `{"all":true}`,
+		"Authorization", "Bearer good", "Content-Type", "application/json").Code)
+	assert.Equal(t, http.StatusForbidden, send(h, http.MethodPost, "/admin/dead-letters/discard", `{"ids":[],"reason":"x"}`,
 		"Authorization", "Bearer good", "Content-Type", "application/json").Code)
 }

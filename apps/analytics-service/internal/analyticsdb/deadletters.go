@@ -24,8 +24,8 @@ func (d DeadLetters) NoteDrop(ctx context.Context, topic, cloudEventID, reason s
 }
 
 // Park stores l once, with the reason noted for it. A letter that was
-// redriven and comes back (it failed again) is pending again, with the new
-// reason; a second copy of one still pending changes nothing.
+// redriven or discarded and comes back (it failed again) is pending again,
+// with the new reason; a second copy of one still pending changes nothing.
 func (d DeadLetters) Park(ctx context.Context, l deadletter.Letter) error {
 	var occurred *time.Time
 	if !l.OccurredAt.IsZero() {
@@ -35,18 +35,18 @@ func (d DeadLetters) Park(ctx context.Context, l deadletter.Letter) error {
 		partition_key, reason, data)
 		VALUES ($1, $2, $3, $4, $5, $6, coalesce((SELECT reason FROM drop_reasons WHERE topic = $1 AND cloudevent_id = $2), $7), $8)
 		ON CONFLICT (topic, cloudevent_id) DO UPDATE
-			SET redriven_at = NULL, reason = excluded.reason, dead_lettered_at = now()
-			WHERE dead_letters.redriven_at IS NOT NULL`,
+			SET redriven_at = NULL, discarded_at = NULL, discard_reason = NULL, reason = excluded.reason, dead_lettered_at = now()
+			WHERE dead_letters.redriven_at IS NOT NULL OR dead_letters.discarded_at IS NOT NULL`,
 		l.Topic, l.CloudEventID, l.EventID, l.Type, occurred, l.PartitionKey, deadletter.NoReason, l.Data)
 	return wrap("analyticsdb.park", err)
 }
 
-// Pending lists letters not yet redriven, oldest first: of topic (or all),
-// and only ids when given.
+// Pending lists letters neither redriven nor discarded, oldest first: of
+// topic (or all), and only ids when given.
 func (d DeadLetters) Pending(ctx context.Context, topic string, ids []string) ([]deadletter.Letter, error) {
 	rows, err := d.s.pool.Query(ctx, `SELECT id::text, topic, cloudevent_id, event_id, event_type,
 		occurred_at, partition_key, reason, data, dead_lettered_at
-		FROM dead_letters WHERE redriven_at IS NULL AND ($1 = '' OR topic = $1)
+		FROM dead_letters WHERE redriven_at IS NULL AND discarded_at IS NULL AND ($1 = '' OR topic = $1)
 		AND ($2::uuid[] IS NULL OR id = ANY($2::uuid[]))
 		ORDER BY dead_lettered_at, id LIMIT 1000`, topic, ids)
 	if err != nil {
@@ -71,6 +71,18 @@ func (d DeadLetters) MarkRedriven(ctx context.Context, id string) error {
 	return wrap("analyticsdb.mark_redriven", err)
 }
 
+// MarkDiscarded takes the pending letters ids off the pending list for
+// good, with the operator's reason, and returns those it took.
+func (d DeadLetters) MarkDiscarded(ctx context.Context, ids []string, reason string) ([]string, error) {
+	rows, err := d.s.pool.Query(ctx, `UPDATE dead_letters SET discarded_at = now(), discard_reason = $2
+		WHERE id = ANY($1::uuid[]) AND redriven_at IS NULL AND discarded_at IS NULL RETURNING id::text`, ids, reason)
+	if err != nil {
+		return nil, pgdb.Errorf("analyticsdb.mark_discarded: %w", err)
+	}
+	done, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	return done, wrap("analyticsdb.mark_discarded", err)
+}
+
 // Depth counts pending letters per original topic (every known topic,
 // zero included).
 func (d DeadLetters) Depth(ctx context.Context) (map[string]int, error) {
@@ -78,7 +90,7 @@ func (d DeadLetters) Depth(ctx context.Context) (map[string]int, error) {
 	for _, topic := range deadletter.Topics {
 		out[topic] = 0
 	}
-	rows, err := d.s.pool.Query(ctx, `SELECT topic, count(*) FROM dead_letters WHERE redriven_at IS NULL GROUP BY topic`)
+	rows, err := d.s.pool.Query(ctx, `SELECT topic, count(*) FROM dead_letters WHERE redriven_at IS NULL AND discarded_at IS NULL GROUP BY topic`)
 	if err != nil {
 		return nil, pgdb.Errorf("analyticsdb.depth: %w", err)
 	}

@@ -64,6 +64,25 @@ func TestDeadLettersAsTheRuntimeRole(t *testing.T) {
 	assert.Equal(t, got.ID, again[0].ID)
 	assert.Equal(t, "still malformed", again[0].Reason)
 
+	// Discarded: off the pending list, reason kept, never taken twice; back
+	// again, pending anew.
+	took, err := store.MarkDiscarded(ctx, []string{got.ID, uuid.NewString()}, "a test event")
+	require.NoError(t, err)
+	assert.Equal(t, []string{got.ID}, took)
+	took, err = store.MarkDiscarded(ctx, []string{got.ID}, "again")
+	require.NoError(t, err)
+	assert.Empty(t, took)
+	var reason string
+	require.NoError(t, pool.QueryRow(ctx, `SELECT discard_reason FROM dead_letters WHERE id = $1`, got.ID).Scan(&reason))
+	assert.Equal(t, "a test event", reason)
+	depth, err = store.Depth(ctx)
+	require.NoError(t, err)
+	assert.Equal(t, map[string]int{"patient": 0, "billing": 1}, depth)
+	require.NoError(t, store.Park(ctx, first))
+	again, err = store.Pending(ctx, "patient", nil)
+	require.NoError(t, err)
+	require.Len(t, again, 1, "a discarded letter dead-lettered again is pending anew")
+
 	require.NoError(t, store.Audit(ctx, "admin-1", "dead-letters.redrive", "patient", []string{got.ID}))
 	require.NoError(t, store.Audit(ctx, "admin-1", "dead-letters.list", "", nil))
 	_, err = pool.Exec(ctx, `UPDATE dead_letter_audit SET actor = 'x'`)

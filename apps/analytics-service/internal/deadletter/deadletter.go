@@ -17,6 +17,7 @@ import (
 	"regexp"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/google/uuid"
 
@@ -49,6 +50,8 @@ type Letter struct {
 	Data           []byte // the CloudEvent's data, as published; never listed
 	DeadLetteredAt time.Time
 	RedrivenAt     time.Time
+	DiscardedAt    time.Time // set when an operator discarded it
+	DiscardReason  string
 }
 
 // Selection names what a redrive sends: the listed ids, or (All) every
@@ -67,6 +70,9 @@ type Store interface {
 	Park(ctx context.Context, l Letter) error
 	Pending(ctx context.Context, topic string, ids []string) ([]Letter, error)
 	MarkRedriven(ctx context.Context, id string) error
+	// MarkDiscarded takes the pending letters among ids off the pending
+	// list for good, and returns the ids it took.
+	MarkDiscarded(ctx context.Context, ids []string, reason string) ([]string, error)
 	Depth(ctx context.Context) (map[string]int, error)
 	Audit(ctx context.Context, actor, action, topic string, ids []string) error
 }
@@ -173,6 +179,56 @@ func (s *Service) Redrive(ctx context.Context, actor string, sel Selection) ([]L
 		failed = err
 	}
 	return sent, failed
+}
+
+// maxDiscardReason bounds an operator's reason for a discard.
+const maxDiscardReason = 200
+
+// Discard takes the named pending letters off the pending list for good
+// (an event that must never be redriven: malformed, or a test), with the
+// operator's reason. It returns the letters discarded; ids that are not
+// pending are left out. The audit row names every letter discarded and
+// the reason.
+func (s *Service) Discard(ctx context.Context, actor string, ids []string, reason string) ([]Letter, error) {
+	reason = strings.TrimSpace(reason)
+	switch {
+	case len(ids) == 0:
+		return nil, invalid("ids", "is required: name the dead letters to discard")
+	case len(ids) > 1000:
+		return nil, invalid("ids", "at most 1000 per request")
+	case reason == "":
+		return nil, invalid("reason", "is required: say why these events must never be redriven")
+	case len(reason) > maxDiscardReason || !utf8.ValidString(reason):
+		return nil, invalid("reason", fmt.Sprintf("must be valid text of at most %d bytes", maxDiscardReason))
+	}
+	for i, id := range ids {
+		if _, err := uuid.Parse(id); err != nil || len(id) != 36 {
+			return nil, invalid(fmt.Sprintf("ids[%d]", i), "must be a UUID")
+		}
+	}
+	letters, err := s.Store.Pending(ctx, "", ids)
+	if err != nil {
+		return nil, err
+	}
+	done, err := s.Store.MarkDiscarded(ctx, ids, reason)
+	if err != nil {
+		return nil, err
+	}
+	took := map[string]bool{}
+	for _, id := range done {
+		took[id] = true
+	}
+	var out []Letter
+	for _, l := range letters {
+		if took[l.ID] {
+			out = append(out, l)
+		}
+	}
+	// The reason stays on each letter's row (discard_reason).
+	if err := s.Store.Audit(ctx, actor, "dead-letters.discard", "", done); err != nil {
+		return nil, err
+	}
+	return out, nil
 }
 
 // Depth counts the pending letters of each original topic.

@@ -93,3 +93,49 @@ func TestBadSelectionsNameTheirField(t *testing.T) {
 		assert.Equal(t, field, v.Fields[0].Field)
 	}
 }
+
+// A discarded letter leaves the pending list for good (never redriven),
+// with the operator's reason; if the event is dead-lettered again, it is
+// pending anew.
+func TestDiscardedLettersAreNeverRedriven(t *testing.T) {
+	ctx := context.Background()
+	svc, st, pub := service()
+	for _, id := range []string{"a", "b"} {
+		require.NoError(t, svc.Park(ctx, "patient-deadletter", deadletter.Letter{CloudEventID: id}))
+	}
+	list, err := svc.List(ctx, "admin-1", "")
+	require.NoError(t, err)
+	gone, err := svc.Discard(ctx, "admin-1", []string{list[0].ID}, " a test event ")
+	require.NoError(t, err)
+	require.Len(t, gone, 1)
+	assert.Equal(t, "a", gone[0].CloudEventID)
+	assert.Equal(t, "a test event", st.Letters[0].DiscardReason)
+	again, err := svc.Discard(ctx, "admin-1", []string{list[0].ID}, "twice")
+	require.NoError(t, err)
+	assert.Empty(t, again, "a discarded letter is not discarded again")
+	sent, err := svc.Redrive(ctx, "admin-1", deadletter.Selection{All: true})
+	require.NoError(t, err)
+	require.Len(t, sent, 1)
+	assert.Equal(t, "b", pub.Sent[0].CloudEventID, "only the letter still pending is redriven")
+	assert.Contains(t, st.Audits, "admin-1 dead-letters.discard  1")
+
+	require.NoError(t, svc.Park(ctx, "patient-deadletter", deadletter.Letter{CloudEventID: "a"}))
+	pending, err := svc.List(ctx, "admin-1", "patient")
+	require.NoError(t, err)
+	require.Len(t, pending, 1, "dead-lettered again, it is pending anew")
+
+	for _, tc := range []struct {
+		ids    []string
+		reason string
+		field  string
+	}{
+		{nil, "why", "ids"},
+		{[]string{"not-a-uuid"}, "why", "ids[0]"},
+		{[]string{list[0].ID}, "  ", "reason"},
+	} {
+		_, err := svc.Discard(ctx, "a", tc.ids, tc.reason)
+		var v *validation.Error
+		require.ErrorAs(t, err, &v)
+		assert.Equal(t, tc.field, v.Fields[0].Field)
+	}
+}

@@ -24,7 +24,7 @@ func TestEveryForgedTokenIsRejectedBeforeTheSidecar(t *testing.T) {
 	for name, tok := range tokens {
 		for _, route := range [][2]string{{"GET", "/patients"}, {"POST", "/patients"}, {"GET", "/analytics/summary"},
 			{"GET", "/auth/users"}, {"POST", "/auth/logout"}, {"DELETE", "/patients/" + someID},
-			{"GET", "/admin/dead-letters"}, {"POST", "/admin/dead-letters/redrive"}} {
+			{"GET", "/admin/dead-letters"}, {"POST", "/admin/dead-letters/redrive"}, {"POST", "/admin/dead-letters/discard"}} {
 			req := httptest.NewRequest(route[0], route[1], strings.NewReader("{}"))
 			if tok != "" {
 				req.Header.Set("Authorization", "Bearer "+tok)
@@ -66,6 +66,8 @@ func TestRolesDecide(t *testing.T) {
 		{"billing", "POST", "/admin/dead-letters/redrive", 403},
 		{"admin", "GET", "/admin/dead-letters", 200},
 		{"admin", "POST", "/admin/dead-letters/redrive", 200},
+		{"billing", "POST", "/admin/dead-letters/discard", 403},
+		{"admin", "POST", "/admin/dead-letters/discard", 200},
 		{"nurse", "GET", "/patients", 401}, // unknown role: the token is not one we issue
 	}
 	for _, tc := range cases {

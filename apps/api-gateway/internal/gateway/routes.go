@@ -101,6 +101,7 @@ func Routes(cfg Config, t Targets, auth func(http.Handler) http.Handler, health 
 		r.Get("/analytics/summary", allow(adminsOnly, analytics.To(fixed("/analytics/summary"))).ServeHTTP)
 		r.Get("/admin/dead-letters", allow(adminsOnly, analytics.To(fixed("/admin/dead-letters/pending"))).ServeHTTP)
 		r.Post("/admin/dead-letters/redrive", allow(adminsOnly, analytics.To(fixed("/admin/dead-letters/redrive"))).ServeHTTP)
+		r.Post("/admin/dead-letters/discard", allow(adminsOnly, analytics.To(fixed("/admin/dead-letters/discard"))).ServeHTTP)
 
 		if cfg.Billing != nil {
 			for _, rt := range cfg.Billing.Routes(authn.RoleAdmin, authn.RoleBilling, authn.RoleClinician) {

@@ -5,6 +5,7 @@ package deadlettertest
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sort"
 	"sync"
 	"time"
@@ -40,8 +41,9 @@ func (s *Store) Park(_ context.Context, l deadletter.Letter) error {
 	}
 	for i, have := range s.Letters {
 		if have.Topic == l.Topic && have.CloudEventID == l.CloudEventID {
-			if !have.RedrivenAt.IsZero() { // back again: pending anew
+			if !have.RedrivenAt.IsZero() || !have.DiscardedAt.IsZero() { // back again: pending anew
 				s.Letters[i].RedrivenAt, s.Letters[i].Reason, s.Letters[i].DeadLetteredAt = time.Time{}, l.Reason, time.Now()
+				s.Letters[i].DiscardedAt, s.Letters[i].DiscardReason = time.Time{}, ""
 			}
 			return nil
 		}
@@ -60,7 +62,7 @@ func (s *Store) Pending(_ context.Context, topic string, ids []string) ([]deadle
 	}
 	var out []deadletter.Letter
 	for _, l := range s.Letters {
-		if l.RedrivenAt.IsZero() && (topic == "" || l.Topic == topic) && (ids == nil || want[l.ID]) {
+		if l.RedrivenAt.IsZero() && l.DiscardedAt.IsZero() && (topic == "" || l.Topic == topic) && (ids == nil || want[l.ID]) {
 			out = append(out, l)
 		}
 	}
@@ -77,6 +79,20 @@ func (s *Store) MarkRedriven(_ context.Context, id string) error {
 		}
 	}
 	return nil
+}
+
+// MarkDiscarded discards the pending letters among ids.
+func (s *Store) MarkDiscarded(_ context.Context, ids []string, reason string) ([]string, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var done []string
+	for i, l := range s.Letters {
+		if slices.Contains(ids, l.ID) && l.RedrivenAt.IsZero() && l.DiscardedAt.IsZero() {
+			s.Letters[i].DiscardedAt, s.Letters[i].DiscardReason = time.Now(), reason
+			done = append(done, l.ID)
+		}
+	}
+	return done, nil
 }
 
 func (s *Store) Depth(ctx context.Context) (map[string]int, error) {
