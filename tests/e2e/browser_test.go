@@ -38,11 +38,15 @@ func chromium(t *testing.T) string {
 	return p
 }
 
-// The staff console, driven in headless Chromium: log in, register, find,
-// edit, a 412 from a change underneath, the audit trail, the analytics
-// chart, a new clinician who is offered no delete button, and /docs
-// rendering the OpenAPI document. Screenshots of each page go to the
-// test's artifact directory (go test -artifacts keeps them).
+// The staff console, driven in headless Chromium: log in, register, find
+// by surname (alone, with the date of birth, folded), edit, a 412 from a
+// change underneath, the audit trail, the analytics chart, a new clinician
+// who is offered no delete button, billing with postings and a reversal,
+// every submit button double-clicked with one effect each, every page as
+// each role at desktop and phone widths with no horizontal overflow and no
+// serious accessibility violation (axe-core), and /docs rendering the
+// OpenAPI document. Screenshots of each page go to the test's artifact
+// directory (go test -artifacts keeps them).
 func TestStaffConsoleInABrowser(t *testing.T) {
 	root, err := repoRoot()
 	require.NoError(t, err)
@@ -55,6 +59,7 @@ func TestStaffConsoleInABrowser(t *testing.T) {
 		"OUT_DIR="+out,
 		"CHROMIUM="+chromium(t),
 		"PLAYWRIGHT="+webTool(t, root, filepath.Join("playwright-core", "index.mjs")),
+		"AXE="+webTool(t, root, filepath.Join("axe-core", "axe.min.js")),
 	)
 	output, err := cmd.CombinedOutput()
 	t.Logf("console.mjs:\n%s", output)

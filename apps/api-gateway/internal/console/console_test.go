@@ -36,11 +36,29 @@ func TestConsolePageLoadsOnlyItsOwnAssets(t *testing.T) {
 	assert.Equal(t, http.StatusNotFound, get(console.Asset, "/console/missing.js").Code)
 }
 
-// The console keeps the access token in memory: nothing in it writes to
-// web storage, and it renders API data as text, never as markup.
+// The console keeps the access token in memory: nothing in any of its
+// scripts writes to web storage, and they render API data as text, never
+// as markup. Every module a script imports is served.
 func TestConsoleNeverStoresTokensOrRendersMarkup(t *testing.T) {
-	js := get(console.Asset, "/console/app.js").Body.String()
-	for _, forbidden := range []string{"localStorage", "sessionStorage", "innerHTML", "outerHTML", "insertAdjacentHTML", "document.write", "eval("} {
-		assert.NotContains(t, js, forbidden)
+	imports := regexp.MustCompile(`from "\./([a-z]+\.js)"`)
+	seen := map[string]bool{}
+	queue := []string{"app.js"}
+	for len(queue) > 0 {
+		name := queue[0]
+		queue = queue[1:]
+		if seen[name] {
+			continue
+		}
+		seen[name] = true
+		rec := get(console.Asset, "/console/"+name)
+		require.Equal(t, http.StatusOK, rec.Code, name)
+		js := rec.Body.String()
+		for _, forbidden := range []string{"localStorage", "sessionStorage", "innerHTML", "outerHTML", "insertAdjacentHTML", "document.write", "eval("} {
+			assert.NotContains(t, js, forbidden, name)
+		}
+		for _, m := range imports.FindAllStringSubmatch(js, -1) {
+			queue = append(queue, m[1])
+		}
 	}
+	assert.Len(t, seen, 4, "app.js and the modules it imports: %v", seen)
 }

@@ -250,7 +250,7 @@ func utcDate(t time.Time) time.Time {
 
 // nameKeys are a record's name parts and the folded forms searches compare.
 type nameKeys struct {
-	family, name, familyKey     string
+	family, name, familyKey    string
 	given, givenKeys, prefixes []string
 }
 
