@@ -148,6 +148,12 @@ type catcher struct {
 }
 
 func (c *catcher) WriteHeader(code int) {
+	if code >= 100 && code < 200 {
+		// An interim answer (100 Continue, which a proxy relays when the
+		// client sent Expect: 100-continue) is not the final status.
+		c.ResponseWriter.WriteHeader(code)
+		return
+	}
 	if c.wroteHeader {
 		return
 	}

@@ -2,9 +2,14 @@ package fhir_test
 
 import (
 	"encoding/json"
+	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -58,5 +63,36 @@ func TestIssueCodes(t *testing.T) {
 	for status, code := range map[int]string{400: "invalid", 401: "login", 403: "forbidden", 404: "not-found", 410: "deleted",
 		412: "conflict", 415: "not-supported", 428: "required", 429: "throttled", 503: "transient", 500: "exception"} {
 		assert.Equal(t, code, fhir.IssueCode(status), status)
+	}
+}
+
+// A client that sends Expect: 100-continue gets the interim 100 Continue
+// the upstream sends through a proxy, and then the real status: an error
+// answer is never turned into a 200.
+func TestErrorsKeepTheFinalStatusAfter100Continue(t *testing.T) {
+	upstream := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.ReadAll(r.Body) // reading the body sends 100 Continue
+		d := problem.New(http.StatusPreconditionFailed, "the record changed")
+		problem.Write(w, r, d)
+	}))
+	defer upstream.Close()
+	target, err := url.Parse(upstream.URL)
+	require.NoError(t, err)
+	gw := httptest.NewServer(fhir.Errors(httputil.NewSingleHostReverseProxy(target)))
+	defer gw.Close()
+
+	for _, expect := range []string{"", "100-continue"} {
+		req, err := http.NewRequest(http.MethodPut, gw.URL+"/fhir/R4/Patient/1", strings.NewReader(`{"resourceType":"Patient"}`))
+		require.NoError(t, err)
+		req.Header.Set("Content-Type", fhir.ContentType)
+		if expect != "" {
+			req.Header.Set("Expect", expect)
+		}
+		resp, err := (&http.Client{Transport: &http.Transport{ExpectContinueTimeout: time.Second}}).Do(req)
+		require.NoError(t, err)
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		assert.Equal(t, http.StatusPreconditionFailed, resp.StatusCode, "Expect %q: %s", expect, body)
+		assert.Contains(t, string(body), `"OperationOutcome"`)
 	}
 }

@@ -33,7 +33,9 @@ type statusWriter struct {
 }
 
 func (w *statusWriter) WriteHeader(code int) {
-	w.status = code
+	if code >= 200 { // an interim 1xx is not the final status
+		w.status = code
+	}
 	w.ResponseWriter.WriteHeader(code)
 }
 
