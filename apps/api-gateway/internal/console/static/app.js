@@ -63,9 +63,13 @@ function banner(text, kind = "error") {
   return el("div", { class: `banner ${kind}`, role: kind === "error" ? "alert" : "status" }, text);
 }
 
-// tableOf is a table that scrolls inside its card on a narrow screen.
+// tableOf is a table whose rows stack as cards on a narrow screen, each
+// cell labelled with its column (data-label, which the style sheet shows);
+// a table still wider than its card scrolls inside it (the region can be
+// focused, so a keyboard can scroll it too).
 function tableOf(id, headers, rows, caption) {
-  return el("div", { class: "table-wrap" }, el("table", { id },
+  for (const row of rows) [...row.children].forEach((td, i) => { if (headers[i]) td.dataset.label = headers[i]; });
+  return el("div", { class: "table-wrap", tabindex: "0", role: "region", "aria-label": caption }, el("table", { id },
     caption && el("caption", { class: "visually-hidden" }, caption),
     el("thead", {}, el("tr", {}, headers.map((h) => el("th", { scope: "col" }, h)))), el("tbody", {}, rows)));
 }
@@ -381,7 +385,7 @@ async function patientView(id) {
     ["Billing account", p.billingAccountId ? el("a", { href: `#/billing/${p.billingAccountId}`, id: "billing-account" }, "Open the account") : "not opened yet"],
     ["Version", p.version]];
   const status = el("div");
-  const del = can.admin() && el("button", { type: "button", class: "danger", id: "delete" }, "Delete");
+  const del = can.admin() ? el("button", { type: "button", class: "danger", id: "delete" }, "Delete") : null;
   del?.addEventListener("click", () => busy(del, "Deleting…", async () => {
     if (!confirm(`Delete ${p.name}'s record?`)) return;
     const r = await api("DELETE", `/patients/${id}`, undefined, { "If-Match": etag });

@@ -146,7 +146,7 @@ export function billingViews({ el, show, card, banner, tableOf, problemText, bus
     const posting = (kind, done) => async (body, key) => {
       const r = await api("POST", `/billing/accounts/${id}/${kind}`, body, { "Idempotency-Key": key });
       if (r.status === 201) {
-        await reload(done(r.body));
+        await reload(done(r.body.entry));
         return null;
       }
       return r;
