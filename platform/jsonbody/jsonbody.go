@@ -30,10 +30,11 @@ func Decode(w http.ResponseWriter, r *http.Request, dst any, maxBytes int64) boo
 		problem.Write(w, r, Problem(err, maxBytes))
 		return false
 	}
-	// encoding/json silently replaces invalid UTF-8 with U+FFFD, and
-	// PostgreSQL refuses NUL: the client learns which field, rather than
-	// having its data changed or causing a 500.
-	if field, msg := BadString(raw); field != "" {
+	// encoding/json silently replaces invalid UTF-8 with U+FFFD and keeps
+	// the last of two equal keys, and PostgreSQL refuses NUL: the client
+	// learns which field, rather than having its data changed, read two
+	// ways, or causing a 500.
+	if field, msg := Check(raw); field != "" {
 		problem.Write(w, r, problem.Validation([]problem.FieldError{{Field: field, Message: msg}}))
 		return false
 	}
@@ -78,54 +79,99 @@ func Problem(err error, maxBytes int64) problem.Details {
 	}
 }
 
-// BadString finds the first string of a JSON document (key or value) that
-// is not valid UTF-8 (raw bytes or a lone surrogate escape) or holds a NUL,
-// and returns the top-level field it belongs to ("body" outside any field)
-// with what is wrong. It returns "" for a document without one, including
-// one that is not valid JSON (the decoder reports that).
-func BadString(raw []byte) (field, msg string) {
+// Check finds the first thing in a JSON document that a decoder would
+// silently change or that two readers could read differently, and returns
+// where it is with what is wrong:
+//   - a string (key or value) that is not valid UTF-8 (raw bytes or a lone
+//     surrogate escape) or holds a NUL: the top-level field it belongs to
+//     ("body" outside any field);
+//   - a key given twice in one object, at any depth (encoding/json keeps
+//     the last, another parser the first: a check on one copy could be
+//     bypassed with the other): the key's path ("name", "meta.source",
+//     "name[0].family").
+// It returns "" for a document without one, including one that is not
+// valid JSON (the decoder reports that).
+func Check(raw []byte) (field, msg string) {
 	dec := json.NewDecoder(bytes.NewReader(raw))
-	var (
-		depth     int
-		key       string // current top-level key
-		expectKey bool   // the next string at depth 1 is a key
-	)
+	// A frame per open object or array: its path, and for an object the
+	// keys seen and whether the next string is a key.
+	type frame struct {
+		path      string
+		object    bool
+		keys      map[string]bool
+		key       string
+		expectKey bool
+		index     int
+	}
+	var stack []*frame
+	// valuePath is the path of the value about to be read.
+	valuePath := func() string {
+		if len(stack) == 0 {
+			return ""
+		}
+		f := stack[len(stack)-1]
+		if f.object {
+			if f.path == "" {
+				return f.key
+			}
+			return f.path + "." + f.key
+		}
+		return fmt.Sprintf("%s[%d]", f.path, f.index)
+	}
+	// topField is the top-level key the current token belongs to.
+	topField := func() string {
+		if len(stack) == 0 || !stack[0].object || stack[0].key == "" {
+			return "body"
+		}
+		return stack[0].key
+	}
+	// consumed moves the enclosing container past one value.
+	consumed := func() {
+		if len(stack) == 0 {
+			return
+		}
+		if f := stack[len(stack)-1]; f.object {
+			f.expectKey = true
+		} else {
+			f.index++
+		}
+	}
 	for {
 		start := dec.InputOffset()
 		tok, err := dec.Token()
 		if err != nil {
 			return "", ""
 		}
-		switch t := tok.(type) {
-		case json.Delim:
-			switch t {
+		if d, ok := tok.(json.Delim); ok {
+			switch d {
 			case '{', '[':
-				depth++
-				expectKey = t == '{' && depth == 1
+				stack = append(stack, &frame{path: valuePath(), object: d == '{', keys: map[string]bool{}, expectKey: d == '{'})
 			case '}', ']':
-				depth--
-				expectKey = depth == 1
+				stack = stack[:len(stack)-1]
+				consumed()
 			}
 			continue
-		case string:
-			name := key
-			if depth == 1 && expectKey {
-				name = t
+		}
+		top := len(stack) > 0 && stack[len(stack)-1].object && stack[len(stack)-1].expectKey
+		if s, ok := tok.(string); ok {
+			name := topField()
+			if top && len(stack) == 1 {
+				name = s
 			}
-			if name == "" {
-				name = "body"
-			}
-			if m := stringProblem(t, raw[start:dec.InputOffset()]); m != "" {
+			if m := stringProblem(s, raw[start:dec.InputOffset()]); m != "" {
 				return name, m
 			}
-			if depth == 1 && expectKey {
-				key, expectKey = t, false
+			if top {
+				f := stack[len(stack)-1]
+				f.key, f.expectKey = s, false
+				if f.keys[s] {
+					return valuePath(), "is given twice; give each key once"
+				}
+				f.keys[s] = true
 				continue
 			}
 		}
-		if depth == 1 {
-			expectKey = true
-		}
+		consumed()
 	}
 }
 

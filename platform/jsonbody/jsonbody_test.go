@@ -11,7 +11,7 @@ import (
 	"github.com/pms-dapr/pms/platform/jsonbody"
 )
 
-func TestBadStringNamesTheField(t *testing.T) {
+func TestCheckNamesTheField(t *testing.T) {
 	for body, want := range map[string][2]string{
 		`{"name":"Ada","email":"a@b.c"}`:             {"", ""},
 		`{"name":"Zoë 李","note":"\ufffd kept"}`:      {"", ""},
@@ -30,9 +30,41 @@ func TestBadStringNamesTheField(t *testing.T) {
 		`{"a":[1,{"x":"y"}],"d":"\u0000"}`:           {"d", "must not contain NUL characters"},
 		`{"a":[],"b":{},"d":"\u0000"}`:               {"d", "must not contain NUL characters"},
 	} {
-		field, msg := jsonbody.BadString([]byte(body))
+		field, msg := jsonbody.Check([]byte(body))
 		assert.Equal(t, want, [2]string{field, msg}, "%q", body)
 	}
+}
+
+// A key given twice is refused at every depth, naming its path: two
+// parsers reading the same body differently is how checks get bypassed.
+func TestCheckRefusesDuplicateKeysAtEveryDepth(t *testing.T) {
+	const twice = "is given twice; give each key once"
+	for body, want := range map[string][2]string{
+		`{"resourceType":"Observation","id":"1","resourceType":"Patient"}`: {"resourceType", twice},
+		`{"id":"wrong","name":[],"id":"right"}`:                            {"id", twice},
+		`{"meta":{"source":"a","source":"b"}}`:                             {"meta.source", twice},
+		`{"name":[{"family":"A"},{"family":"B","family":"C"}]}`:            {"name[1].family", twice},
+		`{"a":[[{"x":1,"x":2}]]}`:                                          {"a[0][0].x", twice},
+		`{"a":{"k":1},"b":{"k":1}}`:                                        {"", ""},
+		`[{"k":1},{"k":2}]`:                                                {"", ""},
+		`{"a":[{"k":1},{"k":2}],"k":3}`:                                    {"", ""},
+		`{"a":"x","A":"y"}`:                                                {"", ""},
+		`{"a":1,"b":{"c":[1,2,{"d":null}]},"e":true,"e":false}`:            {"e", twice},
+	} {
+		field, msg := jsonbody.Check([]byte(body))
+		assert.Equal(t, want, [2]string{field, msg}, "%s", body)
+	}
+}
+
+func TestDecodeRefusesDuplicateKeys(t *testing.T) {
+	var dst struct{ Role string }
+	rec := httptest.NewRecorder()
+	req := httptest.NewRequest(http.MethodPost, "/", strings.NewReader(`{"Role":"clinician","Role":"admin"}`))
+	req.Header.Set("Content-Type", "application/json")
+	assert.False(t, jsonbody.Decode(rec, req, &dst, 1024))
+	assert.Equal(t, http.StatusBadRequest, rec.Code)
+	assert.Contains(t, rec.Body.String(), `"field":"Role"`)
+	assert.Empty(t, dst.Role, "nothing was decoded")
 }
 
 func TestDecodeRefusesInvalidUTF8WithTheField(t *testing.T) {

@@ -164,7 +164,7 @@ func (h *Handler) readPatient(w http.ResponseWriter, r *http.Request) (Patient, 
 	}
 	// Text PostgreSQL cannot store, or that encoding/json would silently
 	// replace, is refused by the element it is in, as the JSON API does.
-	if field, msg := jsonbody.BadString(b); field != "" {
+	if field, msg := jsonbody.Check(b); field != "" {
 		fhir.WriteOutcome(w, http.StatusBadRequest, "Patient."+field+" "+msg, "Patient."+field)
 		return Patient{}, patient.Draft{}, false
 	}

@@ -128,7 +128,7 @@ func (h *Handler) patch(w http.ResponseWriter, r *http.Request) {
 		problem.Write(w, r, problem.New(http.StatusRequestEntityTooLarge, fmt.Sprintf("The body must be at most %d bytes.", MaxBodyBytes)))
 		return
 	}
-	if field, msg := jsonbody.BadString(raw); field != "" {
+	if field, msg := jsonbody.Check(raw); field != "" {
 		problem.Write(w, r, problem.Validation([]problem.FieldError{{Field: field, Message: msg}}))
 		return
 	}
