@@ -89,6 +89,7 @@ func Problem(err error, maxBytes int64) problem.Details {
 //     the last, another parser the first: a check on one copy could be
 //     bypassed with the other): the key's path ("name", "meta.source",
 //     "name[0].family").
+//
 // It returns "" for a document without one, including one that is not
 // valid JSON (the decoder reports that).
 func Check(raw []byte) (field, msg string) {
