@@ -1,6 +1,9 @@
 package gateway
 
 import (
+	"bytes"
+	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"net/url"
@@ -53,7 +56,7 @@ type Config struct {
 // needs a valid access token and a role the policy allows.
 func Routes(cfg Config, t Targets, auth func(http.Handler) http.Handler, health httpserver.Health, log *slog.Logger) http.Handler {
 	r := chi.NewRouter()
-	r.Use(requestid.EdgeMiddleware, httpserver.AccessLog(log), middleware.Recoverer, securityHeaders, fhirErrors, strictPaths, limitBody)
+	r.Use(requestid.EdgeMiddleware, httpserver.AccessLog(log), middleware.Recoverer, securityHeaders, fhirErrors, strictPaths, strictHeaders, limitBody)
 	if len(cfg.AllowedOrigins) > 0 {
 		r.Use(cors.Handler(cors.Options{
 			AllowedOrigins: cfg.AllowedOrigins,
@@ -148,15 +151,68 @@ func securityHeaders(next http.Handler) http.Handler {
 	})
 }
 
+// limitBody answers 413 to a body over MaxBodyBytes. A body of unknown
+// length (chunked) is read here, before anything is forwarded, so that one
+// over the limit is refused every time rather than failing midway through
+// the proxy (where it looked like an unreachable app); one within it goes
+// on with its length.
 func limitBody(next http.Handler) http.Handler {
+	tooLarge := func(w http.ResponseWriter, r *http.Request) {
+		problem.Write(w, r, problem.New(http.StatusRequestEntityTooLarge, fmt.Sprintf("The body must be at most %d bytes.", MaxBodyBytes)))
+	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.ContentLength > MaxBodyBytes {
-			problem.Write(w, r, problem.New(http.StatusRequestEntityTooLarge, "The body is too large."))
+			tooLarge(w, r)
 			return
+		}
+		if r.ContentLength < 0 && r.Body != nil && r.Body != http.NoBody {
+			raw, err := io.ReadAll(io.LimitReader(r.Body, MaxBodyBytes+1))
+			if err != nil {
+				problem.Write(w, r, problem.New(http.StatusBadRequest, "The body could not be read."))
+				return
+			}
+			if len(raw) > MaxBodyBytes {
+				tooLarge(w, r)
+				return
+			}
+			r.Body, r.ContentLength, r.TransferEncoding = io.NopCloser(bytes.NewReader(raw)), int64(len(raw)), nil
 		}
 		r.Body = http.MaxBytesReader(w, r.Body, MaxBodyBytes)
 		next.ServeHTTP(w, r)
 	})
+}
+
+// strictHeaders answers 400, naming the header, to a request header value
+// that is not printable ASCII (bytes 0x80 and up; net/http already refuses
+// control bytes). The sidecars carry headers as gRPC metadata, which
+// refuses such values: forwarded, they failed the invocation, and the
+// client saw an outage (503) it had caused. Cookies stay here and are not
+// checked.
+func strictHeaders(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		for name, values := range r.Header {
+			if name == "Cookie" {
+				continue
+			}
+			for _, v := range values {
+				if !printableASCII(v) {
+					problem.Write(w, r, problem.Validation([]problem.FieldError{{Field: "header " + name,
+						Message: "must be printable ASCII (encode other characters, e.g. percent-encoding)"}}))
+					return
+				}
+			}
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+func printableASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; (c < 0x20 && c != '\t') || c > 0x7e {
+			return false
+		}
+	}
+	return true
 }
 
 // fhirErrors answers every error on a FHIR path as an OperationOutcome,
