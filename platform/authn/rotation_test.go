@@ -5,10 +5,13 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/pms-dapr/pms/platform/authn"
@@ -57,4 +60,46 @@ func TestTokensOfANewlyPublishedKeyVerify(t *testing.T) {
 	for err := range errs {
 		require.NoError(t, err)
 	}
+}
+
+// A token naming a kid the key set does not hold is refused at once, even
+// while the JWKS is slow to answer and its re-reads are rate limited:
+// requests never wait for the re-read, which runs in the background, and
+// tokens of the known key keep verifying.
+func TestUnknownKeysAreRefusedAtOnce(t *testing.T) {
+	current, err := authntest.NewSigner(issuer, audience)
+	require.NoError(t, err)
+	stranger, err := authntest.NewSigner(issuer, audience)
+	require.NoError(t, err)
+	jwks, err := authn.PublicJWKS(&current.Key.PublicKey)
+	require.NoError(t, err)
+	var fetches atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		if fetches.Add(1) > 1 {
+			time.Sleep(2 * time.Second) // every re-read is slow
+		}
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write(jwks)
+	}))
+	defer srv.Close()
+	v, err := authn.NewVerifier(context.Background(), srv.URL, issuer, audience, srv.Client(), quietLog())
+	require.NoError(t, err)
+	good := current.Token(authntest.Claims{Role: "admin"})
+	_, err = v.Verify(context.Background(), good)
+	require.NoError(t, err)
+
+	var took []time.Duration
+	for i := range 20 {
+		start := time.Now()
+		_, err := v.Verify(context.Background(), stranger.Token(authntest.Claims{Role: "admin", Subject: fmt.Sprint("u", i)}))
+		took = append(took, time.Since(start))
+		require.Error(t, err)
+		_, err = v.Verify(context.Background(), current.Token(authntest.Claims{Role: "clinician", Subject: fmt.Sprint("c", i)}))
+		require.NoError(t, err, "a known key keeps verifying")
+		time.Sleep(10 * time.Millisecond)
+	}
+	// Not a speed target (the e2e hostile test measures the latency through
+	// the gateway): no refusal waited for a 2 s re-read.
+	assert.Less(t, slices.Max(took), time.Second, "refusing an unknown kid never waits for the JWKS (all: %v)", took)
+	assert.LessOrEqual(t, fetches.Load(), int32(2), "re-reads of the JWKS are rate limited")
 }

@@ -66,7 +66,7 @@ type Verifier struct {
 	verified map[[sha256.Size]byte]verifiedToken
 
 	fetching atomic.Bool        // a readiness check's JWKS fetch is under way
-	lookups  singleflight.Group // key lookups by kid (key)
+	lookups  singleflight.Group // the background re-read of the JWKS ("refresh")
 }
 
 // VerifiedCacheTTL bounds how long a verified token is remembered, and
@@ -94,9 +94,9 @@ func NewVerifier(ctx context.Context, jwksURL, issuer, audience string, client *
 		RefreshInterval:           JWKSRefreshInterval,
 		RefreshUnknownKID:         rate.NewLimiter(rate.Every(unknownKeyRefresh), 1),
 		// Bounds both the wait for the limiter and the fetch it allows
-		// (keyfunc runs the refresh under the same deadline), so a request
-		// with an unknown kid waits at most this long.
-		RateLimitWaitMax: 5 * time.Second,
+		// (keyfunc runs the refresh under the same deadline); the re-read
+		// runs in the background (Verifier.key), never in a request.
+		RateLimitWaitMax: 10 * time.Second,
 		RefreshErrorHandlerFunc: func(u string) func(context.Context, error) {
 			return func(ctx context.Context, err error) {
 				log.WarnContext(ctx, "JWKS fetch failed", "url", u, "err", err)
@@ -227,22 +227,54 @@ func (v *Verifier) lookup(sum [sha256.Size]byte, now time.Time) (Identity, bool)
 }
 
 // key picks the verification key by kid, which is required: without it
-// keyfunc would try every key of the set.
-func (v *Verifier) key(ctx context.Context) jwt.Keyfunc {
-	byKID := v.keys.KeyfuncCtx(ctx)
+// keyfunc would try every key of the set. A kid the key set holds is
+// answered from memory. An unknown kid (the first tokens of a new signing
+// key, or a forgery) never makes a request wait for the JWKS: one re-read
+// at a time runs in the background (keyfunc allows one per
+// unknownKeyRefresh), and the token is refused unless that re-read brings
+// its key within unknownKeyWait.
+func (v *Verifier) key(context.Context) jwt.Keyfunc {
+	fromMemory := v.keys.KeyfuncCtx(doneCtx)
 	return func(t *jwt.Token) (any, error) {
 		kid, _ := t.Header["kid"].(string)
 		if kid == "" {
 			return nil, errors.New("token has no kid")
 		}
-		// Concurrent lookups of one kid share one: an unknown kid (the
-		// first tokens of a new signing key) makes the key store fetch the
-		// JWKS, at most once per 10 s, and a second lookup meanwhile would
-		// be refused by that limit instead of waiting for the fetch.
-		key, err, _ := v.lookups.Do(kid, func() (any, error) { return byKID(t) })
-		return key, err
+		key, err := fromMemory(t)
+		if err == nil {
+			return key, nil
+		}
+		refresh := v.lookups.DoChan("refresh", func() (any, error) {
+			ctx, cancel := context.WithTimeout(context.Background(), unknownKeyFetchMax)
+			defer cancel()
+			return v.keys.KeyfuncCtx(ctx)(t)
+		})
+		timer := time.NewTimer(unknownKeyWait)
+		defer timer.Stop()
+		select {
+		case <-refresh:
+			return fromMemory(t)
+		case <-timer.C:
+			return nil, fmt.Errorf("authn: unknown key %q (the key set is being re-read): %w", kid, err)
+		}
 	}
 }
+
+// unknownKeyWait is how long a token with an unknown kid waits for a
+// re-read of the JWKS, and unknownKeyFetchMax how long that re-read may
+// take in the background (its wait for keyfunc's rate limit included).
+const (
+	unknownKeyWait     = 50 * time.Millisecond
+	unknownKeyFetchMax = 15 * time.Second
+)
+
+// doneCtx is a context that has ended: keyfunc, given it, reads the keys it
+// holds and refuses to wait for a re-read.
+var doneCtx = func() context.Context {
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	return ctx
+}()
 
 // isAccessTokenType accepts "at+jwt" and its media-type form (RFC 9068 §4).
 func isAccessTokenType(typ string) bool {
