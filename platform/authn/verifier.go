@@ -66,7 +66,7 @@ type Verifier struct {
 	verified map[[sha256.Size]byte]verifiedToken
 
 	fetching atomic.Bool        // a readiness check's JWKS fetch is under way
-	lookups  singleflight.Group // the background re-read of the JWKS ("refresh")
+	lookups  singleflight.Group // the background re-read of the JWKS ("refresh", refreshSoon)
 }
 
 // VerifiedCacheTTL bounds how long a verified token is remembered, and
@@ -228,11 +228,9 @@ func (v *Verifier) lookup(sum [sha256.Size]byte, now time.Time) (Identity, bool)
 
 // key picks the verification key by kid, which is required: without it
 // keyfunc would try every key of the set. A kid the key set holds is
-// answered from memory. An unknown kid (the first tokens of a new signing
-// key, or a forgery) never makes a request wait for the JWKS: one re-read
-// at a time runs in the background (keyfunc allows one per
-// unknownKeyRefresh), and the token is refused unless that re-read brings
-// its key within unknownKeyWait.
+// answered from memory; for an unknown one (the first tokens of a new
+// signing key, or a forgery) the JWKS is re-read in the background
+// (refreshSoon) and the token refused unless that brings its key at once.
 func (v *Verifier) key(context.Context) jwt.Keyfunc {
 	fromMemory := v.keys.KeyfuncCtx(doneCtx)
 	return func(t *jwt.Token) (any, error) {
@@ -240,23 +238,35 @@ func (v *Verifier) key(context.Context) jwt.Keyfunc {
 		if kid == "" {
 			return nil, errors.New("token has no kid")
 		}
-		key, err := fromMemory(t)
-		if err == nil {
+		if key, err := fromMemory(t); err == nil {
 			return key, nil
 		}
-		refresh := v.lookups.DoChan("refresh", func() (any, error) {
-			ctx, cancel := context.WithTimeout(context.Background(), unknownKeyFetchMax)
-			defer cancel()
-			return v.keys.KeyfuncCtx(ctx)(t)
-		})
-		timer := time.NewTimer(unknownKeyWait)
-		defer timer.Stop()
-		select {
-		case <-refresh:
-			return fromMemory(t)
-		case <-timer.C:
-			return nil, fmt.Errorf("authn: unknown key %q (the key set is being re-read): %w", kid, err)
+		v.refreshSoon()
+		key, err := fromMemory(t)
+		if err != nil {
+			return nil, fmt.Errorf("authn: unknown key %q: %w", kid, err)
 		}
+		return key, nil
+	}
+}
+
+// refreshSoon re-reads the JWKS in the background, one re-read at a time
+// (keyfunc allows one per unknownKeyRefresh; the rest find the keys they
+// had), and waits at most unknownKeyWait for it: a request never waits for
+// the identity provider, so neither a forged kid nor a slow JWKS makes
+// refusals slow.
+func (v *Verifier) refreshSoon() {
+	done := v.lookups.DoChan("refresh", func() (any, error) {
+		ctx, cancel := context.WithTimeout(context.Background(), unknownKeyFetchMax)
+		defer cancel()
+		_, _ = v.keys.Storage().KeyRead(ctx, readinessKeyID) // an unknown kid: keyfunc re-reads
+		return nil, nil
+	})
+	timer := time.NewTimer(unknownKeyWait)
+	defer timer.Stop()
+	select {
+	case <-done:
+	case <-timer.C:
 	}
 }
 
@@ -340,14 +350,18 @@ func (v *Verifier) KeyIDs(ctx context.Context) map[string]bool {
 	return out
 }
 
-// KnowsKey reports whether the JWKS holds a key with this kid, fetching it
-// again first when the kid is unknown (under the same rate limit as a
-// token naming an unknown kid).
+// KnowsKey reports whether the JWKS holds a key with this kid; for an
+// unknown kid it re-reads the JWKS as a token naming it would
+// (refreshSoon: in the background, waiting briefly).
 func (v *Verifier) KnowsKey(ctx context.Context, kid string) bool {
 	if kid == "" {
 		return false
 	}
-	_, err := v.keys.Storage().KeyRead(ctx, kid)
+	if _, err := v.keys.Storage().KeyRead(doneCtx, kid); err == nil {
+		return true
+	}
+	v.refreshSoon()
+	_, err := v.keys.Storage().KeyRead(doneCtx, kid)
 	return err == nil
 }
 
