@@ -28,6 +28,9 @@ import (
 // could not reach the target app.
 var errInvocation = errors.New("dapr invocation failed")
 
+// errHeadTooLarge is the sidecar refusing a request head too large for it.
+var errHeadTooLarge = errors.New("the sidecar refused the request head as too large")
+
 // newSidecarTransport is the connection pool every proxy shares: they all
 // talk to the same sidecar.
 func newSidecarTransport() http.RoundTripper {
@@ -87,6 +90,11 @@ func NewProxy(cfg Config, transport http.RoundTripper, appID string, log *slog.L
 			return detectInvocationFailure(resp)
 		},
 		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
+			if errors.Is(err, errHeadTooLarge) {
+				problem.Write(w, r, problem.New(http.StatusRequestHeaderFieldsTooLarge,
+					"The URL and headers are too large; send a long search as a POST to _search."))
+				return
+			}
 			status := http.StatusBadGateway
 			detail := "The " + appID + " could not be reached."
 			if errors.Is(err, errInvocation) {
@@ -225,6 +233,12 @@ func detectInvocationFailure(resp *http.Response) error {
 		resp.ContentLength == 0 && resp.Header.Get("Content-Type") == "" {
 		resp.Body.Close()
 		return fmt.Errorf("%w: an empty %d from the sidecar", errInvocation, resp.StatusCode)
+	}
+	if (resp.StatusCode == http.StatusRequestHeaderFieldsTooLarge || resp.StatusCode == http.StatusRequestURITooLong) &&
+		!strings.HasPrefix(resp.Header.Get("Content-Type"), problem.ContentType) {
+		// The sidecar's HTTP server refused the request's head in plain text.
+		resp.Body.Close()
+		return errHeadTooLarge
 	}
 	if resp.StatusCode < 500 || !strings.HasPrefix(resp.Header.Get("Content-Type"), "application/json") {
 		return nil

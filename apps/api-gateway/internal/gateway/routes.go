@@ -27,6 +27,10 @@ import (
 // MaxBodyBytes bounds every request body the gateway accepts.
 const MaxBodyBytes = 1 << 20
 
+// MaxRequestHeadBytes bounds a request's URL and headers together; the
+// sidecar's own, lower limit (its read buffer) is answered as a problem too.
+const MaxRequestHeadBytes = 16 << 10
+
 // Targets names the Dapr app behind each group of public routes.
 type Targets struct {
 	Patients  string // app id serving /patients
@@ -188,8 +192,30 @@ func limitBody(next http.Handler) http.Handler {
 // refuses such values: forwarded, they failed the invocation, and the
 // client saw an outage (503) it had caused. Cookies stay here and are not
 // checked.
+//
+// It also bounds what a request line and headers may hold together
+// (MaxRequestHeadBytes), answering as a problem (an OperationOutcome on
+// FHIR paths): 414 when the URL alone is too long, 431 otherwise. (The
+// sidecar's plain-text 431 for a smaller head is turned into a problem by
+// the proxy.)
 func strictHeaders(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		size := len(r.URL.RequestURI())
+		if size > MaxRequestHeadBytes {
+			problem.Write(w, r, problem.New(http.StatusRequestURITooLong,
+				fmt.Sprintf("The URL must be at most %d bytes; send a long search as a POST to _search.", MaxRequestHeadBytes)))
+			return
+		}
+		for name, values := range r.Header {
+			for _, v := range values {
+				size += len(name) + len(v) + 4
+			}
+		}
+		if size > MaxRequestHeadBytes {
+			problem.Write(w, r, problem.New(http.StatusRequestHeaderFieldsTooLarge,
+				fmt.Sprintf("The URL and headers must be at most %d bytes together.", MaxRequestHeadBytes)))
+			return
+		}
 		for name, values := range r.Header {
 			if name == "Cookie" {
 				continue

@@ -67,6 +67,9 @@ func TestDecodePatient(t *testing.T) {
 		{"inactive", `{"resourceType":"Patient","active":false}`, []string{"Patient.active"}},
 		{"a nested element not stored", `{"resourceType":"Patient","name":[{"text":"A","extension":[]}]}`, []string{"Patient"}},
 		{"not JSON", `[`, []string{"Patient"}},
+		{"a number for a date", `{"resourceType":"Patient","birthDate":19800102}`, []string{"Patient.birthDate"}},
+		{"a string for a boolean", `{"resourceType":"Patient","active":"true"}`, []string{"Patient.active"}},
+		{"an object for a list", `{"resourceType":"Patient","name":{"text":"A"}}`, []string{"Patient.name"}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			_, _, err := decodePatient([]byte(c.body), sys)
@@ -79,6 +82,23 @@ func TestDecodePatient(t *testing.T) {
 			}
 			assert.Equal(t, c.want, got)
 		})
+	}
+}
+
+// A value of the wrong JSON type is named by the type the element takes,
+// then the one sent.
+func TestWrongTypesSayWhatTheElementTakes(t *testing.T) {
+	for body, want := range map[string]string{
+		`{"resourceType":"Patient","birthDate":19800102}`: "must be a JSON string, not a number",
+		`{"resourceType":"Patient","active":"yes"}`:       "must be a JSON boolean, not a string",
+		`{"resourceType":"Patient","name":{"text":"A"}}`:  "must be a JSON array, not an object",
+		`{"resourceType":"Patient","name":["A"]}`:         "must be a JSON object, not a string",
+	} {
+		_, _, err := decodePatient([]byte(body), "urn:mrn")
+		_, issues, ok := outcomeOf(err)
+		require.True(t, ok, body)
+		require.Len(t, issues, 1, body)
+		assert.Equal(t, want, issues[0].message, body)
 	}
 }
 

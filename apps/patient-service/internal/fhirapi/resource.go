@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"reflect"
 	"sort"
 	"strconv"
 	"strings"
@@ -171,7 +172,8 @@ func decodePatient(body []byte, mrnSystem string) (Patient, patient.Draft, error
 	dec.DisallowUnknownFields()
 	var in Patient
 	if err := dec.Decode(&in); err != nil {
-		bad.add("Patient", jsonMessage(err))
+		expr, msg := jsonMessage(err)
+		bad.add(expr, msg)
 		return Patient{}, patient.Draft{}, bad
 	}
 	if in.ResourceType != "Patient" {
@@ -191,16 +193,56 @@ func decodePatient(body []byte, mrnSystem string) (Patient, patient.Draft, error
 	return in, d, nil
 }
 
-func jsonMessage(err error) string {
+// jsonMessage says where a decoding error is (a FHIRPath-like expression:
+// the element when it is known, else Patient) and what is wrong: for a
+// value of the wrong type, the type the element takes and the one sent.
+func jsonMessage(err error) (expr, msg string) {
 	var typeErr *json.UnmarshalTypeError
 	if errors.As(err, &typeErr) {
-		return fmt.Sprintf("element %s must be a JSON %s", typeErr.Field, typeErr.Value)
+		expr = "Patient"
+		if typeErr.Field != "" {
+			expr += "." + typeErr.Field
+		}
+		sent, _, _ := strings.Cut(typeErr.Value, " ") // "number 19800102" is a number
+		if sent == "bool" {
+			sent = "boolean"
+		}
+		return expr, fmt.Sprintf("must be %s, not %s", withArticle("JSON "+jsonKind(typeErr.Type)), withArticle(sent))
 	}
-	msg := strings.TrimPrefix(err.Error(), "json: ")
+	msg = strings.TrimPrefix(err.Error(), "json: ")
 	if strings.HasPrefix(msg, "unknown field") {
-		return "has an element this server does not store: " + strings.TrimPrefix(msg, "unknown field ")
+		return "Patient", "has an element this server does not store: " + strings.TrimPrefix(msg, "unknown field ")
 	}
-	return "is not valid JSON: " + msg
+	return "Patient", "is not valid JSON: " + msg
+}
+
+// withArticle puts "a" or "an" before a JSON type's name.
+func withArticle(s string) string {
+	if strings.HasPrefix(s, "a") || strings.HasPrefix(s, "o") {
+		return "an " + s
+	}
+	return "a " + s
+}
+
+// jsonKind names the JSON type a Go type is decoded from.
+func jsonKind(t reflect.Type) string {
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	switch t.Kind() {
+	case reflect.String:
+		return "string"
+	case reflect.Bool:
+		return "boolean"
+	case reflect.Slice, reflect.Array:
+		return "array"
+	case reflect.Struct, reflect.Map:
+		return "object"
+	case reflect.Interface:
+		return "value"
+	default:
+		return "number"
+	}
 }
 
 func draftIdentifier(bad *inputError, ids []Identifier, mrnSystem string, d *patient.Draft) {
