@@ -38,6 +38,7 @@ func allow(roles []string, next http.Handler) http.Handler {
 				return
 			}
 		}
+		noteRoleRefused(r)
 		authn.Forbidden(w, r)
 	})
 }

@@ -88,6 +88,7 @@ func Routes(cfg Config, t Targets, auth func(http.Handler) http.Handler, health 
 	r.Get("/auth/.well-known/jwks.json", authApp.To(fixed("/.well-known/jwks.json")).ServeHTTP)
 	r.Get("/auth/.well-known/openid-configuration", authApp.To(fixed("/.well-known/openid-configuration")).ServeHTTP)
 
+	auth = auditedAuth(log, cfg.TrustedProxies, auth)
 	patients := NewProxy(cfg, transport, t.Patients, log)
 	analytics := NewProxy(cfg, transport, t.Analytics, log)
 	r.Group(func(r chi.Router) {
