@@ -281,3 +281,25 @@ func hasLine(lines []map[string]any, rid string) bool {
 	}
 	return false
 }
+
+// A URL too long for the sidecar, or for the gateway, is answered as a
+// problem (an OperationOutcome on FHIR paths), never in plain text.
+func TestLongURLsAreAnsweredAsProblems(t *testing.T) {
+	for _, n := range []int{12 << 10, 20 << 10} {
+		for _, path := range []string{"/fhir/R4/Patient?name=", "/patients?q="} {
+			req, err := http.NewRequest(http.MethodGet, gateway+path+strings.Repeat("a", n), nil)
+			require.NoError(t, err)
+			req.Header.Set("Authorization", "Bearer "+adminToken)
+			resp, err := httpClient.Do(req)
+			require.NoError(t, err)
+			raw, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			assert.Contains(t, []int{http.StatusRequestURITooLong, http.StatusRequestHeaderFieldsTooLarge}, resp.StatusCode, "%s %d bytes", path, n)
+			if strings.HasPrefix(path, "/fhir/") {
+				assert.Contains(t, string(raw), `"OperationOutcome"`, "%s %d bytes", path, n)
+			} else {
+				assert.Equal(t, "application/problem+json", resp.Header.Get("Content-Type"), "%s %d bytes", path, n)
+			}
+		}
+	}
+}
