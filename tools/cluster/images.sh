@@ -94,11 +94,14 @@ save() {
 	echo "==> $ref"
 }
 
-# build_image REF ARGS...: builds with the engine, printing the new image's id.
+# build_image REF ARGS...: builds with the engine, printing the new image's
+# id. podman builds in Docker's format, which keeps the Dockerfile's
+# HEALTHCHECK (Compose uses it) instead of warning that OCI has none.
 build_image() {
-	local iid=$I/iid
+	local iid=$I/iid format=()
+	[ "$(basename "$ENGINE")" = podman ] && format=(--format docker)
 	rm -f "$iid"
-	"$ENGINE" build -q --iidfile "$iid" -t "$@" >/dev/null
+	"$ENGINE" build -q "${format[@]}" --iidfile "$iid" -t "$@" >/dev/null
 	cat "$iid"
 }
 

@@ -2,6 +2,7 @@ package patientdb
 
 import (
 	"context"
+	"fmt"
 	"strconv"
 	"strings"
 	"time"
@@ -30,6 +31,11 @@ func (s *Store) Search(ctx context.Context, q patient.Query) (patient.Page, erro
 }
 
 func search(ctx context.Context, db querier, q patient.Query) (patient.Page, error) {
+	// The name is searched by its folded words, which drop what PostgreSQL
+	// could not store; it is refused as the database refuses other text.
+	if pgdb.RefusesText(q.Name) {
+		return patient.Page{}, fmt.Errorf("patientdb.search: the name is not text PostgreSQL can hold (NUL or invalid UTF-8)")
+	}
 	sql, args := searchSQL(q)
 	rows, _ := db.Query(ctx, sql, args...)
 	ps, err := pgx.CollectRows(rows, scanPatient)
