@@ -41,6 +41,37 @@ func deadLetters(t *testing.T) []deadLetter {
 	}](t, r).Items
 }
 
+// waitForDeadLetter waits until the event eventID is listed as a dead
+// letter, and returns it.
+func waitForDeadLetter(t *testing.T, eventID string) deadLetter {
+	t.Helper()
+	var letter deadLetter
+	wait.Until(t, 30*time.Second, "event "+eventID+" is a dead letter", func() error {
+		for _, l := range deadLetters(t) {
+			if l.EventID == eventID {
+				letter = l
+				return nil
+			}
+		}
+		return fmt.Errorf("event %s not listed", eventID)
+	})
+	return letter
+}
+
+// analyticsDB is a connection to analytics' database as the server's
+// admin, closed when the test ends.
+func analyticsDB(t *testing.T) *pgx.Conn {
+	t.Helper()
+	ctx := context.Background()
+	cfg, err := pgx.ParseConfig(sys.PostgresURL)
+	require.NoError(t, err)
+	cfg.Database = "analytics"
+	db, err := pgx.ConnectConfig(ctx, cfg)
+	require.NoError(t, err)
+	t.Cleanup(func() { db.Close(ctx) })
+	return db
+}
+
 // metric reads one sample from an app's /metrics (METRICS_ADDR in dapr.yaml).
 func metric(t *testing.T, addr, sample string) float64 {
 	t.Helper()
@@ -62,18 +93,11 @@ func metric(t *testing.T, addr, sample string) float64 {
 func TestDeadLetterRedrive(t *testing.T) {
 	const analyticsMetrics = "127.0.0.1:9473"
 	ctx := context.Background()
-	admin, err := pgx.Connect(ctx, sys.PostgresURL)
-	require.NoError(t, err)
-	defer admin.Close(ctx)
-	cfg := admin.Config().Copy()
-	cfg.Database = "analytics"
-	db, err := pgx.ConnectConfig(ctx, cfg)
-	require.NoError(t, err)
-	defer db.Close(ctx)
+	db := analyticsDB(t)
 
 	// The cause: a constraint that refuses this one patient's events.
 	patientID, eventID := uuid.NewString(), uuid.NewString()
-	_, err = db.Exec(ctx, fmt.Sprintf(`ALTER TABLE patient_events ADD CONSTRAINT e2e_refused CHECK (patient_id <> '%s') NOT VALID`, patientID))
+	_, err := db.Exec(ctx, fmt.Sprintf(`ALTER TABLE patient_events ADD CONSTRAINT e2e_refused CHECK (patient_id <> '%s') NOT VALID`, patientID))
 	require.NoError(t, err)
 	fixed := false
 	fix := func() {
@@ -99,16 +123,7 @@ func TestDeadLetterRedrive(t *testing.T) {
 		dapr.PublishEventWithMetadata(map[string]string{"cloudevent.id": eventID, "partitionKey": patientID,
 			"cloudevent.type": "pms.patient.v1.PatientEvent"})))
 
-	var letter deadLetter
-	wait.Until(t, 30*time.Second, "the refused event is a dead letter", func() error {
-		for _, l := range deadLetters(t) {
-			if l.EventID == eventID {
-				letter = l
-				return nil
-			}
-		}
-		return fmt.Errorf("event %s not listed", eventID)
-	})
+	letter := waitForDeadLetter(t, eventID)
 	assert.Equal(t, eventID, letter.CloudEventID)
 	assert.Contains(t, letter.Reason, "23514", "the reason names the refusal")
 	assert.Contains(t, letter.Reason, "e2e_refused")
@@ -170,16 +185,7 @@ func TestDeadLetterDiscard(t *testing.T) {
 	bad := fmt.Sprintf(`{"eventId":%q,"type":"NOT_A_TYPE","patientId":%q}`, eventID, uuid.NewString())
 	require.NoError(t, c.PublishEvent(ctx, "pubsub", "patient", []byte(bad), dapr.PublishEventWithContentType("application/json"),
 		dapr.PublishEventWithMetadata(map[string]string{"cloudevent.id": eventID, "cloudevent.type": "pms.patient.v1.PatientEvent"})))
-	var letter deadLetter
-	wait.Until(t, 30*time.Second, "the malformed event is a dead letter", func() error {
-		for _, l := range deadLetters(t) {
-			if l.EventID == eventID {
-				letter = l
-				return nil
-			}
-		}
-		return fmt.Errorf("event %s not listed", eventID)
-	})
+	letter := waitForDeadLetter(t, eventID)
 
 	r := do(t, http.MethodPost, gateway+"/admin/dead-letters/discard", map[string]any{"ids": []string{letter.ID}})
 	require.Equal(t, http.StatusBadRequest, r.status, "a discard needs a reason: %s", r.body)
@@ -193,14 +199,7 @@ func TestDeadLetterDiscard(t *testing.T) {
 	require.Equal(t, http.StatusOK, r.status, "%s", r.body)
 	assert.Contains(t, string(r.body), `"redriven":[]`, "a discarded letter is never redriven")
 
-	admin, err := pgx.Connect(ctx, sys.PostgresURL)
-	require.NoError(t, err)
-	defer admin.Close(ctx)
-	cfg := admin.Config().Copy()
-	cfg.Database = "analytics"
-	db, err := pgx.ConnectConfig(ctx, cfg)
-	require.NoError(t, err)
-	defer db.Close(ctx)
+	db := analyticsDB(t)
 	var reason string
 	require.NoError(t, db.QueryRow(ctx, `SELECT discard_reason FROM dead_letters WHERE id = $1`, letter.ID).Scan(&reason))
 	assert.Equal(t, "malformed test event", reason)
