@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/url"
 	"strings"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -51,7 +52,11 @@ func Provision(ctx context.Context, adminURL string, p Plan) error {
 	if p.OwnerPassword == "" || p.AppPassword == "" {
 		return errors.New("pgdb.provision: owner and app passwords are required")
 	}
-	admin, err := pgx.Connect(ctx, adminURL)
+	adminCfg, err := pgx.ParseConfig(adminURL)
+	if err != nil {
+		return fmt.Errorf("pgdb.provision: %w", err)
+	}
+	admin, err := connectPatiently(ctx, adminCfg)
 	if err != nil {
 		return fmt.Errorf("pgdb.provision: connect: %w", err)
 	}
@@ -99,7 +104,7 @@ func Provision(ctx context.Context, adminURL string, p Plan) error {
 		return fmt.Errorf("pgdb.provision: %w", err)
 	}
 	inCfg.Database = p.Database
-	inDB, err := pgx.ConnectConfig(ctx, inCfg)
+	inDB, err := connectPatiently(ctx, inCfg)
 	if err != nil {
 		return fmt.Errorf("pgdb.provision: connect to %s: %w", p.Database, err)
 	}
@@ -168,3 +173,27 @@ func ident(name string) string { return pgx.Identifier{name}.Sanitize() }
 // literal quotes s as an SQL string literal (utility statements such as
 // ALTER ROLE take no parameters).
 func literal(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }
+
+// provisionConnectWait bounds how long Provision retries a connection that
+// failed before the server answered (a name not resolving yet, a refused
+// connection: a container network still starting); a server's own refusal
+// (a wrong password, say) is final at once.
+const provisionConnectWait = 30 * time.Second
+
+// connectPatiently connects with cfg, retrying for provisionConnectWait
+// while the server cannot be reached.
+func connectPatiently(ctx context.Context, cfg *pgx.ConnConfig) (*pgx.Conn, error) {
+	deadline := time.Now().Add(provisionConnectWait)
+	for {
+		conn, err := pgx.ConnectConfig(ctx, cfg)
+		var pgErr *pgconn.PgError
+		if err == nil || errors.As(err, &pgErr) || time.Now().After(deadline) {
+			return conn, err
+		}
+		select {
+		case <-ctx.Done():
+			return nil, err
+		case <-time.After(time.Second):
+		}
+	}
+}
