@@ -176,7 +176,7 @@ func (v *Verifier) Verify(ctx context.Context, raw string) (Identity, error) {
 		return id, nil
 	}
 	var claims Claims
-	tok, err := v.parser.ParseWithClaims(raw, &claims, v.key(ctx))
+	tok, err := v.parser.ParseWithClaims(raw, &claims, v.key())
 	if err != nil {
 		// No key could be looked up and none is cached: the JWKS has not
 		// been fetched yet, which is an outage, not a bad token.
@@ -231,7 +231,7 @@ func (v *Verifier) lookup(sum [sha256.Size]byte, now time.Time) (Identity, bool)
 // answered from memory; for an unknown one (the first tokens of a new
 // signing key, or a forgery) the JWKS is re-read in the background
 // (refreshSoon) and the token refused unless that brings its key at once.
-func (v *Verifier) key(context.Context) jwt.Keyfunc {
+func (v *Verifier) key() jwt.Keyfunc {
 	fromMemory := v.keys.KeyfuncCtx(doneCtx)
 	return func(t *jwt.Token) (any, error) {
 		kid, _ := t.Header["kid"].(string)

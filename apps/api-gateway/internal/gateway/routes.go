@@ -210,24 +210,17 @@ func strictHeaders(next http.Handler) http.Handler {
 		for name, values := range r.Header {
 			for _, v := range values {
 				size += len(name) + len(v) + 4
+				if name != "Cookie" && !printableASCII(v) {
+					problem.Write(w, r, problem.Validation([]problem.FieldError{{Field: "header " + name,
+						Message: "must be printable ASCII (encode other characters, e.g. percent-encoding)"}}))
+					return
+				}
 			}
 		}
 		if size > MaxRequestHeadBytes {
 			problem.Write(w, r, problem.New(http.StatusRequestHeaderFieldsTooLarge,
 				fmt.Sprintf("The URL and headers must be at most %d bytes together.", MaxRequestHeadBytes)))
 			return
-		}
-		for name, values := range r.Header {
-			if name == "Cookie" {
-				continue
-			}
-			for _, v := range values {
-				if !printableASCII(v) {
-					problem.Write(w, r, problem.Validation([]problem.FieldError{{Field: "header " + name,
-						Message: "must be printable ASCII (encode other characters, e.g. percent-encoding)"}}))
-					return
-				}
-			}
 		}
 		next.ServeHTTP(w, r)
 	})

@@ -59,6 +59,12 @@ function card(title, ...children) {
   return el("section", { class: "card" }, el("h2", {}, title), ...children);
 }
 
+// field is a toolbar's labelled control (its label above it), with
+// whatever follows it (an error line).
+function field(text, input, ...after) {
+  return el("div", { class: "field" }, el("label", { for: input.id }, text), input, ...after);
+}
+
 function banner(text, kind = "error") {
   return el("div", { class: `banner ${kind}`, role: kind === "error" ? "alert" : "status" }, text);
 }
@@ -318,8 +324,7 @@ async function patientsView(params) {
   const search = el("input", { id: "search-q", type: "search", name: "q", value: q, placeholder: "Surname, name, email or MRN" });
   const born = el("input", { id: "search-dob", type: "date", name: "dob", value: dob });
   const toolbar = el("form", { class: "toolbar search", id: "search-form", role: "search" },
-    el("div", { class: "field" }, el("label", { for: "search-q" }, "Name, email or MRN"), search),
-    el("div", { class: "field" }, el("label", { for: "search-dob" }, "Date of birth"), born),
+    field("Name, email or MRN", search), field("Date of birth", born),
     el("button", { type: "submit" }, "Search"),
     can.write() && el("a", { class: "button secondary", href: "#/patients/new" }, "Register patient"));
   const hashOf = (c) => `#/patients?${new URLSearchParams({ ...(q && { q }), ...(dob && { dob }), ...(c && { cursor: c }) })}`;
@@ -496,7 +501,7 @@ async function usersView() {
     el("section", { class: "card" }, el("h2", {}, "New user"), create));
 }
 
-const ctx = { el, show, card, banner, tableOf, problemText, busy, api, can, session, nextCursor, fieldForm, revealed, userEmails };
+const ctx = { el, show, card, field, banner, tableOf, problemText, busy, api, can, session, nextCursor, fieldForm, revealed, userEmails };
 const billing = billingViews(ctx);
 const admin = adminViews(ctx);
 

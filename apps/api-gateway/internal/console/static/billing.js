@@ -7,7 +7,7 @@ import { formatMinor, label, formatDate, formatTime } from "./format.js";
 const statuses = ["ACTIVE", "ON_HOLD", "CLOSED"];
 const uuid = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
-export function billingViews({ el, show, card, banner, tableOf, problemText, busy, api, can, session, nextCursor, fieldForm, revealed }) {
+export function billingViews({ el, show, card, field, banner, tableOf, problemText, busy, api, can, session, nextCursor, fieldForm, revealed }) {
   // patientsByID reads the names and MRNs of the given patients with one
   // FHIR search (billing keeps no names), as a map of id → {name, mrn}.
   async function patientsByID(ids) {
@@ -62,8 +62,7 @@ export function billingViews({ el, show, card, banner, tableOf, problemText, bus
     const search = el("input", { id: "accounts-q", type: "search", value: text, placeholder: "Surname, MRN or account number" });
     const filter = el("select", { id: "accounts-status" }, ["", ...statuses].map((s) => el("option", { value: s, selected: s === status }, s ? label(s) : "Any status")));
     const form = el("form", { class: "toolbar search", id: "accounts-search", role: "search" },
-      el("div", { class: "field" }, el("label", { for: "accounts-q" }, "Patient or account"), search),
-      el("div", { class: "field" }, el("label", { for: "accounts-status" }, "Status"), filter),
+      field("Patient or account", search), field("Status", filter),
       el("button", { type: "submit" }, "Search"));
     form.addEventListener("submit", (e) => {
       e.preventDefault();
@@ -218,8 +217,7 @@ export function billingViews({ el, show, card, banner, tableOf, problemText, bus
     const errFrom = el("span", { class: "field-error", id: "err-s-from" });
     const errTo = el("span", { class: "field-error", id: "err-s-to" });
     const form = el("form", { class: "toolbar search", id: "statement-form", novalidate: true },
-      el("div", { class: "field" }, el("label", { for: "s-from" }, "Statement from"), from, errFrom),
-      el("div", { class: "field" }, el("label", { for: "s-to" }, "to"), to, errTo),
+      field("Statement from", from, errFrom), field("to", to, errTo),
       el("button", { type: "submit", class: "secondary" }, "Statement"));
     form.addEventListener("submit", (e) => {
       e.preventDefault();
