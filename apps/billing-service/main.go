@@ -23,6 +23,7 @@ import (
 
 	"github.com/pms-dapr/pms/apps/billing-service/internal/billing"
 	"github.com/pms-dapr/pms/apps/billing-service/internal/billingdb"
+	"github.com/pms-dapr/pms/apps/billing-service/internal/billingevents"
 	"github.com/pms-dapr/pms/apps/billing-service/internal/billinggrpc"
 	"github.com/pms-dapr/pms/platform/appconfig"
 	"github.com/pms-dapr/pms/platform/authn"
@@ -87,7 +88,7 @@ func run(ctx context.Context, log *slog.Logger) error {
 	}
 
 	publisher := &outbox.DaprPublisher{Address: "127.0.0.1:" + cfg.DaprGRPCPort, PubSub: cfg.PubSubName,
-		APIToken: cfg.Trust.Dapr.Token, EventType: billing.CloudEventType}
+		APIToken: cfg.Trust.Dapr.Token, EventType: billingevents.CloudEventType}
 	defer publisher.Close()
 	wake := make(chan struct{}, 1)
 	events := outbox.PG{Pool: pool, Name: "billingdb"}

@@ -18,15 +18,15 @@ import (
 
 	"github.com/pms-dapr/pms/apps/patient-service/internal/billingclient"
 	"github.com/pms-dapr/pms/apps/patient-service/internal/fhirapi"
-	"github.com/pms-dapr/pms/apps/patient-service/internal/outbox"
 	"github.com/pms-dapr/pms/apps/patient-service/internal/patient"
 	"github.com/pms-dapr/pms/apps/patient-service/internal/patientapi"
 	"github.com/pms-dapr/pms/apps/patient-service/internal/patientdb"
+	"github.com/pms-dapr/pms/apps/patient-service/internal/patientevents"
 	"github.com/pms-dapr/pms/platform/appconfig"
 	"github.com/pms-dapr/pms/platform/authn"
 	"github.com/pms-dapr/pms/platform/httpserver"
 	"github.com/pms-dapr/pms/platform/metrics"
-	eventoutbox "github.com/pms-dapr/pms/platform/outbox"
+	"github.com/pms-dapr/pms/platform/outbox"
 	"github.com/pms-dapr/pms/platform/pgdb"
 	"github.com/pms-dapr/pms/platform/service"
 )
@@ -71,23 +71,23 @@ func run(ctx context.Context, log *slog.Logger) error {
 	defer billing.Close()
 	svc := patient.NewService(store, billing, log)
 
-	publisher := &eventoutbox.DaprPublisher{
+	publisher := &outbox.DaprPublisher{
 		Address:   "127.0.0.1:" + cfg.DaprGRPCPort,
 		PubSub:    cfg.PubSubName,
 		APIToken:  cfg.Trust.Dapr.Token,
-		EventType: outbox.EventType,
+		EventType: patientevents.EventType,
 	}
 	defer publisher.Close()
 	// The relay is woken by each committed registration or change
 	// (LISTEN/NOTIFY) and polls only as a fallback.
 	wake := make(chan struct{}, 1)
-	events := eventoutbox.PG{Pool: pool, Name: "patientdb"}
+	events := outbox.PG{Pool: pool, Name: "patientdb"}
 	reg := metrics.NewRegistry()
 	reg.MustRegister(events.Metrics())
 	if err := metrics.Serve(ctx, log, cfg.Metrics.Addr, reg); err != nil {
 		return err
 	}
-	relay := &eventoutbox.Relay{
+	relay := &outbox.Relay{
 		Store:     events,
 		Publisher: publisher,
 		Log:       log.With("component", "outbox"),

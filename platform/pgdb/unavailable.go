@@ -7,7 +7,6 @@ import (
 	"io"
 	"net"
 	"strings"
-	"unicode/utf8"
 
 	"github.com/jackc/pgx/v5/pgconn"
 
@@ -38,13 +37,6 @@ func Unavailable(err error) bool {
 	return errors.As(err, &connErr) || errors.As(err, &netErr) || pgconn.Timeout(err) ||
 		errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) ||
 		errors.Is(err, context.DeadlineExceeded) || pgconn.SafeToRetry(err)
-}
-
-// RefusesText reports whether PostgreSQL refuses to store s as text:
-// invalid UTF-8 or a NUL character. Test fakes use it to refuse what the
-// database would, so a fake cannot accept what production cannot store.
-func RefusesText(s string) bool {
-	return !utf8.ValidString(s) || strings.ContainsRune(s, 0)
 }
 
 // Errorf is fmt.Errorf for a store's errors: when the error it makes means

@@ -76,6 +76,14 @@ func TextProblem(v string, max int) string {
 	return ""
 }
 
+// Unstorable reports whether s is text PostgreSQL refuses to store:
+// invalid UTF-8 or a NUL character. Transports refuse such input before it
+// reaches a store, and test fakes refuse what the database would, so a fake
+// cannot accept what production cannot store.
+func Unstorable(s string) bool {
+	return !utf8.ValidString(s) || strings.ContainsRune(s, 0)
+}
+
 // Text records field as rejected when v is not acceptable text (see
 // TextProblem).
 func (e *Error) Text(field, v string, max int) {

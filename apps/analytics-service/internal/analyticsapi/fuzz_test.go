@@ -5,7 +5,7 @@ import (
 	"testing"
 
 	"github.com/pms-dapr/pms/apps/analytics-service/internal/analytics"
-	"github.com/pms-dapr/pms/platform/pgdb"
+	"github.com/pms-dapr/pms/platform/validation"
 )
 
 // FuzzDeliveries sends arbitrary CloudEvent bodies to the subscription
@@ -33,7 +33,7 @@ func FuzzDeliveries(f *testing.F) {
 		}
 		for _, ev := range store.events {
 			for _, s := range []string{ev.ID, ev.Type, ev.PatientID, ev.AgeBand, ev.Gender} {
-				if pgdb.RefusesText(s) {
+				if validation.Unstorable(s) {
 					t.Fatalf("%q: stored text PostgreSQL would refuse: %q", body, s)
 				}
 			}

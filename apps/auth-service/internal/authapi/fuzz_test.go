@@ -20,7 +20,7 @@ import (
 	"github.com/pms-dapr/pms/apps/auth-service/internal/identity"
 	"github.com/pms-dapr/pms/apps/auth-service/internal/signing"
 	"github.com/pms-dapr/pms/platform/httpserver"
-	"github.com/pms-dapr/pms/platform/pgdb"
+	"github.com/pms-dapr/pms/platform/validation"
 )
 
 // errRefusedByPostgres stands for PostgreSQL's refusal of text it cannot
@@ -29,7 +29,7 @@ var errRefusedByPostgres = errors.New("fake: PostgreSQL refuses this text")
 
 func refused(texts ...string) error {
 	for _, s := range texts {
-		if pgdb.RefusesText(s) {
+		if validation.Unstorable(s) {
 			return errRefusedByPostgres
 		}
 	}

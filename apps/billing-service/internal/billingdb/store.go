@@ -14,6 +14,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/pms-dapr/pms/apps/billing-service/internal/billing"
+	"github.com/pms-dapr/pms/apps/billing-service/internal/billingevents"
 	"github.com/pms-dapr/pms/platform/outbox"
 	"github.com/pms-dapr/pms/platform/pgdb"
 )
@@ -265,7 +266,7 @@ func writeChange(ctx context.Context, tx pgx.Tx, c billing.Change) error {
 		}
 	}
 	if c.Event.ID != "" {
-		m, err := billing.Encode(c.Event)
+		m, err := billingevents.Encode(c.Event)
 		if err != nil {
 			return err
 		}

@@ -14,6 +14,7 @@ import (
 	"github.com/pms-dapr/pms/apps/billing-service/internal/billing"
 	"github.com/pms-dapr/pms/apps/billing-service/internal/billing/billingtest"
 	"github.com/pms-dapr/pms/apps/billing-service/internal/billingdb"
+	"github.com/pms-dapr/pms/apps/billing-service/internal/billingevents"
 	"github.com/pms-dapr/pms/platform/outbox"
 	"github.com/pms-dapr/pms/platform/pgtest"
 )
@@ -87,7 +88,7 @@ func TestChangesPublishBillingEvents(t *testing.T) {
 	require.Equal(t, 2, n, "an opening is no event: nothing to count until something is posted")
 	var types []string
 	for _, m := range got {
-		assert.Equal(t, billing.Topic, m.Topic)
+		assert.Equal(t, billingevents.Topic, m.Topic)
 		assert.Equal(t, acc.ID, m.Key)
 		assert.NotContains(t, m.Payload, "SECRET")
 		assert.NotContains(t, m.Payload, "Sensitive")

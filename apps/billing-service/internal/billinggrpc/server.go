@@ -12,6 +12,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/pms-dapr/pms/apps/billing-service/internal/billing"
+	"github.com/pms-dapr/pms/apps/billing-service/internal/billingevents"
 	"github.com/pms-dapr/pms/platform/authn"
 	"github.com/pms-dapr/pms/platform/fault"
 	"github.com/pms-dapr/pms/platform/requestid"
@@ -52,7 +53,7 @@ func (s *Server) CreateBillingAccount(ctx context.Context, req *billingv1.Create
 	if created {
 		s.log.InfoContext(ctx, "billing account opened", "patient_id", a.PatientID, "account_id", a.ID)
 	}
-	return &billingv1.CreateBillingAccountResponse{AccountId: a.ID, Status: billing.ProtoStatus(a.Status), Created: created}, nil
+	return &billingv1.CreateBillingAccountResponse{AccountId: a.ID, Status: billingevents.ProtoStatus(a.Status), Created: created}, nil
 }
 
 // GetBillingAccount returns the patient's account.
@@ -66,7 +67,7 @@ func (s *Server) GetBillingAccount(ctx context.Context, req *billingv1.GetBillin
 
 // ListAccounts pages through accounts.
 func (s *Server) ListAccounts(ctx context.Context, req *billingv1.ListAccountsRequest) (*billingv1.ListAccountsResponse, error) {
-	list, next, err := s.svc.List(ctx, actor(ctx), req.GetPatientId(), string(billing.StatusOf(req.GetStatus())), int(req.GetLimit()), req.GetCursor())
+	list, next, err := s.svc.List(ctx, actor(ctx), req.GetPatientId(), string(billingevents.StatusOf(req.GetStatus())), int(req.GetLimit()), req.GetCursor())
 	if err != nil {
 		return nil, s.status(ctx, err)
 	}
@@ -118,14 +119,14 @@ func (s *Server) PostCharge(ctx context.Context, req *billingv1.PostChargeReques
 // PostPayment appends a payment.
 func (s *Server) PostPayment(ctx context.Context, req *billingv1.PostPaymentRequest) (*billingv1.PostEntryResponse, error) {
 	return s.posted(ctx)(s.svc.PostPayment(ctx, actor(ctx), req.GetAccountId(), req.GetIdempotencyKey(), billing.Payment{
-		Amount: req.GetAmountMinor(), Method: billing.MethodOf(req.GetMethod()), Reference: req.GetReference(),
+		Amount: req.GetAmountMinor(), Method: billingevents.MethodOf(req.GetMethod()), Reference: req.GetReference(),
 	}))
 }
 
 // PostAdjustment appends an adjustment.
 func (s *Server) PostAdjustment(ctx context.Context, req *billingv1.PostAdjustmentRequest) (*billingv1.PostEntryResponse, error) {
 	return s.posted(ctx)(s.svc.PostAdjustment(ctx, actor(ctx), req.GetAccountId(), req.GetIdempotencyKey(), billing.Adjustment{
-		Type: billing.AdjustmentOf(req.GetType()), Amount: req.GetAmountMinor(), Reason: req.GetReason(),
+		Type: billingevents.AdjustmentOf(req.GetType()), Amount: req.GetAmountMinor(), Reason: req.GetReason(),
 	}))
 }
 
@@ -194,7 +195,7 @@ func actor(ctx context.Context) billing.Actor {
 
 // Account is a, in the contract's form.
 func Account(a billing.Account) *billingv1.BillingAccount {
-	return &billingv1.BillingAccount{AccountId: a.ID, PatientId: a.PatientID, Status: billing.ProtoStatus(a.Status),
+	return &billingv1.BillingAccount{AccountId: a.ID, PatientId: a.PatientID, Status: billingevents.ProtoStatus(a.Status),
 		CreatedAt: a.CreatedAt.Format(time.RFC3339Nano), UpdatedAt: a.UpdatedAt.Format(time.RFC3339Nano),
 		Currency: a.Currency, BalanceMinor: a.Balance, Version: a.Version, EntryCount: a.EntryCount,
 		MinorUnitDigits: int32(billing.MinorUnitDigits(a.Currency))}
@@ -202,11 +203,11 @@ func Account(a billing.Account) *billingv1.BillingAccount {
 
 // Entry is e, in the contract's form.
 func Entry(e billing.Entry) *billingv1.LedgerEntry {
-	return &billingv1.LedgerEntry{EntryId: e.ID, AccountId: e.AccountID, Sequence: e.Sequence, Kind: billing.ProtoKind(e.Kind),
+	return &billingv1.LedgerEntry{EntryId: e.ID, AccountId: e.AccountID, Sequence: e.Sequence, Kind: billingevents.ProtoKind(e.Kind),
 		AmountMinor: e.Amount, Currency: e.Currency, BalanceAfterMinor: e.BalanceAfter,
 		PostedAt: e.PostedAt.Format(time.RFC3339Nano), PostedBy: e.PostedBy, ServiceDate: e.ServiceDate, Code: e.Code,
-		Description: e.Description, Quantity: e.Quantity, UnitPriceMinor: e.UnitPrice, Method: billing.ProtoMethod(e.Method),
-		Reference: e.Reference, AdjustmentType: billing.ProtoAdjustment(e.AdjustmentType), Reason: e.Reason,
+		Description: e.Description, Quantity: e.Quantity, UnitPriceMinor: e.UnitPrice, Method: billingevents.ProtoMethod(e.Method),
+		Reference: e.Reference, AdjustmentType: billingevents.ProtoAdjustment(e.AdjustmentType), Reason: e.Reason,
 		ReversesEntryId: e.Reverses, ReversedByEntryId: e.ReversedBy}
 }
 

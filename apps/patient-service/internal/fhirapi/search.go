@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"github.com/pms-dapr/pms/apps/patient-service/internal/patient"
-	"github.com/pms-dapr/pms/platform/pgdb"
+	"github.com/pms-dapr/pms/platform/validation"
 )
 
 // Search paging.
@@ -66,7 +66,7 @@ func parseSearch(params url.Values, mrnSystem string, strict bool) (search, erro
 			continue // content negotiation reads it
 		}
 		for _, raw := range params[key] {
-			if pgdb.RefusesText(raw) || pgdb.RefusesText(key) {
+			if validation.Unstorable(raw) || validation.Unstorable(key) {
 				return search{}, &searchError{key, "must be valid UTF-8 without NUL characters"}
 			}
 			if raw == "" {

@@ -20,7 +20,6 @@ import (
 	"github.com/pms-dapr/pms/platform/authn"
 	"github.com/pms-dapr/pms/platform/authn/authntest"
 	"github.com/pms-dapr/pms/platform/httpserver"
-	"github.com/pms-dapr/pms/platform/pgdb"
 	"github.com/pms-dapr/pms/platform/validation"
 )
 
@@ -57,7 +56,7 @@ var errRefusedByPostgres = errors.New("fake: PostgreSQL refuses this text")
 
 func refusedByPostgres(texts ...string) error {
 	for _, s := range texts {
-		if pgdb.RefusesText(s) {
+		if validation.Unstorable(s) {
 			return errRefusedByPostgres
 		}
 	}

@@ -11,6 +11,7 @@ import (
 
 	"github.com/pms-dapr/pms/apps/patient-service/internal/patient"
 	"github.com/pms-dapr/pms/platform/pgdb"
+	"github.com/pms-dapr/pms/platform/validation"
 )
 
 // querier is a pool or a transaction.
@@ -33,7 +34,7 @@ func (s *Store) Search(ctx context.Context, q patient.Query) (patient.Page, erro
 func search(ctx context.Context, db querier, q patient.Query) (patient.Page, error) {
 	// The name is searched by its folded words, which drop what PostgreSQL
 	// could not store; it is refused as the database refuses other text.
-	if pgdb.RefusesText(q.Name) {
+	if validation.Unstorable(q.Name) {
 		return patient.Page{}, fmt.Errorf("patientdb.search: the name is not text PostgreSQL can hold (NUL or invalid UTF-8)")
 	}
 	sql, args := searchSQL(q)

@@ -14,9 +14,9 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 
-	"github.com/pms-dapr/pms/apps/patient-service/internal/outbox"
 	"github.com/pms-dapr/pms/apps/patient-service/internal/patient"
-	pgoutbox "github.com/pms-dapr/pms/platform/outbox"
+	"github.com/pms-dapr/pms/apps/patient-service/internal/patientevents"
+	"github.com/pms-dapr/pms/platform/outbox"
 	"github.com/pms-dapr/pms/platform/pgdb"
 )
 
@@ -111,11 +111,11 @@ func writeChange(ctx context.Context, tx pgx.Tx, p patient.Patient, ev patient.E
 
 // queueChange adds to b the statements writeChange runs.
 func queueChange(b *pgx.Batch, p patient.Patient, ev patient.Event, audit patient.AuditEntry) error {
-	m, err := outbox.Encode(ev)
+	m, err := patientevents.Encode(ev)
 	if err != nil {
 		return err
 	}
-	pgoutbox.Queue(b, m)
+	outbox.Queue(b, m)
 	if err := queueVersion(b, p, versionAction(audit.Action)); err != nil {
 		return err
 	}

@@ -9,8 +9,8 @@ import (
 	"time"
 
 	"github.com/pms-dapr/pms/apps/billing-service/internal/billing"
+	"github.com/pms-dapr/pms/apps/billing-service/internal/billingevents"
 	"github.com/pms-dapr/pms/platform/outbox"
-	"github.com/pms-dapr/pms/platform/pgdb"
 	"github.com/pms-dapr/pms/platform/validation"
 )
 
@@ -180,14 +180,14 @@ func (s *Store) CloseForPatient(_ context.Context, eventID, patientID string, de
 func (s *Store) write(c billing.Change) error {
 	if e := c.Entry; e != nil {
 		for _, v := range []string{e.Code, e.Description, e.Reference, e.Reason, e.PostedBy, e.IdempotencyKey} {
-			if pgdb.RefusesText(v) {
+			if validation.Unstorable(v) {
 				return validation.Field("posting", "text", "invalid text")
 			}
 		}
 	}
 	var events []outbox.Message
 	if c.Event.ID != "" {
-		m, err := billing.Encode(c.Event)
+		m, err := billingevents.Encode(c.Event)
 		if err != nil {
 			return err
 		}

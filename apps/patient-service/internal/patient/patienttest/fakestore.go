@@ -11,7 +11,7 @@ import (
 	"sync"
 
 	"github.com/pms-dapr/pms/apps/patient-service/internal/patient"
-	"github.com/pms-dapr/pms/platform/pgdb"
+	"github.com/pms-dapr/pms/platform/validation"
 )
 
 // ErrRefusedText is what FakeStore answers for text PostgreSQL cannot
@@ -35,7 +35,7 @@ func NewFakeStore() *FakeStore { return &FakeStore{Patients: map[string]patient.
 
 func refusedText(texts ...string) error {
 	for _, s := range texts {
-		if pgdb.RefusesText(s) {
+		if validation.Unstorable(s) {
 			return ErrRefusedText
 		}
 	}

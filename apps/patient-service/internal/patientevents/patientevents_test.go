@@ -1,4 +1,4 @@
-package outbox_test
+package patientevents_test
 
 import (
 	"testing"
@@ -6,16 +6,16 @@ import (
 
 	"github.com/stretchr/testify/assert"
 
-	"github.com/pms-dapr/pms/apps/patient-service/internal/outbox"
 	"github.com/pms-dapr/pms/apps/patient-service/internal/patient"
+	"github.com/pms-dapr/pms/apps/patient-service/internal/patientevents"
 )
 
 func TestEncodeCarriesNoPHI(t *testing.T) {
-	_, err := outbox.Encode(patientEvent("PATIENT_BOGUS"))
+	_, err := patientevents.Encode(patientEvent("PATIENT_BOGUS"))
 	assert.Error(t, err, "an unknown event type is refused")
-	m, err := outbox.Encode(patientEvent("PATIENT_CREATED"))
+	m, err := patientevents.Encode(patientEvent("PATIENT_CREATED"))
 	assert.NoError(t, err)
-	assert.Equal(t, outbox.Topic, m.Topic)
+	assert.Equal(t, patientevents.Topic, m.Topic)
 	assert.Equal(t, "p-1", m.Key, "keyed by patient")
 	assert.Contains(t, m.Payload, `"30-44"`, "the age band, not the date of birth")
 	for _, phi := range []string{"Ada", "ada@example.com", "1 Main St", "1990", "MRN-1"} {

@@ -1,4 +1,7 @@
-package billing
+// Package billingevents encodes billing-service's events for the outbox
+// (platform/outbox relays them) and maps the domain's values to and from
+// the contract's enums (proto/billing/v1), which the gRPC API shares.
+package billingevents
 
 import (
 	"fmt"
@@ -7,6 +10,7 @@ import (
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	"github.com/pms-dapr/pms/apps/billing-service/internal/billing"
 	"github.com/pms-dapr/pms/platform/outbox"
 	billingv1 "github.com/pms-dapr/pms/proto/billing/v1"
 )
@@ -23,7 +27,7 @@ const (
 // one account's events keep their order. It carries amounts, kinds and
 // identifiers; never a charge's code or description, a payment's reference
 // or a reason, which can say more about a patient than consumers need.
-func Encode(ev Event) (outbox.Message, error) {
+func Encode(ev billing.Event) (outbox.Message, error) {
 	a := ev.Account
 	msg := &billingv1.BillingEvent{
 		EventId:        ev.ID,
@@ -36,7 +40,7 @@ func Encode(ev Event) (outbox.Message, error) {
 		Currency:       a.Currency,
 	}
 	if msg.Type == billingv1.BillingEventType_BILLING_EVENT_TYPE_UNSPECIFIED {
-		return outbox.Message{}, fmt.Errorf("billing.encode: unknown event type %q", ev.Type)
+		return outbox.Message{}, fmt.Errorf("billingevents.encode: unknown event type %q", ev.Type)
 	}
 	if e := ev.Entry; e != nil {
 		msg.Entry = &billingv1.PostedEntry{EntryId: e.ID, Kind: ProtoKind(e.Kind), AmountMinor: e.Amount,
@@ -44,42 +48,46 @@ func Encode(ev Event) (outbox.Message, error) {
 	}
 	b, err := protojson.Marshal(msg)
 	if err != nil {
-		return outbox.Message{}, fmt.Errorf("billing.encode: %w", err)
+		return outbox.Message{}, fmt.Errorf("billingevents.encode: %w", err)
 	}
 	return outbox.Message{EventID: ev.ID, Topic: Topic, Key: a.ID, Payload: string(b)}, nil
 }
 
 // ProtoStatus is s in the contract's enum.
-func ProtoStatus(s Status) billingv1.AccountStatus {
+func ProtoStatus(s billing.Status) billingv1.AccountStatus {
 	return toEnum[billingv1.AccountStatus](billingv1.AccountStatus_value, "ACCOUNT_STATUS_", string(s))
 }
 
 // StatusOf is the domain status of a contract enum value ("" for
 // unspecified).
-func StatusOf(s billingv1.AccountStatus) Status { return Status(fromEnum(s, "ACCOUNT_STATUS_")) }
+func StatusOf(s billingv1.AccountStatus) billing.Status {
+	return billing.Status(fromEnum(s, "ACCOUNT_STATUS_"))
+}
 
 // ProtoKind is k in the contract's enum.
-func ProtoKind(k Kind) billingv1.EntryKind {
+func ProtoKind(k billing.Kind) billingv1.EntryKind {
 	return toEnum[billingv1.EntryKind](billingv1.EntryKind_value, "ENTRY_KIND_", string(k))
 }
 
 // ProtoAdjustment is t in the contract's enum.
-func ProtoAdjustment(t AdjustmentType) billingv1.AdjustmentType {
+func ProtoAdjustment(t billing.AdjustmentType) billingv1.AdjustmentType {
 	return toEnum[billingv1.AdjustmentType](billingv1.AdjustmentType_value, "ADJUSTMENT_TYPE_", string(t))
 }
 
 // AdjustmentOf is the domain type of a contract enum value.
-func AdjustmentOf(t billingv1.AdjustmentType) AdjustmentType {
-	return AdjustmentType(fromEnum(t, "ADJUSTMENT_TYPE_"))
+func AdjustmentOf(t billingv1.AdjustmentType) billing.AdjustmentType {
+	return billing.AdjustmentType(fromEnum(t, "ADJUSTMENT_TYPE_"))
 }
 
 // ProtoMethod is m in the contract's enum.
-func ProtoMethod(m Method) billingv1.PaymentMethod {
+func ProtoMethod(m billing.Method) billingv1.PaymentMethod {
 	return toEnum[billingv1.PaymentMethod](billingv1.PaymentMethod_value, "PAYMENT_METHOD_", string(m))
 }
 
 // MethodOf is the domain method of a contract enum value.
-func MethodOf(m billingv1.PaymentMethod) Method { return Method(fromEnum(m, "PAYMENT_METHOD_")) }
+func MethodOf(m billingv1.PaymentMethod) billing.Method {
+	return billing.Method(fromEnum(m, "PAYMENT_METHOD_"))
+}
 
 // toEnum is the contract enum value named prefix+name (0, unspecified,
 // when there is none).

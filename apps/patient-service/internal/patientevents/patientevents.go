@@ -1,6 +1,6 @@
-// Package outbox encodes patient-service's events for the outbox
+// Package patientevents encodes patient-service's events for the outbox
 // (platform/outbox relays them).
-package outbox
+package patientevents
 
 import (
 	"fmt"
@@ -38,11 +38,11 @@ func Encode(ev patient.Event) (outbox.Message, error) {
 		Version:    p.Version,
 	}
 	if msg.Type == patientv1.EventType_EVENT_TYPE_UNSPECIFIED {
-		return outbox.Message{}, fmt.Errorf("outbox.encode: unknown event type %q", ev.Type)
+		return outbox.Message{}, fmt.Errorf("patientevents.encode: unknown event type %q", ev.Type)
 	}
 	b, err := protojson.Marshal(msg)
 	if err != nil {
-		return outbox.Message{}, fmt.Errorf("outbox.encode: %w", err)
+		return outbox.Message{}, fmt.Errorf("patientevents.encode: %w", err)
 	}
 	return outbox.Message{EventID: ev.ID, Topic: Topic, Key: p.ID, Payload: string(b)}, nil
 }
