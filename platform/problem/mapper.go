@@ -3,7 +3,10 @@ package problem
 import (
 	"errors"
 	"log/slog"
+	"math"
 	"net/http"
+	"strconv"
+	"time"
 
 	"github.com/pms-dapr/pms/platform/fault"
 )
@@ -17,6 +20,17 @@ type Rule struct {
 	Detail  string
 	Field   string // optional: the field the error is about
 	Message string // with Field: what is wrong with it
+	// RetryAfter, when set, is sent as Retry-After (whole seconds, rounded
+	// up): with 429 or 503, when to try again. An error in the chain that
+	// knows its own wait (a Waiter) says it instead.
+	RetryAfter time.Duration
+}
+
+// Waiter is an error that knows how long the client should wait before
+// trying again (a throttled login, say).
+type Waiter interface {
+	error
+	Wait() time.Duration
 }
 
 // Mapper is the one error-to-problem mapping of an HTTP API: a validation
@@ -39,6 +53,13 @@ func (m Mapper) Write(w http.ResponseWriter, r *http.Request, err error) {
 			d := New(rule.Status, rule.Detail)
 			if rule.Field != "" {
 				d.Errors = []FieldError{{Field: rule.Field, Message: rule.Message}}
+			}
+			wait := rule.RetryAfter
+			if waiter, ok := errors.AsType[Waiter](err); ok {
+				wait = waiter.Wait()
+			}
+			if wait > 0 {
+				w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(wait.Seconds()))))
 			}
 			Write(w, r, d)
 			return

@@ -7,9 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"log/slog"
-	"math"
 	"net/http"
-	"strconv"
 	"strings"
 	"time"
 
@@ -50,7 +48,7 @@ type Config struct {
 
 // Routes returns auth-service's router.
 func Routes(acc Accounts, keys Keys, cfg Config, health httpserver.Health, log *slog.Logger) http.Handler {
-	h := &handler{acc: acc, keys: keys, cfg: cfg, log: log}
+	h := &handler{acc: acc, keys: keys, cfg: cfg, log: log, errs: errorMapper(log)}
 	r := httpserver.Router(log, cfg.AppAPIToken, health)
 	r.Post("/login", h.login)
 	r.Post("/refresh", h.refresh)
@@ -71,6 +69,7 @@ type handler struct {
 	keys Keys
 	cfg  Config
 	log  *slog.Logger
+	errs problem.Mapper
 }
 
 type loginRequest struct {
@@ -100,26 +99,18 @@ func (h *handler) login(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if err := identity.ValidateLogin(body.Email, body.Password); err != nil {
-		d, _ := problem.Invalid(err)
-		problem.Write(w, r, d)
+		h.fail(w, r, err)
 		return
 	}
 	s, err := h.acc.Login(r.Context(), body.Email, body.Password, clientaddr.Forwarded(r))
-	var throttled *identity.ThrottledError
-	switch {
-	case errors.As(err, &throttled):
-		w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(throttled.RetryAfter.Seconds()))))
-		problem.Write(w, r, problem.New(http.StatusTooManyRequests, "Too many failed logins; wait before trying again."))
-	case errors.Is(err, identity.ErrBusy):
-		busy(w, r)
-	case errors.Is(err, identity.ErrBadCredentials):
+	if errors.Is(err, identity.ErrBadCredentials) {
 		h.log.InfoContext(r.Context(), "login failed", "client", clientaddr.Forwarded(r))
-		problem.Write(w, r, problem.New(http.StatusUnauthorized, "Invalid email or password."))
-	case err != nil:
-		h.internal(w, r, err)
-	default:
-		httpserver.WriteJSON(w, http.StatusOK, toSession(s))
 	}
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	httpserver.WriteJSON(w, http.StatusOK, toSession(s))
 }
 
 func (h *handler) refresh(w http.ResponseWriter, r *http.Request) {
@@ -128,14 +119,11 @@ func (h *handler) refresh(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s, err := h.acc.Refresh(r.Context(), body.RefreshToken)
-	switch {
-	case errors.Is(err, identity.ErrInvalidRefresh):
-		problem.Write(w, r, problem.New(http.StatusUnauthorized, "The refresh token is not valid; log in again."))
-	case err != nil:
-		h.internal(w, r, err)
-	default:
-		httpserver.WriteJSON(w, http.StatusOK, toSession(s))
+	if err != nil {
+		h.fail(w, r, err)
+		return
 	}
+	httpserver.WriteJSON(w, http.StatusOK, toSession(s))
 }
 
 func (h *handler) logout(w http.ResponseWriter, r *http.Request) {
@@ -144,7 +132,7 @@ func (h *handler) logout(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if err := h.acc.Logout(r.Context(), body.RefreshToken); err != nil {
-		h.internal(w, r, err)
+		h.fail(w, r, err)
 		return
 	}
 	w.WriteHeader(http.StatusNoContent)
@@ -172,13 +160,17 @@ func (h *handler) discovery(w http.ResponseWriter, _ *http.Request) {
 	})
 }
 
-// internal answers an error no handler expects: an outage is 503, anything
-// else a logged 500.
-func (h *handler) internal(w http.ResponseWriter, r *http.Request, err error) {
-	problem.Mapper{Log: h.log}.Write(w, r, err)
+// errorMapper maps the identity domain's errors to problems.
+func errorMapper(log *slog.Logger) problem.Mapper {
+	return problem.Mapper{Log: log, Rules: []problem.Rule{
+		{Err: identity.ErrThrottled, Status: http.StatusTooManyRequests, Detail: "Too many failed logins; wait before trying again."},
+		{Err: identity.ErrBusy, Status: http.StatusServiceUnavailable, Detail: "Too many sign-ins at once; try again in a moment.", RetryAfter: time.Second},
+		{Err: identity.ErrBadCredentials, Status: http.StatusUnauthorized, Detail: "Invalid email or password."},
+		{Err: identity.ErrInvalidRefresh, Status: http.StatusUnauthorized, Detail: "The refresh token is not valid; log in again."},
+		{Err: identity.ErrEmailTaken, Status: http.StatusConflict, Detail: "A user with this email exists.", Field: "email", Message: "is already registered"},
+		{Err: identity.ErrNotFound, Status: http.StatusNotFound, Detail: "No user with this id."},
+	}}
 }
 
-// busy answers 503: every password check is taken; retry in a second.
-func busy(w http.ResponseWriter, r *http.Request) {
-	problem.WriteUnavailable(w, r, 1, "Too many sign-ins at once; try again in a moment.")
-}
+// fail answers a domain error with its problem.
+func (h *handler) fail(w http.ResponseWriter, r *http.Request, err error) { h.errs.Write(w, r, err) }

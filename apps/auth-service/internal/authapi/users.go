@@ -1,7 +1,6 @@
 package authapi
 
 import (
-	"errors"
 	"net/http"
 	"time"
 
@@ -11,7 +10,6 @@ import (
 	"github.com/pms-dapr/pms/platform/authn"
 	"github.com/pms-dapr/pms/platform/httpserver"
 	"github.com/pms-dapr/pms/platform/jsonbody"
-	"github.com/pms-dapr/pms/platform/problem"
 )
 
 // requireAdmin lets only a caller with a valid admin access token through.
@@ -61,7 +59,7 @@ func (h *handler) createUser(w http.ResponseWriter, r *http.Request) {
 	}
 	u, err := h.acc.CreateUser(r.Context(), identity.NewUser{Email: body.Email, Password: body.Password, Role: body.Role})
 	if err != nil {
-		h.userError(w, r, err)
+		h.fail(w, r, err)
 		return
 	}
 	w.Header().Set("Location", "/auth/users/"+u.ID)
@@ -71,7 +69,7 @@ func (h *handler) createUser(w http.ResponseWriter, r *http.Request) {
 func (h *handler) listUsers(w http.ResponseWriter, r *http.Request) {
 	us, err := h.acc.ListUsers(r.Context())
 	if err != nil {
-		h.internal(w, r, err)
+		h.fail(w, r, err)
 		return
 	}
 	out := make([]userResponse, len(us))
@@ -88,27 +86,8 @@ func (h *handler) updateUser(w http.ResponseWriter, r *http.Request) {
 	}
 	u, err := h.acc.UpdateUser(r.Context(), chi.URLParam(r, "id"), identity.UserPatch{Role: body.Role, Disabled: body.Disabled})
 	if err != nil {
-		h.userError(w, r, err)
+		h.fail(w, r, err)
 		return
 	}
 	httpserver.WriteJSON(w, http.StatusOK, toUser(u))
-}
-
-func (h *handler) userError(w http.ResponseWriter, r *http.Request, err error) {
-	if d, ok := problem.Invalid(err); ok {
-		problem.Write(w, r, d)
-		return
-	}
-	switch {
-	case errors.Is(err, identity.ErrBusy):
-		busy(w, r)
-	case errors.Is(err, identity.ErrEmailTaken):
-		d := problem.New(http.StatusConflict, "A user with this email exists.")
-		d.Errors = []problem.FieldError{{Field: "email", Message: "is already registered"}}
-		problem.Write(w, r, d)
-	case errors.Is(err, identity.ErrNotFound):
-		problem.Write(w, r, problem.New(http.StatusNotFound, "No user with this id."))
-	default:
-		h.internal(w, r, err)
-	}
 }

@@ -27,13 +27,21 @@ var (
 	ErrInvalidRefresh = errors.New("invalid refresh token")
 	ErrNotFound       = errors.New("user not found")
 	ErrEmailTaken     = errors.New("email already registered")
+	// ErrThrottled is what every *ThrottledError is (errors.Is).
+	ErrThrottled = errors.New("too many failed logins")
 )
 
 // ThrottledError says a login was refused without checking the password
 // because of recent failures; RetryAfter is when to try again.
 type ThrottledError struct{ RetryAfter time.Duration }
 
-func (e *ThrottledError) Error() string { return "too many failed logins" }
+func (e *ThrottledError) Error() string { return ErrThrottled.Error() }
+
+// Is makes a ThrottledError ErrThrottled.
+func (e *ThrottledError) Is(target error) bool { return target == ErrThrottled }
+
+// Wait is RetryAfter (problem.Waiter: the transport's Retry-After).
+func (e *ThrottledError) Wait() time.Duration { return e.RetryAfter }
 
 // Password length bounds: long enough to resist guessing, short enough that
 // hashing cannot be used to exhaust the server.
