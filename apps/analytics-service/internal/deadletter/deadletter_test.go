@@ -139,3 +139,7 @@ func TestDiscardedLettersAreNeverRedriven(t *testing.T) {
 		assert.Equal(t, tc.field, v.Fields[0].Field)
 	}
 }
+
+func TestFakeStoreMeetsTheStoreContract(t *testing.T) {
+	deadlettertest.StoreContract(t, func(*testing.T) deadletter.Store { return deadlettertest.NewStore() })
+}

@@ -39,8 +39,8 @@ func TestCheckPasswordRejectsMalformedHashes(t *testing.T) {
 	}
 }
 
-func TestThrottleBlocksAfterLimitWithinWindow(t *testing.T) {
-	identitytest.ThrottleContract(t, identity.NewMemoryFailures())
+func TestMemoryFailureLogMeetsTheFailureLogContract(t *testing.T) {
+	identitytest.FailureLogContract(t, func(*testing.T) identity.FailureLog { return identity.NewMemoryFailures() })
 }
 
 func TestValidateLoginRefusesWhatTheDatabaseWould(t *testing.T) {

@@ -189,11 +189,12 @@ func TestUserManagement(t *testing.T) {
 	assert.Len(t, us, 1)
 }
 
-// The shared failure log meets the throttle contract the in-memory one
-// meets, and two services over one database see each other's failures.
-func TestFailureLogIsSharedBetweenReplicas(t *testing.T) {
-	identitytest.ThrottleContract(t, identitydb.NewFailures(template.Pool(t)))
+func TestPostgresFailureLogMeetsTheFailureLogContract(t *testing.T) {
+	identitytest.FailureLogContract(t, func(t *testing.T) identity.FailureLog { return identitydb.NewFailures(template.Pool(t)) })
+}
 
+// Two services over one database see each other's failures.
+func TestFailureLogIsSharedBetweenReplicas(t *testing.T) {
 	pool := template.Pool(t)
 	replica := func() *identity.Service {
 		svc, err := identity.NewService(identitydb.New(pool), fakeSigner{}, identity.Options{

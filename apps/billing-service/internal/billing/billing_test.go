@@ -9,8 +9,8 @@ import (
 	"github.com/pms-dapr/pms/apps/billing-service/internal/billing/billingtest"
 )
 
-func TestContractOnTheFake(t *testing.T) {
-	billingtest.Contract(t, func(*testing.T) billing.Store { return billingtest.NewStore() })
+func TestFakeStoreMeetsTheStoreContract(t *testing.T) {
+	billingtest.StoreContract(t, func(*testing.T) billing.Store { return billingtest.NewStore() })
 }
 
 func TestCurrencies(t *testing.T) {

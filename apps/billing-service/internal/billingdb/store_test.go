@@ -23,8 +23,8 @@ var template = pgtest.NewTemplate("billing", billingdb.Migrations())
 
 // The same contract as the in-memory store's, on PostgreSQL, as the
 // service's runtime role.
-func TestContractOnPostgreSQL(t *testing.T) {
-	billingtest.Contract(t, func(t *testing.T) billing.Store { return billingdb.New(template.Pool(t)) })
+func TestPostgresStoreMeetsTheStoreContract(t *testing.T) {
+	billingtest.StoreContract(t, func(t *testing.T) billing.Store { return billingdb.New(template.Pool(t)) })
 }
 
 // The ledger and the audit trail are append-only: the runtime role may not

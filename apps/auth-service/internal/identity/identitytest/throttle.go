@@ -12,11 +12,11 @@ import (
 	"github.com/pms-dapr/pms/apps/auth-service/internal/identity"
 )
 
-// ThrottleContract is what a throttle over log must do; the in-memory and
-// the PostgreSQL failure logs both run it.
-func ThrottleContract(t *testing.T, log identity.FailureLog) {
+// FailureLogContract is what a throttle over a failure log must do; the
+// in-memory and the PostgreSQL failure logs both run it.
+func FailureLogContract(t *testing.T, newLog func(t *testing.T) identity.FailureLog) {
 	ctx := context.Background()
-	th := identity.NewSharedThrottle(5, time.Minute, log)
+	th := identity.NewSharedThrottle(5, time.Minute, newLog(t))
 	blocked := func(key string, at time.Time) time.Duration {
 		d, err := th.Blocked(ctx, key, at)
 		require.NoError(t, err)

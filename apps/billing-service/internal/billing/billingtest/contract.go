@@ -49,9 +49,9 @@ func Charge(quantity, unit int64) billing.Charge {
 	return billing.Charge{ServiceDate: "2026-10-01", Code: "99213", Description: "Office visit", Quantity: quantity, UnitPrice: unit}
 }
 
-// Contract runs the behaviour every billing.Store must have, through the
+// StoreContract runs the behaviour every billing.Store must have, through the
 // domain service, against the store newStore returns (empty each time).
-func Contract(t *testing.T, newStore func(t *testing.T) billing.Store) {
+func StoreContract(t *testing.T, newStore func(t *testing.T) billing.Store) {
 	setup := func(t *testing.T) (*billing.Service, *Clock, billing.Account) {
 		t.Helper()
 		clock := &Clock{now: time.Date(2026, 12, 1, 9, 0, 0, 0, time.UTC)}
