@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"strings"
 
 	"github.com/pms-dapr/pms/platform/appconfig"
@@ -12,10 +11,9 @@ import (
 
 // config is everything the gateway reads from its environment.
 type config struct {
-	Port            string `env:"APP_PORT, default=4004" help:"The port clients (and the sidecar's health checks) reach the gateway on."`
-	ListenHost      string `env:"LISTEN_HOST, default=127.0.0.1" help:"The address the gateway listens on: loopback unless set (0.0.0.0 in a container or pod, where clients come from outside)."`
-	DaprHTTPPort    string `env:"DAPR_HTTP_PORT, default=3500" help:"The sidecar's HTTP API port on 127.0.0.1 (service invocation)."`
-	DaprGRPCPort    string `env:"DAPR_GRPC_PORT, default=50001" help:"The sidecar's gRPC API port on 127.0.0.1 (calling billing-service for /billing)."`
+	Port string `env:"APP_PORT, default=4004" help:"The port clients (and the sidecar's health checks) reach the gateway on."`
+	service.Listen
+	Sidecar         service.Sidecar
 	Dapr            authn.SidecarToken
 	PatientAppID    string             `env:"PATIENT_APP_ID, default=patient-service" help:"The Dapr app id /patients routes are forwarded to."`
 	AnalyticsAppID  string             `env:"ANALYTICS_APP_ID, default=analytics-service" help:"The Dapr app id /analytics routes are forwarded to."`
@@ -27,14 +25,8 @@ type config struct {
 	Profiling       service.Profiling
 }
 
-// Validate checks the sidecar token rule.
-func (c config) Validate() error { return c.Dapr.Validate() }
-
-func loadConfig(ctx context.Context) (config, error) {
-	var c config
-	if err := appconfig.Load(ctx, &c); err != nil {
-		return c, err
-	}
+// Validate trims the allowed origins and drops empty ones.
+func (c *config) Validate() error {
 	origins := c.AllowedOrigins[:0]
 	for _, o := range c.AllowedOrigins {
 		if o = strings.TrimSpace(o); o != "" {
@@ -42,7 +34,7 @@ func loadConfig(ctx context.Context) (config, error) {
 		}
 	}
 	c.AllowedOrigins = origins
-	return c, nil
+	return nil
 }
 
 // command is the gateway's command line, for --help and the generated

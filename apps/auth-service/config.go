@@ -17,8 +17,8 @@ const devIssuer = "http://localhost:4004/auth"
 // secret has a default: without a signing key file the service only starts
 // in development mode, where it makes (and keeps) its own key.
 type config struct {
-	Port          string `env:"APP_PORT, default=4005" help:"The port the sidecar forwards invocations to."`
-	ListenHost    string `env:"LISTEN_HOST, default=127.0.0.1" help:"The address the app listens on: its sidecar shares its host, so loopback unless set (0.0.0.0 where probes come from outside)."`
+	Port string `env:"APP_PORT, default=4005" help:"The port the sidecar forwards invocations to."`
+	service.Listen
 	Database      pgdb.Config
 	AppAPIToken   string `env:"APP_API_TOKEN, required" secret:"true" help:"The app API token the Dapr sidecar presents to this app; any request without it is refused (401)."`
 	DevMode       bool   `env:"AUTH_DEV_MODE" help:"true allows a generated signing key (kept in AUTH_DEV_KEY_FILE) and, without AUTH_ISSUER, the local issuer http://localhost:4004/auth. Development only."`
@@ -56,7 +56,7 @@ func (c *config) Validate() error {
 	case c.AdminEmail != "" && c.AdminPassword == "":
 		return errors.New("config: AUTH_BOOTSTRAP_ADMIN_EMAIL is set but AUTH_BOOTSTRAP_ADMIN_PASSWORD is not")
 	}
-	return c.Database.Validate()
+	return nil
 }
 
 // command is auth-service's command line, for --help and the generated

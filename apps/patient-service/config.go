@@ -5,21 +5,15 @@ import (
 
 	"github.com/pms-dapr/pms/apps/patient-service/internal/fhirapi"
 	"github.com/pms-dapr/pms/platform/appconfig"
-	"github.com/pms-dapr/pms/platform/authn"
-	"github.com/pms-dapr/pms/platform/metrics"
 	"github.com/pms-dapr/pms/platform/pgdb"
 	"github.com/pms-dapr/pms/platform/service"
 )
 
 // config is everything patient-service reads from its environment.
 type config struct {
-	Port         string `env:"APP_PORT, default=4000" help:"The port the sidecar forwards invocations to."`
-	ListenHost   string `env:"LISTEN_HOST, default=127.0.0.1" help:"The address the app listens on: its sidecar shares its host, so loopback unless set (0.0.0.0 where probes come from outside)."`
-	Database     pgdb.Config
-	DaprHTTPPort string `env:"DAPR_HTTP_PORT, default=3500" help:"The sidecar's HTTP API port on 127.0.0.1 (invoking auth-service for its keys)."`
-	DaprGRPCPort string `env:"DAPR_GRPC_PORT, default=50001" help:"The sidecar's gRPC API port on 127.0.0.1 (publishing events, calling billing-service)."`
+	Port string `env:"APP_PORT, default=4000" help:"The port the sidecar forwards invocations to."`
+	service.Backend
 	BillingAppID string `env:"BILLING_APP_ID, default=billing-service" help:"The Dapr app id of billing-service."`
-	PubSubName   string `env:"PUBSUB_NAME, default=pubsub" help:"The Dapr pub/sub component events are published through."`
 	// A registration waits this long for its billing account, then answers
 	// without it (the reconciler opens it): a slow or stopped billing-service
 	// costs a registration at most this much.
@@ -28,9 +22,6 @@ type config struct {
 	// FHIR
 	FHIRBaseURL   string `env:"FHIR_BASE_URL" help:"The FHIR API's public base URL, as clients reach it through the gateway (https://pms.example.org/fhir/R4); links and Location headers start with it. Empty: taken from the X-Forwarded-Proto and X-Forwarded-Host the gateway sends."`
 	FHIRMRNSystem string `env:"FHIR_MRN_SYSTEM, default=http://pms.example.org/fhir/sid/mrn" help:"The identifier system (a URI) of the medical record number in FHIR resources; set it to your organisation's."`
-	Trust         authn.ServiceConfig
-	Metrics       metrics.Config
-	Profiling     service.Profiling
 }
 
 // Validate checks what presence alone does not.
@@ -41,13 +32,7 @@ func (c config) Validate() error {
 	if err := appconfig.Positive("BILLING_RECONCILE_INTERVAL", c.ReconcileInterval); err != nil {
 		return err
 	}
-	if err := fhirapi.CheckConfig(c.FHIRBaseURL, c.FHIRMRNSystem); err != nil {
-		return err
-	}
-	if err := c.Trust.Validate(); err != nil {
-		return err
-	}
-	return c.Database.Validate()
+	return fhirapi.CheckConfig(c.FHIRBaseURL, c.FHIRMRNSystem)
 }
 
 // command is patient-service's command line, for --help and the generated

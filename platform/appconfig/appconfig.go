@@ -25,7 +25,11 @@ import (
 )
 
 // Validator is implemented by a configuration (or a nested part of one)
-// that checks more than presence once every variable is read.
+// that checks more than presence once every variable is read. Load runs
+// the Validate of every nested part first, in declaration order, then the
+// configuration's own: a part checks itself, so a configuration need not
+// call its parts. (An embedded part's Validate is promoted to its parent,
+// so it runs as the parent's, unless the parent has its own.)
 type Validator interface {
 	Validate() error
 }
@@ -63,10 +67,65 @@ func LoadFrom(ctx context.Context, target any, getenv func(string) string) error
 		}
 		return fmt.Errorf("config: %w", err)
 	}
-	if v, ok := target.(Validator); ok {
-		return v.Validate()
+	return validate(reflect.ValueOf(target), true)
+}
+
+// validate runs the Validate of each nested part of v, then v's own
+// (unless v is embedded: its Validate is its parent's).
+func validate(v reflect.Value, own bool) error {
+	for v.Kind() == reflect.Pointer {
+		v = v.Elem()
+	}
+	t := v.Type()
+	for i := range t.NumField() {
+		f := t.Field(i)
+		if _, tagged := f.Tag.Lookup("env"); tagged || f.Type.Kind() != reflect.Struct || !f.IsExported() {
+			continue
+		}
+		if err := validate(v.Field(i), !f.Anonymous); err != nil {
+			return err
+		}
+	}
+	if !own {
+		return nil
+	}
+	target := v.Interface()
+	if v.CanAddr() {
+		target = v.Addr().Interface()
+	}
+	if val, ok := target.(Validator); ok {
+		return val.Validate()
 	}
 	return nil
+}
+
+// Part returns the first field of type T in cfg (a struct or a pointer to
+// one), nested structs searched in declaration order: how a program finds a
+// shared block (a database's configuration, say) in a service's
+// configuration without knowing its shape.
+func Part[T any](cfg any) (T, bool) {
+	v := reflect.ValueOf(cfg)
+	for v.Kind() == reflect.Pointer {
+		v = v.Elem()
+	}
+	return part[T](v)
+}
+
+func part[T any](v reflect.Value) (T, bool) {
+	want := reflect.TypeFor[T]()
+	for i := range v.NumField() {
+		f := v.Field(i)
+		if v.Type().Field(i).Type == want {
+			return f.Interface().(T), true
+		}
+		if f.Kind() == reflect.Struct && v.Type().Field(i).IsExported() {
+			if found, ok := part[T](f); ok {
+				return found, true
+			}
+		}
+	}
+	var zero T
+	return zero, false
 }
 
 // Var describes one environment variable of a configuration.

@@ -93,3 +93,59 @@ func TestHelpListsEveryVariable(t *testing.T) {
 	assert.Contains(t, out.String(), "| `LIST` | `a,b` | a list |")
 	assert.Contains(t, out.String(), "| `DB_URL` | *required* | where the database is *Secret: masked in the start-up log.* |")
 }
+
+// Shared is a block services embed.
+type Shared struct {
+	Host  string `env:"HOST, default=127.0.0.1" help:"the host"`
+	Inner inner
+	calls *int
+}
+
+func (s Shared) Validate() error {
+	*s.calls++
+	if s.Host == "bad" {
+		return errors.New("bad host")
+	}
+	return nil
+}
+
+type checkedInner struct {
+	Name string `env:"NAME" help:"a name"`
+}
+
+func (c checkedInner) Validate() error {
+	if c.Name == "x" {
+		return errors.New("name x")
+	}
+	return nil
+}
+
+type embedding struct {
+	Shared
+	Checked checkedInner
+	Port    string `env:"PORT, default=4000" help:"the port"`
+}
+
+func TestLoadValidatesNestedPartsAndEmbeddedBlocks(t *testing.T) {
+	load := func(m map[string]string) (embedding, int, error) {
+		calls := 0
+		e := embedding{Shared: Shared{calls: &calls}}
+		err := appconfig.LoadFrom(context.Background(), &e, env(m))
+		return e, calls, err
+	}
+	e, calls, err := load(map[string]string{"DB_URL": "postgres://u:pw@db/x", "HOST": "h"})
+	require.NoError(t, err)
+	assert.Equal(t, "h", e.Host, "an embedded block is read")
+	assert.Equal(t, "postgres://u:pw@db/x", e.Inner.URL)
+	assert.Equal(t, 1, calls, "an embedded block's Validate runs once, as its parent's")
+	_, _, err = load(map[string]string{"DB_URL": "x", "NAME": "x"})
+	assert.EqualError(t, err, "name x", "a nested part validates itself")
+	_, _, err = load(map[string]string{"DB_URL": "x", "HOST": "bad"})
+	assert.EqualError(t, err, "bad host")
+
+	inner, ok := appconfig.Part[inner](e)
+	assert.True(t, ok)
+	assert.Equal(t, "postgres://u:pw@db/x", inner.URL, "Part finds a block inside an embedded one")
+	_, ok = appconfig.Part[time.Duration](&e)
+	assert.False(t, ok)
+}

@@ -31,6 +31,3 @@ type ServiceConfig struct {
 	Audience    string `env:"AUTH_AUDIENCE, default=pms-api" help:"The aud every access token must carry."`
 	JWKSURL     string `env:"AUTH_JWKS_URL" help:"Another identity provider's JWKS URL, fetched directly instead of auth-service's through Dapr."`
 }
-
-// Validate checks the sidecar token rule.
-func (c ServiceConfig) Validate() error { return c.Dapr.Validate() }

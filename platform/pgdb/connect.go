@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io/fs"
 	"log/slog"
-	"os"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgconn"
@@ -206,16 +205,6 @@ func planFrom(service, ownerURL, appURL string) (Plan, error) {
 		Roles:         Roles{Owner: o.User, Runtime: service + "_runtime", App: a.User},
 		OwnerPassword: o.Password, AppPassword: a.Password,
 	}, nil
-}
-
-// RunOrMigrate is a database-backed service's command line: `migrate` runs
-// MigrateCommand with the service's name (its runtime group is
-// service_runtime) and migrations; anything else runs the service.
-func RunOrMigrate(ctx context.Context, log *slog.Logger, service string, migrations fs.FS, run func(context.Context, *slog.Logger) error) error {
-	if len(os.Args) > 1 && os.Args[1] == "migrate" {
-		return MigrateCommand(ctx, log, service, migrations)
-	}
-	return run(ctx, log)
 }
 
 // Command describes a database-backed service's command line (--help and

@@ -1,6 +1,10 @@
-// Package service holds what every service's process shares outside its
-// servers: the JSON logger that tags each line with the app and the
-// request's ids, and CPU profiles on a signal for benchmarks.
+// Package service is every service's entry point: Main does what each
+// service does before its own work (the command line, configuration,
+// logging, profiling, the database, the token verifier, health, signal
+// handling) and Process serves the service and its background tasks. It
+// holds the configuration blocks services share, the JSON logger that tags
+// each line with the app and the request's ids, and CPU profiles on a
+// signal for benchmarks.
 package service
 
 import (

@@ -1,5 +1,11 @@
 package fhirapi
 
+import (
+	"net/http"
+
+	"github.com/pms-dapr/pms/platform/fhir"
+)
+
 // capabilityDate is when the CapabilityStatement last changed.
 const capabilityDate = "2026-12-03"
 
@@ -95,4 +101,10 @@ func capability(base string) capabilityStatement {
 			}},
 		}},
 	}
+}
+
+// metadata answers the CapabilityStatement (public: clients read it before
+// they sign in).
+func (h *Handler) metadata(w http.ResponseWriter, r *http.Request) {
+	fhir.Write(w, http.StatusOK, capability(h.base(r)))
 }
