@@ -18,8 +18,7 @@ func main() {
 	service.Main(service.App[config]{Command: command(), Database: "analytics", Migrations: analyticsdb.Migrations(), Run: run})
 }
 
-func run(ctx context.Context, p *service.Process[config]) error {
-	cfg := p.Config
+func run(ctx context.Context, cfg config, p *service.Process) error {
 	publisher := cfg.Publisher("")
 	defer publisher.Close()
 	store := analyticsdb.New(p.DB)

@@ -18,8 +18,7 @@ func main() {
 	service.Main(service.App[config]{Command: command(), Run: run})
 }
 
-func run(ctx context.Context, p *service.Process[config]) error {
-	cfg := p.Config
+func run(ctx context.Context, cfg config, p *service.Process) error {
 	md, err := gateway.LoadBearerMetadata(cfg.BearerComponent)
 	if err != nil {
 		return err

@@ -16,8 +16,7 @@ func main() {
 	service.Main(service.App[config]{Command: command(), Database: "auth", Migrations: identitydb.Migrations(), Run: run})
 }
 
-func run(ctx context.Context, p *service.Process[config]) error {
-	cfg := p.Config
+func run(ctx context.Context, cfg config, p *service.Process) error {
 	keys, err := loadKeys(cfg, p.Log)
 	if err != nil {
 		return err

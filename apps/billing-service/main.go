@@ -22,8 +22,7 @@ func main() {
 	service.Main(service.App[config]{Command: command(), Database: "billing", Migrations: billingdb.Migrations(), Run: run})
 }
 
-func run(ctx context.Context, p *service.Process[config]) error {
-	cfg := p.Config
+func run(ctx context.Context, cfg config, p *service.Process) error {
 	svc, err := billing.NewService(billingdb.New(p.DB), cfg.DefaultCurrency)
 	if err != nil {
 		return err

@@ -23,8 +23,8 @@ func main() {
 	service.Main(service.App[config]{Command: command(), Database: "patient", Migrations: patientdb.Migrations(), Run: run})
 }
 
-func run(ctx context.Context, p *service.Process[config]) error {
-	cfg, log := p.Config, p.Log
+func run(ctx context.Context, cfg config, p *service.Process) error {
+	log := p.Log
 	store := patientdb.New(p.DB)
 	billing, err := billingclient.New(cfg.Sidecar.GRPC(), cfg.BillingAppID, cfg.Trust.Dapr.Token, cfg.BillingTimeout)
 	if err != nil {

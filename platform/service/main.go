@@ -31,15 +31,16 @@ type App[C any] struct {
 	// migrations; without them the service has no database.
 	Database   string
 	Migrations fs.FS
-	// Run is the service's own work, once Main has set up what every
-	// service has (Process); it returns when ctx ends or on a failure.
-	Run func(ctx context.Context, p *Process[C]) error
+	// Run is the service's own work, with its configuration (loaded,
+	// validated and logged, secrets masked), once Main has set up what
+	// every service has (Process); it returns when ctx ends or on a
+	// failure.
+	Run func(ctx context.Context, cfg C, p *Process) error
 }
 
 // Process is what Main sets up before a service's own work.
-type Process[C any] struct {
-	Config C // loaded, validated and logged (secrets masked)
-	Log    *slog.Logger
+type Process struct {
+	Log *slog.Logger
 	// DB is the service's pool as its runtime role, on a schema its
 	// migrate step brought up to date (nil without a database).
 	DB *pgxpool.Pool
@@ -52,6 +53,7 @@ type Process[C any] struct {
 	// configuration) once the service serves.
 	Metrics *prometheus.Registry
 
+	listenHost  string
 	metricsAddr string
 	tasks       []func(context.Context) error
 }
@@ -84,18 +86,19 @@ func Main[C any](app App[C]) {
 // start sets up the Process: configuration, profiling, the database, the
 // token verifier, health and metrics; then runs the service.
 func start[C any](ctx context.Context, log *slog.Logger, app App[C]) error {
-	p := &Process[C]{Log: log, Metrics: metrics.NewRegistry()}
-	if err := appconfig.Load(ctx, &p.Config); err != nil {
+	var cfg C
+	if err := appconfig.Load(ctx, &cfg); err != nil {
 		return err
 	}
-	log.Info("configuration", appconfig.LogAttrs(p.Config)...)
-	profiling, _ := appconfig.Part[Profiling](p.Config)
+	log.Info("configuration", appconfig.LogAttrs(cfg)...)
+	p := &Process{Log: log, Metrics: metrics.NewRegistry()}
+	profiling, _ := appconfig.Part[Profiling](cfg)
 	ProfileOnSignal(ctx, log, app.Command.App, profiling)
-	if m, ok := appconfig.Part[metrics.Config](p.Config); ok {
-		p.metricsAddr = m.Addr
-	}
+	metricsCfg, _ := appconfig.Part[metrics.Config](cfg)
+	listen, _ := appconfig.Part[Listen](cfg)
+	p.metricsAddr, p.listenHost = metricsCfg.Addr, listen.ListenHost
 	checks := map[string]httpserver.Check{}
-	if db, ok := appconfig.Part[pgdb.Config](p.Config); ok && app.Migrations != nil {
+	if db, ok := appconfig.Part[pgdb.Config](cfg); ok && app.Migrations != nil {
 		pool, err := pgdb.Connect(ctx, log, db, app.Migrations, time.Minute)
 		if err != nil {
 			return err
@@ -103,8 +106,8 @@ func start[C any](ctx context.Context, log *slog.Logger, app App[C]) error {
 		defer pool.Close()
 		p.DB, checks["database"] = pool, pool.Ping
 	}
-	if trust, ok := appconfig.Part[authn.ServiceConfig](p.Config); ok {
-		sidecar, _ := appconfig.Part[Sidecar](p.Config)
+	if trust, ok := appconfig.Part[authn.ServiceConfig](cfg); ok {
+		sidecar, _ := appconfig.Part[Sidecar](cfg)
 		v, err := authn.NewVerifierFor(ctx, sidecar.HTTP(), trust, log)
 		if err != nil {
 			return err
@@ -112,7 +115,7 @@ func start[C any](ctx context.Context, log *slog.Logger, app App[C]) error {
 		p.Verifier, checks["jwks"] = v, v.Ready
 	}
 	p.Health = httpserver.Health{Log: log, Checks: checks}
-	if err := app.Run(ctx, p); err != nil {
+	if err := app.Run(ctx, cfg, p); err != nil {
 		return fmt.Errorf("%s: %w", app.Command.App, err)
 	}
 	return nil
@@ -120,20 +123,19 @@ func start[C any](ctx context.Context, log *slog.Logger, app App[C]) error {
 
 // Go adds a task that Serve runs beside the server until ctx ends; a task
 // that fails stops the service.
-func (p *Process[C]) Go(task func(ctx context.Context) error) { p.tasks = append(p.tasks, task) }
+func (p *Process) Go(task func(ctx context.Context) error) { p.tasks = append(p.tasks, task) }
 
 // Serve serves the metrics (when configured), then h on host:port, and runs
 // every task added with Go, until ctx ends or one of them fails.
-func (p *Process[C]) Serve(ctx context.Context, port string, h http.Handler) error {
-	listen, _ := appconfig.Part[Listen](p.Config)
+func (p *Process) Serve(ctx context.Context, port string, h http.Handler) error {
 	return p.ServeWith(ctx, func(ctx context.Context) error {
-		return httpserver.ListenAndServe(ctx, p.Log, net.JoinHostPort(listen.ListenHost, port), h)
+		return httpserver.ListenAndServe(ctx, p.Log, net.JoinHostPort(p.listenHost, port), h)
 	})
 }
 
 // ServeWith is Serve with the service's own server (serve runs until ctx
 // ends).
-func (p *Process[C]) ServeWith(ctx context.Context, serve func(context.Context) error) error {
+func (p *Process) ServeWith(ctx context.Context, serve func(context.Context) error) error {
 	if err := metrics.Serve(ctx, p.Log, p.metricsAddr, p.Metrics); err != nil {
 		return err
 	}
