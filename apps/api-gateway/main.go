@@ -39,8 +39,8 @@ func run(ctx context.Context, cfg config, p *service.Process) error {
 	defer closeBilling()
 	h := gateway.Routes(
 		gateway.Config{Sidecar: sidecar, DaprAPIToken: cfg.Dapr.Token, AllowedOrigins: cfg.AllowedOrigins,
-			TrustedProxies: cfg.TrustedProxies,
-			Billing:        &billingapi.Handler{Client: billingClient, AppID: cfg.BillingAppID, DaprAPIToken: cfg.Dapr.Token, Log: p.Log}},
+			TrustedProxies: cfg.TrustedProxies, TraceFromProxies: cfg.TraceFromProxies,
+			Billing: &billingapi.Handler{Client: billingClient, AppID: cfg.BillingAppID, DaprAPIToken: cfg.Dapr.Token, Log: p.Log}},
 		gateway.Targets{Patients: cfg.PatientAppID, Analytics: cfg.AnalyticsAppID, Auth: cfg.AuthAppID},
 		bearer.Middleware, health, p.Log)
 	p.Go(bearer.Run)

@@ -75,6 +75,12 @@ func (p Proxies) Resolve(r *http.Request) string {
 	return host
 }
 
+// FromProxy reports whether r came straight from one of the trusted proxies.
+func (p Proxies) FromProxy(r *http.Request) bool {
+	a, err := netip.ParseAddr(peer(r))
+	return err == nil && p.trusts(a)
+}
+
 // Forwarded is the client address behind the edge: the first entry of
 // X-Forwarded-For, which the edge wrote (only the edge may invoke the
 // routes that use it; Dapr's access control enforces that), else the peer.

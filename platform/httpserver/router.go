@@ -10,6 +10,7 @@ import (
 	"github.com/pms-dapr/pms/platform/authn"
 	"github.com/pms-dapr/pms/platform/problem"
 	"github.com/pms-dapr/pms/platform/requestid"
+	"github.com/pms-dapr/pms/platform/tracing"
 )
 
 // The health routes every service serves; probes (the kubelet's, the
@@ -20,7 +21,8 @@ const (
 )
 
 // Router is the skeleton of a service's HTTP API behind its Dapr sidecar:
-// every request gets an id and an access-log line and a panic is answered
+// every request is traced (as a child of its caller's trace), gets an id
+// and an access-log line and a panic is answered
 // 500; the health routes are open; every other route, and any unknown
 // path, answers only a request carrying the app API token (requests that
 // came through the sidecar). The more middlewares run after those, on
@@ -28,7 +30,7 @@ const (
 // behind all of it; unknown paths and methods answer problem+json.
 func Router(log *slog.Logger, appToken string, health Health, more ...func(http.Handler) http.Handler) *chi.Mux {
 	r := chi.NewRouter()
-	r.Use(requestid.Middleware, AccessLog(log), middleware.Recoverer)
+	r.Use(tracing.Middleware, requestid.Middleware, AccessLog(log), middleware.Recoverer)
 	guarded := append([]func(http.Handler) http.Handler{authn.RequireAppToken(appToken)}, more...)
 	r.Use(exceptHealth(chi.Chain(guarded...).Handler))
 	r.Get(LivePath, health.Live)

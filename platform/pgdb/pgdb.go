@@ -15,6 +15,8 @@ import (
 	"github.com/jackc/pgx/v5/stdlib"
 	"github.com/pressly/goose/v3"
 	"github.com/pressly/goose/v3/lock"
+
+	"github.com/pms-dapr/pms/platform/tracing"
 )
 
 // Open connects to url, waiting up to wait for the server to accept
@@ -23,6 +25,9 @@ func Open(ctx context.Context, log *slog.Logger, url string, wait time.Duration)
 	cfg, err := pgxpool.ParseConfig(url)
 	if err != nil {
 		return nil, fmt.Errorf("pgdb.open: parse url: %w", err)
+	}
+	if tracing.Enabled() {
+		cfg.ConnConfig.Tracer = tracing.PGX{} // each query a span of its request
 	}
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {

@@ -13,6 +13,8 @@ import (
 	"log/slog"
 	"os"
 
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/pms-dapr/pms/platform/requestid"
 )
 
@@ -36,7 +38,9 @@ func (h requestIDHandler) Handle(ctx context.Context, r slog.Record) error {
 	if id := requestid.ClientFrom(ctx); id != "" {
 		r.AddAttrs(slog.String("client_request_id", id))
 	}
-	if id := requestid.TraceFrom(ctx); id != "" {
+	if sc := trace.SpanContextFromContext(ctx); sc.IsValid() {
+		r.AddAttrs(slog.String("trace_id", sc.TraceID().String()), slog.String("span_id", sc.SpanID().String()))
+	} else if id := requestid.TraceFrom(ctx); id != "" {
 		r.AddAttrs(slog.String("trace_id", id))
 	}
 	return h.Handler.Handle(ctx, r)

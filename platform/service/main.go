@@ -21,6 +21,7 @@ import (
 	"github.com/pms-dapr/pms/platform/httpserver"
 	"github.com/pms-dapr/pms/platform/metrics"
 	"github.com/pms-dapr/pms/platform/pgdb"
+	"github.com/pms-dapr/pms/platform/tracing"
 )
 
 // App is a service's process as Main runs it.
@@ -91,6 +92,15 @@ func start[C any](ctx context.Context, log *slog.Logger, app App[C]) error {
 		return err
 	}
 	log.Info("configuration", appconfig.LogAttrs(cfg)...)
+	stopTracing, err := tracing.Start(ctx, app.Command.App)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		defer cancel()
+		_ = stopTracing(sctx) // the last spans; failing to send them does not fail the stop
+	}()
 	p := &Process{Log: log, Metrics: metrics.NewRegistry()}
 	profiling, _ := appconfig.Part[Profiling](cfg)
 	ProfileOnSignal(ctx, log, app.Command.App, profiling)

@@ -11,7 +11,10 @@ import (
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
+
 	"google.golang.org/grpc/metadata"
+
+	"github.com/pms-dapr/pms/platform/tracing"
 
 	"github.com/pms-dapr/pms/platform/requestid"
 	billingv1 "github.com/pms-dapr/pms/proto/billing/v1"
@@ -25,7 +28,7 @@ import (
 // interceptor (go-sdk v1.15.0) replaces the outgoing metadata, dropping
 // dapr-app-id, so the sidecar could not route the call.
 func Dial(sidecarAddr string) (billingv1.BillingServiceClient, func() error, error) {
-	conn, err := grpc.NewClient(sidecarAddr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	conn, err := grpc.NewClient(sidecarAddr, grpc.WithTransportCredentials(insecure.NewCredentials()), tracing.DialOption())
 	if err != nil {
 		return nil, nil, fmt.Errorf("billingapi.dial: %w", err)
 	}

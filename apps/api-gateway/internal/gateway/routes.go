@@ -22,6 +22,7 @@ import (
 	"github.com/pms-dapr/pms/platform/httpserver"
 	"github.com/pms-dapr/pms/platform/problem"
 	"github.com/pms-dapr/pms/platform/requestid"
+	"github.com/pms-dapr/pms/platform/tracing"
 )
 
 // MaxBodyBytes bounds every request body the gateway accepts.
@@ -47,9 +48,21 @@ type Config struct {
 	// TrustedProxies are the proxies in front of the gateway whose
 	// X-Forwarded-For it believes; empty: the peer is the client.
 	TrustedProxies clientaddr.Proxies
+	// TraceFromProxies continues the trace a trusted proxy's request
+	// carries; otherwise every request starts a trace of its own.
+	TraceFromProxies bool
 	// Billing serves /billing (billing-service's gRPC API through the
 	// sidecar); nil serves no billing routes.
 	Billing *billingapi.Handler
+}
+
+// traceTrust is who may continue their own trace at the gateway: nobody,
+// unless TraceFromProxies names the trusted proxies.
+func traceTrust(cfg Config) func(*http.Request) bool {
+	if !cfg.TraceFromProxies {
+		return nil
+	}
+	return cfg.TrustedProxies.FromProxy
 }
 
 // Routes returns the gateway's router. Only the listed routes are served,
@@ -60,7 +73,7 @@ type Config struct {
 // needs a valid access token and a role the policy allows.
 func Routes(cfg Config, t Targets, auth func(http.Handler) http.Handler, health httpserver.Health, log *slog.Logger) http.Handler {
 	r := chi.NewRouter()
-	r.Use(requestid.EdgeMiddleware, httpserver.AccessLog(log), middleware.Recoverer, securityHeaders, fhirErrors, strictPaths, strictHeaders, limitBody)
+	r.Use(tracing.EdgeMiddleware(traceTrust(cfg)), requestid.EdgeMiddleware, httpserver.AccessLog(log), middleware.Recoverer, securityHeaders, fhirErrors, strictPaths, strictHeaders, limitBody)
 	if len(cfg.AllowedOrigins) > 0 {
 		r.Use(cors.Handler(cors.Options{
 			AllowedOrigins: cfg.AllowedOrigins,
@@ -78,7 +91,7 @@ func Routes(cfg Config, t Targets, auth func(http.Handler) http.Handler, health 
 	r.Get("/", console.Index)
 	r.Get("/console/{file}", console.Asset)
 
-	transport := newSidecarTransport()
+	transport := tracing.Transport(newSidecarTransport())
 	authApp := NewProxy(cfg, transport, t.Auth, log)
 	logout := authApp.To(fixed("/logout"))
 	s := sessions{login: authApp.To(fixed("/login")), refresh: authApp.To(fixed("/refresh")), logout: logout}

@@ -12,6 +12,7 @@ import (
 
 	"github.com/pms-dapr/pms/apps/billing-service/internal/billing"
 	"github.com/pms-dapr/pms/platform/service"
+	"github.com/pms-dapr/pms/platform/tracing"
 	billingv1 "github.com/pms-dapr/pms/proto/billing/v1"
 )
 
@@ -29,7 +30,7 @@ type Options struct {
 // subscription, through the Go SDK, which lists it to the sidecar) on the
 // same server.
 func Serve(ctx context.Context, lis net.Listener, svc *billing.Service, o Options) error {
-	srv := grpc.NewServer(grpc.ChainUnaryInterceptor(RequestIDs, RequireAppToken(o.AppAPIToken), Authenticate(o.Tokens)))
+	srv := grpc.NewServer(tracing.ServerOption(), grpc.ChainUnaryInterceptor(RequestIDs, RequireAppToken(o.AppAPIToken), Authenticate(o.Tokens)))
 	billingv1.RegisterBillingServiceServer(srv, NewServer(svc, o.Log))
 	h := health.NewServer()
 	healthpb.RegisterHealthServer(srv, h)

@@ -10,7 +10,10 @@ import (
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
+
 	"google.golang.org/grpc/metadata"
+
+	"github.com/pms-dapr/pms/platform/tracing"
 
 	"github.com/pms-dapr/pms/apps/patient-service/internal/patient"
 	"github.com/pms-dapr/pms/platform/requestid"
@@ -36,7 +39,7 @@ type Client struct {
 // port at sidecarAddr (host:port), presenting the sidecar's API token. Each
 // call is bounded by timeout.
 func New(sidecarAddr, appID, daprAPIToken string, timeout time.Duration) (*Client, error) {
-	conn, err := grpc.NewClient(sidecarAddr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	conn, err := grpc.NewClient(sidecarAddr, grpc.WithTransportCredentials(insecure.NewCredentials()), tracing.DialOption())
 	if err != nil {
 		return nil, fmt.Errorf("billingclient.new: %w", err)
 	}
