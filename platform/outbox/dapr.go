@@ -114,12 +114,18 @@ func (p *DaprPublisher) PublishBatch(ctx context.Context, topic string, msgs []M
 	return errs
 }
 
-// metadata is what the sidecar needs to publish m: its partition key, and
-// the CloudEvent id and type (the publisher's, unless m has its own).
+// metadata is what the sidecar needs to publish m: its partition key, the
+// CloudEvent id and type (the publisher's, unless m has its own) and, when
+// m was traced, its traceparent (per entry, in a bulk request too: each
+// event continues its own change's trace).
 func (p *DaprPublisher) metadata(m Message) map[string]string {
 	typ := p.EventType
 	if m.Type != "" {
 		typ = m.Type
 	}
-	return map[string]string{"partitionKey": m.Key, "cloudevent.id": m.EventID, "cloudevent.type": typ}
+	md := map[string]string{"partitionKey": m.Key, "cloudevent.id": m.EventID, "cloudevent.type": typ}
+	if m.TraceParent != "" {
+		md["cloudevent.traceparent"] = m.TraceParent
+	}
+	return md
 }

@@ -114,7 +114,8 @@ func TestBatchPublisherSendsOneBulkRequestWithEachEntrysIDKeyAndType(t *testing.
 	msgs := []outbox.Message{
 		{EventID: "e1", Topic: "patient", Key: "k1", Payload: `{"n":1}`},
 		{EventID: "e2", Topic: "patient", Key: "k2", Payload: `{"n":2}`},
-		{EventID: "e3", Topic: "patient", Key: "k3", Payload: `{"n":3}`, Type: "pms.other.v1.Event"},
+		{EventID: "e3", Topic: "patient", Key: "k3", Payload: `{"n":3}`, Type: "pms.other.v1.Event",
+			TraceParent: "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"},
 	}
 	errs := p.PublishBatch(t.Context(), "patient", msgs)
 	require.Len(t, errs, 3)
@@ -136,6 +137,8 @@ func TestBatchPublisherSendsOneBulkRequestWithEachEntrysIDKeyAndType(t *testing.
 	}
 	assert.Equal(t, "pms.test.v1.Event", req.GetEntries()[0].GetMetadata()["cloudevent.type"])
 	assert.Equal(t, "pms.other.v1.Event", req.GetEntries()[2].GetMetadata()["cloudevent.type"])
+	assert.Equal(t, msgs[2].TraceParent, req.GetEntries()[2].GetMetadata()["cloudevent.traceparent"], "each entry its own trace")
+	assert.NotContains(t, req.GetEntries()[0].GetMetadata(), "cloudevent.traceparent", "an untraced event carries none")
 	assert.Equal(t, []string{"sidecar-token"}, sc.tokens)
 
 	sc.fail = true

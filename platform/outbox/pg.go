@@ -10,9 +10,9 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
-	"github.com/pms-dapr/pms/platform/pgdb"
-
 	"github.com/pms-dapr/pms/platform/metrics"
+	"github.com/pms-dapr/pms/platform/pgdb"
+	"github.com/pms-dapr/pms/platform/tracing"
 )
 
 // PG is an outbox table in PostgreSQL: a service inserts a row into
@@ -28,7 +28,8 @@ import (
 //	    created_at    timestamptz NOT NULL DEFAULT now(),
 //	    sent_at       timestamptz,
 //	    attempts      integer     NOT NULL DEFAULT 0,
-//	    last_error    text
+//	    last_error    text,
+//	    traceparent   text  -- the W3C traceparent of the change's span, if traced
 //	);
 type PG struct {
 	Pool *pgxpool.Pool
@@ -37,21 +38,31 @@ type PG struct {
 }
 
 // Insert is the statement a service's store runs to put m in the outbox.
-const Insert = `INSERT INTO outbox (event_id, topic, partition_key, payload) VALUES ($1, $2, $3, $4)`
+const Insert = `INSERT INTO outbox (event_id, topic, partition_key, payload, traceparent) VALUES ($1, $2, $3, $4, nullif($5, ''))`
 
-// Add inserts m in tx.
+// Add inserts m in tx, with the traceparent of ctx's span (the change's),
+// so the event continues the change's trace.
 func Add(ctx context.Context, tx pgx.Tx, m Message) error {
-	_, err := tx.Exec(ctx, Insert, m.EventID, m.Topic, m.Key, m.Payload)
+	_, err := tx.Exec(ctx, Insert, m.EventID, m.Topic, m.Key, m.Payload, traceParent(ctx, m))
 	return err
 }
 
 // Queue adds the insert of m to b, a batch of statements that commit
-// together (one round trip: pgx.Batch).
-func Queue(b *pgx.Batch, m Message) {
-	b.Queue(Insert, m.EventID, m.Topic, m.Key, m.Payload)
+// together (one round trip: pgx.Batch), with the traceparent of ctx's span
+// as Add.
+func Queue(ctx context.Context, b *pgx.Batch, m Message) {
+	b.Queue(Insert, m.EventID, m.Topic, m.Key, m.Payload, traceParent(ctx, m))
 }
 
-const selectUnsent = `SELECT id, event_id, topic, partition_key, payload FROM outbox
+// traceParent is m's own traceparent, else ctx's.
+func traceParent(ctx context.Context, m Message) string {
+	if m.TraceParent != "" {
+		return m.TraceParent
+	}
+	return tracing.TraceParent(ctx)
+}
+
+const selectUnsent = `SELECT id, event_id, topic, partition_key, payload, coalesce(traceparent, '') FROM outbox
 	WHERE sent_at IS NULL ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED`
 
 // PublishPending hands up to limit unsent events, oldest first, to publish
@@ -71,7 +82,7 @@ func (s PG) PublishPending(ctx context.Context, limit int, publish func(context.
 		}
 		pending, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (row, error) {
 			var x row
-			err := r.Scan(&x.id, &x.msg.EventID, &x.msg.Topic, &x.msg.Key, &x.msg.Payload)
+			err := r.Scan(&x.id, &x.msg.EventID, &x.msg.Topic, &x.msg.Key, &x.msg.Payload, &x.msg.TraceParent)
 			return x, err
 		})
 		if err != nil {

@@ -18,6 +18,10 @@ type Message struct {
 	// Type is the CloudEvent type when it is not the publisher's
 	// EventType (a redriven dead letter keeps its own).
 	Type string
+	// TraceParent is the W3C traceparent of the change that wrote the
+	// event (empty: untraced); the CloudEvent carries it, so its
+	// consumers' spans join that trace.
+	TraceParent string
 }
 
 // Store hands out unsent messages and records which were published:

@@ -16,12 +16,16 @@ import (
 	"github.com/dapr/go-sdk/service/common"
 	daprhttp "github.com/dapr/go-sdk/service/http"
 	"github.com/go-chi/chi/v5/middleware"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/trace"
 	"google.golang.org/protobuf/encoding/protojson"
 
 	"github.com/pms-dapr/pms/apps/analytics-service/internal/analytics"
 	"github.com/pms-dapr/pms/apps/analytics-service/internal/deadletter"
 	"github.com/pms-dapr/pms/platform/httpserver"
 	"github.com/pms-dapr/pms/platform/problem"
+	"github.com/pms-dapr/pms/platform/tracing"
 	billingv1 "github.com/pms-dapr/pms/proto/billing/v1"
 	patientv1 "github.com/pms-dapr/pms/proto/patient/v1"
 )
@@ -112,11 +116,13 @@ type bulkEntry struct {
 	Event   json.RawMessage `json:"event"`
 }
 
-// cloudEvent is what a delivery needs of a CloudEvent: its id and data.
+// cloudEvent is what a delivery needs of a CloudEvent: its id, data and
+// the trace it continues.
 type cloudEvent struct {
-	ID         string          `json:"id"`
-	Data       json.RawMessage `json:"data"`
-	DataBase64 string          `json:"data_base64"`
+	ID          string          `json:"id"`
+	TraceParent string          `json:"traceparent"`
+	Data        json.RawMessage `json:"data"`
+	DataBase64  string          `json:"data_base64"`
 }
 
 type bulkStatus struct {
@@ -155,12 +161,19 @@ func bulkEvents[E any](h *handler, topic string, decode func([]byte) (E, error),
 		ctx := r.Context()
 		n := len(entries)
 		ceIDs, evs, results := make([]string, n), make([]E, n), make([]analytics.Result, n)
+		// Each event's consumer span is a child of that event's own trace
+		// (its CloudEvent's traceparent), linked to the delivery's.
+		spans := make([]trace.Span, n)
+		spanCtx := make([]context.Context, n)
 		var decoded []E
 		var at []int
 		for i, e := range entries {
 			var ce cloudEvent
 			ceIDs[i] = e.EntryID
 			err := json.Unmarshal(e.Event, &ce)
+			spanCtx[i], spans[i] = tracing.StartSpan(tracing.FromTraceParent(ctx, ce.TraceParent), "consume "+topic,
+				trace.WithSpanKind(trace.SpanKindConsumer), trace.WithLinks(trace.LinkFromContext(ctx)),
+				trace.WithAttributes(attribute.String("messaging.destination.name", topic), attribute.String("messaging.message.id", ce.ID)))
 			if err == nil {
 				if ce.ID != "" {
 					ceIDs[i] = ce.ID
@@ -186,7 +199,11 @@ func bulkEvents[E any](h *handler, topic string, decode func([]byte) (E, error),
 		}
 		statuses := make([]bulkStatus, n)
 		for i, e := range entries {
-			statuses[i] = bulkStatus{EntryID: e.EntryID, Status: h.outcome(ctx, topic, ceIDs[i], eventID(evs[i]), results[i])}
+			statuses[i] = bulkStatus{EntryID: e.EntryID, Status: h.outcome(spanCtx[i], topic, ceIDs[i], eventID(evs[i]), results[i])}
+			if statuses[i].Status != common.SubscriptionResponseStatusSuccess {
+				spans[i].SetStatus(codes.Error, string(statuses[i].Status))
+			}
+			spans[i].End()
 		}
 		w.Header().Set("Content-Type", "application/json")
 		if single {

@@ -43,7 +43,7 @@ func (h *handler) parkFrom(dlt string) common.TopicEventHandler {
 // park stores one event arriving on a dead-letter topic; a storage
 // failure asks for redelivery (nothing is lost).
 func (h *handler) park(ctx context.Context, dlt string, e *common.TopicEvent) (bool, error) {
-	l := deadletter.Letter{CloudEventID: e.ID, Type: e.Type, Data: unquoted(e.RawData)}
+	l := deadletter.Letter{CloudEventID: e.ID, Type: e.Type, Data: unquoted(e.RawData), TraceParent: e.TraceParent}
 	if key, ok := e.Metadata["partitionKey"]; ok {
 		l.PartitionKey = key
 	}

@@ -32,12 +32,13 @@ func (d DeadLetters) Park(ctx context.Context, l deadletter.Letter) error {
 		occurred = &l.OccurredAt
 	}
 	_, err := d.s.pool.Exec(ctx, `INSERT INTO dead_letters (topic, cloudevent_id, event_id, event_type, occurred_at,
-		partition_key, reason, data)
-		VALUES ($1, $2, $3, $4, $5, $6, coalesce((SELECT reason FROM drop_reasons WHERE topic = $1 AND cloudevent_id = $2), $7), $8)
+		partition_key, reason, data, traceparent)
+		VALUES ($1, $2, $3, $4, $5, $6, coalesce((SELECT reason FROM drop_reasons WHERE topic = $1 AND cloudevent_id = $2), $7), $8, nullif($9, ''))
 		ON CONFLICT (topic, cloudevent_id) DO UPDATE
-			SET redriven_at = NULL, discarded_at = NULL, discard_reason = NULL, reason = excluded.reason, dead_lettered_at = now()
+			SET redriven_at = NULL, discarded_at = NULL, discard_reason = NULL, reason = excluded.reason, dead_lettered_at = now(),
+				traceparent = excluded.traceparent
 			WHERE dead_letters.redriven_at IS NOT NULL OR dead_letters.discarded_at IS NOT NULL`,
-		l.Topic, l.CloudEventID, l.EventID, l.Type, occurred, l.PartitionKey, deadletter.NoReason, l.Data)
+		l.Topic, l.CloudEventID, l.EventID, l.Type, occurred, l.PartitionKey, deadletter.NoReason, l.Data, l.TraceParent)
 	return wrap("analyticsdb.park", err)
 }
 
@@ -45,7 +46,7 @@ func (d DeadLetters) Park(ctx context.Context, l deadletter.Letter) error {
 // topic (or all), and only ids when given.
 func (d DeadLetters) Pending(ctx context.Context, topic string, ids []string) ([]deadletter.Letter, error) {
 	rows, err := d.s.pool.Query(ctx, `SELECT id::text, topic, cloudevent_id, event_id, event_type,
-		occurred_at, partition_key, reason, data, dead_lettered_at
+		occurred_at, partition_key, reason, data, dead_lettered_at, coalesce(traceparent, '')
 		FROM dead_letters WHERE redriven_at IS NULL AND discarded_at IS NULL AND ($1 = '' OR topic = $1)
 		AND ($2::uuid[] IS NULL OR id = ANY($2::uuid[]))
 		ORDER BY dead_lettered_at, id LIMIT 1000`, topic, ids)
@@ -56,7 +57,7 @@ func (d DeadLetters) Pending(ctx context.Context, topic string, ids []string) ([
 		var l deadletter.Letter
 		var occurred *time.Time
 		err := r.Scan(&l.ID, &l.Topic, &l.CloudEventID, &l.EventID, &l.Type, &occurred, &l.PartitionKey,
-			&l.Reason, &l.Data, &l.DeadLetteredAt)
+			&l.Reason, &l.Data, &l.DeadLetteredAt, &l.TraceParent)
 		if occurred != nil {
 			l.OccurredAt = *occurred
 		}

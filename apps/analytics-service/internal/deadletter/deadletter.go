@@ -52,6 +52,7 @@ type Letter struct {
 	RedrivenAt     time.Time
 	DiscardedAt    time.Time // set when an operator discarded it
 	DiscardReason  string
+	TraceParent    string // the W3C traceparent the event carried (its trace)
 }
 
 // Selection names what a redrive sends: the listed ids, or (All) every

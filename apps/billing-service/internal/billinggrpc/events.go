@@ -7,9 +7,13 @@ import (
 	"log/slog"
 
 	"github.com/dapr/go-sdk/service/common"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/trace"
 	"google.golang.org/protobuf/encoding/protojson"
 
 	"github.com/pms-dapr/pms/apps/billing-service/internal/billing"
+	"github.com/pms-dapr/pms/platform/tracing"
 	"github.com/pms-dapr/pms/platform/validation"
 	patientv1 "github.com/pms-dapr/pms/proto/patient/v1"
 )
@@ -31,6 +35,17 @@ var ErrMalformed = errors.New("malformed patient event")
 // asks the sidecar for redelivery.
 func PatientEvents(svc *billing.Service, log *slog.Logger) common.TopicEventHandler {
 	return func(ctx context.Context, e *common.TopicEvent) (retry bool, err error) {
+		// The consumer's span is a child of the event's own trace (the
+		// change that published it), linked to the delivery's.
+		ctx, span := tracing.StartSpan(tracing.FromTraceParent(ctx, e.TraceParent), "consume "+e.Topic,
+			trace.WithSpanKind(trace.SpanKindConsumer), trace.WithLinks(trace.LinkFromContext(ctx)),
+			trace.WithAttributes(attribute.String("messaging.destination.name", e.Topic), attribute.String("messaging.message.id", e.ID)))
+		defer func() {
+			if err != nil {
+				span.SetStatus(codes.Error, "not handled")
+			}
+			span.End()
+		}()
 		pe, err := decodePatientEvent(e.RawData)
 		if err == nil && pe.GetType() == patientv1.EventType_PATIENT_DELETED {
 			var closed, duplicate bool

@@ -272,7 +272,7 @@ func (s *Store) CreateIfNone(ctx context.Context, criteria string, q patient.Que
 			matches = page.Items
 			return err
 		}
-		b, err := newPatient(p, ev, audit)
+		b, err := newPatient(ctx, p, ev, audit)
 		if err != nil {
 			return err
 		}

@@ -51,7 +51,7 @@ const claimKey = `INSERT INTO idempotency_keys (user_id, key, request_hash, pati
 // key is new. Without a key the statements go to the server in one round
 // trip and commit together (a batch is one implicit transaction).
 func (s *Store) Create(ctx context.Context, p patient.Patient, ev patient.Event, audit patient.AuditEntry, key *patient.IdempotencyKey) error {
-	b, err := newPatient(p, ev, audit)
+	b, err := newPatient(ctx, p, ev, audit)
 	if err != nil {
 		return s.mapErr("create", err)
 	}
@@ -71,13 +71,13 @@ func (s *Store) Create(ctx context.Context, p patient.Patient, ev patient.Event,
 
 // newPatient is the batch that inserts p (with its name parts and search
 // keys), its event, first version and audit entry.
-func newPatient(p patient.Patient, ev patient.Event, audit patient.AuditEntry) (*pgx.Batch, error) {
+func newPatient(ctx context.Context, p patient.Patient, ev patient.Event, audit patient.AuditEntry) (*pgx.Batch, error) {
 	b := &pgx.Batch{}
 	k := keysOf(p)
 	b.Queue(insertPatient, p.ID, p.Name, p.Email, p.Address, p.Phone, p.Gender, p.MRN,
 		p.DateOfBirth, p.RegisteredDate, p.Version, p.CreatedAt, p.UpdatedAt, k.family, k.given, k.name, k.familyKey, k.givenKeys,
 		k.prefixes)
-	return b, queueChange(b, p, ev, audit)
+	return b, queueChange(ctx, b, p, ev, audit)
 }
 
 // claim records key for patientID; a key already there means a replay (same
@@ -103,19 +103,19 @@ func claim(ctx context.Context, tx pgx.Tx, key *patient.IdempotencyKey, patientI
 // outbox, the version it made (p) and its audit entry.
 func writeChange(ctx context.Context, tx pgx.Tx, p patient.Patient, ev patient.Event, audit patient.AuditEntry) error {
 	b := &pgx.Batch{}
-	if err := queueChange(b, p, ev, audit); err != nil {
+	if err := queueChange(ctx, b, p, ev, audit); err != nil {
 		return err
 	}
 	return tx.SendBatch(ctx, b).Close()
 }
 
 // queueChange adds to b the statements writeChange runs.
-func queueChange(b *pgx.Batch, p patient.Patient, ev patient.Event, audit patient.AuditEntry) error {
+func queueChange(ctx context.Context, b *pgx.Batch, p patient.Patient, ev patient.Event, audit patient.AuditEntry) error {
 	m, err := patientevents.Encode(ev)
 	if err != nil {
 		return err
 	}
-	outbox.Queue(b, m)
+	outbox.Queue(ctx, b, m)
 	if err := queueVersion(b, p, versionAction(audit.Action)); err != nil {
 		return err
 	}

@@ -44,6 +44,7 @@ func (s *Store) Park(_ context.Context, l deadletter.Letter) error {
 			if !have.RedrivenAt.IsZero() || !have.DiscardedAt.IsZero() { // back again: pending anew
 				s.Letters[i].RedrivenAt, s.Letters[i].Reason, s.Letters[i].DeadLetteredAt = time.Time{}, l.Reason, time.Now()
 				s.Letters[i].DiscardedAt, s.Letters[i].DiscardReason = time.Time{}, ""
+				s.Letters[i].TraceParent = l.TraceParent
 			}
 			return nil
 		}
