@@ -21,7 +21,9 @@
 //
 // Environment: PMS_POSTGRES_URL uses an existing PostgreSQL server (admin
 // URL) instead of a throwaway cluster; KAFKA_BROKERS uses an existing Kafka
-// instead of the in-memory dev broker.
+// instead of the in-memory dev broker; PMS_TRACING=off runs without traces
+// (by default every request is traced, and the trace view and its
+// Jaeger-shaped API listen on http://127.0.0.1:16686).
 package main
 
 import (
@@ -83,6 +85,7 @@ func run(ctx context.Context, args []string) error {
 		Console:      os.Stdout,
 		PostgresURL:  os.Getenv("PMS_POSTGRES_URL"),
 		KafkaBrokers: os.Getenv("KAFKA_BROKERS"),
+		NoTracing:    os.Getenv("PMS_TRACING") == "off",
 	})
 	if err != nil {
 		return err
@@ -113,6 +116,11 @@ func printSummary(sys *runner.System) {
 		fmt.Println("  PostgreSQL:         PMS_POSTGRES_URL")
 	}
 	fmt.Printf("  Kafka brokers:      %s\n", sys.KafkaBrokers)
+	if t := sys.Traces; t != nil {
+		fmt.Printf("  Traces:             %s (every request; the API: %s/api/traces?service=api-gateway; PMS_TRACING=off runs without)\n", t.URL, t.URL)
+	} else {
+		fmt.Println("  Traces:             off (PMS_TRACING=off)")
+	}
 	fmt.Println()
 	w := tabwriter.NewWriter(os.Stdout, 2, 4, 2, ' ', 0)
 	fmt.Fprintln(w, "  APP\tAPP PORT\tDAPR HTTP\tDAPR GRPC\tLOGS")

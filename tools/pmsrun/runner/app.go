@@ -37,6 +37,10 @@ type App struct {
 	database string // from the template's DATABASE_URL, if any
 	sys      *System
 
+	// configPath is the sidecar's Configuration as this run uses it (with
+	// tracing to the runner's receiver), when it differs from the template's.
+	configPath string
+
 	mu         sync.Mutex
 	app, daprd *proc
 }
@@ -109,6 +113,9 @@ func (a *App) appEnv() []string {
 	if a.AppPort > 0 {
 		env = append(env, "APP_PORT="+strconv.Itoa(a.AppPort))
 	}
+	if t := a.sys.Traces; t != nil {
+		env = append(env, "OTEL_EXPORTER_OTLP_ENDPOINT=http://"+t.AppEndpoint)
+	}
 	return append(env, sortedEnv(a.spec.Env)...)
 }
 
@@ -140,7 +147,9 @@ func (a *App) daprdArgs() []string {
 	for _, p := range a.spec.ResourcesPaths {
 		args = append(args, "--resources-path", p)
 	}
-	if a.spec.ConfigFilePath != "" {
+	if a.configPath != "" {
+		args = append(args, "--config", a.configPath)
+	} else if a.spec.ConfigFilePath != "" {
 		args = append(args, "--config", a.spec.ConfigFilePath)
 	}
 	// Blank addresses are left out, as the Dapr CLI leaves them out: daprd
@@ -179,6 +188,7 @@ func (s *System) startApp(a *App) error {
 		env:     a.appEnv(),
 		logFile: filepath.Join(a.LogDir, a.ID+"_app_"+stamp+".log"),
 		out:     s.opts.Console,
+		onLine:  s.noteLog(a.ID),
 	})
 	if err != nil {
 		return fmt.Errorf("runner: %w", err)

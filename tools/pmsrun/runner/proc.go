@@ -39,6 +39,7 @@ type procSpec struct {
 	out     io.Writer // console; may be io.Discard
 	stopSig syscall.Signal
 	cred    *syscall.Credential
+	onLine  func(string) // sees every line, if set
 }
 
 func startProc(s procSpec) (*proc, error) {
@@ -49,7 +50,7 @@ func startProc(s procSpec) (*proc, error) {
 	if err != nil {
 		return nil, fmt.Errorf("log file for %s: %w", s.name, err)
 	}
-	sink := &lineSink{prefix: "[" + s.name + "] ", out: s.out, file: f}
+	sink := &lineSink{prefix: "[" + s.name + "] ", out: s.out, file: f, onLine: s.onLine}
 	cmd := exec.Command(s.argv[0], s.argv[1:]...)
 	cmd.Dir = s.dir
 	cmd.Env = s.env
@@ -116,6 +117,7 @@ type lineSink struct {
 	prefix string
 	out    io.Writer
 	file   *os.File
+	onLine func(string)
 
 	mu      sync.Mutex
 	partial []byte
@@ -145,6 +147,9 @@ func (s *lineSink) Write(b []byte) (int, error) {
 func (s *lineSink) line(l string) {
 	s.ring[s.n%tailLines] = l
 	s.n++
+	if s.onLine != nil {
+		s.onLine(l)
+	}
 	if s.out != nil {
 		consoleMu.Lock()
 		_, _ = io.WriteString(s.out, s.prefix+l+"\n")

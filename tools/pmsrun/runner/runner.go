@@ -50,6 +50,13 @@ type Options struct {
 	DataDir string
 	// ReadyTimeout bounds the wait for every app and sidecar. Default 2m.
 	ReadyTimeout time.Duration
+	// NoTracing runs without traces: no receiver, the apps export none and
+	// the sidecars keep their Configuration's sampling rate ("0"). The
+	// benchmark's cost phases use it.
+	NoTracing bool
+	// TraceViewPort is where the trace view and its API listen on loopback
+	// (another free port when it is taken). Default 16686, Jaeger's.
+	TraceViewPort int
 	// DependenciesOnly starts what the apps need but not the apps: the
 	// databases (provisioned and migrated), the Kafka broker and Sentry,
 	// each on its fixed port (PostgreSQL 5432, Kafka 9092, Sentry 50001)
@@ -65,6 +72,7 @@ type System struct {
 	Postgres *Postgres // nil when PostgresURL was given
 	Kafka    *DevKafka // nil when KafkaBrokers was given
 	Sentry   *Sentry   // nil only WithoutMTLS
+	Traces   *Traces   // nil with NoTracing
 
 	// PostgresURL and KafkaBrokers are what the apps were given.
 	PostgresURL  string
@@ -124,6 +132,9 @@ func Start(ctx context.Context, opts Options) (sys *System, err error) {
 		return s, s.writeAdminPassword()
 	}
 	if err := s.writeRunSecrets(); err != nil {
+		return s, err
+	}
+	if err := s.startTraces(); err != nil {
 		return s, err
 	}
 	for _, a := range s.apps {
@@ -351,6 +362,9 @@ func (s *System) Stop() {
 		if s.Sentry != nil {
 			s.Sentry.Stop()
 		}
+		if s.Traces != nil {
+			s.Traces.Stop()
+		}
 		if s.Postgres != nil {
 			s.Postgres.Stop()
 		}
@@ -456,4 +470,39 @@ func (s *System) provisionDatabase(ctx context.Context, a *App) error {
 	}
 	a.spec.Env["DATABASE_URL"], err = pgdb.LoginURL(s.PostgresURL, plan.Database, plan.App, plan.AppPassword)
 	return err
+}
+
+// startTraces starts the trace receiver and view (unless NoTracing) and
+// writes each sidecar a Configuration that exports every span to it.
+func (s *System) startTraces() error {
+	if s.opts.NoTracing {
+		return nil
+	}
+	port := s.opts.TraceViewPort
+	if port == 0 {
+		port = 16686
+	}
+	t, err := StartTraces(s.ports, port)
+	if err != nil {
+		return err
+	}
+	s.Traces = t
+	for _, a := range s.apps {
+		if a.spec.ConfigFilePath == "" {
+			continue
+		}
+		if a.configPath, err = tracedConfig(a.spec.ConfigFilePath, filepath.Join(s.opts.DataDir, "dapr-config"), t.SidecarEndpoint); err != nil {
+			return fmt.Errorf("runner: %s: %w", a.ID, err)
+		}
+	}
+	return nil
+}
+
+// noteLog hands an app's log lines to the trace store, when there is one.
+func (s *System) noteLog(app string) func(string) {
+	return func(line string) {
+		if s.Traces != nil {
+			s.Traces.noteLog(app, line)
+		}
+	}
 }
