@@ -120,4 +120,3 @@ func TestTraceParentRoundTrips(t *testing.T) {
 	assert.Nil(t, tracing.LinkTo("not a traceparent"))
 	assert.Len(t, tracing.LinkTo(tp), 1)
 }
-
