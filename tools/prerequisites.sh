@@ -14,6 +14,8 @@
 #                     the one-node cluster
 #   pgbackrest        the restore drill and the in-cluster backups
 #   npm               tools/web's pinned packages
+#   prometheus        promtool's checks of the alert rules, and the
+#                     Prometheus the runner starts (the alert tests)
 #
 # ONLY=cluster checks just what `make cluster-up` needs.
 set -euo pipefail
@@ -49,6 +51,7 @@ need "command -v pgbackrest" "pgbackrest"
 if [ "${ONLY:-}" != cluster ]; then
 	need "command -v chromium" "chromium"
 	need "command -v npm" "npm"
+	need "command -v prometheus && command -v promtool" "prometheus"
 fi
 
 missing=()

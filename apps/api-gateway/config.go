@@ -6,6 +6,7 @@ import (
 	"github.com/pms-dapr/pms/platform/appconfig"
 	"github.com/pms-dapr/pms/platform/authn"
 	"github.com/pms-dapr/pms/platform/clientaddr"
+	"github.com/pms-dapr/pms/platform/metrics"
 	"github.com/pms-dapr/pms/platform/service"
 )
 
@@ -23,6 +24,7 @@ type config struct {
 	AllowedOrigins   []string           `env:"CORS_ALLOWED_ORIGINS" help:"Comma-separated origins allowed to call the API from a browser on another origin; empty closes CORS."`
 	TrustedProxies   clientaddr.Proxies `env:"TRUSTED_PROXIES" help:"Comma-separated addresses or CIDR prefixes of the proxies in front of the gateway (an ingress controller); only their X-Forwarded-For is believed."`
 	TraceFromProxies bool               `env:"TRACE_FROM_PROXIES" help:"true continues the trace (W3C traceparent) of a request that comes straight from one of TRUSTED_PROXIES; set it only where that proxy starts or cleans the trace context, never passes a client's on. Unset, every request starts a trace of its own."`
+	Metrics          metrics.Config
 	Profiling        service.Profiling
 }
 

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/pms-dapr/pms/platform/appconfig"
+	"github.com/pms-dapr/pms/platform/metrics"
 	"github.com/pms-dapr/pms/platform/pgdb"
 	"github.com/pms-dapr/pms/platform/service"
 )
@@ -33,6 +34,7 @@ type config struct {
 	// an extended session, whatever the activity.
 	SessionTTL time.Duration `env:"AUTH_SESSION_TTL, default=12h" help:"The absolute lifetime of a login, however often it is refreshed (NIST SP 800-63B: 12 hours at AAL2)."`
 	RefreshTTL time.Duration `env:"AUTH_REFRESH_TTL, default=12h" help:"How long an unused refresh token stays valid."`
+	Metrics    metrics.Config
 	Profiling  service.Profiling
 }
 

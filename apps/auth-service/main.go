@@ -28,6 +28,8 @@ func run(ctx context.Context, cfg config, p *service.Process) error {
 	if err := bootstrapAdmin(ctx, accounts, cfg, p.Log); err != nil {
 		return err
 	}
-	h := authapi.Routes(accounts, keys, authapi.Config{Issuer: cfg.Issuer, AppAPIToken: cfg.AppAPIToken}, p.Health, p.Log)
+	logins := authapi.NewLoginCounter()
+	p.Metrics.MustRegister(logins)
+	h := authapi.Routes(accounts, keys, authapi.Config{Issuer: cfg.Issuer, AppAPIToken: cfg.AppAPIToken, Logins: logins}, p.Health, p.Log)
 	return p.Serve(ctx, cfg.Port, h)
 }

@@ -19,7 +19,7 @@ import (
 
 // Config is where the metrics are served.
 type Config struct {
-	Addr string `env:"METRICS_ADDR" help:"host:port serving Prometheus metrics at /metrics (outbox lag, consumer lag, dead letters: docs/operations/monitoring.md); empty serves none."`
+	Addr string `env:"METRICS_ADDR" help:"host:port serving Prometheus metrics at /metrics (requests by route, and each service's own: docs/operations/monitoring.md); empty serves none."`
 }
 
 // NewRegistry has the Go runtime and process collectors.

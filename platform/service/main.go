@@ -135,9 +135,16 @@ func start[C any](ctx context.Context, log *slog.Logger, app App[C]) error {
 // that fails stops the service.
 func (p *Process) Go(task func(ctx context.Context) error) { p.tasks = append(p.tasks, task) }
 
-// Serve serves the metrics (when configured), then h on host:port, and runs
-// every task added with Go, until ctx ends or one of them fails.
+// Serve serves the metrics (when configured, with h's requests counted and
+// timed by route: metrics.HTTP), then h on host:port, and runs every task
+// added with Go, until ctx ends or one of them fails.
 func (p *Process) Serve(ctx context.Context, port string, h http.Handler) error {
+	if p.metricsAddr != "" {
+		var err error
+		if h, err = metrics.HTTP(p.Metrics, h); err != nil {
+			return err
+		}
+	}
 	return p.ServeWith(ctx, func(ctx context.Context) error {
 		return httpserver.ListenAndServe(ctx, p.Log, net.JoinHostPort(p.listenHost, port), h)
 	})

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/go-chi/chi/v5"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/pms-dapr/pms/apps/auth-service/internal/identity"
 	"github.com/pms-dapr/pms/platform/authn"
@@ -44,6 +45,21 @@ type Keys interface {
 type Config struct {
 	Issuer      string // also the public base URL of this API
 	AppAPIToken string
+	// Logins counts login attempts by outcome (NewLoginCounter); nil
+	// counts nothing.
+	Logins *prometheus.CounterVec
+}
+
+// NewLoginCounter is pms_logins_total, by outcome: success, failure (bad
+// credentials), throttled, busy (every password check taken), invalid
+// (malformed input) or error.
+func NewLoginCounter() *prometheus.CounterVec {
+	c := prometheus.NewCounterVec(prometheus.CounterOpts{Name: "pms_logins_total",
+		Help: "Login attempts, by outcome: success, failure, throttled, busy, invalid, error."}, []string{"outcome"})
+	for _, o := range []string{"success", "failure", "throttled", "busy", "invalid", "error"} {
+		c.WithLabelValues(o) // every series from the start, so rates and alerts see zeros
+	}
+	return c
 }
 
 // Routes returns auth-service's router.
@@ -99,10 +115,12 @@ func (h *handler) login(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if err := identity.ValidateLogin(body.Email, body.Password); err != nil {
+		h.countLogin("invalid")
 		h.fail(w, r, err)
 		return
 	}
 	s, err := h.acc.Login(r.Context(), body.Email, body.Password, clientaddr.Forwarded(r))
+	h.countLogin(loginOutcome(err))
 	if errors.Is(err, identity.ErrBadCredentials) {
 		h.log.InfoContext(r.Context(), "login failed", "client", clientaddr.Forwarded(r))
 	}
@@ -111,6 +129,30 @@ func (h *handler) login(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	httpserver.WriteJSON(w, http.StatusOK, toSession(s))
+}
+
+// loginOutcome is the pms_logins_total outcome of a login's error.
+func loginOutcome(err error) string {
+	switch {
+	case err == nil:
+		return "success"
+	case errors.Is(err, identity.ErrBadCredentials):
+		return "failure"
+	case errors.Is(err, identity.ErrThrottled):
+		return "throttled"
+	case errors.Is(err, identity.ErrBusy):
+		return "busy"
+	}
+	if _, ok := problem.Invalid(err); ok {
+		return "invalid"
+	}
+	return "error"
+}
+
+func (h *handler) countLogin(outcome string) {
+	if h.cfg.Logins != nil {
+		h.cfg.Logins.WithLabelValues(outcome).Inc()
+	}
 }
 
 func (h *handler) refresh(w http.ResponseWriter, r *http.Request) {

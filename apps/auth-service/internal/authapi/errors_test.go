@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -71,5 +72,21 @@ func TestDomainErrorsAnswerTheirProblems(t *testing.T) {
 			require.NoError(t, json.Unmarshal(rec.Body.Bytes(), &p))
 			assert.Equal(t, tc.status, p.Status)
 		})
+	}
+}
+
+// Each login attempt is counted by its outcome.
+func TestLoginsAreCountedByOutcome(t *testing.T) {
+	logins := authapi.NewLoginCounter()
+	for _, err := range []error{nil, identity.ErrBadCredentials, identity.ErrBadCredentials, &identity.ThrottledError{RetryAfter: time.Second}, identity.ErrBusy} {
+		h := authapi.Routes(failing{err}, nil, authapi.Config{Issuer: "http://x", AppAPIToken: "tok", Logins: logins},
+			httpserver.Health{Log: slog.New(slog.DiscardHandler)}, slog.New(slog.DiscardHandler))
+		req := httptest.NewRequest(http.MethodPost, "/login", strings.NewReader(`{"email":"a@example.org","password":"correct horse battery"}`))
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set(authn.APITokenHeader, "tok")
+		h.ServeHTTP(httptest.NewRecorder(), req)
+	}
+	for outcome, want := range map[string]float64{"success": 1, "failure": 2, "throttled": 1, "busy": 1, "invalid": 0, "error": 0} {
+		assert.Equal(t, want, testutil.ToFloat64(logins.WithLabelValues(outcome)), outcome)
 	}
 }
