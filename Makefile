@@ -66,7 +66,7 @@ CONTAINER_ENV = if [ -z "$$DOCKER_HOST" ] && [ -S /run/podman/podman.sock ] && \
 	$(if $(filter local,$(PMS_IMAGES)),set -a; . ./$(IMAGES_ENV); set +a;) \
 	export TESTCONTAINERS_RYUK_DISABLED=true TESTCONTAINERS_HOST_OVERRIDE=127.0.0.1;
 
-.PHONY: prerequisites cluster-prerequisites test-drill cluster-bin cluster-up cluster-down test-cluster help docs docs-check bench bench-short build apps runner daprd run proto proto-check mod-check test test-unit test-go test-deploy vet fmt-check vulncheck test-with-postgres images test-containers web web-check clean
+.PHONY: alerts-check prerequisites cluster-prerequisites test-drill cluster-bin cluster-up cluster-down test-cluster help docs docs-check bench bench-short build apps runner daprd run proto proto-check mod-check test test-unit test-go test-deploy vet fmt-check vulncheck test-with-postgres images test-containers web web-check clean
 
 ## help: list the targets (this page; `make` alone prints it)
 help:
@@ -187,6 +187,7 @@ test:
 	$(call step,vulncheck)
 	$(call step,build)
 	$(call step,docs-check)
+	$(call step,alerts-check)
 	$(call step,web-check)
 	$(call step,test-deploy)
 	$(call step,test-with-postgres)
@@ -202,6 +203,11 @@ bench: build
 # bench-short: check that the benchmark runs (make test); it measures nothing.
 bench-short: build
 	bin/bench -short -out .data/bench-short
+
+## alerts-check: the alert rules (infrastructure/prometheus) pass promtool's check and their unit tests
+alerts-check:
+	promtool check rules infrastructure/prometheus/alerts.yml
+	promtool test rules infrastructure/prometheus/alerts_test.yml
 
 ## web: install the pinned npm packages (tools/web): Swagger UI's source, and httpyac, playwright-core and the FHIR clients (fhir-kit-client, @medplum/core) for the end-to-end tests
 web:

@@ -174,7 +174,10 @@ func TestDeadLetterRedrive(t *testing.T) {
 // An event that must never be counted (malformed) is dead-lettered; an
 // admin discards it through the gateway with a reason: it leaves the list,
 // is never stored, and the discard is on record with its reason.
-func TestDeadLetterDiscard(t *testing.T) {
+// parkMalformedEvent publishes a patient event of no known type, as
+// patient-service would, and returns it once it is a dead letter.
+func parkMalformedEvent(t *testing.T) deadLetter {
+	t.Helper()
 	ctx := context.Background()
 	eventID := uuid.NewString()
 	a := sys.App("patient-service")
@@ -185,7 +188,13 @@ func TestDeadLetterDiscard(t *testing.T) {
 	bad := fmt.Sprintf(`{"eventId":%q,"type":"NOT_A_TYPE","patientId":%q}`, eventID, uuid.NewString())
 	require.NoError(t, c.PublishEvent(ctx, "pubsub", "patient", []byte(bad), dapr.PublishEventWithContentType("application/json"),
 		dapr.PublishEventWithMetadata(map[string]string{"cloudevent.id": eventID, "cloudevent.type": "pms.patient.v1.PatientEvent"})))
-	letter := waitForDeadLetter(t, eventID)
+	return waitForDeadLetter(t, eventID)
+}
+
+func TestDeadLetterDiscard(t *testing.T) {
+	ctx := context.Background()
+	letter := parkMalformedEvent(t)
+	eventID := letter.EventID
 
 	r := do(t, http.MethodPost, gateway+"/admin/dead-letters/discard", map[string]any{"ids": []string{letter.ID}})
 	require.Equal(t, http.StatusBadRequest, r.status, "a discard needs a reason: %s", r.body)

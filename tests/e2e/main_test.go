@@ -52,7 +52,12 @@ func run(m *testing.M) int {
 
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	sys, err = runner.Start(ctx, runner.Options{Template: root, Console: console})
+	rules, err := quickAlertRules(root)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "e2e:", err)
+		return 1
+	}
+	sys, err = runner.Start(ctx, runner.Options{Template: root, Console: console, AlertRules: []string{rules}})
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "e2e: the system did not start (run `make build` first; output in %s):\n%v\n", consolePath, err)
 		return 1

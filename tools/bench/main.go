@@ -156,7 +156,7 @@ func (b *bench) start(outDir string) (stop func(), err error) {
 	b.sys, err = runner.Start(b.ctx, runner.Options{Template: root, Console: console, DurablePostgres: true, KafkaBrokers: kafka.addr, ProfileSidecars: true,
 		// Costs are measured untraced: the system as it ships samples none
 		// unless an operator points it at a collector.
-		NoTracing: true})
+		NoTracing: true, NoPrometheus: true})
 	if err != nil {
 		return stop, fmt.Errorf("the system did not start (run `make build` first; output in %s): %w", console.Name(), err)
 	}

@@ -121,6 +121,11 @@ func printSummary(sys *runner.System) {
 	} else {
 		fmt.Println("  Traces:             off (PMS_TRACING=off)")
 	}
+	if p := sys.Prometheus; p != nil {
+		fmt.Printf("  Prometheus:         %s (every app and sidecar, the alert rules: %s/alerts)\n", p.URL, p.URL)
+	} else {
+		fmt.Println("  Prometheus:         not installed (Debian: apt-get install prometheus; make prerequisites does)")
+	}
 	fmt.Println()
 	w := tabwriter.NewWriter(os.Stdout, 2, 4, 2, ' ', 0)
 	fmt.Fprintln(w, "  APP\tAPP PORT\tDAPR HTTP\tDAPR GRPC\tLOGS")

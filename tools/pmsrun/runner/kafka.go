@@ -4,10 +4,14 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"sync"
+	"sync/atomic"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
 // Topics the dev broker creates up front, with devPartitions partitions
@@ -28,6 +32,38 @@ type DevKafka struct {
 	// Listen is the address the broker listens on, where it differs from
 	// the one it advertises (ServeDevKafka).
 	Listen string
+
+	refusing atomic.Bool
+	control  sync.Once
+}
+
+// RefuseWrites makes the broker answer every produce request with a
+// retriable error (NOT_ENOUGH_REPLICAS), as a cluster that lost its
+// replicas would, until it is called with false: an outage for tests of
+// what publishers do, while consumers still read.
+func (k *DevKafka) RefuseWrites(refuse bool) {
+	k.refusing.Store(refuse)
+	k.control.Do(func() {
+		k.cluster.ControlKey(int16(kmsg.Produce), func(kr kmsg.Request) (kmsg.Response, error, bool) {
+			k.cluster.KeepControl()
+			if !k.refusing.Load() {
+				return nil, nil, false
+			}
+			req := kr.(*kmsg.ProduceRequest)
+			resp := req.ResponseKind().(*kmsg.ProduceResponse)
+			for _, rt := range req.Topics {
+				t := kmsg.NewProduceResponseTopic()
+				t.Topic = rt.Topic
+				for _, rp := range rt.Partitions {
+					p := kmsg.NewProduceResponseTopicPartition()
+					p.Partition, p.ErrorCode = rp.Partition, kerr.NotEnoughReplicas.Code
+					t.Partitions = append(t.Partitions, p)
+				}
+				resp.Topics = append(resp.Topics, t)
+			}
+			return resp, nil, true
+		})
+	})
 }
 
 // StartDevKafka starts the broker on port 9092, or a free port when 9092 is

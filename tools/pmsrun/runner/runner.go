@@ -54,6 +54,11 @@ type Options struct {
 	// the sidecars keep their Configuration's sampling rate ("0"). The
 	// benchmark's cost phases use it.
 	NoTracing bool
+	// NoPrometheus starts no Prometheus even when one is installed.
+	NoPrometheus bool
+	// AlertRules are the rule files Prometheus loads. Default the
+	// project's (AlertRules); tests pass copies with shorter waits.
+	AlertRules []string
 	// TraceViewPort is where the trace view and its API listen on loopback
 	// (another free port when it is taken). Default 16686, Jaeger's.
 	TraceViewPort int
@@ -73,6 +78,8 @@ type System struct {
 	Kafka    *DevKafka // nil when KafkaBrokers was given
 	Sentry   *Sentry   // nil only WithoutMTLS
 	Traces   *Traces   // nil with NoTracing
+	// Prometheus is nil when none is installed (or NoPrometheus).
+	Prometheus *Prometheus
 
 	// PostgresURL and KafkaBrokers are what the apps were given.
 	PostgresURL  string
@@ -145,7 +152,7 @@ func Start(ctx context.Context, opts Options) (sys *System, err error) {
 	if err := s.waitReady(ctx, s.apps); err != nil {
 		return s, err
 	}
-	return s, nil
+	return s, s.startPrometheus(ctx)
 }
 
 // bootstrapAdmin generates the development admin's password when the
@@ -327,7 +334,7 @@ func (s *System) RestartApp(ctx context.Context, id string) error {
 func (s *System) Root() string { return s.tmpl.Dir() }
 
 // PIDs lists every process the run started that should be gone after Stop:
-// apps, sidecars, Sentry and the PostgreSQL server.
+// apps, sidecars, Sentry, Prometheus and the PostgreSQL server.
 func (s *System) PIDs() []int {
 	var pids []int
 	for _, a := range s.apps {
@@ -342,6 +349,9 @@ func (s *System) PIDs() []int {
 	}
 	if s.Sentry != nil {
 		pids = append(pids, s.Sentry.PID())
+	}
+	if s.Prometheus != nil {
+		pids = append(pids, s.Prometheus.proc.pid())
 	}
 	return pids
 }
@@ -364,6 +374,9 @@ func (s *System) Stop() {
 		}
 		if s.Traces != nil {
 			s.Traces.Stop()
+		}
+		if s.Prometheus != nil {
+			s.Prometheus.proc.stop(stopGrace)
 		}
 		if s.Postgres != nil {
 			s.Postgres.Stop()
