@@ -177,7 +177,7 @@ step = @start=$$(date +%s); $(MAKE) --no-print-directory $(1) || exit 1; \
 prerequisites:
 	@tools/prerequisites.sh
 
-## test: everything CI runs: generated code, tidiness, formatting, vet, vulnerabilities, docs, deployment files, unit, store, end-to-end, restore drill, container and cluster tests, a short benchmark
+## test: everything CI runs: generated code, tidiness, formatting, vet, vulnerabilities, docs, alert rules, deployment files, unit, store, end-to-end, restore drill, container and cluster tests, a short benchmark
 test:
 	$(call step,prerequisites)
 	$(call step,proto-check)

@@ -31,6 +31,7 @@ auth-service sizes its password-hashing slots by it.
 |---|---|---|
 | `PMS_POSTGRES_URL` | *unset*: a throwaway cluster | Admin URL of your own PostgreSQL server; the runner provisions the `auth`, `patient`, `billing` and `analytics` databases and their roles there (new passwords each run) and migrates them. |
 | `KAFKA_BROKERS` | *unset*: the dev broker on `127.0.0.1:9092` (another free port if taken) | Your own Kafka bootstrap servers; the `pubsub` component reads them. |
+| `PMS_TRACING` | *unset*: every request traced | `off` runs without traces: no receiver, no trace view, the sidecars at their Configuration's sampling rate (docs/operations/monitoring.md). |
 | `AUTH_BOOTSTRAP_ADMIN_PASSWORD` | *unset*: generated per run | The development admin's password (`admin@pms.local`). |
 HEAD
 for app in api-gateway auth-service patient-service billing-service analytics-service; do
