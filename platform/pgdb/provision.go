@@ -177,8 +177,10 @@ func literal(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + 
 // provisionConnectWait bounds how long Provision retries a connection that
 // failed before the server answered (a name not resolving yet, a refused
 // connection: a container network still starting); a server's own refusal
-// (a wrong password, say) is final at once.
-const provisionConnectWait = 30 * time.Second
+// (a wrong password, say) is final at once. A minute, as the migrate
+// step's own wait for the server: a container network's DNS has been seen
+// failing lookups for over 40 s on a loaded machine.
+const provisionConnectWait = time.Minute
 
 // connectPatiently connects with cfg, retrying for provisionConnectWait
 // while the server cannot be reached.
