@@ -145,19 +145,11 @@ func (p *Process) Serve(ctx context.Context, port string, h http.Handler) error 
 			return err
 		}
 	}
-	return p.ServeWith(ctx, func(ctx context.Context) error {
-		return httpserver.ListenAndServe(ctx, p.Log, net.JoinHostPort(p.listenHost, port), h)
-	})
-}
-
-// ServeWith is Serve with the service's own server (serve runs until ctx
-// ends).
-func (p *Process) ServeWith(ctx context.Context, serve func(context.Context) error) error {
 	if err := metrics.Serve(ctx, p.Log, p.metricsAddr, p.Metrics); err != nil {
 		return err
 	}
 	g, ctx := errgroup.WithContext(ctx)
-	g.Go(func() error { return serve(ctx) })
+	g.Go(func() error { return httpserver.ListenAndServe(ctx, p.Log, net.JoinHostPort(p.listenHost, port), h) })
 	for _, task := range p.tasks {
 		g.Go(func() error { return task(ctx) })
 	}
