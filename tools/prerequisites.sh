@@ -73,7 +73,18 @@ if [ ${#missing[@]} -gt 0 ]; then
 	fi
 	echo "==> installing ${missing[*]}"
 	apt-get update -qq
-	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+	# prometheus alone without its recommends: they would add a node
+	# exporter service nothing here uses.
+	plain=() lean=()
+	for p in "${missing[@]}"; do
+		case "$p" in prometheus) lean+=("$p") ;; *) plain+=("$p") ;; esac
+	done
+	if [ ${#plain[@]} -gt 0 ]; then
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${plain[@]}" >/dev/null
+	fi
+	if [ ${#lean[@]} -gt 0 ]; then
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${lean[@]}" >/dev/null
+	fi
 fi
 
 # The engine: podman's Docker API when no Docker daemon answers.

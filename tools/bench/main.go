@@ -81,6 +81,8 @@ type report struct {
 	// one at 100/s.
 	PostingsPerSecond float64 `json:"postings_per_second"`
 	PostingP99msAt100 float64 `json:"posting_p99_ms_at_100_per_second"`
+	// What tracing every request costs registrations and reads.
+	Tracing []tracingOverhead `json:"tracing_cost"`
 }
 
 // bench is one run: the system under test, the load's targets, and the
@@ -95,6 +97,11 @@ type bench struct {
 	profiles string   // where each app writes its CPU profile
 	created  []string // the patients the saturated registrations created
 	rep      report
+
+	root    string
+	console *os.File
+	kafka   *broker
+	stops   []func() // what start started, undone in reverse
 }
 
 func run(short bool, outDir string) error {
@@ -105,72 +112,87 @@ func run(short bool, outDir string) error {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Minute)
 	defer cancel()
 	b := &bench{ctx: ctx, p: p, rep: report{Time: time.Now().UTC(), Short: short, Host: fmt.Sprintf("%d CPUs", runtime.NumCPU())}}
-	stop, err := b.start(outDir)
-	defer stop()
-	if err != nil {
+	defer b.stop()
+	if err := b.start(outDir); err != nil {
 		return err
 	}
-	for _, phase := range []func() error{b.warmUp, b.registrations, b.reads, b.fixedRates, b.billingPaused, b.postings} {
+	for _, phase := range []func() error{b.warmUp, b.registrations, b.reads, b.fixedRates, b.billingPaused, b.postings, b.memoryAfterLoad, b.tracingCost} {
 		if err := phase(); err != nil {
 			return err
 		}
 	}
-	time.Sleep(p.settle)
-	b.rep.Memory.AfterLoadMiB = stackMemory(b.sys)
 	return b.write(outDir)
 }
 
-// start starts the broker and the system (PostgreSQL with fsync on, mTLS
-// between sidecars, every app ready to write CPU profiles) and signs in;
-// stop stops what started, also after an error.
-func (b *bench) start(outDir string) (stop func(), err error) {
-	var stops []func()
-	stop = func() {
-		for i := len(stops) - 1; i >= 0; i-- {
-			stops[i]()
-		}
+// stop undoes what start started, in reverse.
+func (b *bench) stop() {
+	for i := len(b.stops) - 1; i >= 0; i-- {
+		b.stops[i]()
 	}
-	root, err := os.Getwd()
-	if err != nil {
-		return stop, err
+}
+
+// memoryAfterLoad measures the stack's memory once the load has settled.
+func (b *bench) memoryAfterLoad() error {
+	time.Sleep(b.p.settle)
+	b.rep.Memory.AfterLoadMiB = stackMemory(b.sys)
+	return nil
+}
+
+// start starts the broker and the system, untraced, and signs in.
+func (b *bench) start(outDir string) error {
+	var err error
+	if b.root, err = os.Getwd(); err != nil {
+		return err
 	}
 	// Every app writes a CPU profile here when signalled (ProfileOnSignal).
 	if b.profiles, err = filepath.Abs(filepath.Join(outDir, "profiles")); err != nil {
-		return stop, err
+		return err
 	}
 	if err := os.MkdirAll(b.profiles, 0o755); err != nil {
-		return stop, err
+		return err
 	}
 	os.Setenv("PPROF_DIR", b.profiles)
-	console, err := os.Create(filepath.Join(outDir, "console.log"))
-	if err != nil {
-		return stop, err
+	if b.console, err = os.Create(filepath.Join(outDir, "console.log")); err != nil {
+		return err
 	}
-	stops = append(stops, func() { console.Close() })
-	kafka, err := startBroker(b.ctx, root)
-	if err != nil {
-		return stop, err
+	b.stops = append(b.stops, func() { b.console.Close() })
+	if b.kafka, err = startBroker(b.ctx, b.root); err != nil {
+		return err
 	}
-	stops = append(stops, kafka.stop)
-	fmt.Println("bench: starting the system (PostgreSQL with fsync on, mTLS between sidecars)")
-	b.sys, err = runner.Start(b.ctx, runner.Options{Template: root, Console: console, DurablePostgres: true, KafkaBrokers: kafka.addr, ProfileSidecars: true,
-		// Costs are measured untraced: the system as it ships samples none
-		// unless an operator points it at a collector.
-		NoTracing: true, NoPrometheus: true})
-	if err != nil {
-		return stop, fmt.Errorf("the system did not start (run `make build` first; output in %s): %w", console.Name(), err)
+	b.stops = append(b.stops, b.kafka.stop)
+	// Costs are measured untraced first: the system as it ships samples
+	// nothing unless an operator points it at a collector (tracingCost
+	// measures the difference).
+	return b.startSystem(false)
+}
+
+// startSystem starts the system (PostgreSQL with fsync on, mTLS between
+// sidecars, every app ready to write CPU profiles; with traced, every
+// request sampled by every app and sidecar and exported over OTLP to the
+// runner) and signs in.
+func (b *bench) startSystem(traced bool) error {
+	what := "untraced"
+	if traced {
+		what = "every request traced"
 	}
-	stops = append(stops, b.sys.Stop)
-	b.groups = append(processGroups(b.sys), kafka.group)
-	token, err := loginAdmin(b.ctx, b.sys)
+	fmt.Printf("bench: starting the system (PostgreSQL with fsync on, mTLS between sidecars, %s)\n", what)
+	sys, err := runner.Start(b.ctx, runner.Options{Template: b.root, Console: b.console, DurablePostgres: true,
+		KafkaBrokers: b.kafka.addr, ProfileSidecars: true, NoTracing: !traced, NoPrometheus: true})
 	if err != nil {
-		return stop, err
+		return fmt.Errorf("the system did not start (run `make build` first; output in %s): %w", b.console.Name(), err)
 	}
-	patients := b.sys.App("patient-service")
+	b.sys = sys
+	b.stops = append(b.stops, sys.Stop)
+	b.groups = append(processGroups(sys), b.kafka.group)
+	token, err := loginAdmin(b.ctx, sys)
+	if err != nil {
+		return err
+	}
+	patients := sys.App("patient-service")
 	b.gateway = target{base: "http://127.0.0.1:4004", headers: map[string]string{"Authorization": "Bearer " + token}}
 	b.direct = target{base: fmt.Sprintf("http://127.0.0.1:%d", patients.AppPort), headers: map[string]string{
 		"Authorization": "Bearer " + token, "dapr-api-token": patients.AppAPIToken}}
-	return stop, nil
+	return nil
 }
 
 // phase prints a finished phase and keeps it in the report.
@@ -515,6 +537,9 @@ func printTable(w io.Writer, rep report) {
 		fmt.Fprintf(w, "CPU-seconds per 1,000 %-12s %.2f\n", k+":", rep.CPUPer1000[k])
 	}
 	fmt.Fprintf(w, "a FHIR read costs, over a JSON read:       %+.0f%% (target: at most +%.0f%%)\n", (rep.FHIRReadCost-1)*100, (maxFHIRReadCost-1)*100)
+	for _, t := range rep.Tracing {
+		fmt.Fprintf(w, "tracing every %-9s CPU-seconds per 1,000 %.2f untraced, %.2f traced: %+.0f%%\n", t.Phase+":", t.UntracedCPUPer1000, t.TracedCPUPer1000, t.Overhead*100)
+	}
 	fmt.Fprintf(w, "ledger postings, gateway, saturation:      %.0f/s; p99 at 100/s %.1f ms\n", rep.PostingsPerSecond, rep.PostingP99msAt100)
 	fmt.Fprintf(w, "outbox backlog right after saturation:     %d events\n", rep.Backlog)
 	fmt.Fprintf(w, "billing accounts after the pause:          %s\n", rep.AccountsAfterPause)
