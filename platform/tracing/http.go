@@ -16,7 +16,7 @@ func Middleware(next http.Handler) http.Handler {
 	if !Enabled() {
 		return next
 	}
-	return otelhttp.NewHandler(named(next), "http.server",
+	return otelhttp.NewHandler(named(next), "http.server", otelhttp.WithFilter(notProbe),
 		otelhttp.WithSpanNameFormatter(spanName))
 }
 
@@ -31,7 +31,7 @@ func EdgeMiddleware(trusted func(*http.Request) bool) func(http.Handler) http.Ha
 	return func(next http.Handler) http.Handler {
 		h := next
 		if Enabled() {
-			h = otelhttp.NewHandler(answered(named(next)), "http.server", otelhttp.WithPublicEndpointFn(untrusted),
+			h = otelhttp.NewHandler(answered(named(next)), "http.server", otelhttp.WithPublicEndpointFn(untrusted), otelhttp.WithFilter(notProbe),
 				otelhttp.WithSpanNameFormatter(spanName))
 		}
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -43,6 +43,12 @@ func EdgeMiddleware(trusted func(*http.Request) bool) func(http.Handler) http.Ha
 			h.ServeHTTP(w, r)
 		})
 	}
+}
+
+// notProbe leaves health probes untraced: they come every few seconds and
+// say nothing about a request.
+func notProbe(r *http.Request) bool {
+	return r.URL.Path != "/healthz" && r.URL.Path != "/readyz"
 }
 
 // answered sends the trace's id back in Traceresponse when it is sampled.

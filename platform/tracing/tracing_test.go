@@ -120,3 +120,17 @@ func TestTraceParentRoundTrips(t *testing.T) {
 	assert.Nil(t, tracing.LinkTo("not a traceparent"))
 	assert.Len(t, tracing.LinkTo(tp), 1)
 }
+
+// Health probes are not traced.
+func TestProbesAreNotTraced(t *testing.T) {
+	rec := record(t)
+	r := chi.NewRouter()
+	r.Use(tracing.Middleware)
+	r.Get("/healthz", func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusOK) })
+	r.Get("/patients", func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusOK) })
+	r.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest(http.MethodGet, "/healthz", nil))
+	assert.Empty(t, rec.Ended())
+	r.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest(http.MethodGet, "/patients", nil))
+	require.Len(t, rec.Ended(), 1)
+	assert.Equal(t, "GET /patients", rec.Ended()[0].Name())
+}
