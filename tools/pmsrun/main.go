@@ -122,7 +122,7 @@ func printSummary(sys *runner.System) {
 		fmt.Println("  Traces:             off (PMS_TRACING=off)")
 	}
 	if p := sys.Prometheus; p != nil {
-		fmt.Printf("  Prometheus:         %s (every app and sidecar, the alert rules: %s/alerts)\n", p.URL, p.URL)
+		fmt.Printf("  Prometheus:         %s (every app and sidecar; the alerts: %s/classic/alerts)\n", p.URL, p.URL)
 	} else {
 		fmt.Println("  Prometheus:         not installed (Debian: apt-get install prometheus; make prerequisites does)")
 	}
