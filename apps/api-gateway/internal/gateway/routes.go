@@ -79,7 +79,7 @@ func Routes(cfg Config, t Targets, auth func(http.Handler) http.Handler, health 
 			AllowedOrigins: cfg.AllowedOrigins,
 			AllowedMethods: []string{"GET", "POST", "PUT", "PATCH", "DELETE"},
 			AllowedHeaders: []string{"Authorization", "Content-Type", "If-Match", "If-None-Exist", "Prefer", "Idempotency-Key", "X-Request-Id"},
-			ExposedHeaders: []string{"Location", "ETag", "Last-Modified", "X-Request-Id", "Retry-After"},
+			ExposedHeaders: []string{"Location", "ETag", "Last-Modified", "X-Request-Id", "Retry-After", "Traceresponse"},
 			MaxAge:         600,
 		}))
 	}
