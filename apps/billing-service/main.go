@@ -41,7 +41,7 @@ func run(ctx context.Context, cfg config, p *service.Process) error {
 	p.Go(relay)
 	p.Go(func(ctx context.Context) error {
 		return billinggrpc.Serve(ctx, lis, svc, billinggrpc.Options{AppAPIToken: cfg.Trust.AppAPIToken,
-			Tokens: p.Verifier, PubSubName: cfg.PubSubName, Log: p.Log})
+			Tokens: p.Verifier, PubSubName: cfg.PubSubName, Log: p.Log, Metrics: p.Metrics})
 	})
 	return p.Serve(ctx, cfg.HealthPort, p.Health.Handler())
 }

@@ -3,6 +3,7 @@ package e2e
 import (
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"strings"
 	"testing"
@@ -190,7 +191,8 @@ func TestARegistrationIsOneTrace(t *testing.T) {
 }
 
 // A FHIR read and a ledger posting are traces of their own the same way;
-// the posting's billing event is consumed by analytics in its trace.
+// the posting's billing event is consumed by analytics in its trace, and
+// billing-service counts the call in its metrics.
 func TestAFHIRReadAndAPostingAreOneTraceEach(t *testing.T) {
 	p, _ := createPatient(t, newPatient("Trace Posting"))
 
@@ -206,8 +208,12 @@ func TestAFHIRReadAndAPostingAreOneTraceEach(t *testing.T) {
 	})
 
 	acct := accountOf(t, adminToken, p.ID)
+	const billingMetrics = "127.0.0.1:9472" // billing-service's METRICS_ADDR in dapr.yaml
+	const charges = `pms_grpc_requests_total{code="OK",method="/pms.billing.v1.BillingService/PostCharge"}`
+	before := metricOr0(t, billingMetrics, charges)
 	posting := post(t, adminToken, acct.ID, "charges", charge(1, 2_500), "trace-1")
 	require.Equal(t, http.StatusCreated, posting.status, "%s", posting.body)
+	assert.Equal(t, before+1, metric(t, billingMetrics, charges), "billing-service counts its gRPC calls")
 	traceOf(t, posting, func(spans []traceSpan) error {
 		return holds(spans,
 			expect{"api-gateway", "app", "POST /billing/accounts/{id}/charges"},
@@ -217,4 +223,18 @@ func TestAFHIRReadAndAPostingAreOneTraceEach(t *testing.T) {
 			expect{"billing-service", "app", "postgresql"},
 			expect{"analytics-service", "app", "consume billing"})
 	})
+}
+
+// metricOr0 is metric, or 0 for a series not there yet.
+func metricOr0(t *testing.T, addr, sample string) float64 {
+	t.Helper()
+	resp, err := httpClient.Get("http://" + addr + "/metrics")
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	require.NoError(t, err)
+	if !strings.Contains(string(body), sample+" ") {
+		return 0
+	}
+	return metric(t, addr, sample)
 }
