@@ -14,8 +14,9 @@
 #                     the one-node cluster
 #   pgbackrest        the restore drill and the in-cluster backups
 #   npm               tools/web's pinned packages
-#   prometheus        promtool's checks of the alert rules, and the
-#                     Prometheus the runner starts (the alert tests)
+#   prometheus        promtool's checks of the alert rules, the
+#                     Prometheus the runner starts (the alert tests) and
+#                     the local Prometheus image (make images)
 #
 # ONLY=cluster checks just what `make cluster-up` needs.
 set -euo pipefail
@@ -51,8 +52,9 @@ need "command -v pgbackrest" "pgbackrest"
 if [ "${ONLY:-}" != cluster ]; then
 	need "command -v chromium" "chromium"
 	need "command -v npm" "npm"
-	need "command -v prometheus && command -v promtool" "prometheus"
 fi
+# make images (which make cluster-up runs too) packs this machine's Prometheus.
+need "command -v prometheus && command -v promtool" "prometheus"
 
 missing=()
 for i in "${!checks[@]}"; do

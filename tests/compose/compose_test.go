@@ -40,7 +40,7 @@ import (
 )
 
 // imageVars are the variables docker-compose.yml takes its images from.
-var imageVars = []string{"GO_IMAGE", "RUNTIME_IMAGE", "POSTGRES_IMAGE", "KAFKA_IMAGE", "DAPRD_IMAGE", "SENTRY_IMAGE"}
+var imageVars = []string{"GO_IMAGE", "RUNTIME_IMAGE", "POSTGRES_IMAGE", "KAFKA_IMAGE", "DAPRD_IMAGE", "SENTRY_IMAGE", "TRACES_IMAGE", "PROMETHEUS_IMAGE"}
 
 var appServices = []string{"api-gateway", "auth-service", "patient-service", "billing-service", "analytics-service"}
 
@@ -80,7 +80,7 @@ func TestComposeStack(t *testing.T) {
 		return gw.ready()
 	})
 
-	t.Run("only the gateway and the dev database are published, on loopback", func(t *testing.T) {
+	t.Run("only the gateway, the trace view, Prometheus and the dev database are published, on loopback", func(t *testing.T) {
 		cs, err := eng.projectContainers(ctx, project)
 		require.NoError(t, err)
 		// Containers sharing a network namespace (an app and its sidecar)
@@ -93,10 +93,14 @@ func TestComposeStack(t *testing.T) {
 		}
 		gw := "127.0.0.1:" + env["GATEWAY_PORT"] + "->4004"
 		pg := "127.0.0.1:" + env["POSTGRES_PORT"] + "->5432"
+		tr := "127.0.0.1:" + env["TRACES_PORT"] + "->16686"
+		pr := "127.0.0.1:" + env["PROMETHEUS_PORT"] + "->9090"
 		published := slices.Sorted(maps.Keys(owners))
-		assert.ElementsMatch(t, []string{gw, pg}, published)
+		assert.ElementsMatch(t, []string{gw, pg, tr, pr}, published)
 		assert.ElementsMatch(t, []string{"api-gateway", "api-gateway-dapr"}, owners[gw], "the gateway's namespace")
 		assert.Equal(t, []string{"postgres"}, owners[pg])
+		assert.Equal(t, []string{"traces"}, owners[tr])
+		assert.Equal(t, []string{"prometheus"}, owners[pr])
 	})
 
 	t.Run("every app's image health check passes", func(t *testing.T) {
@@ -127,6 +131,73 @@ func TestComposeStack(t *testing.T) {
 		eventually(t, time.Minute, "analytics counts the patient", func() error {
 			if n := gw.summary().TotalPatientsCreated; n != before+1 {
 				return fmt.Errorf("totalPatientsCreated = %d, want %d", n, before+1)
+			}
+			return nil
+		})
+	})
+
+	t.Run("a sampled request is one trace in the trace store; Prometheus scrapes every app and sidecar", func(t *testing.T) {
+		created := gw.register("Trace Compose")
+		// One request in ten is sampled (the shipping rate): read until one is.
+		var traceID string
+		for i := 0; i < 200 && traceID == ""; i++ {
+			traceID = gw.tracedGet("/patients/" + created.ID)
+		}
+		require.NotEmpty(t, traceID, "no read of 200 was sampled at one in ten")
+		traces := "http://127.0.0.1:" + env["TRACES_PORT"]
+		eventually(t, time.Minute, "the trace has the gateway's and patient-service's spans", func() error {
+			var body struct {
+				Data []struct {
+					Spans []struct {
+						OperationName string `json:"operationName"`
+						ProcessID     string `json:"processID"`
+					} `json:"spans"`
+					Processes map[string]struct {
+						ServiceName string `json:"serviceName"`
+					} `json:"processes"`
+				} `json:"data"`
+			}
+			if err := getJSON(traces+"/api/traces/"+traceID, &body); err != nil {
+				return err
+			}
+			if len(body.Data) != 1 {
+				return fmt.Errorf("%d traces", len(body.Data))
+			}
+			seen := map[string]bool{}
+			for _, s := range body.Data[0].Spans {
+				seen[body.Data[0].Processes[s.ProcessID].ServiceName+" "+s.OperationName] = true
+			}
+			for _, want := range []string{"api-gateway GET /patients/{id}", "patient-service GET /patients/{id}",
+				"patient-service CallLocal/patient-service/patients/" + created.ID} {
+				if !seen[want] {
+					return fmt.Errorf("no span %q in %v", want, seen)
+				}
+			}
+			return nil
+		})
+		prometheus := "http://127.0.0.1:" + env["PROMETHEUS_PORT"]
+		eventually(t, 2*time.Minute, "every app and sidecar target is up", func() error {
+			var body struct {
+				Data struct {
+					ActiveTargets []struct {
+						Labels    map[string]string `json:"labels"`
+						Health    string            `json:"health"`
+						LastError string            `json:"lastError"`
+					} `json:"activeTargets"`
+				} `json:"data"`
+			}
+			if err := getJSON(prometheus+"/api/v1/targets", &body); err != nil {
+				return err
+			}
+			up := 0
+			for _, tg := range body.Data.ActiveTargets {
+				if tg.Health != "up" {
+					return fmt.Errorf("%s %s: %s %s", tg.Labels["job"], tg.Labels["app"], tg.Health, tg.LastError)
+				}
+				up++
+			}
+			if up != 2*len(appServices) {
+				return fmt.Errorf("%d targets up, want %d", up, 2*len(appServices))
 			}
 			return nil
 		})
@@ -285,6 +356,8 @@ func stackConfig(t *testing.T, root string) (map[string]string, []string) {
 	require.NoError(t, err)
 	env["GATEWAY_PORT"] = freePort(t)
 	env["POSTGRES_PORT"] = freePort(t)
+	env["TRACES_PORT"] = freePort(t)
+	env["PROMETHEUS_PORT"] = freePort(t)
 	files := []string{filepath.Join(root, "docker-compose.yml")}
 	for _, v := range imageVars {
 		if img := os.Getenv(v); img != "" {
@@ -429,6 +502,36 @@ func (c *gateway) do(method, path string, body any) (int, []byte, error) {
 	defer resp.Body.Close()
 	b, err := io.ReadAll(resp.Body)
 	return resp.StatusCode, b, err
+}
+
+// tracedGet GETs path and returns the trace id the gateway answered in
+// Traceresponse ("" when the request was not sampled).
+func (c *gateway) tracedGet(path string) string {
+	c.t.Helper()
+	req, err := http.NewRequest(http.MethodGet, c.base+path, nil)
+	require.NoError(c.t, err)
+	req.Header.Set("Authorization", "Bearer "+c.token)
+	resp, err := httpClient.Do(req)
+	require.NoError(c.t, err)
+	resp.Body.Close()
+	require.Equal(c.t, http.StatusOK, resp.StatusCode)
+	if parts := strings.Split(resp.Header.Get("Traceresponse"), "-"); len(parts) == 4 {
+		return parts[1]
+	}
+	return ""
+}
+
+// getJSON decodes what url answers (200) into v.
+func getJSON(url string, v any) error {
+	resp, err := httpClient.Get(url)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("%s: %s", url, resp.Status)
+	}
+	return json.NewDecoder(resp.Body).Decode(v)
 }
 
 func (c *gateway) ready() error {

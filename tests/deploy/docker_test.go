@@ -13,6 +13,7 @@ import (
 	"github.com/moby/buildkit/frontend/dockerfile/parser"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"gopkg.in/yaml.v3"
 )
 
 // Every base image is pinned by a tag (not latest), and the final stage
@@ -145,15 +146,20 @@ func TestComposeMatchesTheRunTemplate(t *testing.T) {
 			"dapr-http-port": fmt.Sprint(a.DaprHTTPPort), "dapr-grpc-port": fmt.Sprint(a.DaprGRPCPort),
 			// The same Configuration (allow-list, access control) as locally,
 			// with mTLS from the stack's Sentry.
-			"config":                 "/dapr-config/" + filepath.Base(a.ConfigFile),
-			"sentry-address":         "sentry:50001",
-			"dapr-listen-addresses":  "127.0.0.1",
-			"metrics-listen-address": "127.0.0.1"}
+			"config":                "/dapr-config/" + filepath.Base(a.ConfigFile),
+			"sentry-address":        "sentry:50001",
+			"dapr-listen-addresses": "127.0.0.1",
+			// Its metrics for the prometheus service, on the project's
+			// network (never published).
+			"metrics-listen-address": "0.0.0.0"}
 		for k, v := range want {
 			assert.Equal(t, v, flags[k], "%s sidecar --%s", a.AppID, k)
 		}
 		assert.Contains(t, []string(side.Command), "--enable-mtls", "%s sidecar", a.AppID)
 		assert.Equal(t, *svc.Environment["APP_API_TOKEN"], *side.Environment["APP_API_TOKEN"], "%s: app and sidecar share the app token", a.AppID)
+		assert.Equal(t, "http://traces:4317", *svc.Environment["OTEL_EXPORTER_OTLP_ENDPOINT"], "%s exports its traces", a.AppID)
+		assert.Equal(t, "0.1", *svc.Environment["OTEL_TRACES_SAMPLER_ARG"], "%s: one request in ten, the documented rate", a.AppID)
+		assert.Equal(t, "0.0.0.0:9464", *svc.Environment["METRICS_ADDR"], "%s serves metrics to the prometheus service", a.AppID)
 		if dbURL, ok := a.Env["DATABASE_URL"]; ok {
 			db := dbURL[strings.LastIndex(dbURL, "/")+1 : strings.Index(dbURL, "?")]
 			assert.True(t, strings.HasPrefix(*svc.Environment["DATABASE_URL"], "postgres://"+db+"_app:"), "%s runs as its runtime login", a.AppID)
@@ -179,8 +185,8 @@ func TestComposeMatchesTheRunTemplate(t *testing.T) {
 		}
 	}
 	slices.Sort(published)
-	assert.Equal(t, []string{"api-gateway-dapr:4004", "postgres:5432"}, published, "the gateway's port is on the namespace it joins")
-	for _, svc := range []string{"api-gateway-dapr", "postgres"} {
+	assert.Equal(t, []string{"api-gateway-dapr:4004", "postgres:5432", "prometheus:9090", "traces:16686"}, published, "the gateway's port is on the namespace it joins")
+	for _, svc := range []string{"api-gateway-dapr", "postgres", "prometheus", "traces"} {
 		assert.Equal(t, "127.0.0.1", project.Services[svc].Ports[0].HostIP, "%s is published on loopback only", svc)
 	}
 	assert.Equal(t, "daprio/sentry:1.18.2", project.Services["sentry"].Image)
@@ -188,8 +194,33 @@ func TestComposeMatchesTheRunTemplate(t *testing.T) {
 	assert.Equal(t, "postgres:15.10-bookworm", *project.Services["postgres"].Build.Args["POSTGRES_IMAGE"])
 	assert.Equal(t, project.Services["postgres"].Image, project.Services["backup"].Image, "the backup service runs pgBackRest of the same image")
 	assert.Equal(t, "apache/kafka:3.9.1", project.Services["kafka"].Image)
+	assert.Equal(t, "jaegertracing/all-in-one:1.75.0", project.Services["traces"].Image)
+	assert.Equal(t, "prom/prometheus:v2.55.1", project.Services["prometheus"].Image)
 
 	ignored, err := os.ReadFile(filepath.Join(dir, ".gitignore"))
 	require.NoError(t, err)
 	assert.Contains(t, string(ignored), "/.env", "the real env file is never committed")
+}
+
+// The sidecars in docker-compose.yml read infrastructure/compose/dapr-config:
+// dapr/config's Configurations (the same allow-lists and access control)
+// with tracing to the traces service at the documented rate, and nothing
+// else changed.
+func TestComposeSidecarConfigsAreTheLocalOnesTraced(t *testing.T) {
+	read := func(path string) map[string]any {
+		raw, err := os.ReadFile(path)
+		require.NoError(t, err)
+		var doc map[string]any
+		require.NoError(t, yaml.Unmarshal(raw, &doc), path)
+		return doc
+	}
+	for _, a := range templateApps(t) {
+		local := read(filepath.Join(root(t), "dapr", "config", filepath.Base(a.ConfigFile)))
+		compose := read(filepath.Join(root(t), "infrastructure", "compose", "dapr-config", filepath.Base(a.ConfigFile)))
+		local["spec"].(map[string]any)["tracing"] = map[string]any{
+			"samplingRate": "0.1",
+			"otel":         map[string]any{"endpointAddress": "traces:4317", "isSecure": false, "protocol": "grpc"},
+		}
+		assert.Equal(t, local, compose, "%s: infrastructure/compose/dapr-config differs from dapr/config beyond tracing", a.AppID)
+	}
 }

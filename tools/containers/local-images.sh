@@ -8,6 +8,8 @@
 #   localhost/pms-local/postgres:15               Debian's PostgreSQL 15 (POSTGRES_IMAGE)
 #   localhost/pms-local/dapr:<dapr>               daprd and Sentry (DAPRD_IMAGE, SENTRY_IMAGE)
 #   localhost/pms-local/devbroker:dev             the Kafka-protocol dev broker (KAFKA_IMAGE)
+#   localhost/pms-local/traces:dev                the trace store (TRACES_IMAGE)
+#   localhost/pms-local/prometheus:dev            Debian's Prometheus (PROMETHEUS_IMAGE)
 #
 # and writes their names, as the variables docker-compose.yml and the tests
 # read, to $OUT/images.env. An image whose inputs have not changed is kept
@@ -137,6 +139,19 @@ mkdir -p "$work/devbroker"
 cp tools/containers/devbroker/Dockerfile "$work/devbroker/"
 build "$KAFKA_IMAGE" "$(key - "$work/devbroker/"* <<<"$static_key")" "$work/devbroker" --build-arg "RUNTIME_IMAGE=$RUNTIME_IMAGE"
 
+# The trace store: the same pmsrun binary, another command.
+TRACES_IMAGE=localhost/pms-local/traces:dev
+mkdir -p "$work/traces"
+cp "$work/devbroker/pmsrun" tools/containers/traces/Dockerfile "$work/traces/"
+build "$TRACES_IMAGE" "$(key - "$work/traces/"* <<<"$static_key")" "$work/traces" --build-arg "RUNTIME_IMAGE=$RUNTIME_IMAGE"
+
+# Prometheus: this machine's (Debian's package; it needs only libc).
+PROMETHEUS_IMAGE=localhost/pms-local/prometheus:dev
+prometheus_bin=$(command -v prometheus) || { echo "prometheus is not installed (make prerequisites installs it)" >&2; exit 1; }
+mkdir -p "$work/prometheus"
+cp -L "$prometheus_bin" tools/containers/prometheus/Dockerfile "$work/prometheus/"
+build "$PROMETHEUS_IMAGE" "$(key - "$work/prometheus/"* <<<"$debian_key")" "$work/prometheus" --build-arg "DEBIAN_IMAGE=$DEBIAN"
+
 cat >"$OUT/images.env" <<EOF
 GO_IMAGE=$GO_IMAGE
 RUNTIME_IMAGE=$RUNTIME_IMAGE
@@ -144,5 +159,7 @@ POSTGRES_IMAGE=$POSTGRES_IMAGE
 DAPRD_IMAGE=$DAPR_IMAGE
 SENTRY_IMAGE=$DAPR_IMAGE
 KAFKA_IMAGE=$KAFKA_IMAGE
+TRACES_IMAGE=$TRACES_IMAGE
+PROMETHEUS_IMAGE=$PROMETHEUS_IMAGE
 EOF
 echo "==> local images: $OUT/images.env"

@@ -13,6 +13,11 @@
 //	                                      object store (HTTPS; keys from
 //	                                      OBJECT_STORE_ACCESS_KEY and
 //	                                      OBJECT_STORE_SECRET_KEY)
+//	pmsrun trace-store [-otlp A] [-listen A]
+//	                                      serve only the trace store: OTLP
+//	                                      in (gRPC), the trace view and
+//	                                      Jaeger's query API shape out (its
+//	                                      container image's command)
 //	pmsrun compose-init [-dir D]          write .env and secrets/ for
 //	                                      docker-compose.yml
 //	pmsrun deps [-env FILE]               serve PostgreSQL, the dev Kafka
@@ -56,6 +61,8 @@ func main() {
 		err = kafkaBroker(ctx, os.Args[2:])
 	case "object-store":
 		err = objectStore(ctx, os.Args[2:])
+	case "trace-store":
+		err = traceStore(ctx, os.Args[2:])
 	case "compose-init":
 		err = composeInit(ctx, os.Args[2:])
 	case "deps":
@@ -182,6 +189,25 @@ func kafkaBroker(ctx context.Context, args []string) error {
 	}
 	defer k.Stop()
 	fmt.Printf("dev Kafka broker listening on %s, advertised as %s\n", *listen, *advertise)
+	<-ctx.Done()
+	return nil
+}
+
+// traceStore serves the trace store alone until ctx ends: the Compose
+// stack's stand-in for Jaeger where no registry is reachable.
+func traceStore(ctx context.Context, args []string) error {
+	fs := flag.NewFlagSet("pmsrun trace-store", flag.ContinueOnError)
+	otlp := fs.String("otlp", "127.0.0.1:4317", "address the OTLP (gRPC) receiver listens on")
+	listen := fs.String("listen", "127.0.0.1:16686", "address the trace view and its API listen on")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	t, err := runner.ServeTraces(*otlp, *listen)
+	if err != nil {
+		return err
+	}
+	defer t.Stop()
+	fmt.Printf("trace store: OTLP on %s, view and API on %s\n", t.AppEndpoint, t.URL)
 	<-ctx.Done()
 	return nil
 }

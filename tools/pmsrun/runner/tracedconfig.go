@@ -12,6 +12,14 @@ import (
 // path whose tracing samples every request and exports it over OTLP (gRPC,
 // plain text on loopback) to endpoint, and returns the copy's path.
 func tracedConfig(path, dir, endpoint string) (string, error) {
+	return TracedConfig(path, dir, endpoint, "1", "")
+}
+
+// TracedConfig writes, under dir, a copy of the sidecar Configuration at
+// path whose tracing samples at rate (parent-based, as Dapr samples) and
+// exports over OTLP (gRPC, plain text) to endpoint, after a header comment,
+// and returns the copy's path.
+func TracedConfig(path, dir, endpoint, rate, header string) (string, error) {
 	raw, err := os.ReadFile(path)
 	if err != nil {
 		return "", err
@@ -26,7 +34,7 @@ func tracedConfig(path, dir, endpoint string) (string, error) {
 		doc["spec"] = spec
 	}
 	spec["tracing"] = map[string]any{
-		"samplingRate": "1",
+		"samplingRate": rate,
 		"otel":         map[string]any{"endpointAddress": endpoint, "isSecure": false, "protocol": "grpc"},
 	}
 	out, err := yaml.Marshal(doc)
@@ -37,5 +45,5 @@ func tracedConfig(path, dir, endpoint string) (string, error) {
 		return "", err
 	}
 	target := filepath.Join(dir, filepath.Base(path))
-	return target, os.WriteFile(target, out, 0o644)
+	return target, os.WriteFile(target, append([]byte(header), out...), 0o644)
 }

@@ -72,40 +72,75 @@ type traceEntry struct {
 // StartTraces starts the receivers on picked loopback ports and the view on
 // uiPort (another free port if it is taken).
 func StartTraces(ports *PortPicker, uiPort int) (*Traces, error) {
-	t := &Traces{traces: map[string]*traceEntry{}}
+	t := newTraces()
 	for _, target := range []struct {
 		process string
 		addr    *string
 	}{{"app", &t.AppEndpoint}, {"daprd", &t.SidecarEndpoint}} {
 		port, err := ports.free()
 		if err != nil {
+			t.Stop()
 			return nil, err
 		}
-		lis, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port)))
-		if err != nil {
+		if *target.addr, err = t.receive(net.JoinHostPort("127.0.0.1", strconv.Itoa(port)), target.process); err != nil {
 			t.Stop()
-			return nil, fmt.Errorf("runner: traces: %w", err)
+			return nil, err
 		}
-		srv := grpc.NewServer()
-		collectorv1.RegisterTraceServiceServer(srv, receiver{t: t, process: target.process})
-		go func() { _ = srv.Serve(lis) }()
-		t.servers = append(t.servers, srv)
-		*target.addr = lis.Addr().String()
 	}
 	port, err := ports.want(uiPort, true)
 	if err != nil {
 		t.Stop()
 		return nil, err
 	}
-	lis, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port)))
-	if err != nil {
+	if err := t.serveView(net.JoinHostPort("127.0.0.1", strconv.Itoa(port))); err != nil {
 		t.Stop()
-		return nil, fmt.Errorf("runner: trace view: %w", err)
+		return nil, err
+	}
+	return t, nil
+}
+
+// ServeTraces is the trace store on its own (`pmsrun trace-store`, the
+// Compose stack's stand-in for Jaeger): one OTLP endpoint on otlpAddr for
+// every process, the view and API on viewAddr.
+func ServeTraces(otlpAddr, viewAddr string) (*Traces, error) {
+	t := newTraces()
+	var err error
+	if t.AppEndpoint, err = t.receive(otlpAddr, ""); err != nil {
+		return nil, err
+	}
+	t.SidecarEndpoint = t.AppEndpoint
+	if err := t.serveView(viewAddr); err != nil {
+		t.Stop()
+		return nil, err
+	}
+	return t, nil
+}
+
+func newTraces() *Traces { return &Traces{traces: map[string]*traceEntry{}} }
+
+// receive serves OTLP on addr, filing what arrives under process.
+func (t *Traces) receive(addr, process string) (string, error) {
+	lis, err := net.Listen("tcp", addr)
+	if err != nil {
+		return "", fmt.Errorf("runner: traces: %w", err)
+	}
+	srv := grpc.NewServer()
+	collectorv1.RegisterTraceServiceServer(srv, receiver{t: t, process: process})
+	go func() { _ = srv.Serve(lis) }()
+	t.servers = append(t.servers, srv)
+	return lis.Addr().String(), nil
+}
+
+// serveView serves the view and the API on addr.
+func (t *Traces) serveView(addr string) error {
+	lis, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("runner: trace view: %w", err)
 	}
 	t.URL = "http://" + lis.Addr().String()
 	t.web = &http.Server{Handler: t.Handler(), ReadHeaderTimeout: 5 * time.Second}
 	go func() { _ = t.web.Serve(lis) }()
-	return t, nil
+	return nil
 }
 
 // Stop stops the receivers and the view.
@@ -364,7 +399,11 @@ func toJaeger(id string, spans []Span) jaegerTrace {
 		if !ok {
 			pid = "p" + strconv.Itoa(len(pids)+1)
 			pids[key] = pid
-			out.Processes[pid] = jaegerProcess{ServiceName: s.Service, Tags: []jaegerTag{{Key: "process", Type: "string", Value: s.Process}}}
+			p := jaegerProcess{ServiceName: s.Service, Tags: []jaegerTag{}}
+			if s.Process != "" {
+				p.Tags = append(p.Tags, jaegerTag{Key: "process", Type: "string", Value: s.Process})
+			}
+			out.Processes[pid] = p
 		}
 		js := jaegerSpan{TraceID: s.TraceID, SpanID: s.SpanID, OperationName: s.Name, StartTime: s.Start.UnixMicro(),
 			Duration: s.End.Sub(s.Start).Microseconds(), ProcessID: pid, Logs: []any{}, References: []jaegerRef{}}

@@ -42,7 +42,7 @@ func exportOne(t *testing.T, tr *Traces, process, service string, traceID, spanI
 // shape (processes tagged app or daprd, CHILD_OF references), with the
 // log lines that carry the trace's id, in the list and the waterfall.
 func TestTracesServesJaegersShape(t *testing.T) {
-	tr := &Traces{traces: map[string]*traceEntry{}}
+	tr := newTraces()
 	exportOne(t, tr, "app", "api-gateway", 1, 1, 0, "POST /patients")
 	exportOne(t, tr, "daprd", "api-gateway", 1, 2, 1, "CallLocal/patient-service/patients")
 	exportOne(t, tr, "app", "patient-service", 2, 3, 0, "GET /patients/{id}")
@@ -88,7 +88,7 @@ func TestTracesServesJaegersShape(t *testing.T) {
 
 // Only the most recent traces are kept.
 func TestTracesAreBounded(t *testing.T) {
-	tr := &Traces{traces: map[string]*traceEntry{}}
+	tr := newTraces()
 	for i := range maxTraces + 10 {
 		tr.add(Span{TraceID: fmt.Sprintf("%032x", i), SpanID: "1", Service: "x"})
 	}
