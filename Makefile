@@ -204,10 +204,10 @@ bench: build
 bench-short: build
 	bin/bench -short -out .data/bench-short
 
-## alerts-check: the alert rules (infrastructure/prometheus) pass promtool's check and their unit tests
+## alerts-check: the alert rules (infrastructure/observability) pass promtool's check and their unit tests
 alerts-check:
-	promtool check rules infrastructure/prometheus/alerts.yml
-	promtool test rules infrastructure/prometheus/alerts_test.yml
+	promtool check rules infrastructure/observability/alerts.yml
+	promtool test rules infrastructure/observability/alerts_test.yml
 
 ## web: install the pinned npm packages (tools/web): Swagger UI's source, and httpyac, playwright-core and the FHIR clients (fhir-kit-client, @medplum/core) for the end-to-end tests
 web:

@@ -226,8 +226,9 @@ func TestEveryAppHasOneDeploymentMatchingTheRunTemplate(t *testing.T) {
 				assert.Nil(t, c.Spec.MTLSSpec, "%s: mTLS belongs to the control plane's daprsystem Configuration", c.Name)
 			}
 			// The one-node overlay adds who may reach its in-cluster
-			// PostgreSQL and Kafka, and PostgreSQL its backup repository.
-			policies := map[string]int{"overlays/one-node": 11}[o]
+			// PostgreSQL and Kafka, and PostgreSQL its backup repository
+			// (4), and the observability component's (4).
+			policies := map[string]int{"overlays/one-node": 15}[o]
 			if policies == 0 {
 				policies = 7
 			}

@@ -8,6 +8,10 @@
 #   docker.io/pms/postgres-pgbackrest:15   the in-cluster PostgreSQL, with
 #                                          pgBackRest (docker-compose.yml's)
 #   localhost/pms-local/devbroker:dev      the dev Kafka broker and object store
+#   localhost/pms-local/traces:dev         the trace store and Prometheus, for
+#   localhost/pms-local/prometheus:dev     jaegertracing/all-in-one and
+#                                          prom/prometheus (the one-node
+#                                          overlay's images)
 # The apps, PostgreSQL and the broker are built with the container engine
 # (ENGINE: podman, or docker) on the base images `make images` builds, then
 # saved under the full reference the kubelet asks for (a pod's `pms/x:dev`
@@ -116,6 +120,8 @@ done
 id=$(build_image pms/postgres-pgbackrest:15 --build-arg POSTGRES_IMAGE="$POSTGRES_IMAGE" infrastructure/compose/postgres)
 save "$id" pms/postgres-pgbackrest:15
 save "$KAFKA_IMAGE" "$KAFKA_IMAGE"
+save "$TRACES_IMAGE" "$TRACES_IMAGE"
+save "$PROMETHEUS_IMAGE" "$PROMETHEUS_IMAGE"
 
 # Every image a pod of the system asks for must now be in containerd under
 # exactly that reference: the manifests' images, and the sidecar and

@@ -24,7 +24,7 @@ type Prometheus struct {
 
 // AlertRules is the project's alert rules file, relative to the template's
 // directory.
-const AlertRules = "infrastructure/prometheus/alerts.yml"
+const AlertRules = "infrastructure/observability/alerts.yml"
 
 // startPrometheus starts Prometheus unless NoPrometheus is set or none is
 // installed.
