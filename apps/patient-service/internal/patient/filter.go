@@ -65,6 +65,18 @@ type TokenFilter struct {
 	Any []TokenMatch
 }
 
+// Pinpoints tells whether every alternative names a record by a value of
+// its own (an id, MRN, email or phone), so the filter matches a few
+// records at most; a filter with no alternative matches none.
+func (f TokenFilter) Pinpoints() bool {
+	for _, m := range f.Any {
+		if m.AnyValue || m.Field == TokenGender {
+			return false
+		}
+	}
+	return true
+}
+
 // DateField is a date or instant a date filter compares.
 type DateField int
 

@@ -3,9 +3,11 @@ package patientdb
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/jackc/pgx/v5"
 
@@ -19,14 +21,14 @@ type querier interface {
 	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
 }
 
-// Search returns a page of patients matching q, newest first. The JSON
-// API's filters are each served by an index: the words of name and q by
-// the GIN index on name_prefixes (migrations/00006_name_word_search.sql),
-// q's email prefix by the text_pattern_ops index on lower(email), email by
-// patients_email_key, MRN by patients_mrn_key, birth date by
-// patients_birth_date_idx, and the order and keyset position by
-// patients_live_order_idx (migrations/00002_lifecycle.sql). FHIR's string filters use the folded keys and
-// their indexes (migrations/00005_versions_and_name_parts.sql).
+// Search returns a page of patients matching q, newest first. Every
+// filter is answered from an index (migrations/00008_search_at_scale.sql):
+// the JSON API's name words and FHIR's string prefixes from the GIN index
+// on name_prefixes, :contains from the trigram index over the folded keys,
+// email, MRN, phone, gender, birth date and _lastUpdated from B-tree
+// indexes, and the order and keyset position from patients_live_order_idx.
+// How the two looks of searchStatements share the work keeps a page's cost
+// bounded whether a filter matches most records or almost none.
 func (s *Store) Search(ctx context.Context, q patient.Query) (patient.Page, error) {
 	return search(ctx, s.pool, q)
 }
@@ -37,11 +39,16 @@ func search(ctx context.Context, db querier, q patient.Query) (patient.Page, err
 	if validation.Unstorable(q.Name) {
 		return patient.Page{}, fmt.Errorf("patientdb.search: the name is not text PostgreSQL can hold (NUL or invalid UTF-8)")
 	}
-	sql, args := searchSQL(q)
-	rows, _ := db.Query(ctx, sql, args...)
-	ps, err := pgx.CollectRows(rows, scanPatient)
-	if err != nil {
-		return patient.Page{}, pgdb.Errorf("patientdb.search: %w", err)
+	var ps []patient.Patient
+	for _, st := range searchStatements(q) {
+		rows, _ := db.Query(ctx, st.SQL, st.Args...)
+		var err error
+		if ps, err = pgx.CollectRows(rows, scanPatient); err != nil {
+			return patient.Page{}, pgdb.Errorf("patientdb.search: %w", err)
+		}
+		if len(ps) > q.Limit {
+			break
+		}
 	}
 	page := patient.Page{Items: ps}
 	if len(ps) > q.Limit {
@@ -60,19 +67,74 @@ func (a *sqlArgs) add(v any) string {
 	return "$" + strconv.Itoa(len(*a))
 }
 
-// searchSQL is the statement and arguments of q, asking for one row more
-// than a page (so the page knows whether more follow).
-func searchSQL(q patient.Query) (string, []any) {
-	var where []string
+// statement is one SQL statement and its arguments.
+type statement struct {
+	SQL  string
+	Args []any
+}
+
+// walkWindow is how many of the newest records (after the cursor) the
+// first look reads.
+const walkWindow = 2000
+
+// searchStatements are the looks that answer q, each asking for one row
+// more than a page (so the page knows whether more follow); a look that
+// finds more than a page ends the search, and the last look is complete.
+//
+//   - The walk reads the newest walkWindow records in order
+//     (patients_live_order_idx) and keeps those that match: a page when
+//     the filters match often, whatever it costs to find them by index.
+//   - The indexed look finds every match by the filters' indexes and sorts
+//     them: few when the walk found less than a page, so little to sort.
+//
+// Neither depends on the planner guessing how many records a value
+// matches, which it cannot for a generic plan. Filters that name a record
+// (an id, email, MRN or phone) skip the walk; no filters, or a gender
+// alone, need one look in an index's order.
+func searchStatements(q patient.Query) []statement {
 	var args sqlArgs
-	arg := args.add
+	filters, pinpoint := searchFilters(q, &args)
+	live := "deleted_at IS NULL"
 	if q.Deleted {
-		where = append(where, "deleted_at IS NOT NULL")
-	} else {
-		where = append(where, "deleted_at IS NULL")
+		live = "deleted_at IS NOT NULL"
 	}
+	if q.After != nil {
+		live += " AND (created_at, id) < (" + args.add(q.After.CreatedAt) + ", " + args.add(q.After.ID) + "::uuid)"
+	}
+	limit := args.add(q.Limit + 1)
+	const order = ` ORDER BY created_at DESC, id DESC`
+	if filters == "" || ordered(q) {
+		if filters != "" {
+			live += " AND " + filters
+		}
+		return []statement{{`SELECT ` + patientColumns + ` FROM patients WHERE ` + live + order + ` LIMIT ` + limit, args}}
+	}
+	indexed := statement{`WITH matches AS MATERIALIZED (SELECT id, created_at FROM patients WHERE ` + live + ` AND ` + filters + `)
+		SELECT ` + patientColumns + ` FROM patients WHERE id IN (SELECT id FROM matches` + order + ` LIMIT ` + limit + `)` + order, args}
+	if pinpoint {
+		return []statement{indexed}
+	}
+	walk := statement{`SELECT ` + patientColumns + ` FROM (SELECT * FROM patients WHERE ` + live + order + ` LIMIT ` +
+		strconv.Itoa(walkWindow) + `) recent WHERE ` + filters + order + ` LIMIT ` + limit, args}
+	return []statement{walk, indexed}
+}
+
+// ordered tells whether q's only filter is one gender, which
+// patients_gender_idx lists in order: one look, in that order, reads a
+// page whatever share of the records has that gender.
+func ordered(q patient.Query) bool {
+	return !q.Deleted && q.Name == "" && q.Email == "" && q.MRN == "" && q.BirthDate.IsZero() && q.Q == "" &&
+		len(q.Strings) == 0 && len(q.Dates) == 0 && len(q.Tokens) == 1 &&
+		len(q.Tokens[0].Any) == 1 && q.Tokens[0].Any[0].Field == patient.TokenGender && !q.Tokens[0].Any[0].AnyValue
+}
+
+// searchFilters is q's filters as one condition ("" for none), and whether
+// one of them names at most a record or two.
+func searchFilters(q patient.Query, args *sqlArgs) (string, bool) {
+	var where []string
+	arg := args.add
 	if q.Name != "" {
-		where = append(where, wordsFilter(patient.NameWords(q.Name), &args))
+		where = append(where, wordsFilter(patient.NameWords(q.Name), args))
 	}
 	if q.Email != "" {
 		where = append(where, "lower(email) = lower("+arg(q.Email)+")")
@@ -80,30 +142,28 @@ func searchSQL(q patient.Query) (string, []any) {
 	if q.MRN != "" {
 		where = append(where, "upper(mrn) = upper("+arg(q.MRN)+")")
 	}
+	pinpoint := q.Email != "" || q.MRN != ""
 	if !q.BirthDate.IsZero() {
 		where = append(where, "date_of_birth = "+arg(q.BirthDate))
 	}
 	if q.Q != "" {
-		alts := []string{"lower(email) LIKE " + arg(likePrefix(q.Q)), "upper(mrn) = upper(" + arg(q.Q) + ")"}
+		alts := []string{prefixRange("lower(email)", strings.ToLower(q.Q), args), "upper(mrn) = upper(" + arg(q.Q) + ")"}
 		if words := patient.NameWords(q.Q); len(words) > 0 {
-			alts = append(alts, wordsFilter(words, &args))
+			alts = append(alts, wordsFilter(words, args))
 		}
 		where = append(where, anyOf(alts))
 	}
 	for _, f := range q.Strings {
-		where = append(where, stringFilter(f, &args))
+		where = append(where, stringFilter(f, args))
 	}
 	for _, f := range q.Tokens {
-		where = append(where, tokenFilter(f, &args))
+		where = append(where, tokenFilter(f, args, len(where) > 0 || len(q.Strings)+len(q.Tokens)+len(q.Dates) > 1))
+		pinpoint = pinpoint || f.Pinpoints()
 	}
 	for _, f := range q.Dates {
-		where = append(where, dateFilter(f, &args))
+		where = append(where, dateFilter(f, args))
 	}
-	if q.After != nil {
-		where = append(where, "(created_at, id) < ("+arg(q.After.CreatedAt)+", "+arg(q.After.ID)+"::uuid)")
-	}
-	return `SELECT ` + patientColumns + ` FROM patients WHERE ` + strings.Join(where, " AND ") +
-		` ORDER BY created_at DESC, id DESC LIMIT ` + arg(q.Limit+1), args
+	return strings.Join(where, " AND "), pinpoint
 }
 
 // wordsFilter matches records with a name word starting with each of
@@ -122,44 +182,147 @@ func anyOf(alts []string) string {
 	return "(" + strings.Join(alts, " OR ") + ")"
 }
 
-// stringFilter compares folded keys (prefix, contains) or the parts as
-// written (exact).
+// Tags of the whole-key prefixes in name_prefixes.
+const (
+	tagName   = "n:" // the name's text
+	tagFamily = "f:" // the family name
+	tagGiven  = "g:" // a given name
+)
+
+// keyPrefixes are the tagged prefixes of each folded key, up to
+// patient.MaxWordPrefix letters, for name_prefixes.
+func keyPrefixes(tag string, keys ...string) []string {
+	var out []string
+	for _, k := range keys {
+		r := []rune(k)
+		for i := 1; i <= len(r) && i <= patient.MaxWordPrefix; i++ {
+			if p := tag + string(r[:i]); !slices.Contains(out, p) {
+				out = append(out, p)
+			}
+		}
+	}
+	return out
+}
+
+// fieldTags are the key kinds a string field compares: a name matches by
+// its text or any of its parts.
+func fieldTags(f patient.StringField) []string {
+	switch f {
+	case patient.FieldFamily:
+		return []string{tagFamily}
+	case patient.FieldGiven:
+		return []string{tagGiven}
+	default:
+		return []string{tagName, tagFamily, tagGiven}
+	}
+}
+
+// stringFilter matches any of f's values.
 func stringFilter(f patient.StringFilter, args *sqlArgs) string {
 	var alts []string
 	for _, v := range f.Values {
-		if f.Mode == patient.MatchExact {
-			p := args.add(v)
-			switch f.Field {
-			case patient.FieldFamily:
-				alts = append(alts, "family_name = "+p)
-			case patient.FieldGiven:
-				alts = append(alts, p+" = ANY(given_names)")
-			default:
-				alts = append(alts, "(name = "+p+" OR family_name = "+p+" OR "+p+" = ANY(given_names))")
-			}
-			continue
-		}
-		pattern := likePrefix(patient.Fold(v))
-		if f.Mode == patient.MatchContains {
-			pattern = "%" + pattern
-		}
-		p := args.add(pattern)
-		given := "EXISTS (SELECT 1 FROM unnest(given_keys) g WHERE g LIKE " + p + ")"
-		switch f.Field {
-		case patient.FieldFamily:
-			alts = append(alts, "family_key LIKE "+p)
-		case patient.FieldGiven:
-			alts = append(alts, given)
-		default:
-			alts = append(alts, "(name_key LIKE "+p+" OR family_key LIKE "+p+" OR "+given+")")
-		}
+		alts = append(alts, stringMatch(f.Field, f.Mode, v, args))
 	}
 	return anyOf(alts)
 }
 
+// stringMatch compares folded keys (prefix, contains) or the parts as
+// written (exact). The index answers a prefix of up to MaxWordPrefix
+// letters exactly; a longer one, :contains and :exact are rechecked on the
+// field itself.
+func stringMatch(field patient.StringField, mode patient.StringMode, v string, args *sqlArgs) string {
+	folded := patient.Fold(v)
+	switch mode {
+	case patient.MatchExact:
+		return both(keyIndex(field, folded, args), exactMatch(field, args.add(v)))
+	case patient.MatchContains:
+		p := args.add("%" + likePrefix(folded))
+		trigrams := ""
+		if utf8.RuneCountInString(folded) >= 3 {
+			trigrams = "patient_name_text(name_key, family_key, given_keys) LIKE " + p
+		}
+		return both(trigrams, likeMatch(field, p))
+	default:
+		index := keyIndex(field, folded, args)
+		if index != "" && utf8.RuneCountInString(folded) <= patient.MaxWordPrefix {
+			return index
+		}
+		return both(index, likeMatch(field, args.add(likePrefix(folded))))
+	}
+}
+
+// keyIndex matches records with a key of field's kinds starting with the
+// folded text (its first MaxWordPrefix letters), by name_prefixes' index;
+// "" for no text.
+func keyIndex(field patient.StringField, folded string, args *sqlArgs) string {
+	if folded == "" {
+		return ""
+	}
+	if r := []rune(folded); len(r) > patient.MaxWordPrefix {
+		folded = string(r[:patient.MaxWordPrefix])
+	}
+	var keys []string
+	for _, t := range fieldTags(field) {
+		keys = append(keys, t+folded)
+	}
+	return "name_prefixes && " + args.add(keys) + "::text[]"
+}
+
+// both is a AND b, either of which may be "".
+func both(a, b string) string {
+	switch {
+	case a == "":
+		return b
+	case b == "":
+		return a
+	}
+	return "(" + a + " AND " + b + ")"
+}
+
+// likeMatch compares field's folded keys with the LIKE pattern p.
+func likeMatch(field patient.StringField, p string) string {
+	given := "EXISTS (SELECT 1 FROM unnest(given_keys) g WHERE g LIKE " + p + ")"
+	switch field {
+	case patient.FieldFamily:
+		return "family_key LIKE " + p
+	case patient.FieldGiven:
+		return given
+	default:
+		return "(name_key LIKE " + p + " OR family_key LIKE " + p + " OR " + given + ")"
+	}
+}
+
+// exactMatch compares field's parts as written with p.
+func exactMatch(field patient.StringField, p string) string {
+	switch field {
+	case patient.FieldFamily:
+		return "family_name = " + p
+	case patient.FieldGiven:
+		return p + " = ANY(given_names)"
+	default:
+		return "(name = " + p + " OR family_name = " + p + " OR " + p + " = ANY(given_names))"
+	}
+}
+
+// prefixRange matches expr values starting with v as a range of the
+// text_pattern_ops order, which a B-tree index answers for a parameter
+// too (LIKE 'v%' is only rewritten into one for a literal pattern).
+func prefixRange(expr, v string, args *sqlArgs) string {
+	return "(" + expr + " ~>=~ " + args.add(v) + " AND " + expr + " ~<~ " + args.add(v+"\U0010FFFF") + ")"
+}
+
 // tokenFilter compares codes and identifiers case-insensitively. A record
 // without a gender is "unknown", as the FHIR API shows it.
-func tokenFilter(f patient.TokenFilter, args *sqlArgs) string {
+//
+// With other filters beside it, gender is compared in a form its index
+// does not answer: with four values, it selects less than any other
+// filter, and a generic plan, which cannot see how rare a value is, would
+// otherwise drive by the gender's index and filter by the rest.
+func tokenFilter(f patient.TokenFilter, args *sqlArgs, others bool) string {
+	gender := "coalesce(gender, 'unknown')"
+	if others {
+		gender = "(" + gender + " || '')"
+	}
 	var alts []string
 	for _, m := range f.Any {
 		if m.AnyValue {
@@ -183,7 +346,7 @@ func tokenFilter(f patient.TokenFilter, args *sqlArgs) string {
 		case patient.TokenPhone:
 			alts = append(alts, "lower(phone) = lower("+args.add(m.Value)+")")
 		case patient.TokenGender:
-			alts = append(alts, "coalesce(gender, 'unknown') = lower("+args.add(m.Value)+")")
+			alts = append(alts, gender+" = lower("+args.add(m.Value)+")")
 		}
 	}
 	return anyOf(alts)

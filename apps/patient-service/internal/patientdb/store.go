@@ -265,6 +265,9 @@ func keysOf(p patient.Patient) nameKeys {
 		k.givenKeys[i] = patient.Fold(g)
 	}
 	k.prefixes = patient.NamePrefixes(append([]string{p.Name, family}, given...)...)
+	k.prefixes = append(k.prefixes, keyPrefixes(tagName, k.name)...)
+	k.prefixes = append(k.prefixes, keyPrefixes(tagFamily, k.familyKey)...)
+	k.prefixes = append(k.prefixes, keyPrefixes(tagGiven, k.givenKeys...)...)
 	if k.prefixes == nil {
 		k.prefixes = []string{} // never NULL: NULL marks a row the backfill has still to fill
 	}
