@@ -253,6 +253,21 @@ try {
   check(true, "the audit trail filters by action");
   await inspect(page, "audit");
 
+  // Paged by patient-service, 20 to a page: 25 more reads make two pages
+  // of reads, walked older and back newer.
+  for (let i = 0; i < 25; i++) await api("GET", `/patients/${id}`, token);
+  await page.selectOption("#audit-action", "read");
+  await page.waitForFunction(() => document.querySelectorAll("#audit-trail tbody tr").length === 20);
+  const firstPage = await page.locator("#audit-trail tbody tr td:nth-child(1)").allTextContents();
+  await page.click("#audit-next");
+  await page.waitForFunction(() => /Page 2/.test(document.querySelector("#audit-page")?.textContent || ""));
+  const older = await page.locator("#audit-trail tbody tr").count();
+  check(older >= 5 && older <= 20, `the second page holds the older reads (${older})`);
+  await page.click("text=Newer entries");
+  await page.waitForFunction(() => /Page 1/.test(document.querySelector("#audit-page")?.textContent || ""));
+  const again = await page.locator("#audit-trail tbody tr td:nth-child(1)").allTextContents();
+  check(JSON.stringify(again) === JSON.stringify(firstPage), "Newer entries goes back to the first page");
+
   // The analytics page draws the figures as charts; the dead letters page
   // says there are none.
   await page.click("text=Analytics");

@@ -2,9 +2,15 @@ package patient
 
 import (
 	"context"
+	"encoding/base64"
 	"errors"
-	"github.com/pms-dapr/pms/platform/validation"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
 	"time"
+
+	"github.com/pms-dapr/pms/platform/validation"
 )
 
 // RoleAdmin is the role that may delete, list deleted records and read
@@ -80,9 +86,69 @@ func (a Actor) outcome(e AuditEntry, err error) AuditEntry {
 	return e
 }
 
-// AuditTrail lists every recorded access to patient id, oldest first.
-// Admins only; the reading is itself recorded.
-func (s *Service) AuditTrail(ctx context.Context, a Actor, id string) ([]AuditEntry, error) {
+// Audit trail pages.
+const (
+	DefaultAuditLimit = 20
+	MaxAuditLimit     = 100
+)
+
+// auditActions are the actions an audit trail can be filtered by.
+var auditActions = []string{ActionCreate, ActionCreateReplay, ActionCreateMatch, ActionRead, ActionReadVersion,
+	ActionHistory, ActionSearch, ActionUpdate, ActionPatch, ActionDelete, ActionAuditRead}
+
+// AuditQuery selects one page of a patient's audit trail, newest first.
+type AuditQuery struct {
+	Action string // only entries of this action; "" for all
+	Before int64  // keyset position: entries older than it (0: from the newest)
+	Limit  int
+}
+
+// AuditPage is one page of an audit trail; Next is the position of the
+// page after it (0 when there is none).
+type AuditPage struct {
+	Items []AuditEntry
+	Next  int64
+}
+
+// AuditQueryInput is an audit trail page as a client asked for it.
+type AuditQueryInput struct{ Action, Cursor, Limit string }
+
+// Parse validates in.
+func (in AuditQueryInput) Parse() (AuditQuery, error) {
+	verr := validation.New("audit query")
+	q := AuditQuery{Action: in.Action, Limit: DefaultAuditLimit}
+	if q.Action != "" && !slices.Contains(auditActions, q.Action) {
+		verr.Add("action", "must be one of "+strings.Join(auditActions, ", "))
+	}
+	if in.Limit != "" {
+		n, err := strconv.Atoi(in.Limit)
+		if err != nil || n < 1 || n > MaxAuditLimit {
+			verr.Add("limit", fmt.Sprintf("must be a whole number from 1 to %d", MaxAuditLimit))
+		}
+		q.Limit = n
+	}
+	if in.Cursor != "" {
+		raw, err := base64.RawURLEncoding.DecodeString(in.Cursor)
+		n, perr := strconv.ParseInt(strings.TrimPrefix(string(raw), "audit."), 10, 64)
+		if err != nil || perr != nil || n < 1 || !strings.HasPrefix(string(raw), "audit.") {
+			verr.Add("cursor", "is not a cursor this API returned")
+		}
+		q.Before = n
+	}
+	if len(verr.Fields) > 0 {
+		return AuditQuery{}, verr
+	}
+	return q, nil
+}
+
+// EncodeAuditCursor renders a page's position as an opaque token.
+func EncodeAuditCursor(before int64) string {
+	return base64.RawURLEncoding.EncodeToString([]byte("audit." + strconv.FormatInt(before, 10)))
+}
+
+// AuditTrail returns one page of the recorded accesses to patient id,
+// newest first. Admins only; the reading is itself recorded.
+func (s *Service) AuditTrail(ctx context.Context, a Actor, id string, q AuditQuery) (AuditPage, error) {
 	var err error
 	if a.Role != RoleAdmin {
 		err = ErrForbidden
@@ -90,11 +156,11 @@ func (s *Service) AuditTrail(ctx context.Context, a Actor, id string) ([]AuditEn
 		err = ErrNotFound
 	}
 	if aerr := s.store.RecordAudit(ctx, a.outcome(a.entry(ActionAuditRead, s.clock(), id), err)); aerr != nil {
-		return nil, wrap("patient.audit_trail", aerr)
+		return AuditPage{}, wrap("patient.audit_trail", aerr)
 	}
 	if err != nil {
-		return nil, err
+		return AuditPage{}, err
 	}
-	entries, err := s.store.AuditTrail(ctx, id)
-	return entries, wrap("patient.audit_trail", err)
+	page, err := s.store.AuditTrail(ctx, id, q)
+	return page, wrap("patient.audit_trail", err)
 }

@@ -260,7 +260,7 @@ func TestSearchAndAuditTrailRules(t *testing.T) {
 	assert.ErrorIs(t, err, patient.ErrForbidden, "only admins list deleted records")
 	_, err = svc.Search(ctx, admin, patient.Query{Deleted: true, Limit: 20})
 	assert.NoError(t, err)
-	_, err = svc.AuditTrail(ctx, clinician, "6f1c4a50-0000-4000-8000-000000000000")
+	_, err = svc.AuditTrail(ctx, clinician, "6f1c4a50-0000-4000-8000-000000000000", patient.AuditQuery{Limit: 20})
 	assert.ErrorIs(t, err, patient.ErrForbidden)
 	outcomes := []string{}
 	for _, e := range store.Audit {

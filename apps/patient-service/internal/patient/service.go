@@ -72,7 +72,9 @@ type Store interface {
 	// GetVersion returns version v of patient id, or ErrNotFound.
 	GetVersion(ctx context.Context, id string, v int64) (Version, error)
 	RecordAudit(ctx context.Context, e AuditEntry) error
-	AuditTrail(ctx context.Context, patientID string) ([]AuditEntry, error)
+	// AuditTrail returns one page of the entries naming patientID, newest
+	// first, after q.Before and of q.Action when set.
+	AuditTrail(ctx context.Context, patientID string, q AuditQuery) (AuditPage, error)
 	SetBillingAccount(ctx context.Context, id, accountID string) error
 	MissingBillingAccount(ctx context.Context, limit int) ([]Patient, error)
 }

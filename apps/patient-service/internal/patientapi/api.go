@@ -28,7 +28,7 @@ type Registry interface {
 	Replace(ctx context.Context, a patient.Actor, id string, ifMatch int64, d patient.Draft) (patient.Patient, error)
 	Patch(ctx context.Context, a patient.Actor, id string, ifMatch int64, edit func(patient.Draft) (patient.Draft, error)) (patient.Patient, error)
 	Delete(ctx context.Context, a patient.Actor, id string, ifMatch int64) error
-	AuditTrail(ctx context.Context, a patient.Actor, id string) ([]patient.AuditEntry, error)
+	AuditTrail(ctx context.Context, a patient.Actor, id string, q patient.AuditQuery) (patient.AuditPage, error)
 }
 
 // Handler serves the patient routes.

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -31,6 +32,7 @@ type fakeRegistry struct {
 	created patient.Draft
 	key     string
 	query   patient.Query
+	audit   patient.AuditQuery
 	actor   patient.Actor
 	ifMatch int64
 }
@@ -116,9 +118,10 @@ func (f *fakeRegistry) Delete(_ context.Context, _ patient.Actor, _ string, v in
 	return f.err
 }
 
-func (f *fakeRegistry) AuditTrail(context.Context, patient.Actor, string) ([]patient.AuditEntry, error) {
-	return []patient.AuditEntry{{At: time.Unix(0, 0).UTC(), UserID: "u1", Role: "admin", Action: "read",
-		PatientIDs: []string{f.p.ID}, RequestID: "r", Outcome: "success"}}, f.err
+func (f *fakeRegistry) AuditTrail(_ context.Context, _ patient.Actor, _ string, q patient.AuditQuery) (patient.AuditPage, error) {
+	f.audit = q
+	return patient.AuditPage{Items: []patient.AuditEntry{{At: time.Unix(0, 0).UTC(), UserID: "u1", Role: "admin", Action: "read",
+		PatientIDs: []string{f.p.ID}, RequestID: "r", Outcome: "success"}}, Next: 42}, f.err
 }
 
 var sample = patient.Patient{
@@ -294,9 +297,21 @@ func TestGetSearchAndAudit(t *testing.T) {
 	assert.Equal(t, http.StatusBadRequest, serve(reg, http.MethodGet, "/patients?limit=ten", "", "").Code)
 	assert.Equal(t, http.StatusBadRequest, serve(reg, http.MethodGet, "/patients?deleted=maybe", "", "").Code)
 
-	rec = serve(reg, http.MethodGet, "/patients/"+sample.ID+"/audit", "", "")
+	rec = serve(reg, http.MethodGet, "/patients/"+sample.ID+"/audit?action=read&limit=5", "", "")
 	require.Equal(t, http.StatusOK, rec.Code)
 	assert.Contains(t, rec.Body.String(), `"action":"read"`)
+	assert.Equal(t, patient.AuditQuery{Action: "read", Limit: 5}, reg.audit)
+	require.NoError(t, json.Unmarshal(rec.Body.Bytes(), &list))
+	next, err := url.Parse(list.Next)
+	require.NoError(t, err)
+	assert.Equal(t, "/patients/"+sample.ID+"/audit", next.Path)
+	assert.Equal(t, "read", next.Query().Get("action"), "the next page keeps the filter")
+	rec = serve(reg, http.MethodGet, next.String(), "", "")
+	require.Equal(t, http.StatusOK, rec.Code)
+	assert.Equal(t, patient.AuditQuery{Action: "read", Before: 42, Limit: 5}, reg.audit, "the cursor is the page's position")
+	for _, bad := range []string{"action=rename", "limit=0", "limit=101", "cursor=nope"} {
+		assert.Equal(t, http.StatusBadRequest, serve(reg, http.MethodGet, "/patients/"+sample.ID+"/audit?"+bad, "", "").Code, bad)
+	}
 }
 
 func TestOnlySidecarTrafficWithAValidTokenIsServed(t *testing.T) {

@@ -75,14 +75,7 @@ func (h *Handler) search(w http.ResponseWriter, r *http.Request) {
 		out.Items[i] = toResponse(p)
 	}
 	if page.Next != nil {
-		next := url.Values{}
-		for k, vs := range v {
-			if k != "cursor" {
-				next[k] = vs
-			}
-		}
-		next.Set("cursor", page.Next.Encode())
-		out.Next = "/patients?" + next.Encode()
+		out.Next = nextPage("/patients", v, page.Next.Encode())
 	}
 	httpserver.WriteJSON(w, http.StatusOK, out)
 }
@@ -185,17 +178,39 @@ func (h *Handler) delete(w http.ResponseWriter, r *http.Request) {
 }
 
 func (h *Handler) audit(w http.ResponseWriter, r *http.Request) {
-	entries, err := h.reg.AuditTrail(r.Context(), actor(r), chi.URLParam(r, "id"))
+	v := r.URL.Query()
+	q, err := patient.AuditQueryInput{Action: v.Get("action"), Cursor: v.Get("cursor"), Limit: v.Get("limit")}.Parse()
 	if err != nil {
 		h.fail(w, r, err)
 		return
 	}
-	out := auditResponse{Items: make([]auditEntry, len(entries))}
-	for i, e := range entries {
+	id := chi.URLParam(r, "id")
+	page, err := h.reg.AuditTrail(r.Context(), actor(r), id, q)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	out := auditResponse{Items: make([]auditEntry, len(page.Items))}
+	for i, e := range page.Items {
 		out.Items[i] = auditEntry{At: e.At.Format(time.RFC3339Nano), UserID: e.UserID, Role: e.Role, Action: e.Action,
 			PatientIDs: e.PatientIDs, RequestID: e.RequestID, Outcome: e.Outcome, Detail: e.Detail}
 	}
+	if page.Next != 0 {
+		out.Next = nextPage("/patients/"+id+"/audit", v, patient.EncodeAuditCursor(page.Next))
+	}
 	httpserver.WriteJSON(w, http.StatusOK, out)
+}
+
+// nextPage is path with the query v asked for and the next page's cursor.
+func nextPage(path string, v url.Values, cursor string) string {
+	next := url.Values{}
+	for k, vs := range v {
+		if k != "cursor" {
+			next[k] = vs
+		}
+	}
+	next.Set("cursor", cursor)
+	return path + "?" + next.Encode()
 }
 
 func writePatient(w http.ResponseWriter, status int, p patient.Patient) {

@@ -65,6 +65,7 @@ type auditEntry struct {
 
 type auditResponse struct {
 	Items []auditEntry `json:"items"`
+	Next  string       `json:"next,omitempty"`
 }
 
 func toResponse(p patient.Patient) patientResponse {

@@ -2,6 +2,7 @@ package patientdb
 
 import (
 	"context"
+	"math"
 
 	"github.com/jackc/pgx/v5"
 
@@ -33,18 +34,31 @@ func (s *Store) RecordAudit(ctx context.Context, e patient.AuditEntry) error {
 	return nil
 }
 
-// AuditTrail lists the entries naming patientID, oldest first.
-func (s *Store) AuditTrail(ctx context.Context, patientID string) ([]patient.AuditEntry, error) {
-	rows, _ := s.pool.Query(ctx, `SELECT `+auditColumns+` FROM audit_log
-		WHERE patient_ids @> ARRAY[$1::uuid] ORDER BY id`, patientID)
+// AuditTrail returns a page of the entries naming patientID, newest first,
+// by the GIN index on patient_ids; an entry's position is its id.
+func (s *Store) AuditTrail(ctx context.Context, patientID string, q patient.AuditQuery) (patient.AuditPage, error) {
+	before := q.Before
+	if before == 0 {
+		before = math.MaxInt64
+	}
+	rows, _ := s.pool.Query(ctx, `SELECT id, `+auditColumns+` FROM audit_log
+		WHERE patient_ids @> ARRAY[$1::uuid] AND id < $2 AND ($3 = '' OR action = $3)
+		ORDER BY id DESC LIMIT $4`, patientID, before, q.Action, q.Limit+1)
+	var ids []int64
 	es, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (patient.AuditEntry, error) {
 		var e patient.AuditEntry
-		err := r.Scan(&e.At, &e.UserID, &e.Role, &e.Action, &e.PatientIDs, &e.RequestID, &e.Outcome, &e.Detail)
+		var id int64
+		err := r.Scan(&id, &e.At, &e.UserID, &e.Role, &e.Action, &e.PatientIDs, &e.RequestID, &e.Outcome, &e.Detail)
 		e.At = e.At.UTC()
+		ids = append(ids, id)
 		return e, err
 	})
 	if err != nil {
-		return nil, pgdb.Errorf("patientdb.audit_trail: %w", err)
+		return patient.AuditPage{}, pgdb.Errorf("patientdb.audit_trail: %w", err)
 	}
-	return es, nil
+	page := patient.AuditPage{Items: es}
+	if len(es) > q.Limit {
+		page.Items, page.Next = es[:q.Limit], ids[q.Limit-1]
+	}
+	return page, nil
 }

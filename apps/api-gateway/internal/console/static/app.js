@@ -439,31 +439,40 @@ async function userEmails() {
   return r.status === 200 ? new Map(r.body.items.map((u) => [u.id, u.email])) : null;
 }
 
+// auditActions are the actions the audit trail can be filtered by.
+const auditActions = ["create", "create.replay", "create.match", "read", "read.version", "history", "search", "update",
+  "patch", "delete", "audit.read"];
+
+// auditView shows one page of a patient's audit trail, newest first, as
+// patient-service pages it. The hash keeps the filter, the page's cursor and
+// the cursors of the pages before it ("back", "-" for the first), so "Newer
+// entries" goes back without the API paging backwards.
 async function auditView(id, params) {
-  const [res, emails, who] = await Promise.all([api("GET", `/patients/${id}/audit`), userEmails(), api("GET", `/patients/${id}`)]);
-  if (res.status !== 200) return show(card("Audit trail", banner(problemText(res))));
   const action = params.get("action") || "";
-  const page = Math.max(0, Number(params.get("page")) || 0);
-  const size = 20;
-  const all = [...res.body.items].reverse(); // newest first
-  const kinds = [...new Set(all.map((a) => a.action))].sort();
-  const shown = all.filter((a) => !action || a.action === action);
-  const hashOf = (a, p) => `#/patients/${id}/audit?${new URLSearchParams({ ...(a && { action: a }), ...(p && { page: String(p) }) })}`;
-  const filter = el("select", { id: "audit-action", onchange: (e) => { location.hash = hashOf(e.target.value, 0); } },
-    ["", ...kinds].map((k) => el("option", { value: k, selected: k === action }, k ? label(k) : "Every action")));
-  const rows = shown.slice(page * size, (page + 1) * size).map((a) => el("tr", {},
+  const cursor = params.get("cursor") || "";
+  const back = (params.get("back") || "").split(",").filter(Boolean);
+  const query = new URLSearchParams({ limit: "20", ...(action && { action }), ...(cursor && { cursor }) });
+  const [res, emails, who] = await Promise.all([api("GET", `/patients/${id}/audit?${query}`), userEmails(), api("GET", `/patients/${id}`)]);
+  if (res.status !== 200) return show(card("Audit trail", banner(problemText(res))));
+  const hashOf = (a, c, b) => `#/patients/${id}/audit?${new URLSearchParams({ ...(a && { action: a }), ...(c && { cursor: c }), ...(b.length && { back: b.join(",") }) })}`;
+  const filter = el("select", { id: "audit-action", onchange: (e) => { location.hash = hashOf(e.target.value, "", []); } },
+    ["", ...auditActions].map((k) => el("option", { value: k, selected: k === action }, k ? label(k) : "Every action")));
+  const items = res.body.items;
+  const rows = items.map((a) => el("tr", {},
     el("td", {}, formatTime(a.at)), el("td", {}, label(a.action)),
     el("td", { class: "wrap" }, emails?.get(a.userId) || a.userId), el("td", {}, label(a.role)), el("td", {}, label(a.outcome)),
     el("td", { class: "wrap" }, a.detail || "")));
-  const pages = Math.max(1, Math.ceil(shown.length / size));
+  const next = res.body.next && new URL(res.body.next, location.origin).searchParams.get("cursor");
+  const previous = back[back.length - 1];
   show(card(`Audit trail${who.status === 200 ? ` of ${who.body.name}` : ""}`,
     el("p", {}, el("a", { href: `#/patients/${id}` }, "Back to the record")),
     el("div", { class: "toolbar" }, el("label", { for: "audit-action" }, "Action"), filter,
-      el("span", { class: "muted" }, `${shown.length} entr${shown.length === 1 ? "y" : "ies"}, page ${page + 1} of ${pages}`)),
+      el("span", { class: "muted", id: "audit-page" }, `Page ${back.length + 1}, newest first`)),
     rows.length ? tableOf("audit-trail", ["When", "Action", "User", "Role", "Outcome", "Detail"], rows, "Audit trail")
       : el("p", { class: "muted" }, "No entries."),
-    el("div", { class: "toolbar" }, page > 0 && el("a", { class: "button secondary", href: hashOf(action, page - 1) }, "Newer entries"),
-      page + 1 < pages && el("a", { class: "button secondary", href: hashOf(action, page + 1), id: "audit-next" }, "Older entries"))));
+    el("div", { class: "toolbar" },
+      previous && el("a", { class: "button secondary", href: hashOf(action, previous === "-" ? "" : previous, back.slice(0, -1)) }, "Newer entries"),
+      next && el("a", { class: "button secondary", href: hashOf(action, next, [...back, cursor || "-"]), id: "audit-next" }, "Older entries"))));
 }
 
 async function usersView() {

@@ -2,6 +2,7 @@ package patienttest
 
 import (
 	"context"
+	"fmt"
 	"testing"
 	"time"
 
@@ -53,6 +54,41 @@ func StoreContract(t *testing.T, newStore func(t *testing.T) patient.Store) {
 		next.Version, next.Name = 2, "Ada Changed"
 		ev.ID = uuid.NewString()
 		require.NoError(t, s.Update(ctx, next, ev, a))
+	})
+	t.Run("pages an audit trail newest first, by action", func(t *testing.T) {
+		s := newStore(t)
+		p, ev, a := NewRecord("contract-audit@example.com")
+		require.NoError(t, s.Create(ctx, p, ev, a, nil))
+		other := uuid.NewString()
+		for i := range 5 {
+			e := a
+			e.Action, e.RequestID = patient.ActionRead, fmt.Sprintf("read-%d", i)
+			require.NoError(t, s.RecordAudit(ctx, e))
+			e.PatientIDs, e.RequestID = []string{other}, fmt.Sprintf("other-%d", i)
+			require.NoError(t, s.RecordAudit(ctx, e))
+		}
+		var seen []string
+		q := patient.AuditQuery{Limit: 2}
+		for pages := 0; ; pages++ {
+			require.Less(t, pages, 4, "the pages end")
+			page, err := s.AuditTrail(ctx, p.ID, q)
+			require.NoError(t, err)
+			for _, e := range page.Items {
+				seen = append(seen, e.RequestID)
+			}
+			if page.Next == 0 {
+				break
+			}
+			require.Len(t, page.Items, 2, "a page before the last is full")
+			q.Before = page.Next
+		}
+		assert.Equal(t, []string{"read-4", "read-3", "read-2", "read-1", "read-0", "r"}, seen,
+			"every entry naming the patient once, newest first")
+		reads, err := s.AuditTrail(ctx, p.ID, patient.AuditQuery{Action: patient.ActionCreate, Limit: 10})
+		require.NoError(t, err)
+		require.Len(t, reads.Items, 1)
+		assert.Equal(t, "r", reads.Items[0].RequestID)
+		assert.Zero(t, reads.Next)
 	})
 	t.Run("refuses text PostgreSQL cannot store", func(t *testing.T) {
 		s := newStore(t)

@@ -7,6 +7,7 @@ package patienttest
 import (
 	"context"
 	"errors"
+	"slices"
 	"strings"
 	"sync"
 
@@ -130,11 +131,24 @@ func (s *FakeStore) RecordAudit(_ context.Context, e patient.AuditEntry) error {
 	return nil
 }
 
-// AuditTrail returns every entry recorded.
-func (s *FakeStore) AuditTrail(context.Context, string) ([]patient.AuditEntry, error) {
+// AuditTrail returns a page of the entries naming patientID, newest first;
+// an entry's position is its place in Audit, from 1.
+func (s *FakeStore) AuditTrail(_ context.Context, patientID string, q patient.AuditQuery) (patient.AuditPage, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return append([]patient.AuditEntry(nil), s.Audit...), nil
+	var page patient.AuditPage
+	for i := len(s.Audit) - 1; i >= 0; i-- {
+		e, pos := s.Audit[i], int64(i+1)
+		if (q.Before != 0 && pos >= q.Before) || (q.Action != "" && e.Action != q.Action) || !slices.Contains(e.PatientIDs, patientID) {
+			continue
+		}
+		if len(page.Items) == q.Limit {
+			page.Next = pos + 1
+			break
+		}
+		page.Items = append(page.Items, e)
+	}
+	return page, nil
 }
 
 // SetBillingAccount records acct for id unless it has one.
