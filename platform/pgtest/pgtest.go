@@ -120,12 +120,19 @@ func AdminURL(t testing.TB) string {
 	return admin
 }
 
+// passwords are each service's role passwords in this test binary: the
+// roles are the server's, so every template of one service (the package's,
+// and any a test makes from other migrations) provisions them alike, and
+// none changes a password another's clones log in with.
+var passwords sync.Map // service → [2]string{owner, app}
+
 func (tp *Template) create(ctx context.Context, admin string) error {
+	pw, _ := passwords.LoadOrStore(tp.service, [2]string{randomHex(), randomHex()})
 	tp.plan = pgdb.Plan{
 		Database:      "tmpl_" + randomHex(),
 		Roles:         pgdb.RolesFor(tp.service),
-		OwnerPassword: randomHex(),
-		AppPassword:   randomHex(),
+		OwnerPassword: pw.([2]string)[0],
+		AppPassword:   pw.([2]string)[1],
 	}
 	if err := pgdb.Provision(ctx, admin, tp.plan); err != nil {
 		return err
