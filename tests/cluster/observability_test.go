@@ -156,13 +156,12 @@ func targetsUp(prometheus string) error {
 
 // getJSON decodes what url answers (200) into v.
 func getJSON(url string, v any) error {
-	resp, err := client.Get(url)
+	r, err := call(http.MethodGet, url, "", nil)
 	if err != nil {
 		return err
 	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("GET %s: status %d", url, resp.StatusCode)
+	if r.status != http.StatusOK {
+		return fmt.Errorf("GET %s: status %d", url, r.status)
 	}
-	return json.NewDecoder(resp.Body).Decode(v)
+	return json.Unmarshal(r.body, v)
 }

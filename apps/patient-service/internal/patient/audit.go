@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/base64"
 	"errors"
-	"fmt"
 	"slices"
 	"strconv"
 	"strings"
@@ -116,16 +115,9 @@ type AuditQueryInput struct{ Action, Cursor, Limit string }
 // Parse validates in.
 func (in AuditQueryInput) Parse() (AuditQuery, error) {
 	verr := validation.New("audit query")
-	q := AuditQuery{Action: in.Action, Limit: DefaultAuditLimit}
+	q := AuditQuery{Action: in.Action, Limit: parseLimit(verr, in.Limit, DefaultAuditLimit, MaxAuditLimit)}
 	if q.Action != "" && !slices.Contains(auditActions, q.Action) {
 		verr.Add("action", "must be one of "+strings.Join(auditActions, ", "))
-	}
-	if in.Limit != "" {
-		n, err := strconv.Atoi(in.Limit)
-		if err != nil || n < 1 || n > MaxAuditLimit {
-			verr.Add("limit", fmt.Sprintf("must be a whole number from 1 to %d", MaxAuditLimit))
-		}
-		q.Limit = n
 	}
 	if in.Cursor != "" {
 		raw, err := base64.RawURLEncoding.DecodeString(in.Cursor)

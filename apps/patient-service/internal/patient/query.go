@@ -4,10 +4,11 @@ import (
 	"context"
 	"encoding/base64"
 	"fmt"
-	"github.com/pms-dapr/pms/platform/validation"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/pms-dapr/pms/platform/validation"
 )
 
 // List limits.
@@ -56,6 +57,19 @@ func DecodeCursor(s string) (Cursor, error) {
 	return Cursor{CreatedAt: time.Unix(0, n).UTC(), ID: id}, nil
 }
 
+// parseLimit is a page size a client asked for (def when none), from 1 to
+// max; anything else is added to verr.
+func parseLimit(verr *validation.Error, s string, def, max int) int {
+	if s == "" {
+		return def
+	}
+	n, err := strconv.Atoi(s)
+	if err != nil || n < 1 || n > max {
+		verr.Add("limit", fmt.Sprintf("must be a whole number from 1 to %d", max))
+	}
+	return n
+}
+
 // Page is one page of a search; Next is set when more records follow.
 type Page struct {
 	Items []Patient
@@ -86,13 +100,7 @@ func (in QueryInput) Parse() (Query, error) {
 		}
 		q.BirthDate = t
 	}
-	if in.Limit != "" {
-		n, err := strconv.Atoi(in.Limit)
-		if err != nil || n < 1 || n > MaxListLimit {
-			verr.Add("limit", "must be a whole number from 1 to 100")
-		}
-		q.Limit = n
-	}
+	q.Limit = parseLimit(verr, in.Limit, DefaultListLimit, MaxListLimit)
 	if in.Cursor != "" {
 		c, err := DecodeCursor(in.Cursor)
 		if err != nil {

@@ -156,8 +156,9 @@ func searchFilters(q patient.Query, args *sqlArgs) (string, bool) {
 	for _, f := range q.Strings {
 		where = append(where, stringFilter(f, args))
 	}
+	others := len(where)+len(q.Tokens)+len(q.Dates) > 1 // filters beside any one token filter
 	for _, f := range q.Tokens {
-		where = append(where, tokenFilter(f, args, len(where) > 0 || len(q.Strings)+len(q.Tokens)+len(q.Dates) > 1))
+		where = append(where, tokenFilter(f, args, others))
 		pinpoint = pinpoint || f.Pinpoints()
 	}
 	for _, f := range q.Dates {

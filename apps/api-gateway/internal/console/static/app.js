@@ -457,8 +457,7 @@ async function auditView(id, params) {
   const hashOf = (a, c, b) => `#/patients/${id}/audit?${new URLSearchParams({ ...(a && { action: a }), ...(c && { cursor: c }), ...(b.length && { back: b.join(",") }) })}`;
   const filter = el("select", { id: "audit-action", onchange: (e) => { location.hash = hashOf(e.target.value, "", []); } },
     ["", ...auditActions].map((k) => el("option", { value: k, selected: k === action }, k ? label(k) : "Every action")));
-  const items = res.body.items;
-  const rows = items.map((a) => el("tr", {},
+  const rows = res.body.items.map((a) => el("tr", {},
     el("td", {}, formatTime(a.at)), el("td", {}, label(a.action)),
     el("td", { class: "wrap" }, emails?.get(a.userId) || a.userId), el("td", {}, label(a.role)), el("td", {}, label(a.outcome)),
     el("td", { class: "wrap" }, a.detail || "")));
