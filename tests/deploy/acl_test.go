@@ -45,6 +45,7 @@ var flows = []call{
 	{"patient-service", "auth-service", "/.well-known/jwks.json", "GET"},
 	{"analytics-service", "auth-service", "/.well-known/jwks.json", "GET"},
 	{"patient-service", "billing-service", "/pms.billing.v1.BillingService/CreateBillingAccount", ""},
+	{"patient-service", "billing-service", "/pms.billing.v1.BillingService/CreateBillingAccounts", ""},
 	{"patient-service", "billing-service", "/pms.billing.v1.BillingService/GetBillingAccount", ""},
 	{"billing-service", "auth-service", "/.well-known/jwks.json", "GET"},
 }
@@ -62,6 +63,7 @@ var refused = []call{
 	{"analytics-service", "billing-service", "/pms.billing.v1.BillingService/CreateBillingAccount", ""},
 	{"api-gateway", "billing-service", "/pms.billing.v1.BillingService/GetBillingAccount", ""},
 	{"api-gateway", "billing-service", "/pms.billing.v1.BillingService/CreateBillingAccount", ""},
+	{"api-gateway", "billing-service", "/pms.billing.v1.BillingService/CreateBillingAccounts", ""},
 	{"patient-service", "billing-service", "/pms.billing.v1.BillingService/PostCharge", ""},
 	{"analytics-service", "billing-service", "/pms.billing.v1.BillingService/ListAccounts", ""},
 	{"billing-service", "auth-service", "/users", "GET"},

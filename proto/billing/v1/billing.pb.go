@@ -540,6 +540,96 @@ func (x *CreateBillingAccountResponse) GetCreated() bool {
 	return false
 }
 
+type CreateBillingAccountsRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// UUIDs of the patients, at most 1,000, each once.
+	PatientIds    []string `protobuf:"bytes,1,rep,name=patient_ids,json=patientIds,proto3" json:"patient_ids,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CreateBillingAccountsRequest) Reset() {
+	*x = CreateBillingAccountsRequest{}
+	mi := &file_billing_v1_billing_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CreateBillingAccountsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CreateBillingAccountsRequest) ProtoMessage() {}
+
+func (x *CreateBillingAccountsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_billing_v1_billing_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CreateBillingAccountsRequest.ProtoReflect.Descriptor instead.
+func (*CreateBillingAccountsRequest) Descriptor() ([]byte, []int) {
+	return file_billing_v1_billing_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *CreateBillingAccountsRequest) GetPatientIds() []string {
+	if x != nil {
+		return x.PatientIds
+	}
+	return nil
+}
+
+type CreateBillingAccountsResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// One per requested patient, in the request's order.
+	Accounts      []*CreateBillingAccountResponse `protobuf:"bytes,1,rep,name=accounts,proto3" json:"accounts,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CreateBillingAccountsResponse) Reset() {
+	*x = CreateBillingAccountsResponse{}
+	mi := &file_billing_v1_billing_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CreateBillingAccountsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CreateBillingAccountsResponse) ProtoMessage() {}
+
+func (x *CreateBillingAccountsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_billing_v1_billing_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CreateBillingAccountsResponse.ProtoReflect.Descriptor instead.
+func (*CreateBillingAccountsResponse) Descriptor() ([]byte, []int) {
+	return file_billing_v1_billing_proto_rawDescGZIP(), []int{4}
+}
+
+func (x *CreateBillingAccountsResponse) GetAccounts() []*CreateBillingAccountResponse {
+	if x != nil {
+		return x.Accounts
+	}
+	return nil
+}
+
 type GetBillingAccountRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	PatientId     string                 `protobuf:"bytes,1,opt,name=patient_id,json=patientId,proto3" json:"patient_id,omitempty"`
@@ -549,7 +639,7 @@ type GetBillingAccountRequest struct {
 
 func (x *GetBillingAccountRequest) Reset() {
 	*x = GetBillingAccountRequest{}
-	mi := &file_billing_v1_billing_proto_msgTypes[3]
+	mi := &file_billing_v1_billing_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -561,7 +651,7 @@ func (x *GetBillingAccountRequest) String() string {
 func (*GetBillingAccountRequest) ProtoMessage() {}
 
 func (x *GetBillingAccountRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_billing_v1_billing_proto_msgTypes[3]
+	mi := &file_billing_v1_billing_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -574,7 +664,7 @@ func (x *GetBillingAccountRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetBillingAccountRequest.ProtoReflect.Descriptor instead.
 func (*GetBillingAccountRequest) Descriptor() ([]byte, []int) {
-	return file_billing_v1_billing_proto_rawDescGZIP(), []int{3}
+	return file_billing_v1_billing_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *GetBillingAccountRequest) GetPatientId() string {
@@ -593,7 +683,7 @@ type GetBillingAccountResponse struct {
 
 func (x *GetBillingAccountResponse) Reset() {
 	*x = GetBillingAccountResponse{}
-	mi := &file_billing_v1_billing_proto_msgTypes[4]
+	mi := &file_billing_v1_billing_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -605,7 +695,7 @@ func (x *GetBillingAccountResponse) String() string {
 func (*GetBillingAccountResponse) ProtoMessage() {}
 
 func (x *GetBillingAccountResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_billing_v1_billing_proto_msgTypes[4]
+	mi := &file_billing_v1_billing_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -618,7 +708,7 @@ func (x *GetBillingAccountResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetBillingAccountResponse.ProtoReflect.Descriptor instead.
 func (*GetBillingAccountResponse) Descriptor() ([]byte, []int) {
-	return file_billing_v1_billing_proto_rawDescGZIP(), []int{4}
+	return file_billing_v1_billing_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *GetBillingAccountResponse) GetAccount() *BillingAccount {
@@ -644,7 +734,7 @@ type ListAccountsRequest struct {
 
 func (x *ListAccountsRequest) Reset() {
 	*x = ListAccountsRequest{}
-	mi := &file_billing_v1_billing_proto_msgTypes[5]
+	mi := &file_billing_v1_billing_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -656,7 +746,7 @@ func (x *ListAccountsRequest) String() string {
 func (*ListAccountsRequest) ProtoMessage() {}
 
 func (x *ListAccountsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_billing_v1_billing_proto_msgTypes[5]
+	mi := &file_billing_v1_billing_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -669,7 +759,7 @@ func (x *ListAccountsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListAccountsRequest.ProtoReflect.Descriptor instead.
 func (*ListAccountsRequest) Descriptor() ([]byte, []int) {
-	return file_billing_v1_billing_proto_rawDescGZIP(), []int{5}
+	return file_billing_v1_billing_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *ListAccountsRequest) GetPatientId() string {
@@ -711,7 +801,7 @@ type ListAccountsResponse struct {
 
 func (x *ListAccountsResponse) Reset() {
 	*x = ListAccountsResponse{}
-	mi := &file_billing_v1_billing_proto_msgTypes[6]
+	mi := &file_billing_v1_billing_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -723,7 +813,7 @@ func (x *ListAccountsResponse) String() string {
 func (*ListAccountsResponse) ProtoMessage() {}
 
 func (x *ListAccountsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_billing_v1_billing_proto_msgTypes[6]
+	mi := &file_billing_v1_billing_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -736,7 +826,7 @@ func (x *ListAccountsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListAccountsResponse.ProtoReflect.Descriptor instead.
 func (*ListAccountsResponse) Descriptor() ([]byte, []int) {
-	return file_billing_v1_billing_proto_rawDescGZIP(), []int{6}
+	return file_billing_v1_billing_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *ListAccountsResponse) GetAccounts() []*BillingAccount {
@@ -762,7 +852,7 @@ type GetAccountRequest struct {
 
 func (x *GetAccountRequest) Reset() {
 	*x = GetAccountRequest{}
-	mi := &file_billing_v1_billing_proto_msgTypes[7]
+	mi := &file_billing_v1_billing_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -774,7 +864,7 @@ func (x *GetAccountRequest) String() string {
 func (*GetAccountRequest) ProtoMessage() {}
 
 func (x *GetAccountRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_billing_v1_billing_proto_msgTypes[7]
+	mi := &file_billing_v1_billing_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -787,7 +877,7 @@ func (x *GetAccountRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetAccountRequest.ProtoReflect.Descriptor instead.
 func (*GetAccountRequest) Descriptor() ([]byte, []int) {
-	return file_billing_v1_billing_proto_rawDescGZIP(), []int{7}
+	return file_billing_v1_billing_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *GetAccountRequest) GetAccountId() string {
@@ -806,7 +896,7 @@ type GetAccountResponse struct {
 
 func (x *GetAccountResponse) Reset() {
 	*x = GetAccountResponse{}
-	mi := &file_billing_v1_billing_proto_msgTypes[8]
+	mi := &file_billing_v1_billing_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -818,7 +908,7 @@ func (x *GetAccountResponse) String() string {
 func (*GetAccountResponse) ProtoMessage() {}
 
 func (x *GetAccountResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_billing_v1_billing_proto_msgTypes[8]
+	mi := &file_billing_v1_billing_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -831,7 +921,7 @@ func (x *GetAccountResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetAccountResponse.ProtoReflect.Descriptor instead.
 func (*GetAccountResponse) Descriptor() ([]byte, []int) {
-	return file_billing_v1_billing_proto_rawDescGZIP(), []int{8}
+	return file_billing_v1_billing_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *GetAccountResponse) GetAccount() *BillingAccount {
@@ -882,7 +972,7 @@ type LedgerEntry struct {
 
 func (x *LedgerEntry) Reset() {
 	*x = LedgerEntry{}
-	mi := &file_billing_v1_billing_proto_msgTypes[9]
+	mi := &file_billing_v1_billing_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -894,7 +984,7 @@ func (x *LedgerEntry) String() string {
 func (*LedgerEntry) ProtoMessage() {}
 
 func (x *LedgerEntry) ProtoReflect() protoreflect.Message {
-	mi := &file_billing_v1_billing_proto_msgTypes[9]
+	mi := &file_billing_v1_billing_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -907,7 +997,7 @@ func (x *LedgerEntry) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LedgerEntry.ProtoReflect.Descriptor instead.
 func (*LedgerEntry) Descriptor() ([]byte, []int) {
-	return file_billing_v1_billing_proto_rawDescGZIP(), []int{9}
+	return file_billing_v1_billing_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *LedgerEntry) GetEntryId() string {
@@ -1065,7 +1155,7 @@ type PostChargeRequest struct {
 
 func (x *PostChargeRequest) Reset() {
 	*x = PostChargeRequest{}
-	mi := &file_billing_v1_billing_proto_msgTypes[10]
+	mi := &file_billing_v1_billing_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1077,7 +1167,7 @@ func (x *PostChargeRequest) String() string {
 func (*PostChargeRequest) ProtoMessage() {}
 
 func (x *PostChargeRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_billing_v1_billing_proto_msgTypes[10]
+	mi := &file_billing_v1_billing_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1090,7 +1180,7 @@ func (x *PostChargeRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PostChargeRequest.ProtoReflect.Descriptor instead.
 func (*PostChargeRequest) Descriptor() ([]byte, []int) {
-	return file_billing_v1_billing_proto_rawDescGZIP(), []int{10}
+	return file_billing_v1_billing_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *PostChargeRequest) GetAccountId() string {
@@ -1156,7 +1246,7 @@ type PostPaymentRequest struct {
 
 func (x *PostPaymentRequest) Reset() {
 	*x = PostPaymentRequest{}
-	mi := &file_billing_v1_billing_proto_msgTypes[11]
+	mi := &file_billing_v1_billing_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1168,7 +1258,7 @@ func (x *PostPaymentRequest) String() string {
 func (*PostPaymentRequest) ProtoMessage() {}
 
 func (x *PostPaymentRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_billing_v1_billing_proto_msgTypes[11]
+	mi := &file_billing_v1_billing_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1181,7 +1271,7 @@ func (x *PostPaymentRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PostPaymentRequest.ProtoReflect.Descriptor instead.
 func (*PostPaymentRequest) Descriptor() ([]byte, []int) {
-	return file_billing_v1_billing_proto_rawDescGZIP(), []int{11}
+	return file_billing_v1_billing_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *PostPaymentRequest) GetAccountId() string {
@@ -1234,7 +1324,7 @@ type PostAdjustmentRequest struct {
 
 func (x *PostAdjustmentRequest) Reset() {
 	*x = PostAdjustmentRequest{}
-	mi := &file_billing_v1_billing_proto_msgTypes[12]
+	mi := &file_billing_v1_billing_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1246,7 +1336,7 @@ func (x *PostAdjustmentRequest) String() string {
 func (*PostAdjustmentRequest) ProtoMessage() {}
 
 func (x *PostAdjustmentRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_billing_v1_billing_proto_msgTypes[12]
+	mi := &file_billing_v1_billing_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1259,7 +1349,7 @@ func (x *PostAdjustmentRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PostAdjustmentRequest.ProtoReflect.Descriptor instead.
 func (*PostAdjustmentRequest) Descriptor() ([]byte, []int) {
-	return file_billing_v1_billing_proto_rawDescGZIP(), []int{12}
+	return file_billing_v1_billing_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *PostAdjustmentRequest) GetAccountId() string {
@@ -1309,7 +1399,7 @@ type ReverseEntryRequest struct {
 
 func (x *ReverseEntryRequest) Reset() {
 	*x = ReverseEntryRequest{}
-	mi := &file_billing_v1_billing_proto_msgTypes[13]
+	mi := &file_billing_v1_billing_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1321,7 +1411,7 @@ func (x *ReverseEntryRequest) String() string {
 func (*ReverseEntryRequest) ProtoMessage() {}
 
 func (x *ReverseEntryRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_billing_v1_billing_proto_msgTypes[13]
+	mi := &file_billing_v1_billing_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1334,7 +1424,7 @@ func (x *ReverseEntryRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReverseEntryRequest.ProtoReflect.Descriptor instead.
 func (*ReverseEntryRequest) Descriptor() ([]byte, []int) {
-	return file_billing_v1_billing_proto_rawDescGZIP(), []int{13}
+	return file_billing_v1_billing_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *ReverseEntryRequest) GetAccountId() string {
@@ -1378,7 +1468,7 @@ type PostEntryResponse struct {
 
 func (x *PostEntryResponse) Reset() {
 	*x = PostEntryResponse{}
-	mi := &file_billing_v1_billing_proto_msgTypes[14]
+	mi := &file_billing_v1_billing_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1390,7 +1480,7 @@ func (x *PostEntryResponse) String() string {
 func (*PostEntryResponse) ProtoMessage() {}
 
 func (x *PostEntryResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_billing_v1_billing_proto_msgTypes[14]
+	mi := &file_billing_v1_billing_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1403,7 +1493,7 @@ func (x *PostEntryResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PostEntryResponse.ProtoReflect.Descriptor instead.
 func (*PostEntryResponse) Descriptor() ([]byte, []int) {
-	return file_billing_v1_billing_proto_rawDescGZIP(), []int{14}
+	return file_billing_v1_billing_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *PostEntryResponse) GetEntry() *LedgerEntry {
@@ -1438,7 +1528,7 @@ type ListEntriesRequest struct {
 
 func (x *ListEntriesRequest) Reset() {
 	*x = ListEntriesRequest{}
-	mi := &file_billing_v1_billing_proto_msgTypes[15]
+	mi := &file_billing_v1_billing_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1450,7 +1540,7 @@ func (x *ListEntriesRequest) String() string {
 func (*ListEntriesRequest) ProtoMessage() {}
 
 func (x *ListEntriesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_billing_v1_billing_proto_msgTypes[15]
+	mi := &file_billing_v1_billing_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1463,7 +1553,7 @@ func (x *ListEntriesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListEntriesRequest.ProtoReflect.Descriptor instead.
 func (*ListEntriesRequest) Descriptor() ([]byte, []int) {
-	return file_billing_v1_billing_proto_rawDescGZIP(), []int{15}
+	return file_billing_v1_billing_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *ListEntriesRequest) GetAccountId() string {
@@ -1497,7 +1587,7 @@ type GetEntryRequest struct {
 
 func (x *GetEntryRequest) Reset() {
 	*x = GetEntryRequest{}
-	mi := &file_billing_v1_billing_proto_msgTypes[16]
+	mi := &file_billing_v1_billing_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1509,7 +1599,7 @@ func (x *GetEntryRequest) String() string {
 func (*GetEntryRequest) ProtoMessage() {}
 
 func (x *GetEntryRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_billing_v1_billing_proto_msgTypes[16]
+	mi := &file_billing_v1_billing_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1522,7 +1612,7 @@ func (x *GetEntryRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetEntryRequest.ProtoReflect.Descriptor instead.
 func (*GetEntryRequest) Descriptor() ([]byte, []int) {
-	return file_billing_v1_billing_proto_rawDescGZIP(), []int{16}
+	return file_billing_v1_billing_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *GetEntryRequest) GetAccountId() string {
@@ -1548,7 +1638,7 @@ type GetEntryResponse struct {
 
 func (x *GetEntryResponse) Reset() {
 	*x = GetEntryResponse{}
-	mi := &file_billing_v1_billing_proto_msgTypes[17]
+	mi := &file_billing_v1_billing_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1560,7 +1650,7 @@ func (x *GetEntryResponse) String() string {
 func (*GetEntryResponse) ProtoMessage() {}
 
 func (x *GetEntryResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_billing_v1_billing_proto_msgTypes[17]
+	mi := &file_billing_v1_billing_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1573,7 +1663,7 @@ func (x *GetEntryResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetEntryResponse.ProtoReflect.Descriptor instead.
 func (*GetEntryResponse) Descriptor() ([]byte, []int) {
-	return file_billing_v1_billing_proto_rawDescGZIP(), []int{17}
+	return file_billing_v1_billing_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *GetEntryResponse) GetEntry() *LedgerEntry {
@@ -1593,7 +1683,7 @@ type ListEntriesResponse struct {
 
 func (x *ListEntriesResponse) Reset() {
 	*x = ListEntriesResponse{}
-	mi := &file_billing_v1_billing_proto_msgTypes[18]
+	mi := &file_billing_v1_billing_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1605,7 +1695,7 @@ func (x *ListEntriesResponse) String() string {
 func (*ListEntriesResponse) ProtoMessage() {}
 
 func (x *ListEntriesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_billing_v1_billing_proto_msgTypes[18]
+	mi := &file_billing_v1_billing_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1618,7 +1708,7 @@ func (x *ListEntriesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListEntriesResponse.ProtoReflect.Descriptor instead.
 func (*ListEntriesResponse) Descriptor() ([]byte, []int) {
-	return file_billing_v1_billing_proto_rawDescGZIP(), []int{18}
+	return file_billing_v1_billing_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *ListEntriesResponse) GetEntries() []*LedgerEntry {
@@ -1647,7 +1737,7 @@ type ChangeAccountStatusRequest struct {
 
 func (x *ChangeAccountStatusRequest) Reset() {
 	*x = ChangeAccountStatusRequest{}
-	mi := &file_billing_v1_billing_proto_msgTypes[19]
+	mi := &file_billing_v1_billing_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1659,7 +1749,7 @@ func (x *ChangeAccountStatusRequest) String() string {
 func (*ChangeAccountStatusRequest) ProtoMessage() {}
 
 func (x *ChangeAccountStatusRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_billing_v1_billing_proto_msgTypes[19]
+	mi := &file_billing_v1_billing_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1672,7 +1762,7 @@ func (x *ChangeAccountStatusRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ChangeAccountStatusRequest.ProtoReflect.Descriptor instead.
 func (*ChangeAccountStatusRequest) Descriptor() ([]byte, []int) {
-	return file_billing_v1_billing_proto_rawDescGZIP(), []int{19}
+	return file_billing_v1_billing_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *ChangeAccountStatusRequest) GetAccountId() string {
@@ -1707,7 +1797,7 @@ type GetStatementRequest struct {
 
 func (x *GetStatementRequest) Reset() {
 	*x = GetStatementRequest{}
-	mi := &file_billing_v1_billing_proto_msgTypes[20]
+	mi := &file_billing_v1_billing_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1719,7 +1809,7 @@ func (x *GetStatementRequest) String() string {
 func (*GetStatementRequest) ProtoMessage() {}
 
 func (x *GetStatementRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_billing_v1_billing_proto_msgTypes[20]
+	mi := &file_billing_v1_billing_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1732,7 +1822,7 @@ func (x *GetStatementRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetStatementRequest.ProtoReflect.Descriptor instead.
 func (*GetStatementRequest) Descriptor() ([]byte, []int) {
-	return file_billing_v1_billing_proto_rawDescGZIP(), []int{20}
+	return file_billing_v1_billing_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *GetStatementRequest) GetAccountId() string {
@@ -1776,7 +1866,7 @@ type GetStatementResponse struct {
 
 func (x *GetStatementResponse) Reset() {
 	*x = GetStatementResponse{}
-	mi := &file_billing_v1_billing_proto_msgTypes[21]
+	mi := &file_billing_v1_billing_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1788,7 +1878,7 @@ func (x *GetStatementResponse) String() string {
 func (*GetStatementResponse) ProtoMessage() {}
 
 func (x *GetStatementResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_billing_v1_billing_proto_msgTypes[21]
+	mi := &file_billing_v1_billing_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1801,7 +1891,7 @@ func (x *GetStatementResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetStatementResponse.ProtoReflect.Descriptor instead.
 func (*GetStatementResponse) Descriptor() ([]byte, []int) {
-	return file_billing_v1_billing_proto_rawDescGZIP(), []int{21}
+	return file_billing_v1_billing_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *GetStatementResponse) GetAccount() *BillingAccount {
@@ -1885,7 +1975,7 @@ type ListAuditRequest struct {
 
 func (x *ListAuditRequest) Reset() {
 	*x = ListAuditRequest{}
-	mi := &file_billing_v1_billing_proto_msgTypes[22]
+	mi := &file_billing_v1_billing_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1897,7 +1987,7 @@ func (x *ListAuditRequest) String() string {
 func (*ListAuditRequest) ProtoMessage() {}
 
 func (x *ListAuditRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_billing_v1_billing_proto_msgTypes[22]
+	mi := &file_billing_v1_billing_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1910,7 +2000,7 @@ func (x *ListAuditRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListAuditRequest.ProtoReflect.Descriptor instead.
 func (*ListAuditRequest) Descriptor() ([]byte, []int) {
-	return file_billing_v1_billing_proto_rawDescGZIP(), []int{22}
+	return file_billing_v1_billing_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *ListAuditRequest) GetAccountId() string {
@@ -1951,7 +2041,7 @@ type AuditEntry struct {
 
 func (x *AuditEntry) Reset() {
 	*x = AuditEntry{}
-	mi := &file_billing_v1_billing_proto_msgTypes[23]
+	mi := &file_billing_v1_billing_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1963,7 +2053,7 @@ func (x *AuditEntry) String() string {
 func (*AuditEntry) ProtoMessage() {}
 
 func (x *AuditEntry) ProtoReflect() protoreflect.Message {
-	mi := &file_billing_v1_billing_proto_msgTypes[23]
+	mi := &file_billing_v1_billing_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1976,7 +2066,7 @@ func (x *AuditEntry) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AuditEntry.ProtoReflect.Descriptor instead.
 func (*AuditEntry) Descriptor() ([]byte, []int) {
-	return file_billing_v1_billing_proto_rawDescGZIP(), []int{23}
+	return file_billing_v1_billing_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *AuditEntry) GetAt() string {
@@ -2045,7 +2135,7 @@ type ListAuditResponse struct {
 
 func (x *ListAuditResponse) Reset() {
 	*x = ListAuditResponse{}
-	mi := &file_billing_v1_billing_proto_msgTypes[24]
+	mi := &file_billing_v1_billing_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2057,7 +2147,7 @@ func (x *ListAuditResponse) String() string {
 func (*ListAuditResponse) ProtoMessage() {}
 
 func (x *ListAuditResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_billing_v1_billing_proto_msgTypes[24]
+	mi := &file_billing_v1_billing_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2070,7 +2160,7 @@ func (x *ListAuditResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListAuditResponse.ProtoReflect.Descriptor instead.
 func (*ListAuditResponse) Descriptor() ([]byte, []int) {
-	return file_billing_v1_billing_proto_rawDescGZIP(), []int{24}
+	return file_billing_v1_billing_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *ListAuditResponse) GetEntries() []*AuditEntry {
@@ -2116,7 +2206,12 @@ const file_billing_v1_billing_proto_rawDesc = "" +
 	"\n" +
 	"account_id\x18\x01 \x01(\tR\taccountId\x125\n" +
 	"\x06status\x18\x02 \x01(\x0e2\x1d.pms.billing.v1.AccountStatusR\x06status\x12\x18\n" +
-	"\acreated\x18\x03 \x01(\bR\acreated\"9\n" +
+	"\acreated\x18\x03 \x01(\bR\acreated\"?\n" +
+	"\x1cCreateBillingAccountsRequest\x12\x1f\n" +
+	"\vpatient_ids\x18\x01 \x03(\tR\n" +
+	"patientIds\"i\n" +
+	"\x1dCreateBillingAccountsResponse\x12H\n" +
+	"\baccounts\x18\x01 \x03(\v2,.pms.billing.v1.CreateBillingAccountResponseR\baccounts\"9\n" +
 	"\x18GetBillingAccountRequest\x12\x1d\n" +
 	"\n" +
 	"patient_id\x18\x01 \x01(\tR\tpatientId\"U\n" +
@@ -2278,9 +2373,11 @@ const file_billing_v1_billing_proto_rawDesc = "" +
 	"\x19STATUS_ACTION_UNSPECIFIED\x10\x00\x12\x16\n" +
 	"\x12STATUS_ACTION_HOLD\x10\x01\x12\x19\n" +
 	"\x15STATUS_ACTION_RELEASE\x10\x02\x12\x17\n" +
-	"\x13STATUS_ACTION_CLOSE\x10\x032\xb6\t\n" +
+	"\x13STATUS_ACTION_CLOSE\x10\x032\xac\n" +
+	"\n" +
 	"\x0eBillingService\x12q\n" +
-	"\x14CreateBillingAccount\x12+.pms.billing.v1.CreateBillingAccountRequest\x1a,.pms.billing.v1.CreateBillingAccountResponse\x12h\n" +
+	"\x14CreateBillingAccount\x12+.pms.billing.v1.CreateBillingAccountRequest\x1a,.pms.billing.v1.CreateBillingAccountResponse\x12t\n" +
+	"\x15CreateBillingAccounts\x12,.pms.billing.v1.CreateBillingAccountsRequest\x1a-.pms.billing.v1.CreateBillingAccountsResponse\x12h\n" +
 	"\x11GetBillingAccount\x12(.pms.billing.v1.GetBillingAccountRequest\x1a).pms.billing.v1.GetBillingAccountResponse\x12Y\n" +
 	"\fListAccounts\x12#.pms.billing.v1.ListAccountsRequest\x1a$.pms.billing.v1.ListAccountsResponse\x12S\n" +
 	"\n" +
@@ -2309,90 +2406,95 @@ func file_billing_v1_billing_proto_rawDescGZIP() []byte {
 }
 
 var file_billing_v1_billing_proto_enumTypes = make([]protoimpl.EnumInfo, 5)
-var file_billing_v1_billing_proto_msgTypes = make([]protoimpl.MessageInfo, 25)
+var file_billing_v1_billing_proto_msgTypes = make([]protoimpl.MessageInfo, 27)
 var file_billing_v1_billing_proto_goTypes = []any{
-	(AccountStatus)(0),                   // 0: pms.billing.v1.AccountStatus
-	(EntryKind)(0),                       // 1: pms.billing.v1.EntryKind
-	(AdjustmentType)(0),                  // 2: pms.billing.v1.AdjustmentType
-	(PaymentMethod)(0),                   // 3: pms.billing.v1.PaymentMethod
-	(StatusAction)(0),                    // 4: pms.billing.v1.StatusAction
-	(*BillingAccount)(nil),               // 5: pms.billing.v1.BillingAccount
-	(*CreateBillingAccountRequest)(nil),  // 6: pms.billing.v1.CreateBillingAccountRequest
-	(*CreateBillingAccountResponse)(nil), // 7: pms.billing.v1.CreateBillingAccountResponse
-	(*GetBillingAccountRequest)(nil),     // 8: pms.billing.v1.GetBillingAccountRequest
-	(*GetBillingAccountResponse)(nil),    // 9: pms.billing.v1.GetBillingAccountResponse
-	(*ListAccountsRequest)(nil),          // 10: pms.billing.v1.ListAccountsRequest
-	(*ListAccountsResponse)(nil),         // 11: pms.billing.v1.ListAccountsResponse
-	(*GetAccountRequest)(nil),            // 12: pms.billing.v1.GetAccountRequest
-	(*GetAccountResponse)(nil),           // 13: pms.billing.v1.GetAccountResponse
-	(*LedgerEntry)(nil),                  // 14: pms.billing.v1.LedgerEntry
-	(*PostChargeRequest)(nil),            // 15: pms.billing.v1.PostChargeRequest
-	(*PostPaymentRequest)(nil),           // 16: pms.billing.v1.PostPaymentRequest
-	(*PostAdjustmentRequest)(nil),        // 17: pms.billing.v1.PostAdjustmentRequest
-	(*ReverseEntryRequest)(nil),          // 18: pms.billing.v1.ReverseEntryRequest
-	(*PostEntryResponse)(nil),            // 19: pms.billing.v1.PostEntryResponse
-	(*ListEntriesRequest)(nil),           // 20: pms.billing.v1.ListEntriesRequest
-	(*GetEntryRequest)(nil),              // 21: pms.billing.v1.GetEntryRequest
-	(*GetEntryResponse)(nil),             // 22: pms.billing.v1.GetEntryResponse
-	(*ListEntriesResponse)(nil),          // 23: pms.billing.v1.ListEntriesResponse
-	(*ChangeAccountStatusRequest)(nil),   // 24: pms.billing.v1.ChangeAccountStatusRequest
-	(*GetStatementRequest)(nil),          // 25: pms.billing.v1.GetStatementRequest
-	(*GetStatementResponse)(nil),         // 26: pms.billing.v1.GetStatementResponse
-	(*ListAuditRequest)(nil),             // 27: pms.billing.v1.ListAuditRequest
-	(*AuditEntry)(nil),                   // 28: pms.billing.v1.AuditEntry
-	(*ListAuditResponse)(nil),            // 29: pms.billing.v1.ListAuditResponse
+	(AccountStatus)(0),                    // 0: pms.billing.v1.AccountStatus
+	(EntryKind)(0),                        // 1: pms.billing.v1.EntryKind
+	(AdjustmentType)(0),                   // 2: pms.billing.v1.AdjustmentType
+	(PaymentMethod)(0),                    // 3: pms.billing.v1.PaymentMethod
+	(StatusAction)(0),                     // 4: pms.billing.v1.StatusAction
+	(*BillingAccount)(nil),                // 5: pms.billing.v1.BillingAccount
+	(*CreateBillingAccountRequest)(nil),   // 6: pms.billing.v1.CreateBillingAccountRequest
+	(*CreateBillingAccountResponse)(nil),  // 7: pms.billing.v1.CreateBillingAccountResponse
+	(*CreateBillingAccountsRequest)(nil),  // 8: pms.billing.v1.CreateBillingAccountsRequest
+	(*CreateBillingAccountsResponse)(nil), // 9: pms.billing.v1.CreateBillingAccountsResponse
+	(*GetBillingAccountRequest)(nil),      // 10: pms.billing.v1.GetBillingAccountRequest
+	(*GetBillingAccountResponse)(nil),     // 11: pms.billing.v1.GetBillingAccountResponse
+	(*ListAccountsRequest)(nil),           // 12: pms.billing.v1.ListAccountsRequest
+	(*ListAccountsResponse)(nil),          // 13: pms.billing.v1.ListAccountsResponse
+	(*GetAccountRequest)(nil),             // 14: pms.billing.v1.GetAccountRequest
+	(*GetAccountResponse)(nil),            // 15: pms.billing.v1.GetAccountResponse
+	(*LedgerEntry)(nil),                   // 16: pms.billing.v1.LedgerEntry
+	(*PostChargeRequest)(nil),             // 17: pms.billing.v1.PostChargeRequest
+	(*PostPaymentRequest)(nil),            // 18: pms.billing.v1.PostPaymentRequest
+	(*PostAdjustmentRequest)(nil),         // 19: pms.billing.v1.PostAdjustmentRequest
+	(*ReverseEntryRequest)(nil),           // 20: pms.billing.v1.ReverseEntryRequest
+	(*PostEntryResponse)(nil),             // 21: pms.billing.v1.PostEntryResponse
+	(*ListEntriesRequest)(nil),            // 22: pms.billing.v1.ListEntriesRequest
+	(*GetEntryRequest)(nil),               // 23: pms.billing.v1.GetEntryRequest
+	(*GetEntryResponse)(nil),              // 24: pms.billing.v1.GetEntryResponse
+	(*ListEntriesResponse)(nil),           // 25: pms.billing.v1.ListEntriesResponse
+	(*ChangeAccountStatusRequest)(nil),    // 26: pms.billing.v1.ChangeAccountStatusRequest
+	(*GetStatementRequest)(nil),           // 27: pms.billing.v1.GetStatementRequest
+	(*GetStatementResponse)(nil),          // 28: pms.billing.v1.GetStatementResponse
+	(*ListAuditRequest)(nil),              // 29: pms.billing.v1.ListAuditRequest
+	(*AuditEntry)(nil),                    // 30: pms.billing.v1.AuditEntry
+	(*ListAuditResponse)(nil),             // 31: pms.billing.v1.ListAuditResponse
 }
 var file_billing_v1_billing_proto_depIdxs = []int32{
 	0,  // 0: pms.billing.v1.BillingAccount.status:type_name -> pms.billing.v1.AccountStatus
 	0,  // 1: pms.billing.v1.CreateBillingAccountResponse.status:type_name -> pms.billing.v1.AccountStatus
-	5,  // 2: pms.billing.v1.GetBillingAccountResponse.account:type_name -> pms.billing.v1.BillingAccount
-	0,  // 3: pms.billing.v1.ListAccountsRequest.status:type_name -> pms.billing.v1.AccountStatus
-	5,  // 4: pms.billing.v1.ListAccountsResponse.accounts:type_name -> pms.billing.v1.BillingAccount
-	5,  // 5: pms.billing.v1.GetAccountResponse.account:type_name -> pms.billing.v1.BillingAccount
-	1,  // 6: pms.billing.v1.LedgerEntry.kind:type_name -> pms.billing.v1.EntryKind
-	3,  // 7: pms.billing.v1.LedgerEntry.method:type_name -> pms.billing.v1.PaymentMethod
-	2,  // 8: pms.billing.v1.LedgerEntry.adjustment_type:type_name -> pms.billing.v1.AdjustmentType
-	3,  // 9: pms.billing.v1.PostPaymentRequest.method:type_name -> pms.billing.v1.PaymentMethod
-	2,  // 10: pms.billing.v1.PostAdjustmentRequest.type:type_name -> pms.billing.v1.AdjustmentType
-	14, // 11: pms.billing.v1.PostEntryResponse.entry:type_name -> pms.billing.v1.LedgerEntry
-	5,  // 12: pms.billing.v1.PostEntryResponse.account:type_name -> pms.billing.v1.BillingAccount
-	14, // 13: pms.billing.v1.GetEntryResponse.entry:type_name -> pms.billing.v1.LedgerEntry
-	14, // 14: pms.billing.v1.ListEntriesResponse.entries:type_name -> pms.billing.v1.LedgerEntry
-	4,  // 15: pms.billing.v1.ChangeAccountStatusRequest.action:type_name -> pms.billing.v1.StatusAction
-	5,  // 16: pms.billing.v1.GetStatementResponse.account:type_name -> pms.billing.v1.BillingAccount
-	14, // 17: pms.billing.v1.GetStatementResponse.entries:type_name -> pms.billing.v1.LedgerEntry
-	28, // 18: pms.billing.v1.ListAuditResponse.entries:type_name -> pms.billing.v1.AuditEntry
-	6,  // 19: pms.billing.v1.BillingService.CreateBillingAccount:input_type -> pms.billing.v1.CreateBillingAccountRequest
-	8,  // 20: pms.billing.v1.BillingService.GetBillingAccount:input_type -> pms.billing.v1.GetBillingAccountRequest
-	10, // 21: pms.billing.v1.BillingService.ListAccounts:input_type -> pms.billing.v1.ListAccountsRequest
-	12, // 22: pms.billing.v1.BillingService.GetAccount:input_type -> pms.billing.v1.GetAccountRequest
-	20, // 23: pms.billing.v1.BillingService.ListEntries:input_type -> pms.billing.v1.ListEntriesRequest
-	21, // 24: pms.billing.v1.BillingService.GetEntry:input_type -> pms.billing.v1.GetEntryRequest
-	15, // 25: pms.billing.v1.BillingService.PostCharge:input_type -> pms.billing.v1.PostChargeRequest
-	16, // 26: pms.billing.v1.BillingService.PostPayment:input_type -> pms.billing.v1.PostPaymentRequest
-	17, // 27: pms.billing.v1.BillingService.PostAdjustment:input_type -> pms.billing.v1.PostAdjustmentRequest
-	18, // 28: pms.billing.v1.BillingService.ReverseEntry:input_type -> pms.billing.v1.ReverseEntryRequest
-	24, // 29: pms.billing.v1.BillingService.ChangeAccountStatus:input_type -> pms.billing.v1.ChangeAccountStatusRequest
-	25, // 30: pms.billing.v1.BillingService.GetStatement:input_type -> pms.billing.v1.GetStatementRequest
-	27, // 31: pms.billing.v1.BillingService.ListAudit:input_type -> pms.billing.v1.ListAuditRequest
-	7,  // 32: pms.billing.v1.BillingService.CreateBillingAccount:output_type -> pms.billing.v1.CreateBillingAccountResponse
-	9,  // 33: pms.billing.v1.BillingService.GetBillingAccount:output_type -> pms.billing.v1.GetBillingAccountResponse
-	11, // 34: pms.billing.v1.BillingService.ListAccounts:output_type -> pms.billing.v1.ListAccountsResponse
-	13, // 35: pms.billing.v1.BillingService.GetAccount:output_type -> pms.billing.v1.GetAccountResponse
-	23, // 36: pms.billing.v1.BillingService.ListEntries:output_type -> pms.billing.v1.ListEntriesResponse
-	22, // 37: pms.billing.v1.BillingService.GetEntry:output_type -> pms.billing.v1.GetEntryResponse
-	19, // 38: pms.billing.v1.BillingService.PostCharge:output_type -> pms.billing.v1.PostEntryResponse
-	19, // 39: pms.billing.v1.BillingService.PostPayment:output_type -> pms.billing.v1.PostEntryResponse
-	19, // 40: pms.billing.v1.BillingService.PostAdjustment:output_type -> pms.billing.v1.PostEntryResponse
-	19, // 41: pms.billing.v1.BillingService.ReverseEntry:output_type -> pms.billing.v1.PostEntryResponse
-	13, // 42: pms.billing.v1.BillingService.ChangeAccountStatus:output_type -> pms.billing.v1.GetAccountResponse
-	26, // 43: pms.billing.v1.BillingService.GetStatement:output_type -> pms.billing.v1.GetStatementResponse
-	29, // 44: pms.billing.v1.BillingService.ListAudit:output_type -> pms.billing.v1.ListAuditResponse
-	32, // [32:45] is the sub-list for method output_type
-	19, // [19:32] is the sub-list for method input_type
-	19, // [19:19] is the sub-list for extension type_name
-	19, // [19:19] is the sub-list for extension extendee
-	0,  // [0:19] is the sub-list for field type_name
+	7,  // 2: pms.billing.v1.CreateBillingAccountsResponse.accounts:type_name -> pms.billing.v1.CreateBillingAccountResponse
+	5,  // 3: pms.billing.v1.GetBillingAccountResponse.account:type_name -> pms.billing.v1.BillingAccount
+	0,  // 4: pms.billing.v1.ListAccountsRequest.status:type_name -> pms.billing.v1.AccountStatus
+	5,  // 5: pms.billing.v1.ListAccountsResponse.accounts:type_name -> pms.billing.v1.BillingAccount
+	5,  // 6: pms.billing.v1.GetAccountResponse.account:type_name -> pms.billing.v1.BillingAccount
+	1,  // 7: pms.billing.v1.LedgerEntry.kind:type_name -> pms.billing.v1.EntryKind
+	3,  // 8: pms.billing.v1.LedgerEntry.method:type_name -> pms.billing.v1.PaymentMethod
+	2,  // 9: pms.billing.v1.LedgerEntry.adjustment_type:type_name -> pms.billing.v1.AdjustmentType
+	3,  // 10: pms.billing.v1.PostPaymentRequest.method:type_name -> pms.billing.v1.PaymentMethod
+	2,  // 11: pms.billing.v1.PostAdjustmentRequest.type:type_name -> pms.billing.v1.AdjustmentType
+	16, // 12: pms.billing.v1.PostEntryResponse.entry:type_name -> pms.billing.v1.LedgerEntry
+	5,  // 13: pms.billing.v1.PostEntryResponse.account:type_name -> pms.billing.v1.BillingAccount
+	16, // 14: pms.billing.v1.GetEntryResponse.entry:type_name -> pms.billing.v1.LedgerEntry
+	16, // 15: pms.billing.v1.ListEntriesResponse.entries:type_name -> pms.billing.v1.LedgerEntry
+	4,  // 16: pms.billing.v1.ChangeAccountStatusRequest.action:type_name -> pms.billing.v1.StatusAction
+	5,  // 17: pms.billing.v1.GetStatementResponse.account:type_name -> pms.billing.v1.BillingAccount
+	16, // 18: pms.billing.v1.GetStatementResponse.entries:type_name -> pms.billing.v1.LedgerEntry
+	30, // 19: pms.billing.v1.ListAuditResponse.entries:type_name -> pms.billing.v1.AuditEntry
+	6,  // 20: pms.billing.v1.BillingService.CreateBillingAccount:input_type -> pms.billing.v1.CreateBillingAccountRequest
+	8,  // 21: pms.billing.v1.BillingService.CreateBillingAccounts:input_type -> pms.billing.v1.CreateBillingAccountsRequest
+	10, // 22: pms.billing.v1.BillingService.GetBillingAccount:input_type -> pms.billing.v1.GetBillingAccountRequest
+	12, // 23: pms.billing.v1.BillingService.ListAccounts:input_type -> pms.billing.v1.ListAccountsRequest
+	14, // 24: pms.billing.v1.BillingService.GetAccount:input_type -> pms.billing.v1.GetAccountRequest
+	22, // 25: pms.billing.v1.BillingService.ListEntries:input_type -> pms.billing.v1.ListEntriesRequest
+	23, // 26: pms.billing.v1.BillingService.GetEntry:input_type -> pms.billing.v1.GetEntryRequest
+	17, // 27: pms.billing.v1.BillingService.PostCharge:input_type -> pms.billing.v1.PostChargeRequest
+	18, // 28: pms.billing.v1.BillingService.PostPayment:input_type -> pms.billing.v1.PostPaymentRequest
+	19, // 29: pms.billing.v1.BillingService.PostAdjustment:input_type -> pms.billing.v1.PostAdjustmentRequest
+	20, // 30: pms.billing.v1.BillingService.ReverseEntry:input_type -> pms.billing.v1.ReverseEntryRequest
+	26, // 31: pms.billing.v1.BillingService.ChangeAccountStatus:input_type -> pms.billing.v1.ChangeAccountStatusRequest
+	27, // 32: pms.billing.v1.BillingService.GetStatement:input_type -> pms.billing.v1.GetStatementRequest
+	29, // 33: pms.billing.v1.BillingService.ListAudit:input_type -> pms.billing.v1.ListAuditRequest
+	7,  // 34: pms.billing.v1.BillingService.CreateBillingAccount:output_type -> pms.billing.v1.CreateBillingAccountResponse
+	9,  // 35: pms.billing.v1.BillingService.CreateBillingAccounts:output_type -> pms.billing.v1.CreateBillingAccountsResponse
+	11, // 36: pms.billing.v1.BillingService.GetBillingAccount:output_type -> pms.billing.v1.GetBillingAccountResponse
+	13, // 37: pms.billing.v1.BillingService.ListAccounts:output_type -> pms.billing.v1.ListAccountsResponse
+	15, // 38: pms.billing.v1.BillingService.GetAccount:output_type -> pms.billing.v1.GetAccountResponse
+	25, // 39: pms.billing.v1.BillingService.ListEntries:output_type -> pms.billing.v1.ListEntriesResponse
+	24, // 40: pms.billing.v1.BillingService.GetEntry:output_type -> pms.billing.v1.GetEntryResponse
+	21, // 41: pms.billing.v1.BillingService.PostCharge:output_type -> pms.billing.v1.PostEntryResponse
+	21, // 42: pms.billing.v1.BillingService.PostPayment:output_type -> pms.billing.v1.PostEntryResponse
+	21, // 43: pms.billing.v1.BillingService.PostAdjustment:output_type -> pms.billing.v1.PostEntryResponse
+	21, // 44: pms.billing.v1.BillingService.ReverseEntry:output_type -> pms.billing.v1.PostEntryResponse
+	15, // 45: pms.billing.v1.BillingService.ChangeAccountStatus:output_type -> pms.billing.v1.GetAccountResponse
+	28, // 46: pms.billing.v1.BillingService.GetStatement:output_type -> pms.billing.v1.GetStatementResponse
+	31, // 47: pms.billing.v1.BillingService.ListAudit:output_type -> pms.billing.v1.ListAuditResponse
+	34, // [34:48] is the sub-list for method output_type
+	20, // [20:34] is the sub-list for method input_type
+	20, // [20:20] is the sub-list for extension type_name
+	20, // [20:20] is the sub-list for extension extendee
+	0,  // [0:20] is the sub-list for field type_name
 }
 
 func init() { file_billing_v1_billing_proto_init() }
@@ -2406,7 +2508,7 @@ func file_billing_v1_billing_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_billing_v1_billing_proto_rawDesc), len(file_billing_v1_billing_proto_rawDesc)),
 			NumEnums:      5,
-			NumMessages:   25,
+			NumMessages:   27,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

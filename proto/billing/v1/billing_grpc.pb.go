@@ -27,19 +27,20 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	BillingService_CreateBillingAccount_FullMethodName = "/pms.billing.v1.BillingService/CreateBillingAccount"
-	BillingService_GetBillingAccount_FullMethodName    = "/pms.billing.v1.BillingService/GetBillingAccount"
-	BillingService_ListAccounts_FullMethodName         = "/pms.billing.v1.BillingService/ListAccounts"
-	BillingService_GetAccount_FullMethodName           = "/pms.billing.v1.BillingService/GetAccount"
-	BillingService_ListEntries_FullMethodName          = "/pms.billing.v1.BillingService/ListEntries"
-	BillingService_GetEntry_FullMethodName             = "/pms.billing.v1.BillingService/GetEntry"
-	BillingService_PostCharge_FullMethodName           = "/pms.billing.v1.BillingService/PostCharge"
-	BillingService_PostPayment_FullMethodName          = "/pms.billing.v1.BillingService/PostPayment"
-	BillingService_PostAdjustment_FullMethodName       = "/pms.billing.v1.BillingService/PostAdjustment"
-	BillingService_ReverseEntry_FullMethodName         = "/pms.billing.v1.BillingService/ReverseEntry"
-	BillingService_ChangeAccountStatus_FullMethodName  = "/pms.billing.v1.BillingService/ChangeAccountStatus"
-	BillingService_GetStatement_FullMethodName         = "/pms.billing.v1.BillingService/GetStatement"
-	BillingService_ListAudit_FullMethodName            = "/pms.billing.v1.BillingService/ListAudit"
+	BillingService_CreateBillingAccount_FullMethodName  = "/pms.billing.v1.BillingService/CreateBillingAccount"
+	BillingService_CreateBillingAccounts_FullMethodName = "/pms.billing.v1.BillingService/CreateBillingAccounts"
+	BillingService_GetBillingAccount_FullMethodName     = "/pms.billing.v1.BillingService/GetBillingAccount"
+	BillingService_ListAccounts_FullMethodName          = "/pms.billing.v1.BillingService/ListAccounts"
+	BillingService_GetAccount_FullMethodName            = "/pms.billing.v1.BillingService/GetAccount"
+	BillingService_ListEntries_FullMethodName           = "/pms.billing.v1.BillingService/ListEntries"
+	BillingService_GetEntry_FullMethodName              = "/pms.billing.v1.BillingService/GetEntry"
+	BillingService_PostCharge_FullMethodName            = "/pms.billing.v1.BillingService/PostCharge"
+	BillingService_PostPayment_FullMethodName           = "/pms.billing.v1.BillingService/PostPayment"
+	BillingService_PostAdjustment_FullMethodName        = "/pms.billing.v1.BillingService/PostAdjustment"
+	BillingService_ReverseEntry_FullMethodName          = "/pms.billing.v1.BillingService/ReverseEntry"
+	BillingService_ChangeAccountStatus_FullMethodName   = "/pms.billing.v1.BillingService/ChangeAccountStatus"
+	BillingService_GetStatement_FullMethodName          = "/pms.billing.v1.BillingService/GetStatement"
+	BillingService_ListAudit_FullMethodName             = "/pms.billing.v1.BillingService/ListAudit"
 )
 
 // BillingServiceClient is the client API for BillingService service.
@@ -48,8 +49,9 @@ const (
 //
 // BillingService owns billing accounts and their ledgers.
 //
-// CreateBillingAccount and GetBillingAccount are for patient-service (the
-// Dapr access policy lets only patient-service call them). Every other
+// CreateBillingAccount, CreateBillingAccounts and GetBillingAccount are for
+// patient-service (the Dapr access policy lets only patient-service call
+// them). Every other
 // method is the staff API: the caller's access token travels in the
 // `authorization` metadata ("Bearer <token>"), billing-service verifies it
 // and checks the role, and audits the call.
@@ -57,6 +59,10 @@ type BillingServiceClient interface {
 	// CreateBillingAccount opens the account for a patient. It is idempotent on
 	// patient_id: a repeated call returns the account created first.
 	CreateBillingAccount(ctx context.Context, in *CreateBillingAccountRequest, opts ...grpc.CallOption) (*CreateBillingAccountResponse, error)
+	// CreateBillingAccounts opens the accounts of up to 1,000 patients at once
+	// (a bulk import's), each as CreateBillingAccount would: idempotent on the
+	// patient id. The answers are in the order of the request's patient ids.
+	CreateBillingAccounts(ctx context.Context, in *CreateBillingAccountsRequest, opts ...grpc.CallOption) (*CreateBillingAccountsResponse, error)
 	// GetBillingAccount returns the account of a patient, or NOT_FOUND.
 	GetBillingAccount(ctx context.Context, in *GetBillingAccountRequest, opts ...grpc.CallOption) (*GetBillingAccountResponse, error)
 	// ListAccounts pages through accounts, newest first, optionally only one
@@ -104,6 +110,16 @@ func (c *billingServiceClient) CreateBillingAccount(ctx context.Context, in *Cre
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(CreateBillingAccountResponse)
 	err := c.cc.Invoke(ctx, BillingService_CreateBillingAccount_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *billingServiceClient) CreateBillingAccounts(ctx context.Context, in *CreateBillingAccountsRequest, opts ...grpc.CallOption) (*CreateBillingAccountsResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(CreateBillingAccountsResponse)
+	err := c.cc.Invoke(ctx, BillingService_CreateBillingAccounts_FullMethodName, in, out, cOpts...)
 	if err != nil {
 		return nil, err
 	}
@@ -236,8 +252,9 @@ func (c *billingServiceClient) ListAudit(ctx context.Context, in *ListAuditReque
 //
 // BillingService owns billing accounts and their ledgers.
 //
-// CreateBillingAccount and GetBillingAccount are for patient-service (the
-// Dapr access policy lets only patient-service call them). Every other
+// CreateBillingAccount, CreateBillingAccounts and GetBillingAccount are for
+// patient-service (the Dapr access policy lets only patient-service call
+// them). Every other
 // method is the staff API: the caller's access token travels in the
 // `authorization` metadata ("Bearer <token>"), billing-service verifies it
 // and checks the role, and audits the call.
@@ -245,6 +262,10 @@ type BillingServiceServer interface {
 	// CreateBillingAccount opens the account for a patient. It is idempotent on
 	// patient_id: a repeated call returns the account created first.
 	CreateBillingAccount(context.Context, *CreateBillingAccountRequest) (*CreateBillingAccountResponse, error)
+	// CreateBillingAccounts opens the accounts of up to 1,000 patients at once
+	// (a bulk import's), each as CreateBillingAccount would: idempotent on the
+	// patient id. The answers are in the order of the request's patient ids.
+	CreateBillingAccounts(context.Context, *CreateBillingAccountsRequest) (*CreateBillingAccountsResponse, error)
 	// GetBillingAccount returns the account of a patient, or NOT_FOUND.
 	GetBillingAccount(context.Context, *GetBillingAccountRequest) (*GetBillingAccountResponse, error)
 	// ListAccounts pages through accounts, newest first, optionally only one
@@ -290,6 +311,9 @@ type UnimplementedBillingServiceServer struct{}
 
 func (UnimplementedBillingServiceServer) CreateBillingAccount(context.Context, *CreateBillingAccountRequest) (*CreateBillingAccountResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method CreateBillingAccount not implemented")
+}
+func (UnimplementedBillingServiceServer) CreateBillingAccounts(context.Context, *CreateBillingAccountsRequest) (*CreateBillingAccountsResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method CreateBillingAccounts not implemented")
 }
 func (UnimplementedBillingServiceServer) GetBillingAccount(context.Context, *GetBillingAccountRequest) (*GetBillingAccountResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method GetBillingAccount not implemented")
@@ -362,6 +386,24 @@ func _BillingService_CreateBillingAccount_Handler(srv interface{}, ctx context.C
 	}
 	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
 		return srv.(BillingServiceServer).CreateBillingAccount(ctx, req.(*CreateBillingAccountRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _BillingService_CreateBillingAccounts_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(CreateBillingAccountsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(BillingServiceServer).CreateBillingAccounts(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: BillingService_CreateBillingAccounts_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(BillingServiceServer).CreateBillingAccounts(ctx, req.(*CreateBillingAccountsRequest))
 	}
 	return interceptor(ctx, in, info, handler)
 }
@@ -592,6 +634,10 @@ var BillingService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "CreateBillingAccount",
 			Handler:    _BillingService_CreateBillingAccount_Handler,
+		},
+		{
+			MethodName: "CreateBillingAccounts",
+			Handler:    _BillingService_CreateBillingAccounts_Handler,
 		},
 		{
 			MethodName: "GetBillingAccount",

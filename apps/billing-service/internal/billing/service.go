@@ -22,6 +22,11 @@ type Store interface {
 	// Open inserts the change's account unless the patient has one, and
 	// returns the patient's account and whether this call created it.
 	Open(ctx context.Context, c Change) (Account, bool, error)
+	// OpenMany does what Open does for each account, in one transaction
+	// with one audit entry naming the accounts it created (audit's
+	// AccountIDs are filled in). It returns each patient's account and
+	// whether this call created it, in the order of accounts.
+	OpenMany(ctx context.Context, accounts []Account, audit AuditEntry) ([]Account, []bool, error)
 	GetByPatient(ctx context.Context, patientID string) (Account, error)
 	Get(ctx context.Context, id string) (Account, error)
 	List(ctx context.Context, q AccountQuery) ([]Account, error)
@@ -91,6 +96,38 @@ func (s *Service) Open(ctx context.Context, patientID string) (Account, bool, er
 	stored, created, err := s.store.Open(ctx, c)
 	if err != nil {
 		return Account{}, false, fmt.Errorf("billing.open: %w", err)
+	}
+	return stored, created, nil
+}
+
+// MaxOpenMany bounds the patients of one OpenMany.
+const MaxOpenMany = 1000
+
+// OpenMany opens the accounts of patientIDs (a bulk import's) as Open
+// does each, in one transaction audited once: each patient's account,
+// and whether this call created it, in the order of patientIDs.
+func (s *Service) OpenMany(ctx context.Context, patientIDs []string) ([]Account, []bool, error) {
+	if len(patientIDs) == 0 || len(patientIDs) > MaxOpenMany {
+		return nil, nil, validation.Field("billing request", "patient_ids", fmt.Sprintf("must list 1 to %d patients", MaxOpenMany))
+	}
+	seen := make(map[string]bool, len(patientIDs))
+	now := s.clock()
+	accounts := make([]Account, len(patientIDs))
+	for i, id := range patientIDs {
+		if !validUUID(id) {
+			return nil, nil, validation.Field("billing request", fmt.Sprintf("patient_ids[%d]", i), "must be a UUID")
+		}
+		if seen[id] {
+			return nil, nil, validation.Field("billing request", fmt.Sprintf("patient_ids[%d]", i), "is listed twice")
+		}
+		seen[id] = true
+		accounts[i] = Account{ID: uuid.NewString(), PatientID: id, Status: StatusActive, Currency: s.defaultCurrency,
+			Version: 1, CreatedAt: now, UpdatedAt: now}
+	}
+	opener := Actor{UserID: "service:patient-service", Role: "service", RequestID: requestid.From(ctx)}
+	stored, created, err := s.store.OpenMany(ctx, accounts, opener.entry(ActionAccountOpen, now, ""))
+	if err != nil {
+		return nil, nil, fmt.Errorf("billing.open_many: %w", err)
 	}
 	return stored, created, nil
 }

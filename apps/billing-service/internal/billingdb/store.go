@@ -79,6 +79,63 @@ func (s *Store) Open(ctx context.Context, c billing.Change) (billing.Account, bo
 	return acct, false, err
 }
 
+// OpenMany inserts the accounts of patients that have none, CLOSED where
+// the patient's deletion came first, with one audit entry naming those it
+// created, in one transaction that holds each patient's lock (taken in
+// patient order, so two calls never wait on each other in a circle).
+func (s *Store) OpenMany(ctx context.Context, accounts []billing.Account, audit billing.AuditEntry) ([]billing.Account, []bool, error) {
+	ids := make([]string, len(accounts))
+	patients := make([]string, len(accounts))
+	for i, a := range accounts {
+		ids[i], patients[i] = a.ID, a.PatientID
+	}
+	a0 := accounts[0]
+	var stored []billing.Account
+	created := map[string]bool{}
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtextextended('billing-patient:' || p, 0))
+			FROM (SELECT p FROM unnest($1::text[]) p ORDER BY p) ordered`, patients); err != nil {
+			return err
+		}
+		rows, _ := tx.Query(ctx, `INSERT INTO billing_accounts (`+accountColumns+`)
+			SELECT n.id, n.patient_id,
+				CASE WHEN EXISTS (SELECT 1 FROM deleted_patients d WHERE d.patient_id = n.patient_id) THEN 'CLOSED' ELSE $3 END,
+				$4, 0, 0, 1, $5, $5
+			FROM unnest($1::uuid[], $2::uuid[]) AS n(id, patient_id)
+			ON CONFLICT (patient_id) DO NOTHING
+			RETURNING id::text`, ids, patients, a0.Status, a0.Currency, a0.CreatedAt)
+		opened, err := pgx.CollectRows(rows, pgx.RowTo[string])
+		if err != nil {
+			return err
+		}
+		if len(opened) > 0 {
+			audit.AccountIDs = opened
+			if err := insertAudit(ctx, tx, audit); err != nil {
+				return err
+			}
+		}
+		for _, id := range opened {
+			created[id] = true
+		}
+		rows, _ = tx.Query(ctx, `SELECT `+accountColumns+` FROM billing_accounts WHERE patient_id = ANY($1::uuid[])`, patients)
+		stored, err = pgx.CollectRows(rows, scanAccount)
+		return err
+	})
+	if err != nil {
+		return nil, nil, pgdb.Errorf("billingdb.open_many: %w", err)
+	}
+	byPatient := make(map[string]billing.Account, len(stored))
+	for _, a := range stored {
+		byPatient[a.PatientID] = a
+	}
+	out, news := make([]billing.Account, len(accounts)), make([]bool, len(accounts))
+	for i, p := range patients {
+		out[i] = byPatient[p]
+		news[i] = created[out[i].ID]
+	}
+	return out, news, nil
+}
+
 // GetByPatient returns the account of patientID or billing.ErrNotFound.
 func (s *Store) GetByPatient(ctx context.Context, patientID string) (billing.Account, error) {
 	return s.one(ctx, "billingdb.get_by_patient", `SELECT `+accountColumns+` FROM billing_accounts WHERE patient_id = $1`, patientID)

@@ -62,8 +62,9 @@ type TokenVerifier interface {
 // serviceMethods are called by patient-service, not on a user's behalf;
 // the Dapr access policy lets only patient-service reach them.
 var serviceMethods = map[string]bool{
-	billingv1.BillingService_CreateBillingAccount_FullMethodName: true,
-	billingv1.BillingService_GetBillingAccount_FullMethodName:    true,
+	billingv1.BillingService_CreateBillingAccount_FullMethodName:  true,
+	billingv1.BillingService_CreateBillingAccounts_FullMethodName: true,
+	billingv1.BillingService_GetBillingAccount_FullMethodName:     true,
 }
 
 // Authenticate verifies the caller's access token (the `authorization`

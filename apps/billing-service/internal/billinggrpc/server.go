@@ -56,6 +56,24 @@ func (s *Server) CreateBillingAccount(ctx context.Context, req *billingv1.Create
 	return &billingv1.CreateBillingAccountResponse{AccountId: a.ID, Status: billingevents.ProtoStatus(a.Status), Created: created}, nil
 }
 
+// CreateBillingAccounts opens the accounts of many patients at once.
+func (s *Server) CreateBillingAccounts(ctx context.Context, req *billingv1.CreateBillingAccountsRequest) (*billingv1.CreateBillingAccountsResponse, error) {
+	accounts, created, err := s.svc.OpenMany(ctx, req.GetPatientIds())
+	if err != nil {
+		return nil, s.status(ctx, err)
+	}
+	out := &billingv1.CreateBillingAccountsResponse{Accounts: make([]*billingv1.CreateBillingAccountResponse, len(accounts))}
+	opened := 0
+	for i, a := range accounts {
+		out.Accounts[i] = &billingv1.CreateBillingAccountResponse{AccountId: a.ID, Status: billingevents.ProtoStatus(a.Status), Created: created[i]}
+		if created[i] {
+			opened++
+		}
+	}
+	s.log.InfoContext(ctx, "billing accounts opened", "asked", len(accounts), "opened", opened)
+	return out, nil
+}
+
 // GetBillingAccount returns the patient's account.
 func (s *Server) GetBillingAccount(ctx context.Context, req *billingv1.GetBillingAccountRequest) (*billingv1.GetBillingAccountResponse, error) {
 	a, err := s.svc.GetByPatient(ctx, req.GetPatientId())

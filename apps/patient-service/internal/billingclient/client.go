@@ -63,3 +63,25 @@ func (c *Client) CreateAccount(ctx context.Context, p patient.Patient) (string, 
 	}
 	return resp.GetAccountId(), nil
 }
+
+// bulkTimeout bounds one CreateAccounts call: up to a thousand accounts
+// opened in one transaction, far more than one registration's wait.
+const bulkTimeout = 30 * time.Second
+
+// CreateAccounts opens (or returns the existing) accounts of patients ids,
+// in one call, and returns their ids in the order of ids.
+func (c *Client) CreateAccounts(ctx context.Context, ids []string) ([]string, error) {
+	ctx, cancel := context.WithTimeout(ctx, bulkTimeout)
+	defer cancel()
+	ctx = metadata.AppendToOutgoingContext(ctx, "dapr-app-id", c.appID, "dapr-api-token", c.token,
+		requestid.Metadata, requestid.From(ctx))
+	resp, err := c.api.CreateBillingAccounts(ctx, &billingv1.CreateBillingAccountsRequest{PatientIds: ids})
+	if err != nil {
+		return nil, fmt.Errorf("billingclient.create_accounts: %w", err)
+	}
+	out := make([]string, len(resp.GetAccounts()))
+	for i, a := range resp.GetAccounts() {
+		out[i] = a.GetAccountId()
+	}
+	return out, nil
+}

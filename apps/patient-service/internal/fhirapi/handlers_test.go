@@ -29,6 +29,14 @@ type billing struct{}
 
 func (billing) CreateAccount(context.Context, patient.Patient) (string, error) { return "acct", nil }
 
+func (billing) CreateAccounts(_ context.Context, ids []string) ([]string, error) {
+	out := make([]string, len(ids))
+	for i := range ids {
+		out[i] = "acct"
+	}
+	return out, nil
+}
+
 // server serves the FHIR API over the real patient.Service and the fake
 // store, for a caller with role (token "admin" or "clinician").
 func server(t *testing.T) *httptest.Server {

@@ -107,6 +107,20 @@ func (b *fakeBilling) CreateAccount(_ context.Context, p patient.Patient) (strin
 	return "acct-" + p.ID, nil
 }
 
+// CreateAccounts opens each account as CreateAccount; one refusal fails
+// the call, as billing's one transaction would.
+func (b *fakeBilling) CreateAccounts(ctx context.Context, ids []string) ([]string, error) {
+	out := make([]string, len(ids))
+	for i, id := range ids {
+		acct, err := b.CreateAccount(ctx, patient.Patient{ID: id})
+		if err != nil {
+			return nil, err
+		}
+		out[i] = acct
+	}
+	return out, nil
+}
+
 func (b *fakeBilling) setDown(v bool) {
 	b.mu.Lock()
 	b.down = v

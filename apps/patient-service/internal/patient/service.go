@@ -76,13 +76,22 @@ type Store interface {
 	// first, after q.Before and of q.Action when set.
 	AuditTrail(ctx context.Context, patientID string, q AuditQuery) (AuditPage, error)
 	SetBillingAccount(ctx context.Context, id, accountID string) error
+	// SetBillingAccounts records the accounts (patient id → account id) of
+	// many patients; as SetBillingAccount, an account recorded is kept.
+	SetBillingAccounts(ctx context.Context, accounts map[string]string) error
 	MissingBillingAccount(ctx context.Context, limit int) ([]Patient, error)
 }
 
-// Billing opens billing accounts. CreateAccount is idempotent on patient id.
+// Billing opens billing accounts, idempotent on patient id.
 type Billing interface {
 	CreateAccount(ctx context.Context, p Patient) (accountID string, err error)
+	// CreateAccounts opens the accounts of up to MaxAccountsAtOnce
+	// patients in one call and returns their ids in the order of ids.
+	CreateAccounts(ctx context.Context, ids []string) (accountIDs []string, err error)
 }
+
+// MaxAccountsAtOnce is how many accounts one Billing.CreateAccounts opens.
+const MaxAccountsAtOnce = 1000
 
 // Service registers and maintains patients.
 type Service struct {
@@ -90,11 +99,13 @@ type Service struct {
 	billing Billing
 	log     *slog.Logger
 	now     func() time.Time
+	// reconcile wakes ReconcileBilling before its interval (WakeReconciler).
+	reconcile chan struct{}
 }
 
 // NewService returns a Service over store and billing.
 func NewService(store Store, billing Billing, log *slog.Logger) *Service {
-	return &Service{store: store, billing: billing, log: log, now: time.Now}
+	return &Service{store: store, billing: billing, log: log, now: time.Now, reconcile: make(chan struct{}, 1)}
 }
 
 // Create validates d and stores the patient with its PATIENT_CREATED event,

@@ -218,6 +218,22 @@ func (s *Store) SetBillingAccount(ctx context.Context, id, accountID string) err
 	return nil
 }
 
+// SetBillingAccounts records the accounts (patient id → account id) of
+// many patients with one statement, keeping any account already recorded.
+func (s *Store) SetBillingAccounts(ctx context.Context, accounts map[string]string) error {
+	ids, accts := make([]string, 0, len(accounts)), make([]string, 0, len(accounts))
+	for id, a := range accounts {
+		ids, accts = append(ids, id), append(accts, a)
+	}
+	_, err := s.pool.Exec(ctx, `UPDATE patients p SET billing_account_id = a.account
+		FROM unnest($1::uuid[], $2::text[]) AS a(id, account)
+		WHERE p.id = a.id AND p.billing_account_id IS NULL`, ids, accts)
+	if err != nil {
+		return pgdb.Errorf("patientdb.set_billing_accounts: %w", err)
+	}
+	return nil
+}
+
 // MissingBillingAccount returns up to limit live patients without a billing
 // account, oldest first.
 func (s *Store) MissingBillingAccount(ctx context.Context, limit int) ([]patient.Patient, error) {

@@ -65,6 +65,35 @@ func StoreContract(t *testing.T, newStore func(t *testing.T) billing.Store) {
 	}
 	ctx := context.Background()
 
+	t.Run("opening many opens each patient's account once, in the order asked", func(t *testing.T) {
+		svc, _, acc := setup(t)
+		first, second := uuid.NewString(), uuid.NewString()
+		got, created, err := svc.OpenMany(ctx, []string{first, acc.PatientID, second})
+		require.NoError(t, err)
+		require.Len(t, got, 3)
+		assert.Equal(t, []bool{true, false, true}, created)
+		assert.Equal(t, []string{first, acc.PatientID, second}, []string{got[0].PatientID, got[1].PatientID, got[2].PatientID})
+		assert.Equal(t, acc.ID, got[1].ID)
+		for _, a := range []billing.Account{got[0], got[2]} {
+			stored, err := svc.GetByPatient(ctx, a.PatientID)
+			require.NoError(t, err)
+			assert.Equal(t, a.ID, stored.ID)
+			assert.Equal(t, billing.StatusActive, stored.Status)
+			assert.Equal(t, "USD", stored.Currency)
+		}
+		again, created, err := svc.OpenMany(ctx, []string{second, first})
+		require.NoError(t, err)
+		assert.Equal(t, []bool{false, false}, created)
+		assert.Equal(t, []string{got[2].ID, got[0].ID}, []string{again[0].ID, again[1].ID})
+
+		_, _, err = svc.OpenMany(ctx, []string{first, first})
+		assert.ErrorContains(t, err, "patient_ids[1]")
+		_, _, err = svc.OpenMany(ctx, []string{"42"})
+		assert.ErrorContains(t, err, "patient_ids[0]")
+		_, _, err = svc.OpenMany(ctx, nil)
+		assert.ErrorContains(t, err, "patient_ids")
+	})
+
 	t.Run("opening is idempotent on the patient", func(t *testing.T) {
 		svc, _, acc := setup(t)
 		again, created, err := svc.Open(ctx, acc.PatientID)

@@ -54,6 +54,33 @@ func (s *Store) Open(_ context.Context, c billing.Change) (billing.Account, bool
 	return c.Account, true, nil
 }
 
+// OpenMany opens each account as Open does, audited once.
+func (s *Store) OpenMany(_ context.Context, accounts []billing.Account, audit billing.AuditEntry) ([]billing.Account, []bool, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	byPatient := map[string]billing.Account{}
+	for _, a := range s.accounts {
+		byPatient[a.PatientID] = a
+	}
+	out, created := make([]billing.Account, len(accounts)), make([]bool, len(accounts))
+	for i, a := range accounts {
+		if have, ok := byPatient[a.PatientID]; ok {
+			out[i] = have
+			continue
+		}
+		if s.deleted[a.PatientID] {
+			a.Status = billing.StatusClosed
+		}
+		s.accounts[a.ID], byPatient[a.PatientID] = a, a
+		out[i], created[i] = a, true
+		audit.AccountIDs = append(audit.AccountIDs, a.ID)
+	}
+	if len(audit.AccountIDs) > 0 {
+		s.appendAudit(audit)
+	}
+	return out, created, nil
+}
+
 // GetByPatient returns the patient's account.
 func (s *Store) GetByPatient(_ context.Context, patientID string) (billing.Account, error) {
 	s.mu.Lock()

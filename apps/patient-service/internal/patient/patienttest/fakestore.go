@@ -163,6 +163,16 @@ func (s *FakeStore) SetBillingAccount(_ context.Context, id, acct string) error 
 	return nil
 }
 
+// SetBillingAccounts records each account as SetBillingAccount.
+func (s *FakeStore) SetBillingAccounts(ctx context.Context, accounts map[string]string) error {
+	for id, acct := range accounts {
+		if err := s.SetBillingAccount(ctx, id, acct); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // MissingBillingAccount lists patients without an account.
 func (s *FakeStore) MissingBillingAccount(context.Context, int) ([]patient.Patient, error) {
 	s.mu.Lock()
