@@ -49,7 +49,7 @@ func IssueCode(status int) string {
 		return "deleted"
 	case http.StatusConflict, http.StatusPreconditionFailed:
 		return "conflict"
-	case http.StatusPreconditionRequired:
+	case http.StatusPreconditionRequired, http.StatusLengthRequired:
 		return "required"
 	case http.StatusRequestEntityTooLarge:
 		return "too-costly"

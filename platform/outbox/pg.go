@@ -54,6 +54,21 @@ func Queue(ctx context.Context, b *pgx.Batch, m Message) {
 	b.Queue(Insert, m.EventID, m.Topic, m.Key, m.Payload, traceParent(ctx, m))
 }
 
+// Copy inserts msgs in tx with one COPY (a bulk change's events), each
+// with its traceparent as Add.
+func Copy(ctx context.Context, tx pgx.Tx, msgs []Message) error {
+	rows := make([][]any, len(msgs))
+	for i, m := range msgs {
+		var tp any
+		if t := traceParent(ctx, m); t != "" {
+			tp = t
+		}
+		rows[i] = []any{m.EventID, m.Topic, m.Key, m.Payload, tp}
+	}
+	_, err := tx.CopyFrom(ctx, pgx.Identifier{"outbox"}, []string{"event_id", "topic", "partition_key", "payload", "traceparent"}, pgx.CopyFromRows(rows))
+	return err
+}
+
 // traceParent is m's own traceparent, else ctx's.
 func traceParent(ctx context.Context, m Message) string {
 	if m.TraceParent != "" {

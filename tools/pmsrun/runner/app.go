@@ -137,6 +137,9 @@ func (a *App) daprdArgs() []string {
 	if a.AppPort > 0 {
 		args = append(args, "--app-port", strconv.Itoa(a.AppPort))
 	}
+	if a.spec.MaxBodySize != "" {
+		args = append(args, "--max-body-size", a.spec.MaxBodySize)
+	}
 	// daprd serves pprof on its API listen addresses (loopback here).
 	if a.DaprProfilePort > 0 {
 		args = append(args, "--enable-profiling", "--profile-port", strconv.Itoa(a.DaprProfilePort))

@@ -46,6 +46,7 @@ type AppTemplate struct {
 	PlacementHostAddress *string           `yaml:"placementHostAddress"`
 	SchedulerHostAddress *string           `yaml:"schedulerHostAddress"`
 	AppHealthCheckPath   string            `yaml:"appHealthCheckPath"`
+	MaxBodySize          string            `yaml:"maxBodySize"`
 }
 
 // LoadTemplate reads and checks the template at path (a file, or a directory
@@ -106,6 +107,7 @@ func (t *Template) resolved(i int) AppTemplate {
 	a.AppChannelAddress = or(a.AppChannelAddress, or(c.AppChannelAddress, "127.0.0.1"))
 	a.APIListenAddresses = or(a.APIListenAddresses, c.APIListenAddresses)
 	a.LogLevel = or(a.LogLevel, or(c.LogLevel, "info"))
+	a.MaxBodySize = or(a.MaxBodySize, c.MaxBodySize)
 	if a.PlacementHostAddress == nil {
 		a.PlacementHostAddress = c.PlacementHostAddress
 	}

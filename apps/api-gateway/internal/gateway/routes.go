@@ -28,6 +28,14 @@ import (
 // MaxBodyBytes bounds every request body the gateway accepts.
 const MaxBodyBytes = 1 << 20
 
+// MaxImportBytes bounds the body of a bulk import (POST /fhir/R4/$import),
+// which is streamed to patient-service and must declare its length; it is
+// patient-service's own limit (fhirapi.MaxImportBytes).
+const MaxImportBytes = 128 << 20
+
+// importPath is the bulk import's route.
+const importPath = "/fhir/R4/$import"
+
 // MaxRequestHeadBytes bounds a request's URL and headers together; the
 // sidecar's own, lower limit (its read buffer) is answered as a problem too.
 const MaxRequestHeadBytes = 16 << 10
@@ -145,6 +153,9 @@ func Routes(cfg Config, t Targets, auth func(http.Handler) http.Handler, health 
 			r.Delete("/Patient/{id}", allow(adminsOnly, patients.To(withID("/fhir/R4/Patient/", ""))).ServeHTTP)
 			r.Get("/Patient/{id}/_history", allow(patientReaders, patients.To(withID("/fhir/R4/Patient/", "/_history"))).ServeHTTP)
 			r.Get("/Patient/{id}/_history/{vid}", allow(patientReaders, patients.To(withVersion("/fhir/R4/Patient/", "/_history/"))).ServeHTTP)
+			r.Post("/$import", allow(adminsOnly, patients.To(fixed(importPath))).ServeHTTP)
+			r.Get("/$import-status/{id}", allow(adminsOnly, patients.To(withID("/fhir/R4/$import-status/", ""))).ServeHTTP)
+			r.Get("/$import-status/{id}/errors", allow(adminsOnly, patients.To(withID("/fhir/R4/$import-status/", "/errors"))).ServeHTTP)
 		})
 		r.NotFound(problem.NotFound)
 		r.MethodNotAllowed(problem.MethodNotAllowed)
@@ -179,6 +190,10 @@ func limitBody(next http.Handler) http.Handler {
 		problem.Write(w, r, problem.New(http.StatusRequestEntityTooLarge, fmt.Sprintf("The body must be at most %d bytes.", MaxBodyBytes)))
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodPost && r.URL.Path == importPath {
+			limitImport(w, r, next)
+			return
+		}
 		if r.ContentLength > MaxBodyBytes {
 			tooLarge(w, r)
 			return
@@ -198,6 +213,21 @@ func limitBody(next http.Handler) http.Handler {
 		r.Body = http.MaxBytesReader(w, r.Body, MaxBodyBytes)
 		next.ServeHTTP(w, r)
 	})
+}
+
+// limitImport lets a bulk import through with its length declared and at
+// most MaxImportBytes: 411 without a length (a body streamed as it is read
+// could not be refused whole), 413 over the limit.
+func limitImport(w http.ResponseWriter, r *http.Request, next http.Handler) {
+	switch {
+	case r.ContentLength < 0:
+		problem.Write(w, r, problem.New(http.StatusLengthRequired, "An import must declare its length (Content-Length)."))
+	case r.ContentLength > MaxImportBytes:
+		problem.Write(w, r, problem.New(http.StatusRequestEntityTooLarge, fmt.Sprintf("An import must be at most %d bytes; send a larger file in parts.", MaxImportBytes)))
+	default:
+		r.Body = http.MaxBytesReader(w, r.Body, MaxImportBytes)
+		next.ServeHTTP(w, r)
+	}
 }
 
 // strictHeaders answers 400, naming the header, to a request header value

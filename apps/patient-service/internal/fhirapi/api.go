@@ -71,20 +71,31 @@ func CheckConfig(baseURL, mrnSystem string) error {
 
 // Handler serves the FHIR routes.
 type Handler struct {
-	reg Registry
-	cfg Config
-	log *slog.Logger
+	reg     Registry
+	imports Importer
+	cfg     Config
+	log     *slog.Logger
 }
 
 // Mount adds the FHIR API to r under Prefix; tokens checks access tokens
-// on every route but the CapabilityStatement.
-func Mount(r chi.Router, reg Registry, cfg Config, tokens func(http.Handler) http.Handler, log *slog.Logger) {
-	h := &Handler{reg: reg, cfg: cfg, log: log}
+// on every route but the CapabilityStatement. imports serves bulk import
+// ($import); nil serves none.
+func Mount(r chi.Router, reg Registry, imports Importer, cfg Config, tokens func(http.Handler) http.Handler, log *slog.Logger) {
+	h := &Handler{reg: reg, imports: imports, cfg: cfg, log: log}
 	r.Route(Prefix, func(r chi.Router) {
-		r.Use(fhir.Errors, negotiate)
-		r.Get("/metadata", h.metadata)
+		r.Use(fhir.Errors)
+		if imports != nil {
+			// NDJSON in (the import) and out (its error file): not negotiated.
+			r.Group(func(r chi.Router) {
+				r.Use(tokens)
+				r.Post("/$import", h.startImport)
+				r.Get("/$import-status/{id}", h.importStatus)
+				r.Get("/$import-status/{id}/errors", h.importErrors)
+			})
+		}
+		r.With(negotiate).Get("/metadata", h.metadata)
 		r.Group(func(r chi.Router) {
-			r.Use(tokens)
+			r.Use(negotiate, tokens)
 			r.Post("/Patient", h.create)
 			r.Get("/Patient", h.search)
 			r.Post("/Patient/_search", h.search)

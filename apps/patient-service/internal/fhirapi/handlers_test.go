@@ -52,7 +52,7 @@ func server(t *testing.T) *httptest.Server {
 			authntest.Tokens{Token: role, Identity: authn.Identity{Subject: "u-" + role, Role: role}}.Middleware(next).ServeHTTP(w, r)
 		})
 	}
-	fhirapi.Mount(r, svc, fhirapi.Config{BaseURL: "https://pms.example.org/fhir/R4", MRNSystem: mrnSystem}, tokens, log)
+	fhirapi.Mount(r, svc, nil, fhirapi.Config{BaseURL: "https://pms.example.org/fhir/R4", MRNSystem: mrnSystem}, tokens, log)
 	s := httptest.NewServer(r)
 	t.Cleanup(s.Close)
 	return s
@@ -180,7 +180,7 @@ func TestSearchLinks(t *testing.T) {
 	r := chi.NewRouter()
 	reg := pagedSearch{patient.NewService(patienttest.NewFakeStore(), billing{}, log)}
 	tokens := authntest.Tokens{Token: "clinician", Identity: authn.Identity{Subject: "u", Role: "clinician"}}
-	fhirapi.Mount(r, reg, fhirapi.Config{BaseURL: "https://pms.example.org/fhir/R4", MRNSystem: mrnSystem}, tokens.Middleware, log)
+	fhirapi.Mount(r, reg, nil, fhirapi.Config{BaseURL: "https://pms.example.org/fhir/R4", MRNSystem: mrnSystem}, tokens.Middleware, log)
 	s := httptest.NewServer(r)
 	defer s.Close()
 	links := func(a answer) map[string]*url.URL {

@@ -296,6 +296,15 @@ func TestBillingAccountBookkeeping(t *testing.T) {
 	require.NoError(t, err)
 	require.Len(t, missing, 1)
 	assert.Equal(t, b.ID, missing[0].ID)
+
+	require.NoError(t, store.SetBillingAccounts(ctx, map[string]string{a.ID: "acct-again", b.ID: "acct-b"}))
+	got, _ = store.Get(ctx, a.ID)
+	assert.Equal(t, "acct-a", got.BillingAccountID, "a recorded account is kept")
+	got, _ = store.Get(ctx, b.ID)
+	assert.Equal(t, "acct-b", got.BillingAccountID)
+	missing, err = store.MissingBillingAccount(ctx, 10)
+	require.NoError(t, err)
+	assert.Empty(t, missing)
 }
 
 func TestPublishPendingDeliversInOrderAndStopsAtFailure(t *testing.T) {

@@ -1,0 +1,351 @@
+package patient
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+)
+
+// An import brings an existing registry in: a file of patients, one per
+// line, is stored whole as a job when it is received, and a worker
+// (Importer.Run) then imports it a batch of lines at a time, each batch in
+// one transaction that also removes its lines and counts them, so an
+// import resumes where it stopped after a restart of any process.
+//
+// A patient is found again by its medical record number: a line whose MRN
+// a live patient holds updates that patient (or changes nothing when it
+// says what is stored), so importing a file twice changes nothing the
+// second time. Each batch's new and changed patients get their versions,
+// their events (through the outbox) and one audit entry naming them all;
+// their billing accounts are opened by the reconciler, which each batch
+// wakes.
+
+// ImportCounts says what an import did with its lines so far.
+type ImportCounts struct {
+	Imported  int // new patients
+	Updated   int // patients the line changed
+	Unchanged int // patients the line described as stored
+	Rejected  int // lines refused (see ImportErrors)
+}
+
+// ImportJob is one received file and its progress.
+type ImportJob struct {
+	ID          string
+	Actor       Actor // who sent it: its patients' changes are theirs
+	SubmittedAt time.Time
+	Lines       int // patients received (blank lines are not counted)
+	Pending     int // of them, not yet imported
+	Counts      ImportCounts
+	FinishedAt  time.Time // zero while lines are pending
+}
+
+// Done reports whether every line of the job was handled.
+func (j ImportJob) Done() bool { return !j.FinishedAt.IsZero() }
+
+// ImportLine is one line of an import's file; No counts from 1 and
+// includes blank lines, as an editor shows them.
+type ImportLine struct {
+	No   int
+	Body []byte
+}
+
+// LineIssue is one thing wrong with a line, by the element at fault (a
+// FHIRPath such as Patient.birthDate).
+type LineIssue struct{ Expression, Message string }
+
+// LineError is a refused line and why.
+type LineError struct {
+	Line   int
+	Issues []LineIssue
+}
+
+// ImportDecoder reads one line as a draft (Decode, with what is wrong with
+// it by element), and says by element what is wrong with a draft the
+// domain refused (Explain: a validation error).
+type ImportDecoder interface {
+	Decode(body []byte) (Draft, []LineIssue)
+	Explain(err error) []LineIssue
+}
+
+// Known is what the store holds of the patients a batch names: the
+// patient holding each MRN (upper case) and the id of the patient holding
+// each email (lower case), deleted ones included.
+type Known struct {
+	ByMRN   map[string]Patient
+	EmailOf map[string]string
+}
+
+// ImportBatch is what one batch of lines does; the store writes it,
+// removes the lines and adds Counts to the job's in one transaction.
+type ImportBatch struct {
+	Created  []Change
+	Updated  []Change
+	Rejected []LineError
+	Audit    AuditEntry // names every patient created or updated; none: not written
+	Counts   ImportCounts
+}
+
+// Change is a patient's new version and its event.
+type Change struct {
+	Patient Patient
+	Event   Event
+}
+
+// ImportStore keeps import jobs and their lines.
+type ImportStore interface {
+	// SubmitImport stores job with the lines next yields (ok false: no
+	// more), all or nothing, and returns it with its line count.
+	SubmitImport(ctx context.Context, job ImportJob, next func() (ImportLine, bool, error)) (ImportJob, error)
+	// Import returns job id, or ErrNotFound.
+	Import(ctx context.Context, id string) (ImportJob, error)
+	// ImportErrors returns up to limit refused lines of job id after line
+	// after, in line order.
+	ImportErrors(ctx context.Context, id string, after, limit int) ([]LineError, error)
+	// ImportNext takes up to limit lines of the oldest job with lines
+	// pending, under a lock another worker skips, and writes what plan
+	// makes of them (plan reads the patients the lines name through
+	// lookup, in the same transaction). ok is false when no job has lines
+	// pending.
+	ImportNext(ctx context.Context, limit int, plan func(job ImportJob, lines []ImportLine, lookup func(mrns, emails []string) (Known, error)) (ImportBatch, error)) (job ImportJob, ok bool, err error)
+}
+
+// MaxImportLineBytes bounds one line (one patient) of an import.
+const MaxImportLineBytes = 64 << 10
+
+// ImportBatchLines is how many lines one transaction imports.
+const ImportBatchLines = 1000
+
+// ActionImport is the audit action of an import: submitting it (naming no
+// patient) and each batch it wrote (naming its patients).
+const ActionImport = "import"
+
+// Importer receives imports and runs them.
+type Importer struct {
+	store  ImportStore
+	dec    ImportDecoder
+	wake   func() // after a batch: open the new patients' accounts
+	log    *slog.Logger
+	now    func() time.Time
+	signal chan struct{}
+}
+
+// NewImporter returns an Importer over store reading lines with dec;
+// wake is called after each batch that created patients.
+func NewImporter(store ImportStore, dec ImportDecoder, wake func(), log *slog.Logger) *Importer {
+	return &Importer{store: store, dec: dec, wake: wake, log: log, now: time.Now, signal: make(chan struct{}, 1)}
+}
+
+// Submit stores the patients body holds, one FHIR Patient per line, as a
+// new job for Run. Only admins import.
+func (im *Importer) Submit(ctx context.Context, a Actor, body io.Reader) (ImportJob, error) {
+	if a.Role != RoleAdmin {
+		return ImportJob{}, ErrForbidden
+	}
+	job := ImportJob{ID: uuid.NewString(), Actor: a, SubmittedAt: im.clock()}
+	r := bufio.NewReaderSize(body, 256<<10)
+	no := 0
+	next := func() (ImportLine, bool, error) {
+		for {
+			line, err := r.ReadBytes('\n')
+			if len(line) == 0 && err != nil {
+				if errors.Is(err, io.EOF) {
+					return ImportLine{}, false, nil
+				}
+				return ImportLine{}, false, err
+			}
+			if err != nil && !errors.Is(err, io.EOF) {
+				return ImportLine{}, false, err
+			}
+			no++
+			if line = bytes.TrimSpace(line); len(line) > 0 {
+				return ImportLine{No: no, Body: line}, true, nil
+			}
+		}
+	}
+	job, err := im.store.SubmitImport(ctx, job, next)
+	if err != nil {
+		return ImportJob{}, wrap("patient.import", err)
+	}
+	if job.Lines == 0 {
+		return job, nil
+	}
+	im.log.InfoContext(ctx, "import received", "import_id", job.ID, "lines", job.Lines, "user_id", a.UserID)
+	select {
+	case im.signal <- struct{}{}:
+	default:
+	}
+	return job, nil
+}
+
+// Status returns import id; only admins read it.
+func (im *Importer) Status(ctx context.Context, a Actor, id string) (ImportJob, error) {
+	if a.Role != RoleAdmin {
+		return ImportJob{}, ErrForbidden
+	}
+	if !ValidID(id) {
+		return ImportJob{}, ErrNotFound
+	}
+	job, err := im.store.Import(ctx, id)
+	return job, wrap("patient.import_status", err)
+}
+
+// Errors returns up to limit refused lines of import id after line after.
+func (im *Importer) Errors(ctx context.Context, a Actor, id string, after, limit int) ([]LineError, error) {
+	if _, err := im.Status(ctx, a, id); err != nil {
+		return nil, err
+	}
+	es, err := im.store.ImportErrors(ctx, id, after, limit)
+	return es, wrap("patient.import_errors", err)
+}
+
+// Run imports the pending lines of every job, a batch at a time, until ctx
+// ends; it looks for work when Submit signals one and every interval. A
+// batch that fails (the database is down; a registration took an email
+// the batch holds) is retried after a pause.
+func (im *Importer) Run(ctx context.Context, interval time.Duration) error {
+	wait := time.Duration(0)
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(wait):
+		case <-im.signal:
+		}
+		job, ok, err := im.store.ImportNext(ctx, ImportBatchLines, im.plan)
+		switch {
+		case ctx.Err() != nil:
+			return nil
+		case err != nil:
+			im.log.WarnContext(ctx, "import batch failed; retrying", "err", err)
+			wait = min(max(2*wait, time.Second), 30*time.Second)
+		case !ok:
+			wait = interval
+		default:
+			wait = 0
+			if job.Done() {
+				im.log.InfoContext(ctx, "import done", "import_id", job.ID, "lines", job.Lines, "imported", job.Counts.Imported,
+					"updated", job.Counts.Updated, "unchanged", job.Counts.Unchanged, "rejected", job.Counts.Rejected)
+			}
+			if im.wake != nil {
+				im.wake()
+			}
+		}
+	}
+}
+
+// pending is a line read as a patient, on its way to a decision.
+type pending struct {
+	line  int
+	draft Draft
+	p     Patient
+}
+
+// plan decides what each line of a batch does.
+func (im *Importer) plan(job ImportJob, lines []ImportLine, lookup func(mrns, emails []string) (Known, error)) (ImportBatch, error) {
+	var b ImportBatch
+	now := im.clock()
+	reject := func(line int, issues ...LineIssue) {
+		b.Rejected = append(b.Rejected, LineError{Line: line, Issues: issues})
+	}
+	var ok []pending
+	var mrns, emails []string
+	for _, l := range lines {
+		if len(l.Body) > MaxImportLineBytes {
+			reject(l.No, LineIssue{"Patient", fmt.Sprintf("the line is longer than %d bytes", MaxImportLineBytes)})
+			continue
+		}
+		d, issues := im.dec.Decode(l.Body)
+		if len(issues) > 0 {
+			reject(l.No, issues...)
+			continue
+		}
+		if strings.TrimSpace(d.MRN) == "" {
+			reject(l.No, LineIssue{"Patient.identifier", "an imported Patient needs its medical record number, by which a second import finds it"})
+			continue
+		}
+		ok = append(ok, pending{line: l.No, draft: d})
+		mrns = append(mrns, strings.ToUpper(strings.TrimSpace(d.MRN)))
+		emails = append(emails, strings.ToLower(strings.TrimSpace(d.Email)))
+	}
+	known, err := lookup(mrns, emails)
+	if err != nil {
+		return ImportBatch{}, err
+	}
+	mrnLine, emailLine := map[string]int{}, map[string]int{}
+	for _, c := range ok {
+		mrn, email := strings.ToUpper(strings.TrimSpace(c.draft.MRN)), strings.ToLower(strings.TrimSpace(c.draft.Email))
+		if first, dup := mrnLine[mrn]; dup {
+			reject(c.line, LineIssue{"Patient.identifier", fmt.Sprintf("line %d of this import has the same medical record number", first)})
+			continue
+		}
+		cur, exists := known.ByMRN[mrn]
+		if exists && cur.Deleted() {
+			reject(c.line, LineIssue{"Patient.identifier", "the patient with this medical record number was deleted"})
+			continue
+		}
+		d := c.draft
+		if exists {
+			d.RegisteredDate = cur.RegisteredDate.Format(DateLayout)
+		}
+		p, err := d.Validate(today(now))
+		if err != nil {
+			reject(c.line, im.dec.Explain(err)...)
+			continue
+		}
+		if first, dup := emailLine[email]; dup {
+			reject(c.line, LineIssue{"Patient.telecom.where(system='email')", fmt.Sprintf("line %d of this import has the same email", first)})
+			continue
+		}
+		if owner, taken := known.EmailOf[email]; taken && (!exists || owner != cur.ID) {
+			reject(c.line, LineIssue{"Patient.telecom.where(system='email')", "a patient with this email is already registered"})
+			continue
+		}
+		mrnLine[mrn], emailLine[email] = c.line, c.line
+		if exists {
+			if sameRecord(cur, p) {
+				b.Counts.Unchanged++
+				continue
+			}
+			p.ID, p.MRN, p.BillingAccountID, p.CreatedAt = cur.ID, cur.MRN, cur.BillingAccountID, cur.CreatedAt
+			p.Version, p.UpdatedAt = cur.Version+1, now
+			b.Updated = append(b.Updated, Change{Patient: p, Event: Event{ID: uuid.NewString(), Type: EventUpdated, Patient: p, OccurredAt: now}})
+			continue
+		}
+		p.ID, p.Version, p.CreatedAt, p.UpdatedAt = uuid.NewString(), 1, now, now
+		b.Created = append(b.Created, Change{Patient: p, Event: Event{ID: uuid.NewString(), Type: EventCreated, Patient: p, OccurredAt: now}})
+	}
+	b.Counts.Imported, b.Counts.Updated, b.Counts.Rejected = len(b.Created), len(b.Updated), len(b.Rejected)
+	if ids := changedIDs(b); len(ids) > 0 {
+		b.Audit = job.Actor.entry(ActionImport, now, ids...)
+		b.Audit.Detail = "import " + job.ID
+	}
+	return b, nil
+}
+
+// sameRecord reports whether next says what cur holds.
+func sameRecord(cur, next Patient) bool {
+	return cur.Name == next.Name && cur.Family == next.Family && strings.Join(cur.Given, "\x00") == strings.Join(next.Given, "\x00") &&
+		cur.Email == next.Email && cur.Address == next.Address && cur.Phone == next.Phone && cur.Gender == next.Gender &&
+		cur.DateOfBirth.Equal(next.DateOfBirth) && strings.EqualFold(cur.MRN, next.MRN)
+}
+
+func changedIDs(b ImportBatch) []string {
+	ids := make([]string, 0, len(b.Created)+len(b.Updated))
+	for _, c := range b.Created {
+		ids = append(ids, c.Patient.ID)
+	}
+	for _, c := range b.Updated {
+		ids = append(ids, c.Patient.ID)
+	}
+	return ids
+}
+
+func (im *Importer) clock() time.Time { return im.now().UTC().Truncate(time.Microsecond) }

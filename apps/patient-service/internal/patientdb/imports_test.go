@@ -1,0 +1,147 @@
+package patientdb_test
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/pms-dapr/pms/apps/patient-service/internal/fhirapi"
+	"github.com/pms-dapr/pms/apps/patient-service/internal/patient"
+	"github.com/pms-dapr/pms/apps/patient-service/internal/patientdb"
+)
+
+const importMRNSystem = "https://hospital.example.org/fhir/sid/mrn"
+
+// importLine is one FHIR Patient of an import file.
+func importLine(mrn, family, email, birthDate, address string) string {
+	return fmt.Sprintf(`{"resourceType":"Patient","identifier":[{"system":%q,"value":%q}],`+
+		`"name":[{"family":%q,"given":["Ada"]}],"telecom":[{"system":"email","value":%q}],"birthDate":%q,"address":[{"text":%q}]}`,
+		importMRNSystem, mrn, family, email, birthDate, address)
+}
+
+// runImport submits body as admin and runs the importer until the job is
+// done.
+func runImport(t *testing.T, store *patientdb.Store, body string) patient.ImportJob {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	woken := 0
+	im := patient.NewImporter(store, fhirapi.Decoder{MRNSystem: importMRNSystem}, func() { woken++ }, slog.New(slog.DiscardHandler))
+	admin := patient.Actor{UserID: "admin-1", Role: patient.RoleAdmin, RequestID: "req-import"}
+	job, err := im.Submit(ctx, admin, strings.NewReader(body))
+	require.NoError(t, err)
+	done := make(chan error, 1)
+	go func() { done <- im.Run(ctx, 10*time.Millisecond) }()
+	require.Eventually(t, func() bool {
+		j, err := im.Status(ctx, admin, job.ID)
+		require.NoError(t, err)
+		job = j
+		return j.Done()
+	}, 20*time.Second, 20*time.Millisecond)
+	cancel()
+	require.NoError(t, <-done)
+	return job
+}
+
+func TestImportReportsBadLinesImportsTheRestAndChangesNothingTwice(t *testing.T) {
+	pool := template.Pool(t)
+	store := patientdb.New(pool)
+	ctx := context.Background()
+	taken := create(t, store, "taken@example.com")
+
+	lines := []string{
+		importLine("IMP-1", "Lovelace", "ada1@example.com", "1985-12-10", "1 Main St"), // 1
+		`{"resourceType":"Patient",`, // 2: not JSON
+		importLine("IMP-2", "Byron", "ada2@example.com", "1990-01-02", "2 Main St"), // 3
+		"", // 4: blank, skipped
+		importLine("IMP-3", "King", "ada3@example.com", "2999-01-01", "3 Main St"),                                                                                        // 5: born in the future
+		importLine("IMP-1", "Other", "other@example.com", "1970-01-01", "4 Main St"),                                                                                      // 6: MRN of line 1
+		`{"resourceType":"Patient","name":[{"family":"NoMRN"}],"telecom":[{"system":"email","value":"n@example.com"}],"birthDate":"1980-01-01","address":[{"text":"x"}]}`, // 7
+		importLine("IMP-4", "Taken", "TAKEN@example.com", "1980-01-01", "5 Main St"),                                                                                      // 8: email of another patient
+		importLine("IMP-5", "Fifth", "ada5@example.com", "1975-05-05", "6 Main St"),                                                                                       // 9
+	}
+	file := strings.Join(lines, "\n") + "\n"
+
+	job := runImport(t, store, file)
+	assert.Equal(t, 8, job.Lines, "blank lines are not patients")
+	assert.Equal(t, patient.ImportCounts{Imported: 3, Rejected: 5}, job.Counts)
+	assert.Zero(t, job.Pending)
+
+	errs, err := store.ImportErrors(ctx, job.ID, 0, 100)
+	require.NoError(t, err)
+	byLine := map[int]string{}
+	for _, e := range errs {
+		require.NotEmpty(t, e.Issues)
+		byLine[e.Line] = e.Issues[0].Expression + " " + e.Issues[0].Message
+	}
+	assert.Equal(t, []int{2, 5, 6, 7, 8}, keys(byLine))
+	assert.Contains(t, byLine[5], "Patient.birthDate")
+	assert.Contains(t, byLine[6], "line 1 of this import")
+	assert.Contains(t, byLine[7], "Patient.identifier")
+	assert.Contains(t, byLine[8], "email")
+	assert.Equal(t, 0, count(t, pool, `SELECT count(*) FROM import_lines`), "imported lines are not kept")
+
+	var id string
+	require.NoError(t, pool.QueryRow(ctx, `SELECT id FROM patients WHERE mrn = 'IMP-2'`).Scan(&id))
+	p, err := store.Get(ctx, id)
+	require.NoError(t, err)
+	assert.Equal(t, "Ada Byron", p.Name)
+	assert.Equal(t, "Byron", p.Family)
+	assert.Equal(t, "2 Main St", p.Address)
+	assert.Empty(t, p.BillingAccountID, "the reconciler opens accounts")
+	assert.Equal(t, 1, count(t, pool, `SELECT count(*) FROM patient_versions WHERE patient_id = $1`, id))
+	assert.Equal(t, 3, count(t, pool, `SELECT count(*) FROM outbox WHERE payload LIKE '%PATIENT_CREATED%' AND partition_key <> $1`, taken.ID))
+	assert.Equal(t, 1, count(t, pool, `SELECT count(*) FROM audit_log WHERE action = 'import' AND patient_ids @> ARRAY[$1::uuid]`, id))
+	missing, err := store.MissingBillingAccount(ctx, 10)
+	require.NoError(t, err)
+	assert.Len(t, missing, 4, "the three imported and the one created before")
+
+	events := count(t, pool, `SELECT count(*) FROM outbox`)
+	versions := count(t, pool, `SELECT count(*) FROM patient_versions`)
+	again := runImport(t, store, file)
+	assert.Equal(t, patient.ImportCounts{Unchanged: 3, Rejected: 5}, again.Counts, "a second run changes nothing")
+	assert.Equal(t, events, count(t, pool, `SELECT count(*) FROM outbox`))
+	assert.Equal(t, versions, count(t, pool, `SELECT count(*) FROM patient_versions`))
+
+	changed := runImport(t, store, importLine("imp-2", "Byron", "ada2@example.com", "1990-01-02", "7 New Road")+"\n")
+	assert.Equal(t, patient.ImportCounts{Updated: 1}, changed.Counts, "the MRN finds the patient whatever its case")
+	p, err = store.Get(ctx, id)
+	require.NoError(t, err)
+	assert.Equal(t, "7 New Road", p.Address)
+	assert.Equal(t, int64(2), p.Version)
+	assert.Equal(t, "IMP-2", p.MRN, "the stored MRN is kept")
+	assert.Equal(t, 2, count(t, pool, `SELECT count(*) FROM patient_versions WHERE patient_id = $1`, id))
+}
+
+func TestImportOfNothingIsDoneAtOnceAndOnlyAdminsImport(t *testing.T) {
+	store := patientdb.New(template.Pool(t))
+	ctx := context.Background()
+	im := patient.NewImporter(store, fhirapi.Decoder{MRNSystem: importMRNSystem}, nil, slog.New(slog.DiscardHandler))
+	job, err := im.Submit(ctx, patient.Actor{UserID: "a", Role: patient.RoleAdmin}, strings.NewReader("\n\n"))
+	require.NoError(t, err)
+	assert.True(t, job.Done())
+	assert.Zero(t, job.Lines)
+
+	_, err = im.Submit(ctx, patient.Actor{UserID: "c", Role: "clinician"}, strings.NewReader(importLine("X-1", "A", "a@example.com", "1980-01-01", "x")))
+	assert.ErrorIs(t, err, patient.ErrForbidden)
+	_, err = im.Status(ctx, patient.Actor{UserID: "c", Role: "clinician"}, job.ID)
+	assert.ErrorIs(t, err, patient.ErrForbidden)
+	_, err = im.Status(ctx, patient.Actor{UserID: "a", Role: patient.RoleAdmin}, "6f1c4a50-0000-4000-8000-000000000001")
+	assert.ErrorIs(t, err, patient.ErrNotFound)
+}
+
+func keys(m map[int]string) []int {
+	out := make([]int, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	slices.Sort(out)
+	return out
+}
