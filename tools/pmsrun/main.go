@@ -23,6 +23,12 @@
 //	pmsrun deps [-env FILE]               serve PostgreSQL, the dev Kafka
 //	                                      broker and Sentry on their fixed
 //	                                      ports for `dapr run -f .`
+//	pmsrun import [-gateway URL] FILE     import an NDJSON file of FHIR
+//	                                      Patients through the gateway's
+//	                                      $import, in parts, and write the
+//	                                      refused lines' outcomes beside it
+//	pmsrun sample-patients -n N           write N synthetic FHIR Patients
+//	                                      as NDJSON (for trying an import)
 //
 // Environment: PMS_POSTGRES_URL uses an existing PostgreSQL server (admin
 // URL) instead of a throwaway cluster; KAFKA_BROKERS uses an existing Kafka
@@ -67,6 +73,10 @@ func main() {
 		err = composeInit(ctx, os.Args[2:])
 	case "deps":
 		err = deps(ctx, os.Args[2:])
+	case "import":
+		err = importFile(ctx, os.Args[2:])
+	case "sample-patients":
+		err = samplePatients(os.Args[2:])
 	default:
 		err = run(ctx, os.Args[1:])
 	}

@@ -130,9 +130,11 @@ func (h *Handler) importStatus(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if !job.Done() {
-		w.Header().Set("X-Progress", fmt.Sprintf("%d of %d patients done", job.Lines-job.Pending, job.Lines))
+		progress := fmt.Sprintf("%d of %d patients done", job.Lines-job.Pending, job.Lines)
+		w.Header().Set("X-Progress", progress)
 		w.Header().Set("Retry-After", "1")
-		w.WriteHeader(http.StatusAccepted)
+		fhir.Write(w, http.StatusAccepted, fhir.OperationOutcome{ResourceType: "OperationOutcome", Issue: []fhir.Issue{{
+			Severity: "information", Code: "informational", Diagnostics: "Import " + job.ID + " running: " + progress + "."}}})
 		return
 	}
 	status := h.base(r) + "/$import-status/" + job.ID

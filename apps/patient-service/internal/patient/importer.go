@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"strconv"
 	"strings"
 	"time"
 
@@ -129,18 +130,48 @@ const ActionImport = "import"
 
 // Importer receives imports and runs them.
 type Importer struct {
-	store  ImportStore
-	dec    ImportDecoder
-	wake   func() // after a batch: open the new patients' accounts
-	log    *slog.Logger
-	now    func() time.Time
-	signal chan struct{}
+	store   ImportStore
+	dec     ImportDecoder
+	billing Billing // nil: accounts are left to the reconciler
+	wake    func()  // after a batch stored patients without accounts
+	log     *slog.Logger
+	now     func() time.Time
+	signal  chan struct{}
 }
 
-// NewImporter returns an Importer over store reading lines with dec;
-// wake is called after each batch that created patients.
-func NewImporter(store ImportStore, dec ImportDecoder, wake func(), log *slog.Logger) *Importer {
-	return &Importer{store: store, dec: dec, wake: wake, log: log, now: time.Now, signal: make(chan struct{}, 1)}
+// NewImporter returns an Importer over store reading lines with dec and
+// opening accounts with billing; wake is called after each batch that
+// stored patients without accounts.
+func NewImporter(store ImportStore, dec ImportDecoder, billing Billing, wake func(), log *slog.Logger) *Importer {
+	return &Importer{store: store, dec: dec, billing: billing, wake: wake, log: log, now: time.Now, signal: make(chan struct{}, 1)}
+}
+
+// importNamespace derives imported patients' ids from their job and line.
+var importNamespace = uuid.MustParse("5b0f7c1e-8a57-4c8e-9d0c-6c1f3e2a9b41")
+
+// withAccounts opens the accounts of a batch's new patients with one call
+// and records them on the patients; on failure they stay without (the
+// reconciler's work) and it says so.
+func (im *Importer) withAccounts(ctx context.Context, created []Change) bool {
+	if im.billing == nil || len(created) == 0 {
+		return len(created) == 0
+	}
+	ids := make([]string, len(created))
+	for i, c := range created {
+		ids[i] = c.Patient.ID
+	}
+	accts, err := im.billing.CreateAccounts(ctx, ids)
+	if err == nil && len(accts) != len(ids) {
+		err = fmt.Errorf("billing answered %d accounts for %d patients", len(accts), len(ids))
+	}
+	if err != nil {
+		im.log.WarnContext(ctx, "billing accounts of imported patients not opened yet; will retry in background", "patients", len(ids), "err", err)
+		return false
+	}
+	for i := range created {
+		created[i].Patient.BillingAccountID = accts[i]
+	}
+	return true
 }
 
 // Submit stores the patients body holds, one FHIR Patient per line, as a
@@ -219,7 +250,14 @@ func (im *Importer) Run(ctx context.Context, interval time.Duration) error {
 		case <-time.After(wait):
 		case <-im.signal:
 		}
-		job, ok, err := im.store.ImportNext(ctx, ImportBatchLines, im.plan)
+		accounted := true
+		job, ok, err := im.store.ImportNext(ctx, ImportBatchLines, func(job ImportJob, lines []ImportLine, lookup func(mrns, emails []string) (Known, error)) (ImportBatch, error) {
+			b, err := im.plan(job, lines, lookup)
+			if err == nil {
+				accounted = im.withAccounts(ctx, b.Created)
+			}
+			return b, err
+		})
 		switch {
 		case ctx.Err() != nil:
 			return nil
@@ -234,7 +272,7 @@ func (im *Importer) Run(ctx context.Context, interval time.Duration) error {
 				im.log.InfoContext(ctx, "import done", "import_id", job.ID, "lines", job.Lines, "imported", job.Counts.Imported,
 					"updated", job.Counts.Updated, "unchanged", job.Counts.Unchanged, "rejected", job.Counts.Rejected)
 			}
-			if im.wake != nil {
+			if !accounted && im.wake != nil {
 				im.wake()
 			}
 		}
@@ -319,7 +357,8 @@ func (im *Importer) plan(job ImportJob, lines []ImportLine, lookup func(mrns, em
 			b.Updated = append(b.Updated, Change{Patient: p, Event: Event{ID: uuid.NewString(), Type: EventUpdated, Patient: p, OccurredAt: now}})
 			continue
 		}
-		p.ID, p.Version, p.CreatedAt, p.UpdatedAt = uuid.NewString(), 1, now, now
+		p.ID = uuid.NewSHA1(importNamespace, []byte(job.ID+"/"+strconv.Itoa(c.line))).String()
+		p.Version, p.CreatedAt, p.UpdatedAt = 1, now, now
 		b.Created = append(b.Created, Change{Patient: p, Event: Event{ID: uuid.NewString(), Type: EventCreated, Patient: p, OccurredAt: now}})
 	}
 	b.Counts.Imported, b.Counts.Updated, b.Counts.Rejected = len(b.Created), len(b.Updated), len(b.Rejected)

@@ -2,6 +2,7 @@ package patientdb_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"slices"
@@ -33,7 +34,7 @@ func runImport(t *testing.T, store *patientdb.Store, body string) patient.Import
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	woken := 0
-	im := patient.NewImporter(store, fhirapi.Decoder{MRNSystem: importMRNSystem}, func() { woken++ }, slog.New(slog.DiscardHandler))
+	im := patient.NewImporter(store, fhirapi.Decoder{MRNSystem: importMRNSystem}, nil, func() { woken++ }, slog.New(slog.DiscardHandler))
 	admin := patient.Actor{UserID: "admin-1", Role: patient.RoleAdmin, RequestID: "req-import"}
 	job, err := im.Submit(ctx, admin, strings.NewReader(body))
 	require.NoError(t, err)
@@ -123,7 +124,7 @@ func TestImportReportsBadLinesImportsTheRestAndChangesNothingTwice(t *testing.T)
 func TestImportOfNothingIsDoneAtOnceAndOnlyAdminsImport(t *testing.T) {
 	store := patientdb.New(template.Pool(t))
 	ctx := context.Background()
-	im := patient.NewImporter(store, fhirapi.Decoder{MRNSystem: importMRNSystem}, nil, slog.New(slog.DiscardHandler))
+	im := patient.NewImporter(store, fhirapi.Decoder{MRNSystem: importMRNSystem}, nil, nil, slog.New(slog.DiscardHandler))
 	job, err := im.Submit(ctx, patient.Actor{UserID: "a", Role: patient.RoleAdmin}, strings.NewReader("\n\n"))
 	require.NoError(t, err)
 	assert.True(t, job.Done())
@@ -144,4 +145,57 @@ func keys(m map[int]string) []int {
 	}
 	slices.Sort(out)
 	return out
+}
+
+// importBilling opens accounts named after their patients, or fails.
+type importBilling struct{ down bool }
+
+func (b importBilling) CreateAccount(context.Context, patient.Patient) (string, error) {
+	return "", errors.New("not used by an import")
+}
+
+func (b importBilling) CreateAccounts(_ context.Context, ids []string) ([]string, error) {
+	if b.down {
+		return nil, errors.New("billing unavailable")
+	}
+	out := make([]string, len(ids))
+	for i, id := range ids {
+		out[i] = "acct-" + id
+	}
+	return out, nil
+}
+
+func TestImportOpensAccountsWithTheBatchOrLeavesThemToTheReconciler(t *testing.T) {
+	for _, down := range []bool{false, true} {
+		t.Run(fmt.Sprintf("billing down %v", down), func(t *testing.T) {
+			pool := template.Pool(t)
+			store := patientdb.New(pool)
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			woken := make(chan struct{}, 10)
+			im := patient.NewImporter(store, fhirapi.Decoder{MRNSystem: importMRNSystem}, importBilling{down: down},
+				func() { woken <- struct{}{} }, slog.New(slog.DiscardHandler))
+			admin := patient.Actor{UserID: "admin-1", Role: patient.RoleAdmin}
+			job, err := im.Submit(ctx, admin, strings.NewReader(importLine("ACC-1", "A", "acc1@example.com", "1980-01-01", "x")+"\n"+
+				importLine("ACC-2", "B", "acc2@example.com", "1980-01-01", "y")))
+			require.NoError(t, err)
+			go func() { _ = im.Run(ctx, 10*time.Millisecond) }()
+			require.Eventually(t, func() bool {
+				j, err := im.Status(ctx, admin, job.ID)
+				return err == nil && j.Done()
+			}, 20*time.Second, 20*time.Millisecond)
+			missing, err := store.MissingBillingAccount(ctx, 10)
+			require.NoError(t, err)
+			if down {
+				assert.Len(t, missing, 2, "stored without accounts")
+				assert.Len(t, woken, 1, "the reconciler is woken")
+				return
+			}
+			assert.Empty(t, missing)
+			assert.Empty(t, woken)
+			var id, acct string
+			require.NoError(t, pool.QueryRow(ctx, `SELECT id, billing_account_id FROM patients WHERE mrn = 'ACC-2'`).Scan(&id, &acct))
+			assert.Equal(t, "acct-"+id, acct)
+		})
+	}
 }

@@ -1,0 +1,312 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// maxPartBytes keeps each request under the gateway's import limit
+// (128 MiB) with room to spare.
+const maxPartBytes = 120 << 20
+
+// importFile sends an NDJSON file of FHIR Patients to the running system's
+// bulk import ($import) in parts of at most -part lines, waits for each,
+// and writes the refused lines' OperationOutcomes, numbered by the file's
+// own lines, beside it.
+func importFile(ctx context.Context, args []string) error {
+	fs := flag.NewFlagSet("pmsrun import", flag.ContinueOnError)
+	gateway := fs.String("gateway", "http://127.0.0.1:4004", "the gateway's base URL")
+	email := fs.String("email", "admin@pms.local", "an admin's email (the password is read from PMS_PASSWORD, else -password-file)")
+	passwordFile := fs.String("password-file", ".data/admin-password", "file holding the admin's password when PMS_PASSWORD is not set")
+	part := fs.Int("part", 100_000, "patients per request")
+	errorsOut := fs.String("errors", "", "where to write the refused lines' OperationOutcomes (default FILE.errors.ndjson)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() != 1 || *part < 1 {
+		return errors.New("usage: pmsrun import [-gateway URL] [-email E] [-part N] [-errors FILE] FILE.ndjson")
+	}
+	path := fs.Arg(0)
+	if *errorsOut == "" {
+		*errorsOut = strings.TrimSuffix(path, ".ndjson") + ".errors.ndjson"
+	}
+	password := os.Getenv("PMS_PASSWORD")
+	if password == "" {
+		b, err := os.ReadFile(*passwordFile)
+		if err != nil {
+			return fmt.Errorf("no password: set PMS_PASSWORD or -password-file (%w)", err)
+		}
+		password = strings.TrimSpace(string(b))
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	out, err := os.Create(*errorsOut)
+	if err != nil {
+		return err
+	}
+	defer out.Close()
+
+	c := &importClient{base: strings.TrimSuffix(*gateway, "/"), email: *email, password: password, http: &http.Client{Timeout: 10 * time.Minute}}
+	if err := c.login(ctx); err != nil {
+		return err
+	}
+	start := time.Now()
+	var total manifestCounts
+	parts := &partReader{r: bufio.NewReaderSize(f, 1<<20)}
+	offset := 0 // lines of the file before this part
+	for n := 1; ; n++ {
+		body, lines, err := parts.next(*part)
+		if err != nil {
+			return err
+		}
+		if lines == 0 {
+			break
+		}
+		m, err := c.importPart(ctx, body, n)
+		if err != nil {
+			return fmt.Errorf("part %d (lines %d to %d): %w", n, offset+1, offset+lines, err)
+		}
+		if m.Extension.Rejected > 0 {
+			if err := c.copyErrors(ctx, m, offset, out); err != nil {
+				return fmt.Errorf("part %d: error file: %w", n, err)
+			}
+		}
+		total.add(m.Extension)
+		offset += lines
+	}
+	secs := time.Since(start).Seconds()
+	fmt.Printf("Done in %.1f s: %d patients (%d imported, %d updated, %d unchanged, %d refused), %.0f patients/s.\n",
+		secs, total.Lines, total.Imported, total.Updated, total.Unchanged, total.Rejected, float64(total.Lines)/secs)
+	if total.Rejected > 0 {
+		fmt.Printf("Refused lines, one OperationOutcome each with its line number: %s\n", *errorsOut)
+	} else {
+		_ = os.Remove(*errorsOut)
+	}
+	return nil
+}
+
+// partReader reads a file a part at a time.
+type partReader struct {
+	r     *bufio.Reader
+	carry []byte // a line read past the last part's size limit
+}
+
+// next reads up to max lines, and at most maxPartBytes unless one line is
+// larger (the server then refuses that line alone).
+func (p *partReader) next(max int) ([]byte, int, error) {
+	var buf bytes.Buffer
+	lines := 0
+	add := func(line []byte) {
+		buf.Write(line)
+		if line[len(line)-1] != '\n' {
+			buf.WriteByte('\n')
+		}
+		lines++
+	}
+	if p.carry != nil {
+		add(p.carry)
+		p.carry = nil
+	}
+	for lines < max {
+		line, err := p.r.ReadBytes('\n')
+		if len(line) > 0 {
+			if buf.Len()+len(line) > maxPartBytes && lines > 0 {
+				p.carry = line
+				break
+			}
+			add(line)
+		}
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return nil, 0, err
+		}
+	}
+	return buf.Bytes(), lines, nil
+}
+
+type importClient struct {
+	base, email, password string
+	token                 string
+	http                  *http.Client
+}
+
+func (c *importClient) login(ctx context.Context) error {
+	body, _ := json.Marshal(map[string]string{"email": c.email, "password": c.password})
+	req, _ := http.NewRequestWithContext(ctx, http.MethodPost, c.base+"/auth/login", bytes.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	var tok struct {
+		AccessToken string `json:"accessToken"`
+	}
+	if resp.StatusCode != http.StatusOK || json.NewDecoder(resp.Body).Decode(&tok) != nil || tok.AccessToken == "" {
+		return fmt.Errorf("login as %s: %s", c.email, resp.Status)
+	}
+	c.token = tok.AccessToken
+	return nil
+}
+
+// do sends a request with the access token, logging in again once when
+// the token expired (401).
+func (c *importClient) do(ctx context.Context, method, url string, body []byte, header http.Header) (*http.Response, error) {
+	for attempt := 0; ; attempt++ {
+		req, err := http.NewRequestWithContext(ctx, method, url, bytes.NewReader(body))
+		if err != nil {
+			return nil, err
+		}
+		if body == nil {
+			req.Body = http.NoBody
+		}
+		for k, v := range header {
+			req.Header[k] = v
+		}
+		req.Header.Set("Authorization", "Bearer "+c.token)
+		resp, err := c.http.Do(req)
+		if err != nil || resp.StatusCode != http.StatusUnauthorized || attempt > 0 {
+			return resp, err
+		}
+		resp.Body.Close()
+		if err := c.login(ctx); err != nil {
+			return nil, err
+		}
+	}
+}
+
+type manifestCounts struct {
+	Lines     int `json:"lines"`
+	Imported  int `json:"imported"`
+	Updated   int `json:"updated"`
+	Unchanged int `json:"unchanged"`
+	Rejected  int `json:"rejected"`
+}
+
+func (m *manifestCounts) add(o manifestCounts) {
+	m.Lines += o.Lines
+	m.Imported += o.Imported
+	m.Updated += o.Updated
+	m.Unchanged += o.Unchanged
+	m.Rejected += o.Rejected
+}
+
+type manifest struct {
+	Error []struct {
+		URL string `json:"url"`
+	} `json:"error"`
+	Extension manifestCounts `json:"extension"`
+}
+
+// importPart sends one part and waits for its manifest.
+func (c *importClient) importPart(ctx context.Context, body []byte, n int) (manifest, error) {
+	resp, err := c.do(ctx, http.MethodPost, c.base+"/fhir/R4/$import", body,
+		http.Header{"Content-Type": {"application/fhir+ndjson"}, "Prefer": {"respond-async"}})
+	if err != nil {
+		return manifest{}, err
+	}
+	msg, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
+	resp.Body.Close()
+	status := resp.Header.Get("Content-Location")
+	if resp.StatusCode != http.StatusAccepted || status == "" {
+		return manifest{}, fmt.Errorf("%s: %s", resp.Status, msg)
+	}
+	status = c.base + status[strings.Index(status, "/fhir/R4/"):] // through the gateway this tool was given
+	last := ""
+	for {
+		resp, err := c.do(ctx, http.MethodGet, status, nil, nil)
+		if err != nil {
+			return manifest{}, err
+		}
+		switch resp.StatusCode {
+		case http.StatusAccepted:
+			resp.Body.Close()
+			if p := resp.Header.Get("X-Progress"); p != last {
+				fmt.Printf("part %d: %s\n", n, p)
+				last = p
+			}
+			wait := time.Second
+			if s, err := strconv.Atoi(resp.Header.Get("Retry-After")); err == nil && s > 0 {
+				wait = time.Duration(s) * time.Second
+			}
+			select {
+			case <-ctx.Done():
+				return manifest{}, ctx.Err()
+			case <-time.After(wait):
+			}
+		case http.StatusOK:
+			var m manifest
+			err := json.NewDecoder(resp.Body).Decode(&m)
+			resp.Body.Close()
+			if err == nil {
+				e := m.Extension
+				fmt.Printf("part %d: %d patients: %d imported, %d updated, %d unchanged, %d refused\n",
+					n, e.Lines, e.Imported, e.Updated, e.Unchanged, e.Rejected)
+			}
+			return m, err
+		default:
+			msg, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
+			resp.Body.Close()
+			return manifest{}, fmt.Errorf("status: %s: %s", resp.Status, msg)
+		}
+	}
+}
+
+// partLine is the line number an error file names ("line N: ...", and
+// its extension's valueInteger).
+var partLine = regexp.MustCompile(`"valueInteger":(\d+)|line (\d+): `)
+
+// copyErrors appends a part's error file to out, each line number moved
+// by offset to the file's own numbering.
+func (c *importClient) copyErrors(ctx context.Context, m manifest, offset int, out io.Writer) error {
+	for _, e := range m.Error {
+		url := c.base + e.URL[strings.Index(e.URL, "/fhir/R4/"):]
+		resp, err := c.do(ctx, http.MethodGet, url, nil, http.Header{"Accept": {"application/fhir+ndjson"}})
+		if err != nil {
+			return err
+		}
+		if resp.StatusCode != http.StatusOK {
+			resp.Body.Close()
+			return fmt.Errorf("%s", resp.Status)
+		}
+		sc := bufio.NewScanner(resp.Body)
+		sc.Buffer(make([]byte, 1<<20), 16<<20)
+		for sc.Scan() {
+			line := partLine.ReplaceAllStringFunc(sc.Text(), func(s string) string {
+				m := partLine.FindStringSubmatch(s)
+				if m[1] != "" {
+					n, _ := strconv.Atoi(m[1])
+					return `"valueInteger":` + strconv.Itoa(n+offset)
+				}
+				n, _ := strconv.Atoi(m[2])
+				return "line " + strconv.Itoa(n+offset) + ": "
+			})
+			if _, err := fmt.Fprintln(out, line); err != nil {
+				resp.Body.Close()
+				return err
+			}
+		}
+		resp.Body.Close()
+		if err := sc.Err(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
