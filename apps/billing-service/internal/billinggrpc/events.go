@@ -6,6 +6,7 @@ import (
 	"errors"
 	"log/slog"
 
+	runtimev1pb "github.com/dapr/dapr/pkg/proto/runtime/v1"
 	"github.com/dapr/go-sdk/service/common"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
@@ -25,6 +26,11 @@ import (
 func PatientSubscription(pubsub string) *common.Subscription {
 	return &common.Subscription{PubsubName: pubsub, Topic: "patient", Route: "/events/patient", DeadLetterTopic: "patient-deadletter"}
 }
+
+// PatientBulk is how the sidecar batches patient events for billing: up to
+// 100 of a partition per delivery, gathered for at most 5 ms (as
+// analytics-service's subscriptions).
+var PatientBulk = &runtimev1pb.BulkSubscribeConfig{Enabled: true, MaxMessagesCount: 100, MaxAwaitDurationMs: 5}
 
 // ErrMalformed marks an event that can never be handled.
 var ErrMalformed = errors.New("malformed patient event")

@@ -35,7 +35,9 @@ type Options struct {
 // subscription, through the Go SDK, which lists it to the sidecar) on the
 // same server.
 func Serve(ctx context.Context, lis net.Listener, svc *billing.Service, o Options) error {
-	interceptors := []grpc.UnaryServerInterceptor{RequestIDs, RequireAppToken(o.AppAPIToken), Authenticate(o.Tokens)}
+	sub, events := PatientSubscription(o.PubSubName), PatientEvents(svc, o.Log)
+	interceptors := []grpc.UnaryServerInterceptor{RequestIDs, RequireAppToken(o.AppAPIToken), Authenticate(o.Tokens),
+		BulkDelivery(sub, events, PatientBulk)}
 	if o.Metrics != nil {
 		counted, err := metrics.GRPC(o.Metrics)
 		if err != nil {
@@ -49,7 +51,7 @@ func Serve(ctx context.Context, lis net.Listener, svc *billing.Service, o Option
 	h := health.NewServer()
 	healthpb.RegisterHealthServer(srv, h)
 	callbacks := daprgrpc.NewServiceWithGrpcServer(lis, srv)
-	if err := callbacks.AddTopicEventHandler(PatientSubscription(o.PubSubName), PatientEvents(svc, o.Log)); err != nil {
+	if err := callbacks.AddTopicEventHandler(sub, events); err != nil {
 		return err
 	}
 	return service.ServeGRPC(ctx, o.Log, srv, lis, h)
