@@ -67,6 +67,7 @@ func checkOpenAPI(root string) error {
 
 	openapi3filter.RegisterBodyDecoder("text/html", openapi3filter.FileBodyDecoder)
 	openapi3filter.RegisterBodyDecoder("application/fhir+json", fhirJSON)
+	openapi3filter.RegisterBodyDecoder("application/fhir+ndjson", openapi3filter.FileBodyDecoder)
 	doc, err := openapi3.NewLoader().LoadFromData(raw)
 	if err != nil {
 		return err
