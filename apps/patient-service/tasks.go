@@ -24,11 +24,11 @@ func housekeep(ctx context.Context, store *patientdb.Store, log *slog.Logger, in
 	t := time.NewTicker(interval)
 	defer t.Stop()
 	for {
-		keys, events, err := store.Housekeep(ctx, time.Now())
+		r, err := store.Housekeep(ctx, time.Now())
 		if err != nil && ctx.Err() == nil {
 			log.Warn("housekeeping failed", "err", err)
-		} else if keys+events > 0 {
-			log.Info("housekeeping", "idempotency_keys_removed", keys, "sent_events_removed", events)
+		} else if r.Keys+r.Events+r.Imports > 0 {
+			log.Info("housekeeping", "idempotency_keys_removed", r.Keys, "sent_events_removed", r.Events, "imports_removed", r.Imports)
 		}
 		select {
 		case <-ctx.Done():

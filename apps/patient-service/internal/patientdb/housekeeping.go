@@ -14,20 +14,35 @@ const (
 	// SentEventRetention is how long published outbox rows are kept (for
 	// looking into delivery problems) before they are removed.
 	SentEventRetention = 7 * 24 * time.Hour
+	// ImportRetention is how long a finished import's status and error
+	// file are kept (its manifest's Expires).
+	ImportRetention = 30 * 24 * time.Hour
 )
 
-// Housekeep removes idempotency keys older than IdempotencyWindow and
-// published outbox rows older than SentEventRetention. Unpublished events
-// and patient data are never touched.
-func (s *Store) Housekeep(ctx context.Context, now time.Time) (keys, events int64, err error) {
-	tag, err := s.pool.Exec(ctx, `DELETE FROM idempotency_keys WHERE created_at < $1`, now.Add(-IdempotencyWindow))
-	if err != nil {
-		return 0, 0, pgdb.Errorf("patientdb.housekeep: %w", err)
+// Removed counts what Housekeep removed.
+type Removed struct{ Keys, Events, Imports int64 }
+
+// Housekeep removes idempotency keys older than IdempotencyWindow,
+// published outbox rows older than SentEventRetention and imports
+// finished longer than ImportRetention ago (their error files with them).
+// Unpublished events, imports still running and patient data are never
+// touched.
+func (s *Store) Housekeep(ctx context.Context, now time.Time) (Removed, error) {
+	var r Removed
+	for _, step := range []struct {
+		sql   string
+		since time.Duration
+		n     *int64
+	}{
+		{`DELETE FROM idempotency_keys WHERE created_at < $1`, IdempotencyWindow, &r.Keys},
+		{`DELETE FROM outbox WHERE sent_at IS NOT NULL AND sent_at < $1`, SentEventRetention, &r.Events},
+		{`DELETE FROM import_jobs WHERE finished_at < $1`, ImportRetention, &r.Imports},
+	} {
+		tag, err := s.pool.Exec(ctx, step.sql, now.Add(-step.since))
+		if err != nil {
+			return r, pgdb.Errorf("patientdb.housekeep: %w", err)
+		}
+		*step.n = tag.RowsAffected()
 	}
-	keys = tag.RowsAffected()
-	tag, err = s.pool.Exec(ctx, `DELETE FROM outbox WHERE sent_at IS NOT NULL AND sent_at < $1`, now.Add(-SentEventRetention))
-	if err != nil {
-		return keys, 0, pgdb.Errorf("patientdb.housekeep: %w", err)
-	}
-	return keys, tag.RowsAffected(), nil
+	return r, nil
 }

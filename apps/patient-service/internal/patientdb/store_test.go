@@ -501,10 +501,17 @@ func TestHousekeepingRemovesOnlyExpiredBookkeeping(t *testing.T) {
 	p, ev, a := newPatient("unsent@example.com")
 	require.NoError(t, store.Create(ctx, p, ev, a, nil))
 
-	keys, events, err := store.Housekeep(ctx, time.Now())
+	admin := patient.Actor{UserID: "a", Role: patient.RoleAdmin}
+	for _, at := range []time.Time{time.Now().Add(-31 * 24 * time.Hour), time.Now()} {
+		_, err := store.SubmitImport(ctx, patient.ImportJob{ID: uuid.NewString(), Actor: admin, SubmittedAt: at},
+			func() (patient.ImportLine, bool, error) { return patient.ImportLine{}, false, nil })
+		require.NoError(t, err)
+	}
+
+	removed, err := store.Housekeep(ctx, time.Now())
 	require.NoError(t, err)
-	assert.EqualValues(t, 1, keys)
-	assert.EqualValues(t, 1, events)
+	assert.Equal(t, patientdb.Removed{Keys: 1, Events: 1, Imports: 1}, removed)
+	assert.Equal(t, 1, count(t, pool, `SELECT count(*) FROM import_jobs`), "a recent import stays")
 	assert.Equal(t, 1, count(t, pool, `SELECT count(*) FROM idempotency_keys`))
 	assert.Equal(t, 1, count(t, pool, `SELECT count(*) FROM outbox WHERE sent_at IS NULL`), "unsent events stay")
 	assert.Equal(t, 3, count(t, pool, `SELECT count(*) FROM patients`), "patients are never touched")
