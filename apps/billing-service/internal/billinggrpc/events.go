@@ -28,9 +28,9 @@ func PatientSubscription(pubsub string) *common.Subscription {
 }
 
 // PatientBulk is how the sidecar batches patient events for billing: up to
-// 100 of a partition per delivery, gathered for at most 5 ms (as
-// analytics-service's subscriptions).
-var PatientBulk = &runtimev1pb.BulkSubscribeConfig{Enabled: true, MaxMessagesCount: 100, MaxAwaitDurationMs: 5}
+// 100 of a partition per delivery, gathered for at most 50 ms (as
+// analytics-service's subscription to them).
+var PatientBulk = &runtimev1pb.BulkSubscribeConfig{Enabled: true, MaxMessagesCount: 100, MaxAwaitDurationMs: 50}
 
 // ErrMalformed marks an event that can never be handled.
 var ErrMalformed = errors.New("malformed patient event")

@@ -3,6 +3,7 @@ package patient
 import (
 	"slices"
 	"strings"
+	"sync"
 	"unicode"
 	"unicode/utf8"
 
@@ -18,18 +19,33 @@ import (
 // "Straße" → "strasse", "Łódź" → "lodz"). Stores keep folded copies of the
 // searchable names and fold the search text the same way.
 func Fold(s string) string {
-	out, _, err := transform.String(newFolder(), s)
+	if isASCII(s) {
+		return strings.ToLower(s) // nothing to decompose, no letter to spell out
+	}
+	t := folders.Get().(transform.Transformer)
+	defer folders.Put(t)
+	out, _, err := transform.String(t, s)
 	if err != nil {
 		out = s
 	}
 	return letterFolds.Replace(strings.ToLower(out))
 }
 
-// newFolder decomposes (NFD), drops combining marks and recomposes (NFC).
-// A chain keeps state, so each call gets its own.
-func newFolder() transform.Transformer {
-	return transform.Chain(norm.NFD, runes.Remove(runes.In(unicode.Mn)), norm.NFC)
+func isASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= utf8.RuneSelf {
+			return false
+		}
+	}
+	return true
 }
+
+// folders are transformers that decompose (NFD), drop combining marks and
+// recompose (NFC). A chain keeps state, so a call takes one of its own;
+// transform.String resets it first.
+var folders = sync.Pool{New: func() any {
+	return transform.Chain(norm.NFD, runes.Remove(runes.In(unicode.Mn)), norm.NFC)
+}}
 
 // letterFolds spells the lower-case letters that Unicode does not
 // decompose into a base letter and a mark, as a keyboard without them
@@ -49,7 +65,7 @@ const MaxWordPrefix = 24
 // is "smith" and "jones", "Hopper, Grace" is "hopper" and "grace"). Each is
 // cut to MaxWordPrefix letters.
 func NameWords(s string) []string {
-	f := strings.NewReplacer("'", "", "’", "").Replace(Fold(s))
+	f := apostrophes.Replace(Fold(s))
 	var words []string
 	for _, w := range strings.FieldsFunc(f, func(r rune) bool { return !unicode.IsLetter(r) && !unicode.IsDigit(r) }) {
 		if utf8.RuneCountInString(w) > MaxWordPrefix {
@@ -61,6 +77,9 @@ func NameWords(s string) []string {
 	}
 	return words
 }
+
+// apostrophes are dropped from a name's words.
+var apostrophes = strings.NewReplacer("'", "", "’", "")
 
 // NamePrefixes are every prefix of every word of the given texts (a
 // record's name and its parts), without repeats: a search for a name word

@@ -1,6 +1,7 @@
 package patient_test
 
 import (
+	"sync"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -61,4 +62,26 @@ func TestNamePrefixesHoldEveryPrefixOfEveryWordOnce(t *testing.T) {
 		patient.NamePrefixes("Grace Hopper", "Hopper", "Grace"))
 	assert.Equal(t, []string{"o", "od", "ode", "odeg", "odega", "odegar", "odegard"}, patient.NamePrefixes("Ødegård"))
 	assert.Empty(t, patient.NamePrefixes(""))
+}
+
+// Folding shares its transformers between calls: concurrent ones each get
+// the whole of their own text.
+func TestFoldIsTheSameConcurrently(t *testing.T) {
+	want := map[string]string{"José Ødegård": "jose odegard", "Łódź": "lodz", "ÉLODIE Müller": "elodie muller", "Ada": "ada"}
+	var wg sync.WaitGroup
+	for range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for range 500 {
+				for in, out := range want {
+					if got := patient.Fold(in); got != out {
+						t.Errorf("Fold(%q) = %q, want %q", in, got, out)
+						return
+					}
+				}
+			}
+		}()
+	}
+	wg.Wait()
 }
