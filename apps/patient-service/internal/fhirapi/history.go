@@ -76,7 +76,6 @@ func historyEntry(base string, v patient.Version, mrnSystem string) Entry {
 		e.Request = &EntryRequest{Method: "PUT", URL: "Patient/" + p.ID}
 		e.Response.Status = "200 OK"
 	}
-	res := Resource(p, mrnSystem)
-	e.Resource = &res
+	e.Resource = Resource(p, mrnSystem)
 	return e
 }

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"net/http"
 	"reflect"
-	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -105,10 +104,11 @@ type Patient struct {
 // instant is FHIR's instant at millisecond precision, in UTC.
 func instant(t time.Time) string { return t.UTC().Format("2006-01-02T15:04:05.000Z") }
 
-// Resource is p as a FHIR Patient. A record without a gender shows
-// "unknown" (FHIR's code for it); the name's parts are those recorded or,
-// for a record registered as one text, those patient.NameParts takes.
-func Resource(p patient.Patient, mrnSystem string) Patient {
+// basePatient is p's registry fields as a FHIR Patient. A record without
+// a gender shows "unknown" (FHIR's code for it); the name's parts are those
+// recorded or, for a record registered as one text, those
+// patient.NameParts takes.
+func basePatient(p patient.Patient, mrnSystem string) Patient {
 	family, given := patient.NamePartsOf(p)
 	r := Patient{
 		ResourceType: "Patient",
@@ -130,10 +130,6 @@ func Resource(p patient.Patient, mrnSystem string) Patient {
 	return r
 }
 
-// elements are the Patient elements a client may send.
-var elements = map[string]bool{"resourceType": true, "id": true, "meta": true, "text": true, "identifier": true,
-	"active": true, "name": true, "telecom": true, "gender": true, "birthDate": true, "address": true}
-
 // fieldError is a refusal of one element, by its FHIRPath.
 type fieldError struct{ expression, message string }
 
@@ -144,53 +140,71 @@ func (e *inputError) Error() string { return "invalid Patient" }
 
 func (e *inputError) add(expr, msg string) { e.fields = append(e.fields, fieldError{expr, msg}) }
 
-// decodePatient reads a Patient from body and turns it into a draft. It
-// refuses, by name, elements the registry does not store, a second name,
-// email, phone or address, and identifiers other than the MRN of
-// mrnSystem.
+// decodePatient reads a Patient from body and turns it into a draft: the
+// registry's fields from the resource's medical record number (the
+// identifier of mrnSystem), its official name (else its usual, else its
+// first), its first email and phone and its first address not marked old,
+// and the whole resource, kept as sent (patient.More), with the search
+// keys of its other identifiers and names. It refuses what R4 refuses
+// (r4Check), by element, and what the registry cannot hold: a second
+// medical record number, and active false (a record is retired by
+// deleting it).
 func decodePatient(body []byte, mrnSystem string) (Patient, patient.Draft, error) {
 	bad := &inputError{}
-	var top map[string]json.RawMessage
-	if err := json.Unmarshal(body, &top); err != nil {
-		bad.add("Patient", "must be a JSON object")
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.UseNumber()
+	var v any
+	if err := dec.Decode(&v); err != nil || dec.More() {
+		bad.add("Patient", "is not valid JSON")
 		return Patient{}, patient.Draft{}, bad
 	}
-	var unknown []string
-	for k := range top {
-		if !elements[k] {
-			unknown = append(unknown, k)
-		}
+	obj, ok := v.(map[string]any)
+	if !ok {
+		bad.add("Patient", "must be a JSON object, not "+kindOf(v))
+		return Patient{}, patient.Draft{}, bad
 	}
-	sort.Strings(unknown)
-	for _, k := range unknown {
-		bad.add("Patient."+k, "is not stored by this server (docs/fhir.md lists the elements it keeps)")
+	if obj["resourceType"] != "Patient" {
+		bad.add("Patient.resourceType", "must be Patient")
+		return Patient{}, patient.Draft{}, bad
 	}
+	r4Check(bad, "Patient", "Patient", "Patient", obj)
 	if len(bad.fields) > 0 {
 		return Patient{}, patient.Draft{}, bad
 	}
-	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.DisallowUnknownFields()
 	var in Patient
-	if err := dec.Decode(&in); err != nil {
+	if err := json.Unmarshal(body, &in); err != nil {
 		expr, msg := jsonMessage(err)
 		bad.add(expr, msg)
 		return Patient{}, patient.Draft{}, bad
-	}
-	if in.ResourceType != "Patient" {
-		bad.add("Patient.resourceType", "must be Patient")
 	}
 	if in.Active != nil && !*in.Active {
 		bad.add("Patient.active", "must be true: a record is retired by deleting it")
 	}
 	d := patient.Draft{Gender: in.Gender, DateOfBirth: in.BirthDate}
-	draftIdentifier(bad, in.Identifier, mrnSystem, &d)
-	draftName(bad, in.Name, &d)
-	draftTelecom(bad, in.Telecom, &d)
-	draftAddress(bad, in.Address, &d)
+	d.More.Identifiers = draftIdentifier(bad, in.Identifier, mrnSystem, &d)
+	d.More.OtherNames = draftName(in.Name, &d)
+	draftTelecom(in.Telecom, &d)
+	draftAddress(in.Address, &d)
 	if len(bad.fields) > 0 {
 		return Patient{}, patient.Draft{}, bad
 	}
+	for _, k := range []string{"resourceType", "id", "meta", "text"} {
+		delete(obj, k)
+	}
+	d.More.Resource = canonical(obj)
 	return in, d, nil
+}
+
+// canonical is v as compact JSON with sorted keys and numbers as sent: the
+// same resource always has the same bytes.
+func canonical(v any) json.RawMessage {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		return nil
+	}
+	return bytes.TrimSuffix(buf.Bytes(), []byte("\n"))
 }
 
 // jsonMessage says where a decoding error is (a FHIRPath-like expression:
@@ -245,81 +259,108 @@ func jsonKind(t reflect.Type) string {
 	}
 }
 
-func draftIdentifier(bad *inputError, ids []Identifier, mrnSystem string, d *patient.Draft) {
+// draftIdentifier takes the medical record number (the identifier of
+// mrnSystem) and returns the search keys of the others.
+func draftIdentifier(bad *inputError, ids []Identifier, mrnSystem string, d *patient.Draft) []string {
+	var keys []string
+	mrns := 0
 	for i, id := range ids {
-		path := "Patient.identifier[" + strconv.Itoa(i) + "]"
-		switch {
-		case id.System != mrnSystem:
-			bad.add(path+".system", "must be "+mrnSystem+": the medical record number is the one identifier stored")
-		case len(id.Period) > 0 || len(id.Assigner) > 0:
-			bad.add(path, "period and assigner are not stored")
-		case d.MRN != "":
-			bad.add(path, "only one medical record number is stored")
-		default:
+		if id.System == mrnSystem {
+			if mrns++; mrns > 1 {
+				bad.add("Patient.identifier["+strconv.Itoa(i)+"]", "only one medical record number ("+mrnSystem+") is kept")
+			}
 			d.MRN = id.Value
 			if d.MRN == "" {
-				bad.add(path+".value", "is required")
+				bad.add("Patient.identifier["+strconv.Itoa(i)+"].value", "is required")
 			}
-		}
-	}
-}
-
-func draftName(bad *inputError, names []HumanName, d *patient.Draft) {
-	if len(names) > 1 {
-		bad.add("Patient.name", "one name is stored; send one")
-		return
-	}
-	if len(names) == 0 {
-		return // Validate says the name is required
-	}
-	n := names[0]
-	if len(n.Prefix) > 0 || len(n.Suffix) > 0 || len(n.Period) > 0 {
-		bad.add("Patient.name[0]", "prefix, suffix and period are not stored")
-	}
-	d.Name, d.Family, d.Given = n.Text, n.Family, n.Given
-}
-
-func draftTelecom(bad *inputError, cps []ContactPoint, d *patient.Draft) {
-	for i, cp := range cps {
-		path := "Patient.telecom[" + strconv.Itoa(i) + "]"
-		if len(cp.Period) > 0 {
-			bad.add(path+".period", "is not stored")
 			continue
 		}
-		switch cp.System {
-		case "email":
-			if d.Email != "" {
-				bad.add(path, "one email address is stored")
+		if id.Value != "" {
+			keys = append(keys, patient.IdentifierKeys(id.System, id.Value)...)
+		}
+	}
+	return keys
+}
+
+// primaryName is the index of the name the registry keeps: the official
+// one, else the usual one, else the first that is not old; -1 for none.
+func primaryName(names []HumanName) int {
+	for _, use := range []string{"official", "usual"} {
+		for i, n := range names {
+			if n.Use == use {
+				return i
 			}
+		}
+	}
+	for i, n := range names {
+		if n.Use != "old" && n.Use != "maiden" {
+			return i
+		}
+	}
+	if len(names) > 0 {
+		return 0
+	}
+	return -1
+}
+
+// draftName takes the primary name and returns the parts of the others,
+// tagged by kind ("n:" text, "f:" family, "g:" given) for search.
+func draftName(names []HumanName, d *patient.Draft) []string {
+	primary := primaryName(names)
+	if primary < 0 {
+		return nil // Validate says the name is required
+	}
+	n := names[primary]
+	d.Name, d.Family, d.Given = n.Text, n.Family, n.Given
+	var others []string
+	for i, o := range names {
+		if i == primary {
+			continue
+		}
+		if o.Text != "" {
+			others = append(others, "n:"+o.Text)
+		}
+		if o.Family != "" {
+			others = append(others, "f:"+o.Family)
+		}
+		for _, g := range o.Given {
+			others = append(others, "g:"+g)
+		}
+	}
+	return others
+}
+
+// draftTelecom takes the first email and the first phone number.
+func draftTelecom(cps []ContactPoint, d *patient.Draft) {
+	for _, cp := range cps {
+		switch {
+		case cp.System == "email" && d.Email == "":
 			d.Email = cp.Value
-		case "phone":
-			if d.Phone != "" {
-				bad.add(path, "one phone number is stored")
-			}
+		case cp.System == "phone" && d.Phone == "":
 			d.Phone = cp.Value
-		default:
-			bad.add(path+".system", "must be email or phone")
 		}
 	}
 }
 
-// draftAddress keeps an address as its text: the text sent, or one
-// written from its parts ("1 Main St, Springfield, IL 62701, US").
-func draftAddress(bad *inputError, as []Address, d *patient.Draft) {
-	if len(as) > 1 {
-		bad.add("Patient.address", "one address is stored; send one")
-		return
+// primaryAddress is the index of the address the registry keeps: the
+// first not marked old or billing-only, else the first; -1 for none.
+func primaryAddress(as []Address) int {
+	for i, a := range as {
+		if a.Use != "old" && a.Use != "billing" {
+			return i
+		}
 	}
-	if len(as) == 0 {
-		return
+	if len(as) > 0 {
+		return 0
 	}
-	a := as[0]
-	if len(a.Period) > 0 {
-		bad.add("Patient.address[0].period", "is not stored")
-	}
+	return -1
+}
+
+// addressText is an address as the registry keeps it: the text sent, or
+// one written from its parts ("1 Main St, Springfield, IL 62701, US").
+func addressText(a Address) string {
 	if a.Text != "" {
-		d.Address = a.Text
-		return
+		return a.Text
 	}
 	var parts []string
 	parts = append(parts, a.Line...)
@@ -330,7 +371,14 @@ func draftAddress(bad *inputError, as []Address, d *patient.Draft) {
 			kept = append(kept, p)
 		}
 	}
-	d.Address = strings.Join(kept, ", ")
+	return strings.Join(kept, ", ")
+}
+
+// draftAddress keeps the primary address as its text.
+func draftAddress(as []Address, d *patient.Draft) {
+	if i := primaryAddress(as); i >= 0 {
+		d.Address = addressText(as[i])
+	}
 }
 
 // expressions are the FHIRPath of each field the domain validates.

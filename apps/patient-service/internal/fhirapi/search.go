@@ -31,7 +31,7 @@ type Param struct {
 var Params = []Param{
 	{"_id", "token", "http://hl7.org/fhir/SearchParameter/Resource-id", "The patient's id."},
 	{"_lastUpdated", "date", "http://hl7.org/fhir/SearchParameter/Resource-lastUpdated", "When the record last changed (eq, ne, lt, le, gt, ge; partial dates)."},
-	{"identifier", "token", "http://hl7.org/fhir/SearchParameter/Patient-identifier", "The medical record number: system|value, value, or system|."},
+	{"identifier", "token", "http://hl7.org/fhir/SearchParameter/Patient-identifier", "Any identifier, the medical record number and those of other systems: system|value, value, or system|."},
 	{"name", "string", "http://hl7.org/fhir/SearchParameter/Patient-name", "The name as written or any of its parts; starts with, case and accents ignored (:contains, :exact)."},
 	{"family", "string", "http://hl7.org/fhir/SearchParameter/individual-family", "The family name; starts with, case and accents ignored (:contains, :exact)."},
 	{"given", "string", "http://hl7.org/fhir/SearchParameter/individual-given", "A given name; starts with, case and accents ignored (:contains, :exact)."},
@@ -177,9 +177,13 @@ func tokenFilter(name string, values []string, mrnSystem string) patient.TokenFi
 		if !hasSystem {
 			system, code = "", v
 		}
-		// "|code" names a value without a system, which this server never
-		// stores: that alternative matches nothing.
+		// "|code" names a value without a system: only an identifier of
+		// another system may have none; for anything else that alternative
+		// matches nothing.
 		if hasSystem && system == "" {
+			if name == "identifier" && code != "" {
+				f.Any = append(f.Any, patient.TokenMatch{Field: patient.TokenIdentifier, Value: "|" + code})
+			}
 			continue
 		}
 		add := func(field patient.TokenField) {
@@ -193,6 +197,14 @@ func tokenFilter(name string, values []string, mrnSystem string) patient.TokenFi
 		case "identifier":
 			if !hasSystem || strings.EqualFold(system, mrnSystem) {
 				add(patient.TokenMRN)
+			}
+			// Identifiers of other systems, by their keys
+			// (patient.IdentifierKeys): system|value, system| or *|value.
+			switch {
+			case !hasSystem:
+				f.Any = append(f.Any, patient.TokenMatch{Field: patient.TokenIdentifier, Value: "*|" + code})
+			case !strings.EqualFold(system, mrnSystem):
+				f.Any = append(f.Any, patient.TokenMatch{Field: patient.TokenIdentifier, Value: system + "|" + code})
 			}
 		case "gender":
 			if !hasSystem || system == "http://hl7.org/fhir/administrative-gender" {

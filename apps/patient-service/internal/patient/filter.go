@@ -49,6 +49,9 @@ const (
 	TokenEmail
 	TokenPhone
 	TokenGender
+	// TokenIdentifier compares the keys of identifiers of other systems
+	// (More.Identifiers): Value is one of IdentifierKeys.
+	TokenIdentifier
 )
 
 // TokenMatch is one alternative of a token filter: Field equals Value
@@ -70,8 +73,8 @@ type TokenFilter struct {
 // records at most; a filter with no alternative matches none.
 func (f TokenFilter) Pinpoints() bool {
 	for _, m := range f.Any {
-		if m.AnyValue || m.Field == TokenGender {
-			return false
+		if m.AnyValue || m.Field == TokenGender || (m.Field == TokenIdentifier && strings.HasSuffix(m.Value, "|")) {
+			return false // a system's every identifier is no pinpoint
 		}
 	}
 	return true

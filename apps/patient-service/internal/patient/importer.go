@@ -373,7 +373,8 @@ func (im *Importer) plan(job ImportJob, lines []ImportLine, lookup func(mrns, em
 func sameRecord(cur, next Patient) bool {
 	return cur.Name == next.Name && cur.Family == next.Family && strings.Join(cur.Given, "\x00") == strings.Join(next.Given, "\x00") &&
 		cur.Email == next.Email && cur.Address == next.Address && cur.Phone == next.Phone && cur.Gender == next.Gender &&
-		cur.DateOfBirth.Equal(next.DateOfBirth) && strings.EqualFold(cur.MRN, next.MRN)
+		cur.DateOfBirth.Equal(next.DateOfBirth) && strings.EqualFold(cur.MRN, next.MRN) &&
+		bytes.Equal(cur.More.Resource, next.More.Resource)
 }
 
 func changedIDs(b ImportBatch) []string {

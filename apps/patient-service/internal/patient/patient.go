@@ -5,6 +5,7 @@ package patient
 
 import (
 	"crypto/rand"
+	"encoding/json"
 	"errors"
 	"net/mail"
 	"slices"
@@ -66,6 +67,32 @@ type Patient struct {
 	CreatedAt        time.Time
 	UpdatedAt        time.Time
 	DeletedAt        time.Time // zero unless soft-deleted
+	// More is what a FHIR client sent beyond the fields above; empty for
+	// a record only the JSON API has written.
+	More More
+}
+
+// More is the rest of a patient as a FHIR client sent it: identifiers of
+// other systems, other names, contacts, extensions and every other
+// element. The registry keeps it whole for FHIR reads and searches on
+// what it names, and never shows it in the JSON API or in events.
+type More struct {
+	// Resource is the FHIR resource as sent, less its id, meta and text.
+	Resource json.RawMessage `json:",omitempty"`
+	// Identifiers are the search keys (IdentifierKeys) of the identifiers
+	// of other systems.
+	Identifiers []string `json:",omitempty"`
+	// OtherNames are the patient's other names (maiden, nickname, old)
+	// as text; their words are searched as the name's are.
+	OtherNames []string `json:",omitempty"`
+}
+
+// IdentifierKeys are the search keys of an identifier of system with
+// value: system and value, the system alone, and the value in any system
+// ("*|value"), lower case.
+func IdentifierKeys(system, value string) []string {
+	s, v := strings.ToLower(system), strings.ToLower(value)
+	return []string{s + "|" + v, s + "|", "*|" + v}
 }
 
 // Deleted reports whether the record was soft-deleted.
@@ -87,13 +114,14 @@ type Draft struct {
 	Phone          string // optional
 	Gender         string // optional
 	MRN            string // optional; generated when empty
+	More           More   `json:",omitzero"` // FHIR's rest of the patient; kept as is
 }
 
 // DraftOf is the client-writable part of p, as a client would send it.
 func DraftOf(p Patient) Draft {
 	return Draft{Name: p.Name, Family: p.Family, Given: p.Given, Email: p.Email, Address: p.Address,
 		DateOfBirth: p.DateOfBirth.Format(DateLayout), RegisteredDate: p.RegisteredDate.Format(DateLayout),
-		Phone: p.Phone, Gender: p.Gender, MRN: p.MRN}
+		Phone: p.Phone, Gender: p.Gender, MRN: p.MRN, More: p.More}
 }
 
 // Validate checks d against the registry's rules and returns the normalised
@@ -107,6 +135,7 @@ func (d Draft) Validate(today time.Time) (Patient, error) {
 		Phone:   strings.TrimSpace(d.Phone),
 		Gender:  strings.TrimSpace(d.Gender),
 		MRN:     strings.TrimSpace(d.MRN),
+		More:    d.More,
 	}
 	p.Family, p.Given = nameParts(verr, d.Family, d.Given)
 	if p.Name == "" && (p.Family != "" || len(p.Given) > 0) {

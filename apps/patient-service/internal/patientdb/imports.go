@@ -201,7 +201,7 @@ func writeImport(ctx context.Context, tx pgx.Tx, jobID string, b patient.ImportB
 			k := keysOf(p)
 			patients[i] = []any{p.ID, p.Name, p.Email, p.Address, nullable(p.Phone), nullable(p.Gender), p.MRN, p.DateOfBirth,
 				p.RegisteredDate, p.Version, p.CreatedAt, p.UpdatedAt, k.family, k.given, k.name, k.familyKey, k.givenKeys, k.prefixes,
-				nullable(p.BillingAccountID)}
+				nullable(p.BillingAccountID), moreResource(p), orNone(p.More.Identifiers), orNone(p.More.OtherNames)}
 			rec, err := json.Marshal(recordOf(p))
 			if err != nil {
 				return err
@@ -210,7 +210,8 @@ func writeImport(ctx context.Context, tx pgx.Tx, jobID string, b patient.ImportB
 		}
 		if _, err := tx.CopyFrom(ctx, pgx.Identifier{"patients"}, []string{"id", "name", "email", "address", "phone", "gender", "mrn",
 			"date_of_birth", "registered_date", "version", "created_at", "updated_at", "family_name", "given_names", "name_key",
-			"family_key", "given_keys", "name_prefixes", "billing_account_id"}, pgx.CopyFromRows(patients)); err != nil {
+			"family_key", "given_keys", "name_prefixes", "billing_account_id", "more_resource", "identifier_keys", "other_names"},
+			pgx.CopyFromRows(patients)); err != nil {
 			return err
 		}
 		if _, err := tx.CopyFrom(ctx, pgx.Identifier{"patient_versions"}, []string{"patient_id", "version", "action", "recorded_at", "record"},
@@ -232,8 +233,7 @@ func writeImport(ctx context.Context, tx pgx.Tx, jobID string, b patient.ImportB
 	for _, c := range b.Updated {
 		p := c.Patient
 		k := keysOf(p)
-		batch.Queue(updatePatient, p.ID, p.Name, p.Email, p.Address, p.Phone, p.Gender, p.MRN,
-			p.DateOfBirth, p.RegisteredDate, p.Version, p.UpdatedAt, k.family, k.given, k.name, k.familyKey, k.givenKeys, k.prefixes).
+		batch.Queue(updatePatient, updateArgs(p, k)...).
 			Exec(func(tag pgconn.CommandTag) error {
 				if tag.RowsAffected() == 0 {
 					return fmt.Errorf("patient %s changed during the import: %w", p.ID, patient.ErrVersionMismatch)

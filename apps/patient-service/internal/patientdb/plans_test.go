@@ -295,7 +295,11 @@ func TestSearchKeysMigrateWithTheirRows(t *testing.T) {
 	c := pgtest.NewTemplate("patient", before).Clone(t)
 	p := patient.Patient{ID: uuid.NewString(), Name: "Zoë Ødegård", Family: "Ødegård", Given: []string{"Zoë"}}
 	k := keysOf(p)
-	_, err := c.Pool.Exec(ctx, insertPatient, p.ID, p.Name, "zoe@example.com", "x", "", "", "MRN-1",
+	// The insert of that time (migration 00007's columns).
+	_, err := c.Pool.Exec(ctx, `INSERT INTO patients
+		(id, name, email, address, phone, gender, mrn, date_of_birth, registered_date, version, created_at, updated_at,
+		 family_name, given_names, name_key, family_key, given_keys, name_prefixes)
+		VALUES ($1, $2, $3, $4, nullif($5, ''), nullif($6, ''), $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)`, p.ID, p.Name, "zoe@example.com", "x", "", "", "MRN-1",
 		planEpoch, planEpoch, 1, planEpoch, planEpoch, k.family, k.given, k.name, k.familyKey, k.givenKeys,
 		patient.NamePrefixes(p.Name, p.Family, p.Given[0]))
 	require.NoError(t, err)

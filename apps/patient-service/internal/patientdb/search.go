@@ -348,6 +348,8 @@ func tokenFilter(f patient.TokenFilter, args *sqlArgs, others bool) string {
 			alts = append(alts, "lower(phone) = lower("+args.add(m.Value)+")")
 		case patient.TokenGender:
 			alts = append(alts, gender+" = lower("+args.add(m.Value)+")")
+		case patient.TokenIdentifier:
+			alts = append(alts, "identifier_keys @> ARRAY["+args.add(strings.ToLower(m.Value))+"::text]")
 		}
 	}
 	return anyOf(alts)

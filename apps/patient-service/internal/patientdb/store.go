@@ -8,6 +8,7 @@ import (
 	"embed"
 	"errors"
 	"io/fs"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -37,12 +38,13 @@ func New(pool *pgxpool.Pool) *Store { return &Store{pool: pool, audit: &auditGro
 
 const patientColumns = `id, name, email, address, coalesce(phone, ''), coalesce(gender, ''), mrn,
 	date_of_birth, registered_date, coalesce(billing_account_id, ''), version, created_at, updated_at,
-	coalesce(deleted_at, '0001-01-01 00:00:00+00'), coalesce(family_name, ''), given_names`
+	coalesce(deleted_at, '0001-01-01 00:00:00+00'), coalesce(family_name, ''), given_names,
+	more_resource, identifier_keys, other_names`
 
 const insertPatient = `INSERT INTO patients
 	(id, name, email, address, phone, gender, mrn, date_of_birth, registered_date, version, created_at, updated_at,
-	 family_name, given_names, name_key, family_key, given_keys, name_prefixes)
-	VALUES ($1, $2, $3, $4, nullif($5, ''), nullif($6, ''), $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)`
+	 family_name, given_names, name_key, family_key, given_keys, name_prefixes, more_resource, identifier_keys, other_names)
+	VALUES ($1, $2, $3, $4, nullif($5, ''), nullif($6, ''), $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21)`
 
 const claimKey = `INSERT INTO idempotency_keys (user_id, key, request_hash, patient_id)
 	VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING`
@@ -76,7 +78,7 @@ func newPatient(ctx context.Context, p patient.Patient, ev patient.Event, audit 
 	k := keysOf(p)
 	b.Queue(insertPatient, p.ID, p.Name, p.Email, p.Address, p.Phone, p.Gender, p.MRN,
 		p.DateOfBirth, p.RegisteredDate, p.Version, p.CreatedAt, p.UpdatedAt, k.family, k.given, k.name, k.familyKey, k.givenKeys,
-		k.prefixes)
+		k.prefixes, moreResource(p), orNone(p.More.Identifiers), orNone(p.More.OtherNames))
 	return b, queueChange(ctx, b, p, ev, audit)
 }
 
@@ -156,15 +158,15 @@ func (s *Store) Get(ctx context.Context, id string) (patient.Patient, error) {
 
 const updatePatient = `UPDATE patients SET name = $2, email = $3, address = $4, phone = nullif($5, ''),
 	gender = nullif($6, ''), mrn = $7, date_of_birth = $8, registered_date = $9, version = $10, updated_at = $11,
-	family_name = $12, given_names = $13, name_key = $14, family_key = $15, given_keys = $16, name_prefixes = $17
+	family_name = $12, given_names = $13, name_key = $14, family_key = $15, given_keys = $16, name_prefixes = $17,
+	more_resource = $18, identifier_keys = $19, other_names = $20
 	WHERE id = $1 AND version = $10 - 1 AND deleted_at IS NULL`
 
 // Update stores p as the next version of its record.
 func (s *Store) Update(ctx context.Context, p patient.Patient, ev patient.Event, audit patient.AuditEntry) error {
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		k := keysOf(p)
-		tag, err := tx.Exec(ctx, updatePatient, p.ID, p.Name, p.Email, p.Address, p.Phone, p.Gender, p.MRN,
-			p.DateOfBirth, p.RegisteredDate, p.Version, p.UpdatedAt, k.family, k.given, k.name, k.familyKey, k.givenKeys, k.prefixes)
+		tag, err := tx.Exec(ctx, updatePatient, updateArgs(p, k)...)
 		if err != nil {
 			return err
 		}
@@ -246,10 +248,44 @@ func (s *Store) MissingBillingAccount(ctx context.Context, limit int) ([]patient
 	return ps, nil
 }
 
+// updateArgs are updatePatient's arguments for p with its keys k.
+func updateArgs(p patient.Patient, k nameKeys) []any {
+	return []any{p.ID, p.Name, p.Email, p.Address, p.Phone, p.Gender, p.MRN, p.DateOfBirth, p.RegisteredDate, p.Version,
+		p.UpdatedAt, k.family, k.given, k.name, k.familyKey, k.givenKeys, k.prefixes, moreResource(p),
+		orNone(p.More.Identifiers), orNone(p.More.OtherNames)}
+}
+
+// moreResource is p's FHIR rest as the column takes it: NULL for none.
+func moreResource(p patient.Patient) any {
+	if len(p.More.Resource) == 0 {
+		return nil
+	}
+	return string(p.More.Resource)
+}
+
+// orNone is list, or an empty one for nil (the columns are NOT NULL).
+func orNone(list []string) []string {
+	if list == nil {
+		return []string{}
+	}
+	return list
+}
+
 func scanPatient(row pgx.CollectableRow) (patient.Patient, error) {
 	var p patient.Patient
+	var more []byte
 	err := row.Scan(&p.ID, &p.Name, &p.Email, &p.Address, &p.Phone, &p.Gender, &p.MRN, &p.DateOfBirth, &p.RegisteredDate,
-		&p.BillingAccountID, &p.Version, &p.CreatedAt, &p.UpdatedAt, &p.DeletedAt, &p.Family, &p.Given)
+		&p.BillingAccountID, &p.Version, &p.CreatedAt, &p.UpdatedAt, &p.DeletedAt, &p.Family, &p.Given,
+		&more, &p.More.Identifiers, &p.More.OtherNames)
+	if len(more) > 0 {
+		p.More.Resource = more
+	}
+	if len(p.More.Identifiers) == 0 {
+		p.More.Identifiers = nil
+	}
+	if len(p.More.OtherNames) == 0 {
+		p.More.OtherNames = nil
+	}
 	p.DateOfBirth, p.RegisteredDate = utcDate(p.DateOfBirth), utcDate(p.RegisteredDate)
 	p.CreatedAt, p.UpdatedAt = p.CreatedAt.UTC(), p.UpdatedAt.UTC()
 	if p.DeletedAt.Year() <= 1 {
@@ -280,10 +316,22 @@ func keysOf(p patient.Patient) nameKeys {
 	for i, g := range given {
 		k.givenKeys[i] = patient.Fold(g)
 	}
-	k.prefixes = patient.NamePrefixes(append([]string{p.Name, family}, given...)...)
-	k.prefixes = append(k.prefixes, keyPrefixes(tagName, k.name)...)
-	k.prefixes = append(k.prefixes, keyPrefixes(tagFamily, k.familyKey)...)
-	k.prefixes = append(k.prefixes, keyPrefixes(tagGiven, k.givenKeys...)...)
+	texts := append([]string{p.Name, family}, given...)
+	tagged := map[string][]string{tagName: {k.name}, tagFamily: {k.familyKey}, tagGiven: k.givenKeys}
+	// Other names ("f:Smith", "g:Mary", "n:Mary Smith") are searched as
+	// the name is, by their words and by their kind.
+	for _, o := range p.More.OtherNames {
+		kind, text, _ := strings.Cut(o, ":")
+		texts = append(texts, text)
+		tag := kind + ":"
+		if _, ok := tagged[tag]; ok {
+			tagged[tag] = append(tagged[tag], patient.Fold(text))
+		}
+	}
+	k.prefixes = patient.NamePrefixes(texts...)
+	for _, tag := range []string{tagName, tagFamily, tagGiven} {
+		k.prefixes = append(k.prefixes, keyPrefixes(tag, tagged[tag]...)...)
+	}
 	if k.prefixes == nil {
 		k.prefixes = []string{} // never NULL: NULL marks a row the backfill has still to fill
 	}

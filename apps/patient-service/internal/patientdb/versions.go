@@ -27,6 +27,15 @@ type record struct {
 	CreatedAt      time.Time `json:"createdAt"`
 	UpdatedAt      time.Time `json:"updatedAt"`
 	DeletedAt      time.Time `json:"deletedAt,omitzero"`
+	More           moreRecord `json:"more,omitzero"`
+}
+
+// moreRecord is a version's copy of what a FHIR client sent beyond the
+// registry's fields.
+type moreRecord struct {
+	Resource    json.RawMessage `json:"resource,omitempty"`
+	Identifiers []string        `json:"identifiers,omitempty"`
+	OtherNames  []string        `json:"otherNames,omitempty"`
 }
 
 func recordOf(p patient.Patient) record {
@@ -34,7 +43,8 @@ func recordOf(p patient.Patient) record {
 	return record{Name: p.Name, Family: family, Given: given, Email: p.Email, Address: p.Address, Phone: p.Phone,
 		Gender: p.Gender, MRN: p.MRN, DateOfBirth: p.DateOfBirth.Format(patient.DateLayout),
 		RegisteredDate: p.RegisteredDate.Format(patient.DateLayout),
-		CreatedAt:      p.CreatedAt, UpdatedAt: p.UpdatedAt, DeletedAt: p.DeletedAt}
+		CreatedAt:      p.CreatedAt, UpdatedAt: p.UpdatedAt, DeletedAt: p.DeletedAt,
+		More:           moreRecord{Resource: p.More.Resource, Identifiers: p.More.Identifiers, OtherNames: p.More.OtherNames}}
 }
 
 func (r record) patient(id string, version int64) (patient.Patient, error) {
@@ -45,7 +55,8 @@ func (r record) patient(id string, version int64) (patient.Patient, error) {
 	}
 	p := patient.Patient{ID: id, Name: r.Name, Family: r.Family, Given: r.Given, Email: r.Email, Address: r.Address,
 		Phone: r.Phone, Gender: r.Gender, MRN: r.MRN, DateOfBirth: dob, RegisteredDate: reg, Version: version,
-		CreatedAt: r.CreatedAt.UTC(), UpdatedAt: r.UpdatedAt.UTC()}
+		CreatedAt: r.CreatedAt.UTC(), UpdatedAt: r.UpdatedAt.UTC(),
+		More: patient.More{Resource: r.More.Resource, Identifiers: r.More.Identifiers, OtherNames: r.More.OtherNames}}
 	if !r.DeletedAt.IsZero() {
 		p.DeletedAt = r.DeletedAt.UTC()
 	}
