@@ -91,7 +91,9 @@ func TestBulkImportThroughTheGateway(t *testing.T) {
 	for _, i := range []int{1, 2, 4, 7, 8} {
 		r := doAs(t, adminToken, http.MethodGet, fhirBase+"/Patient?identifier="+mrnSystem+"|"+mrn(i), nil)
 		require.Equal(t, http.StatusOK, r.status, "%s", r.body)
-		var b struct{ Entry []struct{ Resource struct{ ID string } } }
+		var b struct {
+			Entry []struct{ Resource struct{ ID string } }
+		}
 		require.NoError(t, json.Unmarshal(r.body, &b))
 		require.Len(t, b.Entry, 1, "patient %s", mrn(i))
 		p := decodeAs[patient](t, do(t, http.MethodGet, gateway+"/patients/"+b.Entry[0].Resource.ID, nil))

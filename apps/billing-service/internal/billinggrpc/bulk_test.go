@@ -29,7 +29,9 @@ func TestBulkDeliveryHandsEachEventToTheHandlerAndAnswersItsStatus(t *testing.T)
 		return false, nil
 	}
 	intercept := billinggrpc.BulkDelivery(sub, handler, billinggrpc.PatientBulk)
-	unimplemented := func(context.Context, any) (any, error) { return nil, errors.New("the SDK does not take bulk deliveries") }
+	unimplemented := func(context.Context, any) (any, error) {
+		return nil, errors.New("the SDK does not take bulk deliveries")
+	}
 	traceExt, err := structpb.NewStruct(map[string]any{"traceparent": "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"})
 	require.NoError(t, err)
 	entry := func(id, data string) *runtimev1pb.TopicEventBulkRequestEntry {

@@ -115,17 +115,17 @@ var extensionValues = []string{"Base64Binary", "Boolean", "Canonical", "Code", "
 // requiredCodes are the codes of R4's required bindings on a Patient, by
 // the element's path without indexes.
 var requiredCodes = map[string][]string{
-	"Patient.gender":                      {"male", "female", "other", "unknown"},
-	"Patient.contact.gender":              {"male", "female", "other", "unknown"},
-	"Patient.link.type":                   {"replaced-by", "replaces", "refer", "seealso"},
-	"Identifier.use":                      {"usual", "official", "temp", "secondary", "old"},
-	"HumanName.use":                       {"usual", "official", "temp", "nickname", "anonymous", "old", "maiden"},
-	"ContactPoint.system":                 {"phone", "fax", "email", "pager", "url", "sms", "other"},
-	"ContactPoint.use":                    {"home", "work", "temp", "old", "mobile"},
-	"Address.use":                         {"home", "work", "temp", "old", "billing"},
-	"Address.type":                        {"postal", "physical", "both"},
-	"Narrative.status":                    {"generated", "extensions", "additional", "empty"},
-	"Quantity.comparator":                 {"<", "<=", ">=", ">"},
+	"Patient.gender":         {"male", "female", "other", "unknown"},
+	"Patient.contact.gender": {"male", "female", "other", "unknown"},
+	"Patient.link.type":      {"replaced-by", "replaces", "refer", "seealso"},
+	"Identifier.use":         {"usual", "official", "temp", "secondary", "old"},
+	"HumanName.use":          {"usual", "official", "temp", "nickname", "anonymous", "old", "maiden"},
+	"ContactPoint.system":    {"phone", "fax", "email", "pager", "url", "sms", "other"},
+	"ContactPoint.use":       {"home", "work", "temp", "old", "mobile"},
+	"Address.use":            {"home", "work", "temp", "old", "billing"},
+	"Address.type":           {"postal", "physical", "both"},
+	"Narrative.status":       {"generated", "extensions", "additional", "empty"},
+	"Quantity.comparator":    {"<", "<=", ">=", ">"},
 }
 
 // The formats of R4's primitive types (http://hl7.org/fhir/R4/datatypes.html).

@@ -14,19 +14,19 @@ import (
 
 // record is a version's copy of a patient in patient_versions.record.
 type record struct {
-	Name           string    `json:"name"`
-	Family         string    `json:"family,omitempty"`
-	Given          []string  `json:"given,omitempty"`
-	Email          string    `json:"email"`
-	Address        string    `json:"address"`
-	Phone          string    `json:"phone,omitempty"`
-	Gender         string    `json:"gender,omitempty"`
-	MRN            string    `json:"mrn"`
-	DateOfBirth    string    `json:"dateOfBirth"`
-	RegisteredDate string    `json:"registeredDate"`
-	CreatedAt      time.Time `json:"createdAt"`
-	UpdatedAt      time.Time `json:"updatedAt"`
-	DeletedAt      time.Time `json:"deletedAt,omitzero"`
+	Name           string     `json:"name"`
+	Family         string     `json:"family,omitempty"`
+	Given          []string   `json:"given,omitempty"`
+	Email          string     `json:"email"`
+	Address        string     `json:"address"`
+	Phone          string     `json:"phone,omitempty"`
+	Gender         string     `json:"gender,omitempty"`
+	MRN            string     `json:"mrn"`
+	DateOfBirth    string     `json:"dateOfBirth"`
+	RegisteredDate string     `json:"registeredDate"`
+	CreatedAt      time.Time  `json:"createdAt"`
+	UpdatedAt      time.Time  `json:"updatedAt"`
+	DeletedAt      time.Time  `json:"deletedAt,omitzero"`
 	More           moreRecord `json:"more,omitzero"`
 }
 
@@ -44,7 +44,7 @@ func recordOf(p patient.Patient) record {
 		Gender: p.Gender, MRN: p.MRN, DateOfBirth: p.DateOfBirth.Format(patient.DateLayout),
 		RegisteredDate: p.RegisteredDate.Format(patient.DateLayout),
 		CreatedAt:      p.CreatedAt, UpdatedAt: p.UpdatedAt, DeletedAt: p.DeletedAt,
-		More:           moreRecord{Resource: p.More.Resource, Identifiers: p.More.Identifiers, OtherNames: p.More.OtherNames}}
+		More: moreRecord{Resource: p.More.Resource, Identifiers: p.More.Identifiers, OtherNames: p.More.OtherNames}}
 }
 
 func (r record) patient(id string, version int64) (patient.Patient, error) {
