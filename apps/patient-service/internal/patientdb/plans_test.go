@@ -51,36 +51,40 @@ func TestEverySearchPlanStaysIndexedAtScale(t *testing.T) {
 		return []patient.DateFilter{{Field: patient.DateBirth, Any: []patient.DateRange{{Prefix: patient.DateEq, Start: d, End: d.Add(24*time.Hour - time.Millisecond)}}}}
 	}
 	searches := map[string]patient.Query{
-		"list":                         {},
-		"list, a deep page":            {After: &patient.Cursor{CreatedAt: planEpoch.Add(planRows / 10 * time.Second), ID: uuid.Nil.String()}},
-		"deleted":                      {Deleted: true},
-		"JSON name, a common surname":  {Name: "Smith"},
-		"JSON name, a rare surname":    {Name: "Quennell"},
-		"JSON name, no match":          {Name: "Zzyzx"},
-		"JSON name and birth date":     {Name: "Smith", BirthDate: time.Date(1980, 2, 3, 0, 0, 0, 0, time.UTC)},
-		"JSON email":                   {Email: "p42@example.com"},
-		"JSON MRN":                     {MRN: mrn(4242)},
-		"JSON q, an email prefix":      {Q: "p4242"},
-		"JSON q, a rare name":          {Q: "quennell"},
-		"FHIR name, common":            str(patient.FieldName, patient.MatchPrefix, "smi"),
-		"FHIR name, rare":              str(patient.FieldName, patient.MatchPrefix, "Quennell"),
-		"FHIR name, no match":          str(patient.FieldName, patient.MatchPrefix, "Zzyzx"),
-		"FHIR name, longer than a key": str(patient.FieldName, patient.MatchPrefix, "Quennellquennellquennellquennell"),
-		"FHIR family, rare":            str(patient.FieldFamily, patient.MatchPrefix, "quenn"),
-		"FHIR given, rare":             str(patient.FieldGiven, patient.MatchPrefix, "Xiomara"),
-		"FHIR name:contains, rare":     str(patient.FieldName, patient.MatchContains, "ennel"),
-		"FHIR name:contains, no match": str(patient.FieldName, patient.MatchContains, "zzyzx"),
-		"FHIR family:exact":            str(patient.FieldFamily, patient.MatchExact, "Quennell"),
-		"FHIR telecom, a phone":        tok(patient.TokenPhone, "+1 555 004242"),
-		"FHIR email":                   tok(patient.TokenEmail, "P42@example.com"),
-		"FHIR identifier":              tok(patient.TokenMRN, mrn(77)),
-		"FHIR _id":                     tok(patient.TokenID, planID(4242)),
-		"FHIR gender, rare":            tok(patient.TokenGender, "other"),
-		"FHIR gender, common":          tok(patient.TokenGender, "female"),
-		"FHIR gender, two":             {Tokens: []patient.TokenFilter{{Any: []patient.TokenMatch{{Field: patient.TokenGender, Value: "other"}, {Field: patient.TokenGender, Value: "unknown"}}}}},
-		"FHIR birthdate, a day":        {Dates: day("1980-02-03")},
-		"FHIR family and gender":       {Strings: str(patient.FieldFamily, patient.MatchPrefix, "quennell").Strings, Tokens: tok(patient.TokenGender, "female").Tokens},
-		"FHIR birthdate and name":      {Strings: str(patient.FieldName, patient.MatchPrefix, "smith").Strings, Dates: day("1980-02-03")},
+		"list":                            {},
+		"list, a deep page":               {After: &patient.Cursor{CreatedAt: planEpoch.Add(planRows / 10 * time.Second), ID: uuid.Nil.String()}},
+		"deleted":                         {Deleted: true},
+		"JSON name, a common surname":     {Name: "Smith"},
+		"JSON name, a rare surname":       {Name: "Quennell"},
+		"JSON name, no match":             {Name: "Zzyzx"},
+		"JSON name and birth date":        {Name: "Smith", BirthDate: time.Date(1980, 2, 3, 0, 0, 0, 0, time.UTC)},
+		"JSON email":                      {Email: "p42@example.com"},
+		"JSON MRN":                        {MRN: mrn(4242)},
+		"JSON q, an email prefix":         {Q: "p4242"},
+		"JSON q, a rare name":             {Q: "quennell"},
+		"FHIR name, common":               str(patient.FieldName, patient.MatchPrefix, "smi"),
+		"FHIR name, rare":                 str(patient.FieldName, patient.MatchPrefix, "Quennell"),
+		"FHIR name, no match":             str(patient.FieldName, patient.MatchPrefix, "Zzyzx"),
+		"FHIR name, longer than a key":    str(patient.FieldName, patient.MatchPrefix, "Quennellquennellquennellquennell"),
+		"FHIR family, rare":               str(patient.FieldFamily, patient.MatchPrefix, "quenn"),
+		"FHIR given, rare":                str(patient.FieldGiven, patient.MatchPrefix, "Xiomara"),
+		"FHIR name:contains, rare":        str(patient.FieldName, patient.MatchContains, "ennel"),
+		"FHIR name:contains, no match":    str(patient.FieldName, patient.MatchContains, "zzyzx"),
+		"FHIR family:exact":               str(patient.FieldFamily, patient.MatchExact, "Quennell"),
+		"FHIR telecom, a phone":           tok(patient.TokenPhone, "+1 555 004242"),
+		"FHIR email":                      tok(patient.TokenEmail, "P42@example.com"),
+		"FHIR identifier":                 tok(patient.TokenMRN, mrn(77)),
+		"FHIR identifier, another system": tok(patient.TokenIdentifier, planSSN+"|"+ssn(4242)),
+		"FHIR identifier, any system": {Tokens: []patient.TokenFilter{{Any: []patient.TokenMatch{
+			{Field: patient.TokenMRN, Value: ssn(4242)}, {Field: patient.TokenIdentifier, Value: "*|" + ssn(4242)}}}}},
+		"FHIR identifier, a system's every one": tok(patient.TokenIdentifier, planSSN+"|"),
+		"FHIR _id":                              tok(patient.TokenID, planID(4242)),
+		"FHIR gender, rare":                     tok(patient.TokenGender, "other"),
+		"FHIR gender, common":                   tok(patient.TokenGender, "female"),
+		"FHIR gender, two":                      {Tokens: []patient.TokenFilter{{Any: []patient.TokenMatch{{Field: patient.TokenGender, Value: "other"}, {Field: patient.TokenGender, Value: "unknown"}}}}},
+		"FHIR birthdate, a day":                 {Dates: day("1980-02-03")},
+		"FHIR family and gender":                {Strings: str(patient.FieldFamily, patient.MatchPrefix, "quennell").Strings, Tokens: tok(patient.TokenGender, "female").Tokens},
+		"FHIR birthdate and name":               {Strings: str(patient.FieldName, patient.MatchPrefix, "smith").Strings, Dates: day("1980-02-03")},
 		"FHIR _lastUpdated, recent": {Dates: []patient.DateFilter{{Field: patient.DateLastUpdated, Any: []patient.DateRange{{
 			Prefix: patient.DateGt, Start: planEpoch.Add((planRows - 50) * time.Second), End: planEpoch.Add((planRows - 50) * time.Second)}}}}},
 	}
@@ -114,6 +118,12 @@ func TestEverySearchPlanStaysIndexedAtScale(t *testing.T) {
 	}
 }
 
+// planSSN is the system of the identifier every third loaded patient has
+// beside its MRN.
+const planSSN = "http://hl7.org/fhir/sid/us-ssn"
+
+func ssn(i int) string { return fmt.Sprintf("999-%07d", i) }
+
 // planEpoch is when the first loaded patient registered; one a second.
 var planEpoch = time.Date(2020, 1, 1, 0, 0, 0, 0, time.UTC)
 
@@ -138,7 +148,7 @@ func loadPatients(t *testing.T, c *pgtest.Clone) {
 		"ski", "ard", "ette", "ino", "wood", "by", "hurst", "ach"}
 	cols := []string{"id", "name", "email", "address", "phone", "gender", "mrn", "date_of_birth", "registered_date",
 		"version", "created_at", "updated_at", "deleted_at", "family_name", "given_names", "name_key", "family_key",
-		"given_keys", "name_prefixes"}
+		"given_keys", "name_prefixes", "identifier_keys"}
 	rows := make([][]any, 0, planRows)
 	for i := range planRows {
 		family := starts[rng.IntN(len(starts))] + ends[rng.IntN(len(ends))]
@@ -159,6 +169,10 @@ func loadPatients(t *testing.T, c *pgtest.Clone) {
 		at := planEpoch.Add(time.Duration(i) * time.Second)
 		p := patient.Patient{ID: planID(i), Name: given + " " + family, Family: family, Given: []string{given}}
 		k := keysOf(p)
+		ids := []string{}
+		if i%3 == 0 {
+			ids = patient.IdentifierKeys(planSSN, ssn(i))
+		}
 		var deleted any
 		if i%5_000 == 1 {
 			deleted = at.Add(time.Hour)
@@ -166,7 +180,7 @@ func loadPatients(t *testing.T, c *pgtest.Clone) {
 		rows = append(rows, []any{p.ID, p.Name, fmt.Sprintf("p%d@example.com", i), "1 Main St",
 			fmt.Sprintf("+1 555 %06d", i), gender, fmt.Sprintf("MRN-%07d", i),
 			time.Date(1930+rng.IntN(90), time.Month(1+rng.IntN(12)), 1+rng.IntN(28), 0, 0, 0, 0, time.UTC),
-			at, 1, at, at, deleted, k.family, k.given, k.name, k.familyKey, k.givenKeys, k.prefixes})
+			at, 1, at, at, deleted, k.family, k.given, k.name, k.familyKey, k.givenKeys, k.prefixes, ids})
 	}
 	_, err := pool.CopyFrom(ctx, pgx.Identifier{"patients"}, cols, pgx.CopyFromRows(rows))
 	require.NoError(t, err)
