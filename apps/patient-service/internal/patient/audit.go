@@ -29,6 +29,9 @@ const (
 	ActionPatch        = "patch"
 	ActionDelete       = "delete"
 	ActionAuditRead    = "audit.read"
+	// ActionImport is a bulk import: its submission (naming no patient)
+	// and each batch it wrote (naming every patient of the batch).
+	ActionImport = "import"
 )
 
 // Actor is who is acting, from their verified access token, and the
@@ -93,7 +96,7 @@ const (
 
 // auditActions are the actions an audit trail can be filtered by.
 var auditActions = []string{ActionCreate, ActionCreateReplay, ActionCreateMatch, ActionRead, ActionReadVersion,
-	ActionHistory, ActionSearch, ActionUpdate, ActionPatch, ActionDelete, ActionAuditRead}
+	ActionHistory, ActionSearch, ActionUpdate, ActionPatch, ActionDelete, ActionAuditRead, ActionImport}
 
 // AuditQuery selects one page of a patient's audit trail, newest first.
 type AuditQuery struct {

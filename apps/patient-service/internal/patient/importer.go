@@ -25,9 +25,12 @@ import (
 // a live patient holds updates that patient (or changes nothing when it
 // says what is stored), so importing a file twice changes nothing the
 // second time. Each batch's new and changed patients get their versions,
-// their events (through the outbox) and one audit entry naming them all;
-// their billing accounts are opened by the reconciler, which each batch
-// wakes.
+// their events (through the outbox) and one audit entry naming them all.
+// A batch's new patients get their billing accounts before they are
+// stored, with one call to billing (their ids are derived from the job and
+// the line, so a batch tried again asks for the same accounts); if billing
+// cannot answer they are stored without, and the reconciler, which the
+// batch wakes, opens them later.
 
 // ImportCounts says what an import did with its lines so far.
 type ImportCounts struct {
@@ -123,10 +126,6 @@ const MaxImportLineBytes = 64 << 10
 
 // ImportBatchLines is how many lines one transaction imports.
 const ImportBatchLines = 1000
-
-// ActionImport is the audit action of an import: submitting it (naming no
-// patient) and each batch it wrote (naming its patients).
-const ActionImport = "import"
 
 // Importer receives imports and runs them.
 type Importer struct {

@@ -441,7 +441,7 @@ async function userEmails() {
 
 // auditActions are the actions the audit trail can be filtered by.
 const auditActions = ["create", "create.replay", "create.match", "read", "read.version", "history", "search", "update",
-  "patch", "delete", "audit.read"];
+  "patch", "delete", "audit.read", "import"];
 
 // auditView shows one page of a patient's audit trail, newest first, as
 // patient-service pages it. The hash keeps the filter, the page's cursor and

@@ -46,7 +46,7 @@ const labels = {
   female: "Female", male: "Male", other: "Other", unknown: "Unknown",
   admin: "Admin", clinician: "Clinician", billing: "Billing",
   create: "Registered", "create.replay": "Registration repeated", read: "Read", search: "Searched", update: "Updated",
-  patch: "Changed", delete: "Deleted", "audit.read": "Audit trail read",
+  patch: "Changed", delete: "Deleted", "audit.read": "Audit trail read", import: "Imported",
   success: "Done", invalid: "Invalid", "not-found": "Not found", gone: "Already deleted", "stale-version": "Stale version",
   conflict: "Conflict", forbidden: "Refused", error: "Failed",
   patient: "Patient events", "patient-deadletter": "Patient events", "billing-deadletter": "Billing events",
