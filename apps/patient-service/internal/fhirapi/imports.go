@@ -82,8 +82,13 @@ func (h *Handler) startImport(w http.ResponseWriter, r *http.Request) {
 	}
 	job, err := h.imports.Submit(r.Context(), actor(r), http.MaxBytesReader(w, r.Body, MaxImportBytes))
 	var tooLarge *http.MaxBytesError
-	if errors.As(err, &tooLarge) {
+	var unreadable *patient.UnreadableError
+	switch {
+	case errors.As(err, &tooLarge):
 		fhir.WriteOutcome(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("An import must be at most %d bytes; send a larger file in parts.", MaxImportBytes))
+		return
+	case errors.As(err, &unreadable):
+		fhir.WriteOutcome(w, http.StatusBadRequest, "The body could not be read to its end; nothing of it was kept.")
 		return
 	}
 	if err != nil {

@@ -182,17 +182,16 @@ func (im *Importer) Submit(ctx context.Context, a Actor, body io.Reader) (Import
 	job := ImportJob{ID: uuid.NewString(), Actor: a, SubmittedAt: im.clock()}
 	r := bufio.NewReaderSize(body, 256<<10)
 	no := 0
+	var readErr error // the store may report it as its own
 	next := func() (ImportLine, bool, error) {
 		for {
 			line, err := r.ReadBytes('\n')
-			if len(line) == 0 && err != nil {
-				if errors.Is(err, io.EOF) {
-					return ImportLine{}, false, nil
-				}
-				return ImportLine{}, false, err
-			}
 			if err != nil && !errors.Is(err, io.EOF) {
-				return ImportLine{}, false, err
+				readErr = &UnreadableError{Err: err}
+				return ImportLine{}, false, readErr
+			}
+			if len(line) == 0 && err != nil {
+				return ImportLine{}, false, nil
 			}
 			no++
 			if line = bytes.TrimSpace(line); len(line) > 0 {
@@ -201,6 +200,9 @@ func (im *Importer) Submit(ctx context.Context, a Actor, body io.Reader) (Import
 		}
 	}
 	job, err := im.store.SubmitImport(ctx, job, next)
+	if readErr != nil {
+		return ImportJob{}, wrap("patient.import", readErr)
+	}
 	if err != nil {
 		return ImportJob{}, wrap("patient.import", err)
 	}
@@ -214,6 +216,14 @@ func (im *Importer) Submit(ctx context.Context, a Actor, body io.Reader) (Import
 	}
 	return job, nil
 }
+
+// UnreadableError is an import's body that could not be read to its end
+// (the client went away, or sent more than it may): nothing of it is kept.
+type UnreadableError struct{ Err error }
+
+func (e *UnreadableError) Error() string { return "the import's body could not be read: " + e.Err.Error() }
+
+func (e *UnreadableError) Unwrap() error { return e.Err }
 
 // Status returns import id; only admins read it.
 func (im *Importer) Status(ctx context.Context, a Actor, id string) (ImportJob, error) {

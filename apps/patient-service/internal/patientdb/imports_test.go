@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"slices"
 	"strings"
@@ -198,4 +199,27 @@ func TestImportOpensAccountsWithTheBatchOrLeavesThemToTheReconciler(t *testing.T
 			assert.Equal(t, "acct-"+id, acct)
 		})
 	}
+}
+
+// failingReader gives its text, then fails as a connection cut short does.
+type failingReader struct{ r io.Reader }
+
+func (f *failingReader) Read(p []byte) (int, error) {
+	n, err := f.r.Read(p)
+	if err == io.EOF {
+		return n, io.ErrUnexpectedEOF
+	}
+	return n, err
+}
+
+func TestImportCutShortKeepsNothing(t *testing.T) {
+	pool := template.Pool(t)
+	store := patientdb.New(pool)
+	im := patient.NewImporter(store, fhirapi.Decoder{MRNSystem: importMRNSystem}, nil, nil, slog.New(slog.DiscardHandler))
+	body := strings.Repeat(importLine("CUT-1", "A", "cut@example.com", "1980-01-01", "x")+"\n", 3)
+	_, err := im.Submit(context.Background(), patient.Actor{UserID: "a", Role: patient.RoleAdmin}, &failingReader{strings.NewReader(body)})
+	var unreadable *patient.UnreadableError
+	require.ErrorAs(t, err, &unreadable)
+	assert.Equal(t, 0, count(t, pool, `SELECT count(*) FROM import_jobs`))
+	assert.Equal(t, 0, count(t, pool, `SELECT count(*) FROM import_lines`))
 }
