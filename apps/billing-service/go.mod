@@ -5,6 +5,7 @@ go 1.26.5
 toolchain go1.26.10
 
 require (
+	github.com/dapr/dapr v1.18.0
 	github.com/dapr/go-sdk v1.15.0
 	github.com/google/uuid v1.6.0
 	github.com/jackc/pgx/v5 v5.12.0
@@ -77,7 +78,6 @@ require (
 require (
 	github.com/beorn7/perks v1.0.1 // indirect
 	github.com/cenkalti/backoff/v5 v5.0.3 // indirect
-	github.com/dapr/dapr v1.18.0 // indirect
 	github.com/dapr/durabletask-go v0.12.1 // indirect
 	github.com/dapr/kit v0.18.1 // indirect
 	github.com/go-chi/chi/v5 v5.5.0 // indirect
