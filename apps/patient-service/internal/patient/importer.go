@@ -221,7 +221,9 @@ func (im *Importer) Submit(ctx context.Context, a Actor, body io.Reader) (Import
 // (the client went away, or sent more than it may): nothing of it is kept.
 type UnreadableError struct{ Err error }
 
-func (e *UnreadableError) Error() string { return "the import's body could not be read: " + e.Err.Error() }
+func (e *UnreadableError) Error() string {
+	return "the import's body could not be read: " + e.Err.Error()
+}
 
 func (e *UnreadableError) Unwrap() error { return e.Err }
 
