@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/http"
 	"reflect"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -292,12 +293,22 @@ func primaryName(names []HumanName) int {
 			}
 		}
 	}
+	uses := make([]string, len(names))
 	for i, n := range names {
-		if n.Use != "old" && n.Use != "maiden" {
+		uses[i] = n.Use
+	}
+	return firstNotMarked(uses, "old", "maiden")
+}
+
+// firstNotMarked is the index of the first of uses not among marked, else
+// 0, or -1 for no uses at all.
+func firstNotMarked(uses []string, marked ...string) int {
+	for i, u := range uses {
+		if !slices.Contains(marked, u) {
 			return i
 		}
 	}
-	if len(names) > 0 {
+	if len(uses) > 0 {
 		return 0
 	}
 	return -1
@@ -345,15 +356,11 @@ func draftTelecom(cps []ContactPoint, d *patient.Draft) {
 // primaryAddress is the index of the address the registry keeps: the
 // first not marked old or billing-only, else the first; -1 for none.
 func primaryAddress(as []Address) int {
+	uses := make([]string, len(as))
 	for i, a := range as {
-		if a.Use != "old" && a.Use != "billing" {
-			return i
-		}
+		uses[i] = a.Use
 	}
-	if len(as) > 0 {
-		return 0
-	}
-	return -1
+	return firstNotMarked(uses, "old", "billing")
 }
 
 // addressText is an address as the registry keeps it: the text sent, or
