@@ -66,7 +66,7 @@ CONTAINER_ENV = if [ -z "$$DOCKER_HOST" ] && [ -S /run/podman/podman.sock ] && \
 	$(if $(filter local,$(PMS_IMAGES)),set -a; . ./$(IMAGES_ENV); set +a;) \
 	export TESTCONTAINERS_RYUK_DISABLED=true TESTCONTAINERS_HOST_OVERRIDE=127.0.0.1;
 
-.PHONY: alerts-check prerequisites cluster-prerequisites test-drill cluster-bin cluster-up cluster-down test-cluster help docs docs-check bench bench-short build apps runner daprd run proto proto-check mod-check test test-unit test-go test-deploy vet fmt-check vulncheck test-with-postgres images test-containers web web-check clean
+.PHONY: alerts-check prerequisites cluster-prerequisites test-drill cluster-bin cluster-up cluster-down test-cluster help docs docs-check bench bench-short bench-scale build apps runner daprd run proto proto-check mod-check test test-unit test-go test-deploy vet fmt-check vulncheck test-with-postgres images test-containers web web-check clean
 
 ## help: list the targets (this page; `make` alone prints it)
 help:
@@ -199,6 +199,11 @@ test:
 ## bench: measure the system as it ships (docs/performance.md); ARGS=-short runs every phase briefly
 bench: build
 	bin/bench $(ARGS)
+
+## bench-scale: grow the registry by bulk import to 1,000, 100,000 and 1,000,000 patients and measure it at each (docs/performance.md); SIZES=1000,100000 for fewer
+SIZES ?= 1000,100000,1000000
+bench-scale: build
+	bin/bench -scale $(SIZES) -out .data/bench-scale
 
 # bench-short: check that the benchmark runs (make test); it measures nothing.
 bench-short: build

@@ -5,9 +5,12 @@
 // draws latency and event-lag distributions as a PNG.
 //
 //	bench [-short] [-out DIR]
+//	bench -scale 1000,100000,1000000 [-out DIR]
 //
 // Run it with `make bench` (after `make build`); -short runs every phase
-// briefly, to check that the benchmark works, not to measure.
+// briefly, to check that the benchmark works, not to measure. -scale
+// (`make bench-scale`) instead grows the registry by bulk import to each
+// size and measures it there (scale.go).
 package main
 
 import (
@@ -34,8 +37,15 @@ import (
 func main() {
 	short := flag.Bool("short", false, "run every phase briefly (checks the benchmark, measures nothing)")
 	out := flag.String("out", ".data/bench", "where to write bench.json and bench.png")
+	scale := flag.String("scale", "", "instead, grow the registry by bulk import to each of these sizes (comma-separated) and measure it at each (bench-scale.json)")
 	flag.Parse()
-	if err := run(*short, *out); err != nil {
+	var err error
+	if *scale != "" {
+		err = scaleSizes(*scale, *out)
+	} else {
+		err = run(*short, *out)
+	}
+	if err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(1)
 	}
