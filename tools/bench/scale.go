@@ -39,6 +39,7 @@ type scaleSize struct {
 	ImportPerSecond   float64  `json:"import_per_second"`
 	Searches          []result `json:"searches"`
 	Mix               result   `json:"search_mix"`
+	MixAt100          result   `json:"search_mix_at_100_per_second"`
 	Reads             result   `json:"reads_by_id"`
 	Registrations     result   `json:"registrations"`
 	DBBytesPerPatient float64  `json:"database_bytes_per_patient"`
@@ -86,7 +87,7 @@ func runScale(sizes []int, outDir string) error {
 		if err := b.relogin(); err != nil {
 			return err
 		}
-		if s.Searches, s.Mix, err = b.searchMix(o, n); err != nil {
+		if s.Searches, s.Mix, s.MixAt100, err = b.searchMix(o, n); err != nil {
 			return err
 		}
 		ids, err := b.someIDs(200)
@@ -227,11 +228,13 @@ func (b *bench) waitComplete(want int, within time.Duration) error {
 	return fmt.Errorf("accounts or analytics incomplete after %s", within)
 }
 
-// searchMix measures each search alone, then all of them in turn.
-func (b *bench) searchMix(o samples.Options, n int) ([]result, result, error) {
+// searchMix measures each search alone, then all of them in turn at
+// saturation and at 100/s (an open loop: the latency a client sees when
+// the system is not saturated).
+func (b *bench) searchMix(o samples.Options, n int) ([]result, result, result, error) {
 	deep, err := b.deepPage()
 	if err != nil {
-		return nil, result{}, err
+		return nil, result{}, result{}, err
 	}
 	mrn, email, phone := o.MRN(n/2+1), o.Email(n/3+1), samples.Phone(n/4+1)
 	queries := []struct{ name, path string }{
@@ -259,7 +262,8 @@ func (b *bench) searchMix(o samples.Options, n int) ([]result, result, error) {
 		return status, "", err
 	}
 	m := b.phase(saturate(b.ctx, fmt.Sprintf("%d: the search mix", n), 16, 15*time.Second, http.StatusOK, mix))
-	return each, m, nil
+	at100 := b.phase(atRate(b.ctx, fmt.Sprintf("%d: the search mix at 100/s", n), 100, 15*time.Second, http.StatusOK, mix))
+	return each, m, at100, nil
 }
 
 // deepPage is the JSON list's page 50 pages of 100 in (or its last).
@@ -315,14 +319,14 @@ func (b *bench) bytesPerPatient(patients int) (float64, error) {
 
 func printScale(rep scaleReport) {
 	w := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(w, "patients\timport/s\tsearch mix/s\tmix p50 ms\tmix p99 ms\tworst search p99 ms\treads/s\tread p99 ms\tregistrations/s\tKiB per patient\t")
+	fmt.Fprintln(w, "patients\timport/s\tsearch mix/s\tmix p50 ms\tmix p99 ms\tp99 at 100/s ms\tworst search p99 ms\treads/s\tread p99 ms\tregistrations/s\tKiB per patient\t")
 	for _, s := range rep.Sizes {
 		worst := 0.0
 		for _, r := range s.Searches {
 			worst = max(worst, r.P99ms)
 		}
-		fmt.Fprintf(w, "%d\t%.0f\t%.0f\t%.1f\t%.1f\t%.1f\t%.0f\t%.1f\t%.0f\t%.1f\t\n", s.Patients, s.ImportPerSecond, s.Mix.PerSecond,
-			s.Mix.P50ms, s.Mix.P99ms, worst, s.Reads.PerSecond, s.Reads.P99ms, s.Registrations.PerSecond, s.DBBytesPerPatient/1024)
+		fmt.Fprintf(w, "%d\t%.0f\t%.0f\t%.1f\t%.1f\t%.1f\t%.1f\t%.0f\t%.1f\t%.0f\t%.1f\t\n", s.Patients, s.ImportPerSecond, s.Mix.PerSecond,
+			s.Mix.P50ms, s.Mix.P99ms, s.MixAt100.P99ms, worst, s.Reads.PerSecond, s.Reads.P99ms, s.Registrations.PerSecond, s.DBBytesPerPatient/1024)
 	}
 	w.Flush()
 }
