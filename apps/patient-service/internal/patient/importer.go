@@ -119,7 +119,15 @@ type ImportStore interface {
 	// lookup, in the same transaction). ok is false when no job has lines
 	// pending.
 	ImportNext(ctx context.Context, limit int, plan func(job ImportJob, lines []ImportLine, lookup func(mrns, emails []string) (Known, error)) (ImportBatch, error)) (job ImportJob, ok bool, err error)
+	// RefuseImportLine records line e.Line of job id as refused (and
+	// no longer pending), unless it is no longer pending.
+	RefuseImportLine(ctx context.Context, id string, e LineError) error
 }
+
+// ErrStoreRefused is the database refusing what a batch holds (a value
+// or a constraint), rather than failing to run: trying again as it is
+// cannot help.
+var ErrStoreRefused = errors.New("the database refused what the batch holds")
 
 // MaxImportLineBytes bounds one line (one patient) of an import.
 const MaxImportLineBytes = 64 << 10
@@ -251,9 +259,13 @@ func (im *Importer) Errors(ctx context.Context, a Actor, id string, after, limit
 // Run imports the pending lines of every job, a batch at a time, until ctx
 // ends; it looks for work when Submit signals one and every interval. A
 // batch that fails (the database is down; a registration took an email
-// the batch holds) is retried after a pause.
+// the batch holds) is retried after a pause. A batch whose content the
+// database refuses (ErrStoreRefused) is imported again a line at a time,
+// and the line it refuses is recorded as refused, so one line never holds
+// up an import.
 func (im *Importer) Run(ctx context.Context, interval time.Duration) error {
 	wait := time.Duration(0)
+	alone := 0 // lines still to import one at a time, after a batch the database refused
 	for {
 		select {
 		case <-ctx.Done():
@@ -262,23 +274,45 @@ func (im *Importer) Run(ctx context.Context, interval time.Duration) error {
 		case <-im.signal:
 		}
 		accounted := true
-		job, ok, err := im.store.ImportNext(ctx, ImportBatchLines, func(job ImportJob, lines []ImportLine, lookup func(mrns, emails []string) (Known, error)) (ImportBatch, error) {
+		size := ImportBatchLines
+		if alone > 0 {
+			size = 1
+		}
+		var tried ImportJob
+		var triedLines []ImportLine
+		job, ok, err := im.store.ImportNext(ctx, size, func(job ImportJob, lines []ImportLine, lookup func(mrns, emails []string) (Known, error)) (ImportBatch, error) {
+			tried, triedLines = job, lines
 			b, err := im.plan(job, lines, lookup)
 			if err == nil {
 				accounted = im.withAccounts(ctx, b.Created)
 			}
 			return b, err
 		})
+		refused := errors.Is(err, ErrStoreRefused)
 		switch {
 		case ctx.Err() != nil:
 			return nil
+		case refused && size > 1:
+			// Which line? Line by line through this batch finds it.
+			im.log.WarnContext(ctx, "import batch refused by the database; importing its lines one by one", "import_id", tried.ID, "err", err)
+			alone, wait = ImportBatchLines, 0
+		case refused && len(triedLines) == 1:
+			line := LineError{Line: triedLines[0].No, Issues: []LineIssue{{Expression: "Patient",
+				Message: "could not be stored: " + strings.TrimPrefix(err.Error(), "patientdb.import_next: ")}}}
+			if rerr := im.store.RefuseImportLine(ctx, tried.ID, line); rerr != nil {
+				im.log.WarnContext(ctx, "refused import line not recorded; retrying", "import_id", tried.ID, "line", line.Line, "err", rerr)
+				wait = min(max(2*wait, time.Second), 30*time.Second)
+				continue
+			}
+			im.log.WarnContext(ctx, "import line refused by the database", "import_id", tried.ID, "line", line.Line, "err", err)
+			wait = 0
 		case err != nil:
 			im.log.WarnContext(ctx, "import batch failed; retrying", "err", err)
 			wait = min(max(2*wait, time.Second), 30*time.Second)
 		case !ok:
 			wait = interval
 		default:
-			wait = 0
+			wait, alone = 0, max(alone-1, 0)
 			if job.Done() {
 				im.log.InfoContext(ctx, "import done", "import_id", job.ID, "lines", job.Lines, "imported", job.Counts.Imported,
 					"updated", job.Counts.Updated, "unchanged", job.Counts.Unchanged, "rejected", job.Counts.Rejected)

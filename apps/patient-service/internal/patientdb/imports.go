@@ -160,10 +160,39 @@ func (s *Store) ImportNext(ctx context.Context, limit int, plan func(patient.Imp
 		job, err = pgx.CollectExactlyOneRow(rows, scanImport)
 		return err
 	})
-	if err != nil {
-		return patient.ImportJob{}, false, pgdb.Errorf("patientdb.import_next: %w", s.mapErr("import", err))
+	var pgErr *pgconn.PgError
+	switch {
+	case err == nil:
+		return job, found, nil
+	case rejectedData(err) && errors.As(err, &pgErr):
+		what := "SQLSTATE " + pgErr.Code
+		if pgErr.ConstraintName != "" {
+			what += ", constraint " + pgErr.ConstraintName
+		}
+		return patient.ImportJob{}, false, fmt.Errorf("patientdb.import_next: %w (%s)", patient.ErrStoreRefused, what)
 	}
-	return job, found, nil
+	return patient.ImportJob{}, false, pgdb.Errorf("patientdb.import_next: %w", err)
+}
+
+// RefuseImportLine records a line of job id as refused and no longer
+// pending, in one transaction; a line no longer pending is left as it is.
+func (s *Store) RefuseImportLine(ctx context.Context, id string, e patient.LineError) error {
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx, `DELETE FROM import_lines WHERE job_id = $1 AND line_no = $2`, id, e.Line)
+		if err != nil || tag.RowsAffected() == 0 {
+			return err
+		}
+		if err := writeImport(ctx, tx, id, patient.ImportBatch{Rejected: []patient.LineError{e}}); err != nil {
+			return err
+		}
+		_, err = tx.Exec(ctx, `UPDATE import_jobs SET pending = pending - 1, rejected = rejected + 1,
+			finished_at = CASE WHEN pending = 1 THEN now() END WHERE id = $1`, id)
+		return err
+	})
+	if err != nil {
+		return pgdb.Errorf("patientdb.refuse_import_line: %w", err)
+	}
+	return nil
 }
 
 // known reads, in tx, the patients holding mrns (locking them until the

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -222,4 +223,29 @@ func TestImportCutShortKeepsNothing(t *testing.T) {
 	require.ErrorAs(t, err, &unreadable)
 	assert.Equal(t, 0, count(t, pool, `SELECT count(*) FROM import_jobs`))
 	assert.Equal(t, 0, count(t, pool, `SELECT count(*) FROM import_lines`))
+}
+
+// A line the database refuses for what it holds (here a rule the import's
+// checks do not know) is refused alone: the batch is imported again a
+// line at a time and the rest of the file comes in.
+func TestImportLineTheDatabaseRefusesIsRefusedAlone(t *testing.T) {
+	c := template.Clone(t)
+	owner, err := pgxpool.New(context.Background(), c.OwnerURL)
+	require.NoError(t, err)
+	defer owner.Close()
+	_, err = owner.Exec(context.Background(), `ALTER TABLE patients ADD CONSTRAINT no_zed CHECK (family_name <> 'Zed')`)
+	require.NoError(t, err)
+	store := patientdb.New(c.Pool)
+	job := runImport(t, store, strings.Join([]string{
+		importLine("ZED-1", "Able", "zed1@example.com", "1980-01-01", "x"),
+		importLine("ZED-2", "Zed", "zed2@example.com", "1980-01-01", "x"),
+		importLine("ZED-3", "Baker", "zed3@example.com", "1980-01-01", "x"),
+	}, "\n"))
+	assert.Equal(t, patient.ImportCounts{Imported: 2, Rejected: 1}, job.Counts)
+	errs, err := store.ImportErrors(context.Background(), job.ID, 0, 10)
+	require.NoError(t, err)
+	require.Len(t, errs, 1)
+	assert.Equal(t, 2, errs[0].Line)
+	assert.Contains(t, errs[0].Issues[0].Message, "constraint no_zed", "why, without the value")
+	assert.Equal(t, 2, count(t, c.Pool, `SELECT count(*) FROM patients`))
 }
