@@ -228,7 +228,10 @@ func (c *importClient) importPart(ctx context.Context, body []byte, n int) (mani
 	if resp.StatusCode != http.StatusAccepted || status == "" {
 		return manifest{}, fmt.Errorf("%s: %s", resp.Status, msg)
 	}
-	status = c.base + status[strings.Index(status, "/fhir/R4/"):] // through the gateway this tool was given
+	status, err = c.throughGateway(status)
+	if err != nil {
+		return manifest{}, err
+	}
 	last := ""
 	for {
 		resp, err := c.do(ctx, http.MethodGet, status, nil, nil)
@@ -269,6 +272,16 @@ func (c *importClient) importPart(ctx context.Context, body []byte, n int) (mani
 	}
 }
 
+// throughGateway is a URL the server named, at the gateway this tool was
+// given (the server names itself by its public base, which may differ).
+func (c *importClient) throughGateway(url string) (string, error) {
+	i := strings.Index(url, "/fhir/R4/")
+	if i < 0 {
+		return "", fmt.Errorf("%q is not a URL of the FHIR API", url)
+	}
+	return c.base + url[i:], nil
+}
+
 // partLine is the line number an error file names ("line N: ...", and
 // its extension's valueInteger).
 var partLine = regexp.MustCompile(`"valueInteger":(\d+)|line (\d+): `)
@@ -277,7 +290,10 @@ var partLine = regexp.MustCompile(`"valueInteger":(\d+)|line (\d+): `)
 // by offset to the file's own numbering.
 func (c *importClient) copyErrors(ctx context.Context, m manifest, offset int, out io.Writer) error {
 	for _, e := range m.Error {
-		url := c.base + e.URL[strings.Index(e.URL, "/fhir/R4/"):]
+		url, err := c.throughGateway(e.URL)
+		if err != nil {
+			return err
+		}
 		resp, err := c.do(ctx, http.MethodGet, url, nil, http.Header{"Accept": {"application/fhir+ndjson"}})
 		if err != nil {
 			return err
