@@ -1,6 +1,7 @@
 package patient
 
 import (
+	"fmt"
 	"slices"
 	"strings"
 	"sync"
@@ -98,6 +99,55 @@ func NamePrefixes(texts ...string) []string {
 					out = append(out, p)
 				}
 			}
+		}
+	}
+	return out
+}
+
+// YearPrefixLen is how many first letters of a name word or key go with
+// the birth year in a record's name-and-year entries.
+const YearPrefixLen = 3
+
+// YearPrefix is the name-and-year entry of a birth year and a name word's
+// or key's first YearPrefixLen letters: "y1980:smi". No word holds a
+// colon, so no word prefix is one.
+func YearPrefix(year int, start string) string {
+	return fmt.Sprintf("y%04d:%s", year, start)
+}
+
+// YearPrefixStart is the first YearPrefixLen letters of a folded word or
+// key, when it has that many.
+func YearPrefixStart(folded string) (string, bool) {
+	n := 0
+	for i := range folded {
+		if n == YearPrefixLen {
+			return folded[:i], true
+		}
+		n++
+	}
+	return folded, n == YearPrefixLen
+}
+
+// YearPrefixes are the name-and-year entries of a record born in year
+// whose name prefixes are prefixes (NamePrefixes, with the tagged key
+// prefixes "n:", "f:", "g:"): one for each word prefix and each key
+// prefix of YearPrefixLen letters, so a search for a name word or a key
+// start of at least that many letters, with a birth date, finds every
+// match among the entries of its first letters and the dates' years
+// (migration 00011 computes the same from the stored prefixes).
+func YearPrefixes(year int, prefixes []string) []string {
+	var out []string
+	for _, p := range prefixes {
+		if len(p) > 2 && p[1] == ':' && strings.ContainsRune("nfg", rune(p[0])) {
+			p = p[2:]
+		} else if strings.ContainsRune(p, ':') {
+			continue
+		}
+		if utf8.RuneCountInString(p) != YearPrefixLen {
+			continue
+		}
+		if e := YearPrefix(year, p); !slices.Contains(out, e) {
+			out = append(out, e)
 		}
 	}
 	return out

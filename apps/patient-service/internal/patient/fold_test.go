@@ -85,3 +85,21 @@ func TestFoldIsTheSameConcurrently(t *testing.T) {
 	}
 	wg.Wait()
 }
+
+// A record's name-and-year entries are its name words' and keys' first
+// three letters with its birth year; a search takes the same letters of
+// what it looks for, when it has three.
+func TestYearPrefixesPairNameStartsWithTheBirthYear(t *testing.T) {
+	prefixes := append(patient.NamePrefixes("Li Ødegård"), "n:l", "n:li", "n:li ", "n:li o", "f:o", "f:od", "f:ode", "g:l", "g:li")
+	assert.Equal(t, []string{"y1980:ode", "y1980:li "}, patient.YearPrefixes(1980, prefixes))
+	assert.Empty(t, patient.YearPrefixes(1980, []string{"li", "g:li", "y1980:ode"}), "short words and year entries give none")
+
+	s, ok := patient.YearPrefixStart(patient.Fold("Ødegård"))
+	assert.True(t, ok)
+	assert.Equal(t, "y1980:ode", patient.YearPrefix(1980, s))
+	_, ok = patient.YearPrefixStart("li")
+	assert.False(t, ok, "two letters: no entry holds every match")
+	s, ok = patient.YearPrefixStart("łód")
+	assert.True(t, ok)
+	assert.Equal(t, "łód", s, "letters, not bytes")
+}

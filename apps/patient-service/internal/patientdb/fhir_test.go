@@ -60,6 +60,10 @@ func TestFHIRFiltersMatchWhatTheyMean(t *testing.T) {
 		return patient.Query{Tokens: []patient.TokenFilter{{Any: m}}}
 	}
 	year1980 := [2]string{"1980-01-01T00:00:00Z", "1980-12-31T23:59:59.999Z"}
+	withDates := func(q patient.Query, span [2]string) patient.Query {
+		q.Dates = dates(patient.DateBirth, patient.DateEq, span[0], span[1]).Dates
+		return q
+	}
 	for name, c := range map[string]struct {
 		q    patient.Query
 		want []string
@@ -86,6 +90,19 @@ func TestFHIRFiltersMatchWhatTheyMean(t *testing.T) {
 		"an id that is no UUID":             {tokens(patient.TokenMatch{Field: patient.TokenID, Value: "x'; --"}), []string{}},
 		"no alternatives":                   {tokens(), []string{}},
 		"two filters, both":                 {patient.Query{Strings: str(patient.FieldFamily, patient.MatchPrefix, "lop").Strings, Tokens: tokens(patient.TokenMatch{Field: patient.TokenGender, Value: "male"}).Tokens}, []string{jose}},
+		// A name with a birth date within a few years is driven by the
+		// name-and-year entries, within a week by the birth date alone:
+		// either way the matches are those of both filters.
+		"family and a birth year":          {withDates(str(patient.FieldFamily, patient.MatchPrefix, "LÓPE"), year1980), []string{jose, lopez}},
+		"family and a birth year, none":    {withDates(str(patient.FieldFamily, patient.MatchPrefix, "smith"), year1980), []string{}},
+		"name and the years about it":      {withDates(str(patient.FieldName, patient.MatchPrefix, "smith", "ana"), [2]string{"1979-01-01T00:00:00Z", "1980-12-31T23:59:59.999Z"}), []string{lopez, smith}},
+		"name, a key's start and a year":   {withDates(str(patient.FieldName, patient.MatchPrefix, "van der"), [2]string{"1989-01-01T00:00:00Z", "1990-12-31T23:59:59.999Z"}), []string{berg}},
+		"given exact and a year":           {withDates(str(patient.FieldGiven, patient.MatchExact, "María"), year1980), []string{jose}},
+		"family, two letters, and a year":  {withDates(str(patient.FieldFamily, patient.MatchPrefix, "lo"), year1980), []string{jose, lopez}},
+		"family and a birth day":           {withDates(str(patient.FieldFamily, patient.MatchPrefix, "lopez"), [2]string{"1980-12-31T00:00:00Z", "1980-12-31T23:59:59.999Z"}), []string{lopez}},
+		"contains and a birth year":        {withDates(str(patient.FieldName, patient.MatchContains, "mith"), [2]string{"1979-01-01T00:00:00Z", "1980-12-31T23:59:59.999Z"}), []string{smith}},
+		"JSON name and birth date":         {patient.Query{Name: "lopez ana", BirthDate: time.Date(1980, 12, 31, 0, 0, 0, 0, time.UTC)}, []string{lopez}},
+		"JSON name and another birth date": {patient.Query{Name: "lopez", BirthDate: time.Date(1980, 12, 30, 0, 0, 0, 0, time.UTC)}, []string{}},
 	} {
 		t.Run(name, func(t *testing.T) {
 			assert.ElementsMatch(t, c.want, ids(c.q))
@@ -104,6 +121,15 @@ func TestFHIRFiltersMatchWhatTheyMean(t *testing.T) {
 	assert.Contains(t, exactly(patient.DateLe), jose)
 	assert.NotContains(t, exactly(patient.DateGt), jose)
 	assert.NotContains(t, exactly(patient.DateLt), jose)
+
+	// A corrected birth date moves the record's name-and-year entries.
+	v2 := got
+	v2.Version, v2.UpdatedAt, v2.DateOfBirth = got.Version+1, got.UpdatedAt.Add(time.Second), time.Date(1982, 5, 12, 0, 0, 0, 0, time.UTC)
+	_, ev, a := newPatient("unused@example.org")
+	ev.Patient, a.Action = v2, patient.ActionPatch
+	require.NoError(t, store.Update(context.Background(), v2, ev, a))
+	assert.ElementsMatch(t, []string{lopez}, ids(withDates(str(patient.FieldFamily, patient.MatchPrefix, "lopez"), year1980)))
+	assert.ElementsMatch(t, []string{jose}, ids(withDates(str(patient.FieldFamily, patient.MatchPrefix, "lopez"), [2]string{"1982-01-01T00:00:00Z", "1982-12-31T23:59:59.999Z"})))
 }
 
 // Every change stores its version, in its transaction; versions are never

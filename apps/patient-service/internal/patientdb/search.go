@@ -133,8 +133,12 @@ func ordered(q patient.Query) bool {
 func searchFilters(q patient.Query, args *sqlArgs) (string, bool) {
 	var where []string
 	arg := args.add
+	drive := driverOf(q)
+	if drive.years != nil {
+		where = append(where, "name_prefixes && "+args.add(drive.years)+"::text[]")
+	}
 	if q.Name != "" {
-		where = append(where, wordsFilter(patient.NameWords(q.Name), args))
+		where = append(where, wordsFilter(drive.prefixes, patient.NameWords(q.Name), args))
 	}
 	if q.Email != "" {
 		where = append(where, "lower(email) = lower("+arg(q.Email)+")")
@@ -144,17 +148,17 @@ func searchFilters(q patient.Query, args *sqlArgs) (string, bool) {
 	}
 	pinpoint := q.Email != "" || q.MRN != ""
 	if !q.BirthDate.IsZero() {
-		where = append(where, "date_of_birth = "+arg(q.BirthDate))
+		where = append(where, drive.birth+" = "+arg(q.BirthDate))
 	}
 	if q.Q != "" {
 		alts := []string{prefixRange("lower(email)", strings.ToLower(q.Q), args), "upper(mrn) = upper(" + arg(q.Q) + ")"}
 		if words := patient.NameWords(q.Q); len(words) > 0 {
-			alts = append(alts, wordsFilter(words, args))
+			alts = append(alts, wordsFilter(drive.prefixes, words, args))
 		}
 		where = append(where, anyOf(alts))
 	}
 	for _, f := range q.Strings {
-		where = append(where, stringFilter(f, args))
+		where = append(where, stringFilter(drive.prefixes, f, args))
 	}
 	others := len(where)+len(q.Tokens)+len(q.Dates) > 1 // filters beside any one token filter
 	for _, f := range q.Tokens {
@@ -162,18 +166,132 @@ func searchFilters(q patient.Query, args *sqlArgs) (string, bool) {
 		pinpoint = pinpoint || f.Pinpoints()
 	}
 	for _, f := range q.Dates {
-		where = append(where, dateFilter(f, args))
+		where = append(where, dateFilter(drive.birth, f, args))
 	}
 	return strings.Join(where, " AND "), pinpoint
 }
 
+// driver is which index drives a search that pairs a name with a birth
+// date, two filters that each match more records as the registry grows (a
+// common surname, a birth year) while together they match few:
+//
+//   - a birth date within a week: the birth date's B-tree alone, the name
+//     rechecked on its rows (the name's terms in a form no index answers);
+//   - a birth date within yearSpan years: name_prefixes' entries of a name
+//     word's first letters with its birth year ("y1980:smi", see
+//     patient.YearPrefixes), which hold few records each; the birth date
+//     is rechecked on them (in a form no index answers);
+//   - otherwise each filter's own index, as always.
+//
+// A generic plan cannot see how common a name or a year is, so the choice
+// is made here, from the filters' shape.
+type driver struct {
+	prefixes string   // the expression name searches compare
+	birth    string   // the expression birth date searches compare
+	years    []string // entries of which a match holds one; nil for none
+}
+
+// yearSpan is how many birth years a search may name for the name-and-year
+// entries to drive it.
+const yearSpan = 5
+
+func driverOf(q patient.Query) driver {
+	d := driver{prefixes: "name_prefixes", birth: "date_of_birth"}
+	lo, hi, ok := birthSpan(q)
+	if !ok {
+		return d
+	}
+	if hi.Sub(lo) < 7*24*time.Hour {
+		d.prefixes = "(name_prefixes || '{}'::text[])"
+		return d
+	}
+	starts := nameStarts(q)
+	if starts == nil || hi.Year()-lo.Year() >= yearSpan {
+		return d
+	}
+	for y := lo.Year(); y <= hi.Year(); y++ {
+		for _, s := range starts {
+			if e := patient.YearPrefix(y, s); !slices.Contains(d.years, e) {
+				d.years = append(d.years, e)
+			}
+		}
+	}
+	d.birth = "(date_of_birth + 0)"
+	return d
+}
+
+// birthSpan is the first and last birth day every match lies between, when
+// a birth date filter bounds them on both sides.
+func birthSpan(q patient.Query) (lo, hi time.Time, ok bool) {
+	if !q.BirthDate.IsZero() {
+		return q.BirthDate, q.BirthDate, true
+	}
+	for _, f := range q.Dates {
+		if f.Field != patient.DateBirth || len(f.Any) == 0 {
+			continue
+		}
+		var flo, fhi time.Time
+		bounded := true
+		for i, r := range f.Any {
+			if r.Prefix != patient.DateEq {
+				bounded = false
+				break
+			}
+			rlo, rhi := ceilDay(r.Start), day(r.End.Add(time.Millisecond)).AddDate(0, 0, -1)
+			if i == 0 || rlo.Before(flo) {
+				flo = rlo
+			}
+			if i == 0 || rhi.After(fhi) {
+				fhi = rhi
+			}
+		}
+		if bounded && (!ok || fhi.Sub(flo) < hi.Sub(lo)) {
+			lo, hi, ok = flo, fhi, !fhi.Before(flo)
+		}
+	}
+	return lo, hi, ok
+}
+
+// nameStarts are the first patient.YearPrefixLen letters of the folded
+// words or keys one name filter of q starts with, of which every match
+// holds one: the JSON name's first word, or each value of the first FHIR
+// string filter that compares a start (prefix or :exact); nil when no
+// filter gives that many letters for each of its values.
+func nameStarts(q patient.Query) []string {
+	if q.Name != "" {
+		for _, w := range patient.NameWords(q.Name) {
+			if s, ok := patient.YearPrefixStart(w); ok {
+				return []string{s}
+			}
+		}
+	}
+	for _, f := range q.Strings {
+		if f.Mode == patient.MatchContains || len(f.Values) == 0 {
+			continue
+		}
+		var starts []string
+		for _, v := range f.Values {
+			s, ok := patient.YearPrefixStart(patient.Fold(v))
+			if !ok {
+				starts = nil
+				break
+			}
+			starts = append(starts, s)
+		}
+		if starts != nil {
+			return starts
+		}
+	}
+	return nil
+}
+
 // wordsFilter matches records with a name word starting with each of
-// words; no words match nothing.
-func wordsFilter(words []string, args *sqlArgs) string {
+// words, comparing the prefixes expression; no words match nothing.
+func wordsFilter(prefixes string, words []string, args *sqlArgs) string {
 	if len(words) == 0 {
 		return "false"
 	}
-	return "name_prefixes @> " + args.add(words) + "::text[]"
+	return prefixes + " @> " + args.add(words) + "::text[]"
 }
 
 func anyOf(alts []string) string {
@@ -219,10 +337,10 @@ func fieldTags(f patient.StringField) []string {
 }
 
 // stringFilter matches any of f's values.
-func stringFilter(f patient.StringFilter, args *sqlArgs) string {
+func stringFilter(prefixes string, f patient.StringFilter, args *sqlArgs) string {
 	var alts []string
 	for _, v := range f.Values {
-		alts = append(alts, stringMatch(f.Field, f.Mode, v, args))
+		alts = append(alts, stringMatch(prefixes, f.Field, f.Mode, v, args))
 	}
 	return anyOf(alts)
 }
@@ -231,11 +349,11 @@ func stringFilter(f patient.StringFilter, args *sqlArgs) string {
 // written (exact). The index answers a prefix of up to MaxWordPrefix
 // letters exactly; a longer one, :contains and :exact are rechecked on the
 // field itself.
-func stringMatch(field patient.StringField, mode patient.StringMode, v string, args *sqlArgs) string {
+func stringMatch(prefixes string, field patient.StringField, mode patient.StringMode, v string, args *sqlArgs) string {
 	folded := patient.Fold(v)
 	switch mode {
 	case patient.MatchExact:
-		return both(keyIndex(field, folded, args), exactMatch(field, args.add(v)))
+		return both(keyIndex(prefixes, field, folded, args), exactMatch(field, args.add(v)))
 	case patient.MatchContains:
 		p := args.add("%" + likePrefix(folded))
 		trigrams := ""
@@ -244,7 +362,7 @@ func stringMatch(field patient.StringField, mode patient.StringMode, v string, a
 		}
 		return both(trigrams, likeMatch(field, p))
 	default:
-		index := keyIndex(field, folded, args)
+		index := keyIndex(prefixes, field, folded, args)
 		if index != "" && utf8.RuneCountInString(folded) <= patient.MaxWordPrefix {
 			return index
 		}
@@ -253,9 +371,9 @@ func stringMatch(field patient.StringField, mode patient.StringMode, v string, a
 }
 
 // keyIndex matches records with a key of field's kinds starting with the
-// folded text (its first MaxWordPrefix letters), by name_prefixes' index;
-// "" for no text.
-func keyIndex(field patient.StringField, folded string, args *sqlArgs) string {
+// folded text (its first MaxWordPrefix letters), by the prefixes
+// expression (name_prefixes, which its index answers); "" for no text.
+func keyIndex(prefixes string, field patient.StringField, folded string, args *sqlArgs) string {
 	if folded == "" {
 		return ""
 	}
@@ -266,7 +384,7 @@ func keyIndex(field patient.StringField, folded string, args *sqlArgs) string {
 	for _, t := range fieldTags(field) {
 		keys = append(keys, t+folded)
 	}
-	return "name_prefixes && " + args.add(keys) + "::text[]"
+	return prefixes + " && " + args.add(keys) + "::text[]"
 }
 
 // both is a AND b, either of which may be "".
@@ -359,7 +477,7 @@ func tokenFilter(f patient.TokenFilter, args *sqlArgs, others bool) string {
 // update at millisecond precision, with FHIR's meaning of each prefix
 // (patient.DateRange). Both become plain range conditions on the column,
 // so its index serves them.
-func dateFilter(f patient.DateFilter, args *sqlArgs) string {
+func dateFilter(birth string, f patient.DateFilter, args *sqlArgs) string {
 	var alts []string
 	for _, r := range f.Any {
 		var within, after, before func() string
@@ -370,10 +488,10 @@ func dateFilter(f patient.DateFilter, args *sqlArgs) string {
 			// is on or before the day of start-1ms.
 			lo, hi := ceilDay(r.Start), day(r.End.Add(time.Millisecond)).AddDate(0, 0, -1)
 			within = func() string {
-				return "(date_of_birth >= " + args.add(lo) + " AND date_of_birth <= " + args.add(hi) + ")"
+				return "(" + birth + " >= " + args.add(lo) + " AND " + birth + " <= " + args.add(hi) + ")"
 			}
-			after = func() string { return "date_of_birth >= " + args.add(day(r.End.Add(time.Millisecond))) }
-			before = func() string { return "date_of_birth <= " + args.add(day(r.Start.Add(-time.Millisecond))) }
+			after = func() string { return birth + " >= " + args.add(day(r.End.Add(time.Millisecond))) }
+			before = func() string { return birth + " <= " + args.add(day(r.Start.Add(-time.Millisecond))) }
 		} else {
 			// updated_at at millisecond precision u: start <= u <= end is
 			// start <= updated_at < end+1ms, and so on.

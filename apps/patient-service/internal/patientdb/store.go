@@ -327,6 +327,7 @@ func keysOf(p patient.Patient) nameKeys {
 	for _, tag := range []string{tagName, tagFamily, tagGiven} {
 		k.prefixes = append(k.prefixes, keyPrefixes(tag, tagged[tag]...)...)
 	}
+	k.prefixes = append(k.prefixes, patient.YearPrefixes(p.DateOfBirth.Year(), k.prefixes)...)
 	if k.prefixes == nil {
 		k.prefixes = []string{} // never NULL: NULL marks a row the backfill has still to fill
 	}
