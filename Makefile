@@ -203,6 +203,7 @@ bench: build
 ## bench-scale: grow the registry by bulk import to 1,000, 100,000 and 1,000,000 patients and measure it at each (docs/performance.md); SIZES=1000,100000 for fewer
 SIZES ?= 1000,100000,1000000
 bench-scale: build
+	@command -v pgbackrest >/dev/null || { echo "bench-scale needs pgBackRest (Debian package pgbackrest; make prerequisites installs it)"; exit 1; }
 	bin/bench -scale $(SIZES) -out .data/bench-scale
 
 # bench-short: check that the benchmark runs (make test); it measures nothing.

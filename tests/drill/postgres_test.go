@@ -16,27 +16,6 @@ import (
 	"github.com/pms-dapr/pms/tools/pmsrun/runner"
 )
 
-// backupEnv is what pgBackRest reads instead of a configuration file
-// (every option has a PGBACKREST_ variable): the stanza, the encrypted
-// repository with its retention, and the cluster it backs up. The server
-// gets the same environment, so its archive_command needs no flags.
-func backupEnv(repo, cipherPass, data, socketDir string, port int) []string {
-	return []string{
-		"PGBACKREST_STANZA=pms",
-		"PGBACKREST_REPO1_PATH=" + repo,
-		"PGBACKREST_REPO1_CIPHER_TYPE=aes-256-cbc",
-		"PGBACKREST_REPO1_CIPHER_PASS=" + cipherPass,
-		"PGBACKREST_REPO1_RETENTION_FULL=2",
-		"PGBACKREST_PG1_PATH=" + data,
-		"PGBACKREST_PG1_PORT=" + strconv.Itoa(port),
-		"PGBACKREST_PG1_SOCKET_PATH=" + socketDir,
-		"PGBACKREST_LOG_PATH=" + socketDir,
-		"PGBACKREST_LOCK_PATH=" + socketDir,
-		"PGBACKREST_LOG_LEVEL_CONSOLE=warn",
-		"PGBACKREST_START_FAST=y",
-	}
-}
-
 // server is one PostgreSQL cluster of the drill: the original, or one
 // restored from the repository. It runs as the postgres user when the test
 // runs as root (PostgreSQL refuses root), with crash safety on.
@@ -86,7 +65,7 @@ func newServer(dir string, port int, password, repo, cipherPass string) (*server
 	}
 	s := &server{dir: dir, data: filepath.Join(dir, "data"), port: port, password: password,
 		logPath: filepath.Join(dir, "postgres.log")}
-	s.env = backupEnv(repo, cipherPass, s.data, dir, port)
+	s.env = runner.PgBackRestEnv(repo, cipherPass, s.data, dir, port)
 	return s, nil
 }
 

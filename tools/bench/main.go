@@ -112,6 +112,7 @@ type bench struct {
 	console *os.File
 	kafka   *broker
 	stops   []func() // what start started, undone in reverse
+	backups bool     // PostgreSQL with a pgBackRest repository (the scale benchmark)
 }
 
 func run(short bool, outDir string) error {
@@ -186,7 +187,7 @@ func (b *bench) startSystem(traced bool) error {
 		what = "every request traced"
 	}
 	fmt.Printf("bench: starting the system (PostgreSQL with fsync on, mTLS between sidecars, %s)\n", what)
-	sys, err := runner.Start(b.ctx, runner.Options{Template: b.root, Console: b.console, DurablePostgres: true,
+	sys, err := runner.Start(b.ctx, runner.Options{Template: b.root, Console: b.console, DurablePostgres: true, PostgresBackups: b.backups,
 		KafkaBrokers: b.kafka.addr, ProfileSidecars: true, NoTracing: !traced, NoPrometheus: true})
 	if err != nil {
 		return fmt.Errorf("the system did not start (run `make build` first; output in %s): %w", b.console.Name(), err)

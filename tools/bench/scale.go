@@ -43,6 +43,12 @@ type scaleSize struct {
 	Reads             result   `json:"reads_by_id"`
 	Registrations     result   `json:"registrations"`
 	DBBytesPerPatient float64  `json:"database_bytes_per_patient"`
+	// BackupSeconds is a full pgBackRest backup of the whole cluster (every
+	// app's database), compressed and encrypted as the restore runbook's;
+	// RestoreSeconds restores it into a new cluster and starts that until
+	// it accepts connections out of recovery.
+	BackupSeconds  float64 `json:"full_backup_seconds"`
+	RestoreSeconds float64 `json:"restore_seconds"`
 }
 
 const scaleMRNSystem = "http://pms.example.org/fhir/sid/mrn"
@@ -63,7 +69,7 @@ func scaleSizes(list, outDir string) error {
 func runScale(sizes []int, outDir string) error {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Hour)
 	defer cancel()
-	b := &bench{ctx: ctx, p: full, rep: report{Time: time.Now().UTC(), Host: hostCPUs()}}
+	b := &bench{ctx: ctx, p: full, rep: report{Time: time.Now().UTC(), Host: hostCPUs()}, backups: true}
 	defer b.stop()
 	if err := os.MkdirAll(outDir, 0o755); err != nil {
 		return err
@@ -98,6 +104,9 @@ func runScale(sizes []int, outDir string) error {
 		s.Registrations = b.phase(saturate(ctx, fmt.Sprintf("%d: register", n), 32, 10*time.Second, http.StatusCreated, register(b.gateway)))
 		registered += s.Registrations.OK
 		if s.DBBytesPerPatient, err = b.bytesPerPatient(n + registered); err != nil {
+			return err
+		}
+		if s.BackupSeconds, s.RestoreSeconds, err = b.backupAndRestore(n + registered); err != nil {
 			return err
 		}
 		rep.Sizes = append(rep.Sizes, s)
@@ -303,6 +312,34 @@ func (b *bench) someIDs(n int) ([]string, error) {
 	return ids, nil
 }
 
+// backupAndRestore takes a full backup of the running system's cluster
+// and restores it beside it, checking that the copy holds every patient.
+func (b *bench) backupAndRestore(patients int) (float64, float64, error) {
+	fmt.Printf("bench: a full backup and a restore at %d patients\n", patients)
+	conn, err := database(b.ctx, b.sys, "patient")
+	if err != nil {
+		return 0, 0, err
+	}
+	var stored int64
+	err = conn.QueryRow(b.ctx, `SELECT count(*) FROM patients`).Scan(&stored)
+	conn.Close(b.ctx)
+	if err != nil {
+		return 0, 0, err
+	}
+	backup, err := b.sys.Postgres.Backup(b.ctx)
+	if err != nil {
+		return 0, 0, err
+	}
+	restore, rows, err := b.sys.Postgres.RestoreLatest(b.ctx, "patient", "patients")
+	if err != nil {
+		return 0, 0, err
+	}
+	if rows != stored {
+		return 0, 0, fmt.Errorf("the restored cluster holds %d patients, not %d", rows, stored)
+	}
+	return backup.Seconds(), restore.Seconds(), nil
+}
+
 // bytesPerPatient is the patient database's size over its patients.
 func (b *bench) bytesPerPatient(patients int) (float64, error) {
 	conn, err := database(b.ctx, b.sys, "patient")
@@ -319,14 +356,15 @@ func (b *bench) bytesPerPatient(patients int) (float64, error) {
 
 func printScale(rep scaleReport) {
 	w := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(w, "patients\timport/s\tsearch mix/s\tmix p50 ms\tmix p99 ms\tp99 at 100/s ms\tworst search p99 ms\treads/s\tread p99 ms\tregistrations/s\tKiB per patient\t")
+	fmt.Fprintln(w, "patients\timport/s\tsearch mix/s\tmix p50 ms\tmix p99 ms\tp99 at 100/s ms\tworst search p99 ms\treads/s\tread p99 ms\tregistrations/s\tKiB per patient\tbackup s\trestore s\t")
 	for _, s := range rep.Sizes {
 		worst := 0.0
 		for _, r := range s.Searches {
 			worst = max(worst, r.P99ms)
 		}
-		fmt.Fprintf(w, "%d\t%.0f\t%.0f\t%.1f\t%.1f\t%.1f\t%.1f\t%.0f\t%.1f\t%.0f\t%.1f\t\n", s.Patients, s.ImportPerSecond, s.Mix.PerSecond,
-			s.Mix.P50ms, s.Mix.P99ms, s.MixAt100.P99ms, worst, s.Reads.PerSecond, s.Reads.P99ms, s.Registrations.PerSecond, s.DBBytesPerPatient/1024)
+		fmt.Fprintf(w, "%d\t%.0f\t%.0f\t%.1f\t%.1f\t%.1f\t%.1f\t%.0f\t%.1f\t%.0f\t%.1f\t%.1f\t%.1f\t\n", s.Patients, s.ImportPerSecond, s.Mix.PerSecond,
+			s.Mix.P50ms, s.Mix.P99ms, s.MixAt100.P99ms, worst, s.Reads.PerSecond, s.Reads.P99ms, s.Registrations.PerSecond, s.DBBytesPerPatient/1024,
+			s.BackupSeconds, s.RestoreSeconds)
 	}
 	w.Flush()
 }

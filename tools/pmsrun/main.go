@@ -169,7 +169,7 @@ func withPostgres(ctx context.Context, args []string) error {
 	if len(args) == 0 {
 		return errors.New("with-postgres: no command given")
 	}
-	pg, err := runner.StartPostgres(ctx, ".data", runner.NewPortPicker(), false, nil)
+	pg, err := runner.StartPostgres(ctx, ".data", runner.NewPortPicker(), false, false, nil)
 	if err != nil {
 		return err
 	}

@@ -29,16 +29,18 @@ type Postgres struct {
 	URL  string
 	Port int
 
-	dir  string
-	spec procSpec // how the server was started, for Restart
-	proc *proc
+	dir     string
+	spec    procSpec // how the server was started, for Restart
+	proc    *proc
+	backups *backups // nil unless started with backups
 }
 
 // StartPostgres initialises and starts a cluster under baseDir, on 5432 when
 // free or else any free port. Console output goes to out. Unless durable,
 // it trades crash safety for speed (fsync, synchronous commit and full page
-// writes off), as a throwaway test cluster may.
-func StartPostgres(ctx context.Context, baseDir string, ports *PortPicker, durable bool, out io.Writer) (*Postgres, error) {
+// writes off), as a throwaway test cluster may. With backups, the cluster
+// has a pgBackRest repository beside it (Backup, RestoreLatest).
+func StartPostgres(ctx context.Context, baseDir string, ports *PortPicker, durable, backups bool, out io.Writer) (*Postgres, error) {
 	if _, err := exec.LookPath("initdb"); err != nil {
 		return nil, fmt.Errorf("postgres: initdb not on PATH (install PostgreSQL server binaries, or set PMS_POSTGRES_URL to use a running server): %w", err)
 	}
@@ -74,12 +76,19 @@ func StartPostgres(ctx context.Context, baseDir string, ports *PortPicker, durab
 	if pg.Port, err = ports.want(5432, true); err != nil {
 		return nil, err
 	}
+	env := os.Environ()
+	if backups {
+		if err := pg.setUpBackups(data, password, ports); err != nil {
+			return nil, err
+		}
+		env = append(env, pg.backups.env(dir, pg.Port)...)
+	}
 	pg.spec = procSpec{
 		name: "postgres",
 		dir:  dir,
 		argv: append([]string{"postgres", "-D", data, "-p", strconv.Itoa(pg.Port), "-k", dir,
-			"-c", "listen_addresses=127.0.0.1", "-c", "max_connections=200"}, unsafeSettings(durable)...),
-		env:     os.Environ(),
+			"-c", "listen_addresses=127.0.0.1", "-c", maxConnections}, unsafeSettings(durable)...),
+		env:     env,
 		logFile: filepath.Join(dir, "postgres.log"),
 		out:     out,
 		stopSig: syscall.SIGINT, // fast shutdown: disconnect clients, then stop
@@ -92,9 +101,18 @@ func StartPostgres(ctx context.Context, baseDir string, ports *PortPicker, durab
 	if err := pg.waitReady(ctx, 30*time.Second); err != nil {
 		return nil, err
 	}
+	if backups {
+		if err := pg.backups.pgbackrest(ctx, pg.backups.env(dir, pg.Port), "stanza-create"); err != nil {
+			return nil, fmt.Errorf("postgres: %w", err)
+		}
+	}
 	ok = true
 	return pg, nil
 }
+
+// maxConnections is the clusters' setting; a restored copy needs at least
+// its original's to replay the original's WAL.
+const maxConnections = "max_connections=200"
 
 func unsafeSettings(durable bool) []string {
 	if durable {

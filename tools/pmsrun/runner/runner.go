@@ -40,6 +40,10 @@ type Options struct {
 	// DurablePostgres starts the throwaway cluster with PostgreSQL's crash
 	// safety on (fsync, synchronous commit), as a benchmark needs.
 	DurablePostgres bool
+	// PostgresBackups gives the throwaway cluster a pgBackRest repository
+	// (Postgres.Backup, Postgres.RestoreLatest), as the scale benchmark
+	// needs. Needs pgBackRest.
+	PostgresBackups bool
 	// ProfileSidecars turns on every sidecar's pprof endpoints
 	// (--enable-profiling, on a picked loopback port: App.DaprProfilePort).
 	// For benchmarks only.
@@ -220,7 +224,7 @@ func (s *System) writeAdminPassword() error {
 func (s *System) startDependencies(ctx context.Context) error {
 	s.PostgresURL = s.opts.PostgresURL
 	if s.PostgresURL == "" {
-		pg, err := StartPostgres(ctx, s.opts.DataDir, s.ports, s.opts.DurablePostgres, s.opts.Console)
+		pg, err := StartPostgres(ctx, s.opts.DataDir, s.ports, s.opts.DurablePostgres, s.opts.PostgresBackups, s.opts.Console)
 		if err != nil {
 			return err
 		}
