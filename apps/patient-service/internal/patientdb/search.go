@@ -89,8 +89,9 @@ const walkWindow = 2000
 //
 // Neither depends on the planner guessing how many records a value
 // matches, which it cannot for a generic plan. Filters that name a record
-// (an id, email, MRN or phone) skip the walk; no filters, or a gender
-// alone, need one look in an index's order.
+// (an id, email, MRN or phone), and a birth date a name goes with (see
+// driver), skip the walk; no filters, or a gender alone, need one look in
+// an index's order.
 func searchStatements(q patient.Query) []statement {
 	var args sqlArgs
 	filters, pinpoint := searchFilters(q, &args)
@@ -168,7 +169,9 @@ func searchFilters(q patient.Query, args *sqlArgs) (string, bool) {
 	for _, f := range q.Dates {
 		where = append(where, dateFilter(drive.birth, f, args))
 	}
-	return strings.Join(where, " AND "), pinpoint
+	// A search the birth date or the name-and-year entries drive selects
+	// few records by index; the walk would seldom fill a page from them.
+	return strings.Join(where, " AND "), pinpoint || drive.narrow()
 }
 
 // driver is which index drives a search that pairs a name with a birth
@@ -190,6 +193,10 @@ type driver struct {
 	birth    string   // the expression birth date searches compare
 	years    []string // entries of which a match holds one; nil for none
 }
+
+// narrow tells whether the driving index selects few records: those of a
+// week's birth dates, or of a name start in a few birth years.
+func (d driver) narrow() bool { return d.years != nil || d.prefixes != "name_prefixes" }
 
 // yearSpan is how many birth years a search may name for the name-and-year
 // entries to drive it.
