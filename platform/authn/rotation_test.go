@@ -103,3 +103,50 @@ func TestUnknownKeysAreRefusedAtOnce(t *testing.T) {
 	assert.Less(t, slices.Max(took), time.Second, "refusing an unknown kid never waits for the JWKS (all: %v)", took)
 	assert.LessOrEqual(t, fetches.Load(), int32(2), "re-reads of the JWKS are rate limited")
 }
+
+// A re-read of the JWKS that fails (here the first after a new key is
+// published) does not keep the verifier from learning the key: the next
+// re-read waits for the rate limit and still has time to fetch, though
+// every fetch is slow and tokens of the new key keep arriving, each asking
+// for a re-read as soon as the last one ended.
+func TestAFailedReReadDoesNotLockOutANewKey(t *testing.T) {
+	authn.ShortenUnknownKeyRefresh(t, 300*time.Millisecond)
+	current, err := authntest.NewSigner(issuer, audience)
+	require.NoError(t, err)
+	next, err := authntest.NewSigner(issuer, audience)
+	require.NoError(t, err)
+	one, err := authn.PublicJWKS(&current.Key.PublicKey)
+	require.NoError(t, err)
+	both, err := authn.PublicJWKS(&current.Key.PublicKey, &next.Key.PublicKey)
+	require.NoError(t, err)
+	var fetches atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		n := fetches.Add(1)
+		w.Header().Set("Content-Type", "application/json")
+		switch {
+		case n == 1:
+			_, _ = w.Write(one)
+		case n == 2:
+			http.Error(w, "unavailable", http.StatusServiceUnavailable)
+		default:
+			time.Sleep(150 * time.Millisecond)
+			_, _ = w.Write(both)
+		}
+	}))
+	defer srv.Close()
+	v, err := authn.NewVerifier(context.Background(), srv.URL, issuer, audience, srv.Client(), quietLog())
+	require.NoError(t, err)
+	_, err = v.Verify(context.Background(), current.Token(authntest.Claims{Role: "admin"}))
+	require.NoError(t, err)
+
+	deadline := time.Now().Add(5 * time.Second)
+	for i := 0; ; i++ {
+		_, err = v.Verify(context.Background(), next.Token(authntest.Claims{Role: "admin", Subject: fmt.Sprint("u", i)}))
+		if err == nil {
+			break
+		}
+		require.True(t, time.Now().Before(deadline), "the new key was not learnt within 5 s (%d fetches): %v", fetches.Load(), err)
+		time.Sleep(5 * time.Millisecond)
+	}
+	assert.GreaterOrEqual(t, fetches.Load(), int32(3), "learnt by a re-read after the failed one")
+}

@@ -42,8 +42,20 @@ const JWKSRefreshInterval = 10 * time.Minute
 
 // unknownKeyRefresh bounds re-reads of the JWKS triggered by a token whose
 // kid is not cached (a rotated key, or the first token after a start while
-// the identity provider was down), so forged kids cannot flood it.
-const unknownKeyRefresh = 10 * time.Second
+// the identity provider was down), so forged kids cannot flood it. A var
+// only so that tests can shorten it.
+var unknownKeyRefresh = 10 * time.Second
+
+// jwksFetchMax is how long one fetch of the JWKS may take.
+const jwksFetchMax = 10 * time.Second
+
+// reReadMax bounds a re-read of the JWKS: the wait for its rate limit and
+// then a whole fetch. keyfunc runs both under one deadline; were it only
+// the limit's period, a re-read that waited almost a period would have no
+// time left to fetch, fail, spend the limit, and so would every re-read
+// after it (each starting just after the last spent it): the verifier would
+// never learn a new key until its periodic refresh.
+func reReadMax() time.Duration { return unknownKeyRefresh + jwksFetchMax }
 
 // Claims are the claims of an access token.
 type Claims struct {
@@ -89,14 +101,15 @@ func NewVerifier(ctx context.Context, jwksURL, issuer, audience string, client *
 	noFirstFetchError := true
 	keys, err := keyfunc.NewDefaultOverrideCtx(ctx, []string{jwksURL}, keyfunc.Override{
 		Client:                    client,
-		HTTPTimeout:               10 * time.Second,
+		HTTPTimeout:               jwksFetchMax,
 		NoErrorReturnFirstHTTPReq: &noFirstFetchError,
 		RefreshInterval:           JWKSRefreshInterval,
 		RefreshUnknownKID:         rate.NewLimiter(rate.Every(unknownKeyRefresh), 1),
 		// Bounds both the wait for the limiter and the fetch it allows
-		// (keyfunc runs the refresh under the same deadline); the re-read
-		// runs in the background (Verifier.key), never in a request.
-		RateLimitWaitMax: 10 * time.Second,
+		// (keyfunc runs the refresh under the same deadline): see
+		// reReadMax. The re-read runs in the background (Verifier.key),
+		// never in a request.
+		RateLimitWaitMax: reReadMax(),
 		RefreshErrorHandlerFunc: func(u string) func(context.Context, error) {
 			return func(ctx context.Context, err error) {
 				log.WarnContext(ctx, "JWKS fetch failed", "url", u, "err", err)
@@ -159,7 +172,7 @@ func (v *Verifier) Ready(ctx context.Context) error {
 	if v.fetching.CompareAndSwap(false, true) {
 		go func() {
 			defer v.fetching.Store(false)
-			fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 15*time.Second)
+			fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), reReadMax())
 			defer cancel()
 			_, _ = v.keys.Storage().KeyRead(fctx, readinessKeyID)
 		}()
@@ -257,7 +270,7 @@ func (v *Verifier) key() jwt.Keyfunc {
 // refusals slow.
 func (v *Verifier) refreshSoon() {
 	done := v.lookups.DoChan("refresh", func() (any, error) {
-		ctx, cancel := context.WithTimeout(context.Background(), unknownKeyFetchMax)
+		ctx, cancel := context.WithTimeout(context.Background(), reReadMax())
 		defer cancel()
 		_, _ = v.keys.Storage().KeyRead(ctx, readinessKeyID) // an unknown kid: keyfunc re-reads
 		return nil, nil
@@ -271,12 +284,8 @@ func (v *Verifier) refreshSoon() {
 }
 
 // unknownKeyWait is how long a token with an unknown kid waits for a
-// re-read of the JWKS, and unknownKeyFetchMax how long that re-read may
-// take in the background (its wait for keyfunc's rate limit included).
-const (
-	unknownKeyWait     = 50 * time.Millisecond
-	unknownKeyFetchMax = 15 * time.Second
-)
+// re-read of the JWKS (which may take reReadMax in the background).
+const unknownKeyWait = 50 * time.Millisecond
 
 // doneCtx is a context that has ended: keyfunc, given it, reads the keys it
 // holds and refuses to wait for a re-read.
