@@ -193,6 +193,46 @@ func TestSearchFiltersAndPagesEachRecordOnce(t *testing.T) {
 	assert.Empty(t, find(patient.Query{Deleted: true}))
 }
 
+// Whichever look answers a search (the short walk, the walk or the indexed
+// look), its pages hold every match once, newest first: matches only
+// older than the short walk reaches, matches the short walk finds a few
+// of, and a common name that fills a page at once.
+func TestSearchPagesAreWholeWhicheverLookAnswers(t *testing.T) {
+	store := patientdb.New(template.Clone(t).Pool)
+	ctx := context.Background()
+	want := map[string][]string{} // name word → ids, newest first
+	for i := 599; i >= 0; i-- {   // the last created is the newest: i = 0
+		word := "common"
+		switch {
+		case i >= 550:
+			word = "oldest" // only beyond the short walk's 500
+		case i%100 == 7:
+			word = "sparse" // five in the short walk, one beyond it
+		}
+		p, ev, a := newPatient(fmt.Sprintf("w%03d@example.com", i))
+		p.Name = "Ada " + word
+		ev.Patient = p
+		require.NoError(t, store.Create(ctx, p, ev, a, nil))
+		want[word] = append([]string{p.ID}, want[word]...)
+	}
+	for word, ids := range want {
+		var got []string
+		q := patient.Query{Name: word, Limit: 20}
+		for {
+			page, err := store.Search(ctx, q)
+			require.NoError(t, err)
+			for _, p := range page.Items {
+				got = append(got, p.ID)
+			}
+			if page.Next == nil {
+				break
+			}
+			q.After = page.Next
+		}
+		assert.Equal(t, ids, got, "name %q: every match once, newest first", word)
+	}
+}
+
 // The service's runtime role (the login the tests' pools use, as the
 // deployed service does) may append to and read the audit trail, nothing
 // more; not even the owner can change it; and the role cannot reach another
