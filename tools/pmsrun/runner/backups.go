@@ -146,16 +146,14 @@ func (pg *Postgres) RestoreLatest(ctx context.Context, db, table string) (time.D
 	if err != nil {
 		return 0, 0, err
 	}
-	dir, err := os.MkdirTemp(filepath.Dir(pg.dir), "restored-")
+	dir, err := clusterDir(filepath.Dir(pg.dir), cred)
 	if err != nil {
 		return 0, 0, err
 	}
 	defer os.RemoveAll(dir)
 	data := filepath.Join(dir, "data")
-	for _, d := range []string{dir, data} {
-		if err := mkdirOwned(d, cred); err != nil {
-			return 0, 0, err
-		}
+	if err := mkdirOwned(data, cred); err != nil {
+		return 0, 0, err
 	}
 	port, err := pg.backups.ports.free()
 	if err != nil {

@@ -357,8 +357,7 @@ func TestSearchKeysMigrateWithTheirRows(t *testing.T) {
 }
 
 func envRows() int {
-	if v := os.Getenv("PLAN_ROWS"); v != "" {
-		n, _ := strconv.Atoi(v)
+	if n, err := strconv.Atoi(os.Getenv("PLAN_ROWS")); err == nil && n > 0 {
 		return n
 	}
 	return 100_000

@@ -189,7 +189,7 @@ func searchFilters(q patient.Query, args *sqlArgs) (string, bool) {
 	}
 	// A search the birth date or the name-and-year entries drive selects
 	// few records by index; the walk would seldom fill a page from them.
-	return strings.Join(where, " AND "), pinpoint || drive.narrow()
+	return strings.Join(where, " AND "), pinpoint || drive.narrow
 }
 
 // driver is which index drives a search that pairs a name with a birth
@@ -210,11 +210,10 @@ type driver struct {
 	prefixes string   // the expression name searches compare
 	birth    string   // the expression birth date searches compare
 	years    []string // entries of which a match holds one; nil for none
+	// narrow: the driving index selects few records, those of a week's
+	// birth dates or of a name start in a few birth years.
+	narrow bool
 }
-
-// narrow tells whether the driving index selects few records: those of a
-// week's birth dates, or of a name start in a few birth years.
-func (d driver) narrow() bool { return d.years != nil || d.prefixes != "name_prefixes" }
 
 // yearSpan is how many birth years a search may name for the name-and-year
 // entries to drive it.
@@ -227,7 +226,7 @@ func driverOf(q patient.Query) driver {
 		return d
 	}
 	if hi.Sub(lo) < 7*24*time.Hour {
-		d.prefixes = "(name_prefixes || '{}'::text[])"
+		d.prefixes, d.narrow = "(name_prefixes || '{}'::text[])", true
 		return d
 	}
 	starts := nameStarts(q)
@@ -241,7 +240,7 @@ func driverOf(q patient.Query) driver {
 			}
 		}
 	}
-	d.birth = "(date_of_birth + 0)"
+	d.birth, d.narrow = "(date_of_birth + 0)", true
 	return d
 }
 
