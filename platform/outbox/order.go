@@ -49,7 +49,8 @@ func InOrder(publish func(context.Context, Message) error) func(context.Context,
 // every key, so no request carries two messages of one key (Dapr does not
 // promise order inside one bulk request), and a wave is sent only once the
 // one before it was accepted: one key's messages stay in order. Each wave
-// is one request per topic. A key stops at its first failure; its later
+// is one request per topic, or more when its payloads pass
+// MaxRequestBytes. A key stops at its first failure; its later
 // messages are ErrNotAttempted.
 func PublishInWaves(ctx context.Context, msgs []Message, publish func(ctx context.Context, topic string, msgs []Message) []error) []error {
 	keys, byKey, results := byKeyOf(msgs)
@@ -70,26 +71,49 @@ func PublishInWaves(ctx context.Context, msgs []Message, publish func(ctx contex
 			return results
 		}
 		for _, topic := range topics {
-			ix := byTopic[topic]
-			batch := make([]Message, len(ix))
-			for j, i := range ix {
-				batch[j] = msgs[i]
-			}
-			errs := publish(ctx, topic, batch)
-			for j, i := range ix {
-				var err error
-				if j < len(errs) {
-					err = errs[j]
-				} else {
-					err = errors.New("outbox: the publisher gave no result for this message")
+			for _, ix := range bySize(msgs, byTopic[topic]) {
+				batch := make([]Message, len(ix))
+				for j, i := range ix {
+					batch[j] = msgs[i]
 				}
-				results[i] = err
-				if err != nil {
-					failed[msgs[i].Key] = true
+				errs := publish(ctx, topic, batch)
+				for j, i := range ix {
+					var err error
+					if j < len(errs) {
+						err = errs[j]
+					} else {
+						err = errors.New("outbox: the publisher gave no result for this message")
+					}
+					results[i] = err
+					if err != nil {
+						failed[msgs[i].Key] = true
+					}
 				}
 			}
 		}
 	}
+}
+
+// MaxRequestBytes bounds the payloads of one bulk request, far below a
+// sidecar's 4 MB default limit of a request, whatever the messages'
+// sizes (a batch of events is tens of kilobytes).
+const MaxRequestBytes = 1 << 20
+
+// bySize splits ix, indexes of msgs, into runs whose payloads add up to
+// at most MaxRequestBytes (a larger message alone). Splitting a wave does
+// not reorder a key: a wave holds one message per key.
+func bySize(msgs []Message, ix []int) [][]int {
+	var runs [][]int
+	start, size := 0, 0
+	for j, i := range ix {
+		n := len(msgs[i].Payload)
+		if j > start && size+n > MaxRequestBytes {
+			runs = append(runs, ix[start:j])
+			start, size = j, 0
+		}
+		size += n
+	}
+	return append(runs, ix[start:])
 }
 
 // byKeyOf groups msgs' indexes by partition key (keys in order of first

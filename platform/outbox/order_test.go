@@ -3,6 +3,7 @@ package outbox_test
 import (
 	"context"
 	"errors"
+	"strings"
 	"sync"
 	"testing"
 
@@ -64,4 +65,32 @@ func TestPublishInWavesSendsNoTwoMessagesOfAKeyTogether(t *testing.T) {
 
 	short := outbox.PublishInWaves(context.Background(), msgs[:2], func(context.Context, string, []outbox.Message) []error { return nil })
 	assert.Error(t, short[0], "a publisher that answers for nothing publishes nothing")
+}
+
+// A wave whose payloads pass MaxRequestBytes goes out as several requests,
+// each within it (a message larger than it alone), in the wave's order.
+func TestPublishInWavesBoundsARequestsBytes(t *testing.T) {
+	third := strings.Repeat("x", outbox.MaxRequestBytes/3)
+	msgs := []outbox.Message{
+		{EventID: "a", Key: "a", Topic: "patient", Payload: third}, {EventID: "b", Key: "b", Topic: "patient", Payload: third},
+		{EventID: "c", Key: "c", Topic: "patient", Payload: third}, {EventID: "d", Key: "d", Topic: "patient", Payload: third},
+		{EventID: "e", Key: "e", Topic: "patient", Payload: third + third + third + third},
+		{EventID: "f", Key: "f", Topic: "patient", Payload: "{}"},
+	}
+	var requests [][]string
+	results := outbox.PublishInWaves(context.Background(), msgs, func(_ context.Context, _ string, ms []outbox.Message) []error {
+		var ids []string
+		size := 0
+		for _, m := range ms {
+			ids = append(ids, m.EventID)
+			size += len(m.Payload)
+		}
+		if len(ms) > 1 {
+			assert.LessOrEqual(t, size, outbox.MaxRequestBytes)
+		}
+		requests = append(requests, ids)
+		return make([]error, len(ms))
+	})
+	assert.Equal(t, [][]string{{"a", "b", "c"}, {"d"}, {"e"}, {"f"}}, requests)
+	assert.Equal(t, make([]error, len(msgs)), results)
 }

@@ -29,7 +29,8 @@ import (
 //	    sent_at       timestamptz,
 //	    attempts      integer     NOT NULL DEFAULT 0,
 //	    last_error    text,
-//	    traceparent   text  -- the W3C traceparent of the change's span, if traced
+//	    traceparent   text, -- the W3C traceparent of the change's span, if traced
+//	    event_type    text  -- the CloudEvent type, when not the publisher's
 //	);
 type PG struct {
 	Pool *pgxpool.Pool
@@ -38,12 +39,13 @@ type PG struct {
 }
 
 // Insert is the statement a service's store runs to put m in the outbox.
-const Insert = `INSERT INTO outbox (event_id, topic, partition_key, payload, traceparent) VALUES ($1, $2, $3, $4, nullif($5, ''))`
+const Insert = `INSERT INTO outbox (event_id, topic, partition_key, payload, traceparent, event_type)
+	VALUES ($1, $2, $3, $4, nullif($5, ''), nullif($6, ''))`
 
 // Add inserts m in tx, with the traceparent of ctx's span (the change's),
 // so the event continues the change's trace.
 func Add(ctx context.Context, tx pgx.Tx, m Message) error {
-	_, err := tx.Exec(ctx, Insert, m.EventID, m.Topic, m.Key, m.Payload, traceParent(ctx, m))
+	_, err := tx.Exec(ctx, Insert, m.EventID, m.Topic, m.Key, m.Payload, traceParent(ctx, m), m.Type)
 	return err
 }
 
@@ -51,7 +53,7 @@ func Add(ctx context.Context, tx pgx.Tx, m Message) error {
 // together (one round trip: pgx.Batch), with the traceparent of ctx's span
 // as Add.
 func Queue(ctx context.Context, b *pgx.Batch, m Message) {
-	b.Queue(Insert, m.EventID, m.Topic, m.Key, m.Payload, traceParent(ctx, m))
+	b.Queue(Insert, m.EventID, m.Topic, m.Key, m.Payload, traceParent(ctx, m), m.Type)
 }
 
 // Copy inserts msgs in tx with one COPY (a bulk change's events), each
@@ -59,14 +61,19 @@ func Queue(ctx context.Context, b *pgx.Batch, m Message) {
 func Copy(ctx context.Context, tx pgx.Tx, msgs []Message) error {
 	rows := make([][]any, len(msgs))
 	for i, m := range msgs {
-		var tp any
-		if t := traceParent(ctx, m); t != "" {
-			tp = t
-		}
-		rows[i] = []any{m.EventID, m.Topic, m.Key, m.Payload, tp}
+		rows[i] = []any{m.EventID, m.Topic, m.Key, m.Payload, orNull(traceParent(ctx, m)), orNull(m.Type)}
 	}
-	_, err := tx.CopyFrom(ctx, pgx.Identifier{"outbox"}, []string{"event_id", "topic", "partition_key", "payload", "traceparent"}, pgx.CopyFromRows(rows))
+	_, err := tx.CopyFrom(ctx, pgx.Identifier{"outbox"}, []string{"event_id", "topic", "partition_key", "payload", "traceparent", "event_type"},
+		pgx.CopyFromRows(rows))
 	return err
+}
+
+// orNull is s, or NULL for "".
+func orNull(s string) any {
+	if s == "" {
+		return nil
+	}
+	return s
 }
 
 // traceParent is m's own traceparent, else ctx's.
@@ -77,7 +84,7 @@ func traceParent(ctx context.Context, m Message) string {
 	return tracing.TraceParent(ctx)
 }
 
-const selectUnsent = `SELECT id, event_id, topic, partition_key, payload, coalesce(traceparent, '') FROM outbox
+const selectUnsent = `SELECT id, event_id, topic, partition_key, payload, coalesce(traceparent, ''), coalesce(event_type, '') FROM outbox
 	WHERE sent_at IS NULL ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED`
 
 // PublishPending hands up to limit unsent events, oldest first, to publish
@@ -97,7 +104,7 @@ func (s PG) PublishPending(ctx context.Context, limit int, publish func(context.
 		}
 		pending, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (row, error) {
 			var x row
-			err := r.Scan(&x.id, &x.msg.EventID, &x.msg.Topic, &x.msg.Key, &x.msg.Payload, &x.msg.TraceParent)
+			err := r.Scan(&x.id, &x.msg.EventID, &x.msg.Topic, &x.msg.Key, &x.msg.Payload, &x.msg.TraceParent, &x.msg.Type)
 			return x, err
 		})
 		if err != nil {

@@ -16,7 +16,8 @@ type Message struct {
 	Key     string // partition key: events with the same key keep their order
 	Payload string // protojson
 	// Type is the CloudEvent type when it is not the publisher's
-	// EventType (a redriven dead letter keeps its own).
+	// EventType (a redriven dead letter keeps its own; a batch of events
+	// has a type of its own).
 	Type string
 	// TraceParent is the W3C traceparent of the change that wrote the
 	// event (empty: untraced); the CloudEvent carries it, so its

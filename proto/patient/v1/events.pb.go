@@ -226,6 +226,59 @@ func (x *PatientEvent) GetAttributes() *Attributes {
 	return nil
 }
 
+// PatientEventBatch is many patients' events in one message, published
+// with CloudEvent type pms.patient.v1.PatientEventBatch by a bulk change
+// (an import), so that a hundred thousand patients do not cost a hundred
+// thousand messages through the broker. Each event in it is whole, with
+// its own event_id; consumers handle each as if it had come alone, and
+// stay idempotent on each event_id. A batch never holds two events of one
+// patient. Its partition key is not a patient's, so its events keep no
+// order against single PatientEvents of the same patients: a consumer that
+// needs the order reads it from version.
+type PatientEventBatch struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Events        []*PatientEvent        `protobuf:"bytes,1,rep,name=events,proto3" json:"events,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PatientEventBatch) Reset() {
+	*x = PatientEventBatch{}
+	mi := &file_patient_v1_events_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PatientEventBatch) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PatientEventBatch) ProtoMessage() {}
+
+func (x *PatientEventBatch) ProtoReflect() protoreflect.Message {
+	mi := &file_patient_v1_events_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PatientEventBatch.ProtoReflect.Descriptor instead.
+func (*PatientEventBatch) Descriptor() ([]byte, []int) {
+	return file_patient_v1_events_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *PatientEventBatch) GetEvents() []*PatientEvent {
+	if x != nil {
+		return x.Events
+	}
+	return nil
+}
+
 var File_patient_v1_events_proto protoreflect.FileDescriptor
 
 const file_patient_v1_events_proto_rawDesc = "" +
@@ -245,7 +298,9 @@ const file_patient_v1_events_proto_rawDesc = "" +
 	"patient_id\x18\x06 \x01(\tR\tpatientId\x12:\n" +
 	"\n" +
 	"attributes\x18\a \x01(\v2\x1a.pms.patient.v1.AttributesR\n" +
-	"attributesJ\x04\b\x03\x10\x04R\apatient*f\n" +
+	"attributesJ\x04\b\x03\x10\x04R\apatient\"I\n" +
+	"\x11PatientEventBatch\x124\n" +
+	"\x06events\x18\x01 \x03(\v2\x1c.pms.patient.v1.PatientEventR\x06events*f\n" +
 	"\tEventType\x12\x1a\n" +
 	"\x16EVENT_TYPE_UNSPECIFIED\x10\x00\x12\x13\n" +
 	"\x0fPATIENT_CREATED\x10\x01\x12\x13\n" +
@@ -265,22 +320,24 @@ func file_patient_v1_events_proto_rawDescGZIP() []byte {
 }
 
 var file_patient_v1_events_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_patient_v1_events_proto_msgTypes = make([]protoimpl.MessageInfo, 2)
+var file_patient_v1_events_proto_msgTypes = make([]protoimpl.MessageInfo, 3)
 var file_patient_v1_events_proto_goTypes = []any{
 	(EventType)(0),                // 0: pms.patient.v1.EventType
 	(*Attributes)(nil),            // 1: pms.patient.v1.Attributes
 	(*PatientEvent)(nil),          // 2: pms.patient.v1.PatientEvent
-	(*timestamppb.Timestamp)(nil), // 3: google.protobuf.Timestamp
+	(*PatientEventBatch)(nil),     // 3: pms.patient.v1.PatientEventBatch
+	(*timestamppb.Timestamp)(nil), // 4: google.protobuf.Timestamp
 }
 var file_patient_v1_events_proto_depIdxs = []int32{
 	0, // 0: pms.patient.v1.PatientEvent.type:type_name -> pms.patient.v1.EventType
-	3, // 1: pms.patient.v1.PatientEvent.occurred_at:type_name -> google.protobuf.Timestamp
+	4, // 1: pms.patient.v1.PatientEvent.occurred_at:type_name -> google.protobuf.Timestamp
 	1, // 2: pms.patient.v1.PatientEvent.attributes:type_name -> pms.patient.v1.Attributes
-	3, // [3:3] is the sub-list for method output_type
-	3, // [3:3] is the sub-list for method input_type
-	3, // [3:3] is the sub-list for extension type_name
-	3, // [3:3] is the sub-list for extension extendee
-	0, // [0:3] is the sub-list for field type_name
+	2, // 3: pms.patient.v1.PatientEventBatch.events:type_name -> pms.patient.v1.PatientEvent
+	4, // [4:4] is the sub-list for method output_type
+	4, // [4:4] is the sub-list for method input_type
+	4, // [4:4] is the sub-list for extension type_name
+	4, // [4:4] is the sub-list for extension extendee
+	0, // [0:4] is the sub-list for field type_name
 }
 
 func init() { file_patient_v1_events_proto_init() }
@@ -294,7 +351,7 @@ func file_patient_v1_events_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_patient_v1_events_proto_rawDesc), len(file_patient_v1_events_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   2,
+			NumMessages:   3,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

@@ -77,7 +77,7 @@ func Routes(rec Recorder, dead DeadLetters, sec Security, health httpserver.Heal
 	// The subscriptions themselves are declared in components/ (declarative
 	// Subscriptions, with their dead-letter topics); this only binds the
 	// routes.
-	r.Post(EventsPath, bulkEvents(h, Topic, decodeEvent, func(ev analytics.Event) string { return ev.ID }, rec.RecordAll))
+	r.Post(EventsPath, bulkEvents(h, Topic, decodeEvents, func(ev analytics.Event) string { return ev.ID }, rec.RecordAll))
 	r.Post(BillingEventsPath, bulkEvents(h, BillingTopic, decodeBillingEvent,
 		func(ev analytics.BillingEvent) string { return ev.ID }, rec.RecordAllBilling))
 	sdk := daprhttp.NewServiceWithMux("", r)
@@ -96,8 +96,10 @@ func Routes(rec Recorder, dead DeadLetters, sec Security, health httpserver.Heal
 }
 
 // maxEventBytes bounds a delivery: events carry identifiers and a few
-// attributes, never documents.
-const maxEventBytes = 1 << 20
+// attributes, never documents, but a bulk delivery of batches of them (a
+// bulk import's, PatientEventBatch) holds up to 10,000 events, about 2 MB;
+// the sidecar's own limit of an app's request is 4 MB.
+const maxEventBytes = 4 << 20
 
 type handler struct {
 	rec  Recorder
@@ -116,10 +118,11 @@ type bulkEntry struct {
 	Event   json.RawMessage `json:"event"`
 }
 
-// cloudEvent is what a delivery needs of a CloudEvent: its id, data and
-// the trace it continues.
+// cloudEvent is what a delivery needs of a CloudEvent: its id, type, data
+// and the trace it continues.
 type cloudEvent struct {
 	ID          string          `json:"id"`
+	Type        string          `json:"type"`
 	TraceParent string          `json:"traceparent"`
 	Data        json.RawMessage `json:"data"`
 	DataBase64  string          `json:"data_base64"`
@@ -131,15 +134,18 @@ type bulkStatus struct {
 }
 
 // bulkEvents handles a bulk delivery of topic (or a single CloudEvent, as a
-// batch of one): every entry is decoded, the
-// decodable ones are stored together (record: one statement, one commit),
-// and each entry is answered SUCCESS, DROP (malformed, or refused by the
-// database for what it holds: its reason is recorded, then the sidecar
-// publishes it to the dead-letter topic) or RETRY (anything else; the
-// sidecar redelivers it). Storage is idempotent on event id, and analytics
-// keeps events, not state, so the order of entries within a batch does
-// not matter.
-func bulkEvents[E any](h *handler, topic string, decode func([]byte) (E, error), eventID func(E) string,
+// batch of one): every entry is decoded into its events (one, or a
+// PatientEventBatch's many), the decodable ones are stored together
+// (record: one statement, one commit), and each entry is answered SUCCESS,
+// DROP (malformed, or refused by the database for what it holds: its
+// reason is recorded, then the sidecar publishes it to the dead-letter
+// topic) or RETRY (anything else; the sidecar redelivers it). An entry
+// holding many events is answered for all of them: RETRY if one of them
+// must be retried, else DROP if one was dropped; its other events are
+// stored, and stored once however often the entry comes back. Storage is
+// idempotent on event id, and analytics keeps events, not state, so the
+// order of events within a delivery does not matter.
+func bulkEvents[E any](h *handler, topic string, decode func(ceType string, data []byte) ([]E, error), eventID func(E) string,
 	record func(context.Context, []E) []analytics.Result) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		body, err := io.ReadAll(r.Body)
@@ -160,13 +166,13 @@ func bulkEvents[E any](h *handler, topic string, decode func([]byte) (E, error),
 		}
 		ctx := r.Context()
 		n := len(entries)
-		ceIDs, evs, results := make([]string, n), make([]E, n), make([]analytics.Result, n)
-		// Each event's consumer span is a child of that event's own trace
+		ceIDs, evIDs, results := make([]string, n), make([]string, n), make([]analytics.Result, n)
+		// Each entry's consumer span is a child of that event's own trace
 		// (its CloudEvent's traceparent), linked to the delivery's.
 		spans := make([]trace.Span, n)
 		spanCtx := make([]context.Context, n)
 		var decoded []E
-		var at []int
+		var of []int // the entry each decoded event came in
 		for i, e := range entries {
 			var ce cloudEvent
 			ceIDs[i] = e.EntryID
@@ -174,6 +180,7 @@ func bulkEvents[E any](h *handler, topic string, decode func([]byte) (E, error),
 			spanCtx[i], spans[i] = tracing.StartSpan(tracing.FromTraceParent(ctx, ce.TraceParent), "consume "+topic,
 				trace.WithSpanKind(trace.SpanKindConsumer), trace.WithLinks(trace.LinkFromContext(ctx)),
 				trace.WithAttributes(attribute.String("messaging.destination.name", topic), attribute.String("messaging.message.id", ce.ID)))
+			var evs []E
 			if err == nil {
 				if ce.ID != "" {
 					ceIDs[i] = ce.ID
@@ -183,23 +190,29 @@ func bulkEvents[E any](h *handler, topic string, decode func([]byte) (E, error),
 					data, err = base64.StdEncoding.DecodeString(ce.DataBase64)
 				}
 				if err == nil {
-					evs[i], err = decode(data)
+					evs, err = decode(ce.Type, data)
 				}
 			}
 			if err != nil {
 				results[i].Err = errors.Join(analytics.ErrMalformed, err)
 				continue
 			}
-			decoded, at = append(decoded, evs[i]), append(at, i)
+			evIDs[i] = ceIDs[i]
+			if len(evs) == 1 {
+				evIDs[i] = eventID(evs[0])
+			}
+			for _, ev := range evs {
+				decoded, of = append(decoded, ev), append(of, i)
+			}
 		}
 		if len(decoded) > 0 {
 			for j, res := range record(ctx, decoded) {
-				results[at[j]] = res
+				results[of[j]] = worse(results[of[j]], res)
 			}
 		}
 		statuses := make([]bulkStatus, n)
 		for i, e := range entries {
-			statuses[i] = bulkStatus{EntryID: e.EntryID, Status: h.outcome(spanCtx[i], topic, ceIDs[i], eventID(evs[i]), results[i])}
+			statuses[i] = bulkStatus{EntryID: e.EntryID, Status: h.outcome(spanCtx[i], topic, ceIDs[i], evIDs[i], results[i])}
 			if statuses[i].Status != common.SubscriptionResponseStatusSuccess {
 				spans[i].SetStatus(codes.Error, string(statuses[i].Status))
 			}
@@ -216,6 +229,17 @@ func bulkEvents[E any](h *handler, topic string, decode func([]byte) (E, error),
 			Statuses []bulkStatus `json:"statuses"`
 		}{statuses})
 	}
+}
+
+// worse is the outcome of an entry holding the events of a and b: an
+// error that asks for redelivery before one that drops, and new if either
+// was.
+func worse(a, b analytics.Result) analytics.Result {
+	out := analytics.Result{New: a.New || b.New, Err: a.Err}
+	if out.Err == nil || (b.Err != nil && permanent(out.Err) && !permanent(b.Err)) {
+		out.Err = b.Err
+	}
+	return out
 }
 
 // outcome answers one event of a delivery. A malformed event, or one the
@@ -252,12 +276,12 @@ func unquoted(data []byte) []byte {
 }
 
 // decodeBillingEvent reads the BillingEvent in a CloudEvent's data, as
-// decodeEvent does.
-func decodeBillingEvent(data []byte) (analytics.BillingEvent, error) {
+// decodeEvents does for one PatientEvent.
+func decodeBillingEvent(_ string, data []byte) ([]analytics.BillingEvent, error) {
 	data = unquoted(data)
 	var be billingv1.BillingEvent
 	if err := (protojson.UnmarshalOptions{DiscardUnknown: true}).Unmarshal(data, &be); err != nil {
-		return analytics.BillingEvent{}, errors.Join(analytics.ErrMalformedBilling, err)
+		return nil, errors.Join(analytics.ErrMalformedBilling, err)
 	}
 	ev := analytics.BillingEvent{ID: be.GetEventId(), AccountID: be.GetAccountId(), AccountVersion: be.GetAccountVersion(),
 		Currency: be.GetCurrency(), BalanceMinor: be.GetBalanceMinor(), AmountMinor: be.GetEntry().GetAmountMinor()}
@@ -270,17 +294,42 @@ func decodeBillingEvent(data []byte) (analytics.BillingEvent, error) {
 	if be.GetOccurredAt() != nil {
 		ev.OccurredAt = be.GetOccurredAt().AsTime()
 	}
-	return ev, nil
+	return []analytics.BillingEvent{ev}, nil
 }
 
-// decodeEvent reads the PatientEvent in a CloudEvent's data: its protojson,
-// as an object or as a JSON string holding it.
-func decodeEvent(data []byte) (analytics.Event, error) {
+// patientBatchType is the CloudEvent type of a PatientEventBatch.
+var patientBatchType = string((&patientv1.PatientEventBatch{}).ProtoReflect().Descriptor().FullName())
+
+// decodeEvents reads the patient events in a CloudEvent's data: its
+// protojson, as an object or as a JSON string holding it; a
+// PatientEventBatch (by the CloudEvent's type) when it holds many, else one
+// PatientEvent.
+func decodeEvents(ceType string, data []byte) ([]analytics.Event, error) {
 	data = unquoted(data)
-	var pe patientv1.PatientEvent
-	if err := (protojson.UnmarshalOptions{DiscardUnknown: true}).Unmarshal(data, &pe); err != nil {
-		return analytics.Event{}, errors.Join(analytics.ErrMalformed, err)
+	opts := protojson.UnmarshalOptions{DiscardUnknown: true}
+	if ceType != patientBatchType {
+		var pe patientv1.PatientEvent
+		if err := opts.Unmarshal(data, &pe); err != nil {
+			return nil, errors.Join(analytics.ErrMalformed, err)
+		}
+		return []analytics.Event{eventOf(&pe)}, nil
 	}
+	var batch patientv1.PatientEventBatch
+	if err := opts.Unmarshal(data, &batch); err != nil {
+		return nil, errors.Join(analytics.ErrMalformed, err)
+	}
+	if len(batch.GetEvents()) == 0 {
+		return nil, fmt.Errorf("%w: a batch without events", analytics.ErrMalformed)
+	}
+	evs := make([]analytics.Event, len(batch.GetEvents()))
+	for i, pe := range batch.GetEvents() {
+		evs[i] = eventOf(pe)
+	}
+	return evs, nil
+}
+
+// eventOf is the part of pe analytics keeps.
+func eventOf(pe *patientv1.PatientEvent) analytics.Event {
 	ev := analytics.Event{ID: pe.GetEventId(), PatientID: pe.GetPatientId(),
 		AgeBand: pe.GetAttributes().GetAgeBand(), Gender: pe.GetAttributes().GetGender()}
 	if pe.GetType() != patientv1.EventType_EVENT_TYPE_UNSPECIFIED {
@@ -289,7 +338,7 @@ func decodeEvent(data []byte) (analytics.Event, error) {
 	if pe.GetOccurredAt() != nil {
 		ev.OccurredAt = pe.GetOccurredAt().AsTime()
 	}
-	return ev, nil
+	return ev
 }
 
 type dayCount struct {

@@ -230,6 +230,64 @@ func TestBulkDeliveryAnswersEachEntry(t *testing.T) {
 	assert.Contains(t, reasons, "patient/e", "or the entry id when there is none")
 }
 
+// batchEvent is a CloudEvent of type PatientEventBatch holding events.
+func batchEvent(id string, events ...string) string {
+	return `{"specversion":"1.0","id":"` + id + `","type":"pms.patient.v1.PatientEventBatch","datacontenttype":"application/json",` +
+		`"data":{"events":[` + strings.Join(events, ",") + `]}}`
+}
+
+func patientEvent(eventID, typ, patientID string) string {
+	return `{"eventId":"` + eventID + `","type":"` + typ + `","patientId":"` + patientID +
+		`","attributes":{"ageBand":"45-64","gender":"male"},"occurredAt":"2026-12-07T10:00:00Z","version":"1"}`
+}
+
+// A batch of patient events (a bulk import's) is stored as its events,
+// each once by its own id however often the batch comes; a batch with a
+// malformed event is dropped whole with its reason, its good events
+// stored; one that fails to store is retried whole.
+func TestEventBatchIsRecordedAsItsEvents(t *testing.T) {
+	store := &fakeStore{events: map[string]analytics.Event{}}
+	good := batchEvent("batch-1",
+		patientEvent("6a0b3c1e-0000-4000-8000-000000000001", "PATIENT_CREATED", "7d1c2b3a-0000-4000-8000-000000000001"),
+		patientEvent("6a0b3c1e-0000-4000-8000-000000000002", "PATIENT_CREATED", "7d1c2b3a-0000-4000-8000-000000000002"),
+		patientEvent("6a0b3c1e-0000-4000-8000-000000000003", "PATIENT_UPDATED", "7d1c2b3a-0000-4000-8000-000000000003"))
+	for range 2 {
+		rec := deliver(store, good)
+		require.Equal(t, http.StatusOK, rec.Code)
+		assert.JSONEq(t, `{"status":"SUCCESS"}`, rec.Body.String())
+	}
+	require.Len(t, store.events, 3)
+	ev := store.events["6a0b3c1e-0000-4000-8000-000000000003"]
+	assert.Equal(t, "PATIENT_UPDATED", ev.Type)
+	assert.Equal(t, "7d1c2b3a-0000-4000-8000-000000000003", ev.PatientID)
+	assert.Equal(t, "45-64", ev.AgeBand)
+	assert.Equal(t, "male", ev.Gender)
+
+	dead := deadlettertest.NewStore()
+	h := routesWith(store, &deadletter.Service{Store: dead, Publisher: &deadlettertest.Publisher{}}, authn.RoleAdmin)
+	body := `{"entries":[` +
+		`{"entryId":"a","event":` + batchEvent("batch-2",
+		patientEvent("6a0b3c1e-0000-4000-8000-000000000004", "PATIENT_CREATED", "7d1c2b3a-0000-4000-8000-000000000004"),
+		patientEvent("6a0b3c1e-0000-4000-8000-000000000005", "PATIENT_EXPLODED", "7d1c2b3a-0000-4000-8000-000000000005")) + `},` +
+		`{"entryId":"b","event":` + batchEvent("batch-3") + `},` +
+		`{"entryId":"c","event":{"id":"batch-4","type":"pms.patient.v1.PatientEventBatch","data":` + patientEvent(
+		"6a0b3c1e-0000-4000-8000-000000000006", "PATIENT_CREATED", "7d1c2b3a-0000-4000-8000-000000000006") + `}}]}`
+	req := httptest.NewRequest(http.MethodPost, analyticsapi.EventsPath, strings.NewReader(body))
+	req.Header.Set("dapr-api-token", appToken)
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, req)
+	require.Equal(t, http.StatusOK, rec.Code)
+	assert.JSONEq(t, `{"statuses":[{"entryId":"a","status":"DROP"},{"entryId":"b","status":"DROP"},{"entryId":"c","status":"DROP"}]}`, rec.Body.String())
+	assert.Contains(t, store.events, "6a0b3c1e-0000-4000-8000-000000000004", "the batch's good event is stored")
+	assert.Len(t, store.events, 4)
+	assert.Contains(t, dead.Reasons, "patient/batch-2")
+	assert.Contains(t, dead.Reasons["patient/batch-3"], "without events")
+	assert.Contains(t, dead.Reasons, "patient/batch-4", "a PatientEvent sent as a batch is no batch")
+
+	rec = deliver(&fakeStore{err: errors.New("database down")}, good)
+	assert.JSONEq(t, `{"status":"RETRY"}`, rec.Body.String())
+}
+
 func TestStorageFailureAsksForRetry(t *testing.T) {
 	rec := deliver(&fakeStore{err: errors.New("database down")}, validEvent)
 	assert.Equal(t, http.StatusOK, rec.Code)

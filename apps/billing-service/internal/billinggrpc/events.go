@@ -37,8 +37,10 @@ var ErrMalformed = errors.New("malformed patient event")
 
 // PatientEvents closes a patient's account when the patient is deleted,
 // once per event id; other patient events need nothing from billing. A
-// malformed event is dropped (to the dead-letter topic); a storage failure
-// asks the sidecar for redelivery.
+// CloudEvent may hold one patient event or a batch of them
+// (PatientEventBatch, from a bulk import). A malformed event is dropped
+// (to the dead-letter topic); a storage failure asks the sidecar for
+// redelivery.
 func PatientEvents(svc *billing.Service, log *slog.Logger) common.TopicEventHandler {
 	return func(ctx context.Context, e *common.TopicEvent) (retry bool, err error) {
 		// The consumer's span is a child of the event's own trace (the
@@ -52,8 +54,11 @@ func PatientEvents(svc *billing.Service, log *slog.Logger) common.TopicEventHand
 			}
 			span.End()
 		}()
-		pe, err := decodePatientEvent(e.RawData)
-		if err == nil && pe.GetType() == patientv1.EventType_PATIENT_DELETED {
+		evs, err := decodePatientEvents(e.Type, e.RawData)
+		for _, pe := range evs {
+			if pe.GetType() != patientv1.EventType_PATIENT_DELETED {
+				continue
+			}
 			var closed, duplicate bool
 			closed, duplicate, err = svc.PatientDeleted(ctx, pe.GetEventId(), pe.GetPatientId())
 			switch {
@@ -65,6 +70,12 @@ func PatientEvents(svc *billing.Service, log *slog.Logger) common.TopicEventHand
 			var inv *validation.Error
 			if errors.As(err, &inv) {
 				err = errors.Join(ErrMalformed, err)
+			}
+			if err != nil {
+				// The batch comes again (or goes to the dead-letter topic)
+				// whole; the deletions it held that were handled are
+				// handled once, by event id.
+				break
 			}
 		}
 		switch {
@@ -80,19 +91,40 @@ func PatientEvents(svc *billing.Service, log *slog.Logger) common.TopicEventHand
 	}
 }
 
-// decodePatientEvent reads the PatientEvent in a CloudEvent's data: its
-// protojson, as an object or as a JSON string holding it.
-func decodePatientEvent(data []byte) (*patientv1.PatientEvent, error) {
+// patientBatchType is the CloudEvent type of a PatientEventBatch.
+var patientBatchType = string((&patientv1.PatientEventBatch{}).ProtoReflect().Descriptor().FullName())
+
+// decodePatientEvents reads the patient events in a CloudEvent's data: its
+// protojson, as an object or as a JSON string holding it; a
+// PatientEventBatch (by the CloudEvent's type) when it holds many, else one
+// PatientEvent. Every event must have a type.
+func decodePatientEvents(ceType string, data []byte) ([]*patientv1.PatientEvent, error) {
 	var s string
 	if json.Unmarshal(data, &s) == nil {
 		data = []byte(s)
 	}
-	var pe patientv1.PatientEvent
-	if err := (protojson.UnmarshalOptions{DiscardUnknown: true}).Unmarshal(data, &pe); err != nil {
-		return nil, errors.Join(ErrMalformed, err)
+	opts := protojson.UnmarshalOptions{DiscardUnknown: true}
+	var evs []*patientv1.PatientEvent
+	if ceType == patientBatchType {
+		var batch patientv1.PatientEventBatch
+		if err := opts.Unmarshal(data, &batch); err != nil {
+			return nil, errors.Join(ErrMalformed, err)
+		}
+		evs = batch.GetEvents()
+	} else {
+		var pe patientv1.PatientEvent
+		if err := opts.Unmarshal(data, &pe); err != nil {
+			return nil, errors.Join(ErrMalformed, err)
+		}
+		evs = []*patientv1.PatientEvent{&pe}
 	}
-	if pe.GetType() == patientv1.EventType_EVENT_TYPE_UNSPECIFIED {
+	if len(evs) == 0 {
 		return nil, ErrMalformed
 	}
-	return &pe, nil
+	for _, pe := range evs {
+		if pe.GetType() == patientv1.EventType_EVENT_TYPE_UNSPECIFIED {
+			return nil, ErrMalformed
+		}
+	}
+	return evs, nil
 }

@@ -44,3 +44,33 @@ func TestPatientDeletionClosesTheAccountOnce(t *testing.T) {
 		assert.False(t, retry, "a malformed event is dropped to the dead-letter topic, not retried: %s", bad)
 	}
 }
+
+// A batch of patient events (a bulk import's, CloudEvent type
+// PatientEventBatch) is handled event by event: its deletions close their
+// accounts, once however often the batch comes; a batch holding an event
+// without a type, or none at all, is dropped.
+func TestPatientEventBatchIsHandledEventByEvent(t *testing.T) {
+	svc, err := billing.NewService(billingtest.NewStore(), "USD")
+	require.NoError(t, err)
+	acc, _, err := svc.Open(context.Background(), patientID)
+	require.NoError(t, err)
+	handle := billinggrpc.PatientEvents(svc, service.NewLoggerTo(io.Discard, "billing-service"))
+	const batchType = "pms.patient.v1.PatientEventBatch"
+	batch := `{"events":[{"eventId":"0b8f0c9e-8f43-4a39-a0a4-3a4f2f0b8e21","type":"PATIENT_CREATED","patientId":"3d993b7f-67e8-4f2f-9429-e766ce3a9de7"},` +
+		`{"eventId":"0b8f0c9e-8f43-4a39-a0a4-3a4f2f0b8e22","type":"PATIENT_DELETED","patientId":"` + patientID + `","version":"2"}]}`
+	for range 2 {
+		retry, err := handle(context.Background(), &common.TopicEvent{Type: batchType, RawData: []byte(batch)})
+		require.NoError(t, err)
+		assert.False(t, retry)
+	}
+	got, err := svc.Get(context.Background(), billingtest.Admin, acc.ID)
+	require.NoError(t, err)
+	assert.Equal(t, billing.StatusClosed, got.Status)
+	assert.Equal(t, int64(2), got.Version, "closed once")
+
+	for _, bad := range []string{`{"events":[]}`, `{"events":[{"eventId":"0b8f0c9e-8f43-4a39-a0a4-3a4f2f0b8e23"}]}`, `{"events":7}`} {
+		retry, err := handle(context.Background(), &common.TopicEvent{Type: batchType, RawData: []byte(bad)})
+		assert.Error(t, err, bad)
+		assert.False(t, retry, "a malformed batch is dropped to the dead-letter topic, not retried: %s", bad)
+	}
+}

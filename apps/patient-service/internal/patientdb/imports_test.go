@@ -57,7 +57,7 @@ func TestImportReportsBadLinesImportsTheRestAndChangesNothingTwice(t *testing.T)
 	pool := template.Pool(t)
 	store := patientdb.New(pool)
 	ctx := context.Background()
-	taken := create(t, store, "taken@example.com")
+	create(t, store, "taken@example.com")
 
 	lines := []string{
 		importLine("IMP-1", "Lovelace", "ada1@example.com", "1985-12-10", "1 Main St"), // 1
@@ -100,7 +100,13 @@ func TestImportReportsBadLinesImportsTheRestAndChangesNothingTwice(t *testing.T)
 	assert.Equal(t, "2 Main St", p.Address)
 	assert.Empty(t, p.BillingAccountID, "the reconciler opens accounts")
 	assert.Equal(t, 1, count(t, pool, `SELECT count(*) FROM patient_versions WHERE patient_id = $1`, id))
-	assert.Equal(t, 3, count(t, pool, `SELECT count(*) FROM outbox WHERE payload LIKE '%PATIENT_CREATED%' AND partition_key <> $1`, taken.ID))
+	// The import's events go out as one batch (PatientEventBatch), one
+	// event per imported patient in it.
+	const batched = `SELECT count(*) FROM outbox, jsonb_array_elements(payload::jsonb->'events') e
+		WHERE event_type = 'pms.patient.v1.PatientEventBatch' AND e->>'type' = 'PATIENT_CREATED'`
+	assert.Equal(t, 3, count(t, pool, batched))
+	assert.Equal(t, 1, count(t, pool, batched+` AND e->>'patientId' = $1`, id))
+	assert.Equal(t, 1, count(t, pool, `SELECT count(*) FROM outbox WHERE event_type IS NOT NULL`))
 	assert.Equal(t, 1, count(t, pool, `SELECT count(*) FROM audit_log WHERE action = 'import' AND patient_ids @> ARRAY[$1::uuid]`, id))
 	missing, err := store.MissingBillingAccount(ctx, 10)
 	require.NoError(t, err)
