@@ -8,8 +8,10 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"runtime"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/google/uuid"
@@ -75,6 +77,7 @@ type LineError struct {
 // it by element), and says by element what is wrong with a draft the
 // domain refused (Explain: a validation error).
 type ImportDecoder interface {
+	// Decode reads one line; it is called for several lines at once.
 	Decode(body []byte) (Draft, []LineIssue)
 	Explain(err error) []LineIssue
 }
@@ -340,12 +343,13 @@ func (im *Importer) plan(job ImportJob, lines []ImportLine, lookup func(mrns, em
 	}
 	var ok []pending
 	var mrns, emails []string
-	for _, l := range lines {
+	drafts := im.decodeAll(lines)
+	for i, l := range lines {
 		if len(l.Body) > MaxImportLineBytes {
 			reject(l.No, LineIssue{"Patient", fmt.Sprintf("the line is longer than %d bytes", MaxImportLineBytes)})
 			continue
 		}
-		d, issues := im.dec.Decode(l.Body)
+		d, issues := drafts[i].draft, drafts[i].issues
 		if len(issues) > 0 {
 			reject(l.No, issues...)
 			continue
@@ -412,6 +416,34 @@ func (im *Importer) plan(job ImportJob, lines []ImportLine, lookup func(mrns, em
 		b.Audit.Detail = "import " + job.ID
 	}
 	return b, nil
+}
+
+// decoded is one line read by the decoder.
+type decoded struct {
+	draft  Draft
+	issues []LineIssue
+}
+
+// decodeAll reads lines (those not too long) on every core: decoding is
+// most of an import's own work, and the database waits for it.
+func (im *Importer) decodeAll(lines []ImportLine) []decoded {
+	out := make([]decoded, len(lines))
+	const chunk = 64
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, runtime.GOMAXPROCS(0))
+	for from := 0; from < len(lines); from += chunk {
+		sem <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			for i := from; i < min(from+chunk, len(lines)); i++ {
+				if len(lines[i].Body) <= MaxImportLineBytes {
+					out[i].draft, out[i].issues = im.dec.Decode(lines[i].Body)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	return out
 }
 
 // sameRecord reports whether next says what cur holds.
