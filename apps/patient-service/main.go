@@ -45,7 +45,9 @@ func run(ctx context.Context, cfg config, p *service.Process) error {
 	})
 	p.Go(func(ctx context.Context) error { return housekeep(ctx, store, log, time.Hour) })
 	importer := patient.NewImporter(store, fhirapi.Decoder{MRNSystem: cfg.FHIRMRNSystem}, billing, svc.WakeReconciler, log)
-	p.Go(func(ctx context.Context) error { return importer.Run(ctx, 5*time.Second) })
+	for range patient.ImportWorkers {
+		p.Go(func(ctx context.Context) error { return importer.Run(ctx, 5*time.Second) })
+	}
 	fhir := func(r chi.Router) {
 		fhirapi.Mount(r, svc, importer, fhirapi.Config{BaseURL: cfg.FHIRBaseURL, MRNSystem: cfg.FHIRMRNSystem}, p.Verifier.Middleware, log)
 	}

@@ -11,6 +11,7 @@ import (
 	"io"
 	"mime"
 	"net/http"
+	"slices"
 	"strings"
 	"unicode/utf8"
 
@@ -94,30 +95,32 @@ func Problem(err error, maxBytes int64) problem.Details {
 // valid JSON (the decoder reports that).
 func Check(raw []byte) (field, msg string) {
 	dec := json.NewDecoder(bytes.NewReader(raw))
-	// A frame per open object or array: its path, and for an object the
-	// keys seen and whether the next string is a key.
+	// A frame per open object or array: for an object the keys seen, the
+	// current key and whether the next string is a key; for an array the
+	// current index. A path is built from the frames only when one is
+	// reported.
 	type frame struct {
-		path      string
 		object    bool
-		keys      map[string]bool
+		keys      []string // objects have few keys: a scan beats a map
 		key       string
 		expectKey bool
 		index     int
 	}
-	var stack []*frame
+	var stack []frame
 	// valuePath is the path of the value about to be read.
 	valuePath := func() string {
-		if len(stack) == 0 {
-			return ""
-		}
-		f := stack[len(stack)-1]
-		if f.object {
-			if f.path == "" {
-				return f.key
+		var b strings.Builder
+		for _, f := range stack {
+			if f.object {
+				if b.Len() > 0 {
+					b.WriteByte('.')
+				}
+				b.WriteString(f.key)
+			} else {
+				fmt.Fprintf(&b, "[%d]", f.index)
 			}
-			return f.path + "." + f.key
 		}
-		return fmt.Sprintf("%s[%d]", f.path, f.index)
+		return b.String()
 	}
 	// topField is the top-level key the current token belongs to.
 	topField := func() string {
@@ -131,7 +134,7 @@ func Check(raw []byte) (field, msg string) {
 		if len(stack) == 0 {
 			return
 		}
-		if f := stack[len(stack)-1]; f.object {
+		if f := &stack[len(stack)-1]; f.object {
 			f.expectKey = true
 		} else {
 			f.index++
@@ -146,7 +149,7 @@ func Check(raw []byte) (field, msg string) {
 		if d, ok := tok.(json.Delim); ok {
 			switch d {
 			case '{', '[':
-				stack = append(stack, &frame{path: valuePath(), object: d == '{', keys: map[string]bool{}, expectKey: d == '{'})
+				stack = append(stack, frame{object: d == '{', expectKey: d == '{'})
 			case '}', ']':
 				stack = stack[:len(stack)-1]
 				consumed()
@@ -163,12 +166,12 @@ func Check(raw []byte) (field, msg string) {
 				return name, m
 			}
 			if top {
-				f := stack[len(stack)-1]
+				f := &stack[len(stack)-1]
 				f.key, f.expectKey = s, false
-				if f.keys[s] {
+				if slices.Contains(f.keys, s) {
 					return valuePath(), "is given twice; give each key once"
 				}
-				f.keys[s] = true
+				f.keys = append(f.keys, s)
 				continue
 			}
 		}

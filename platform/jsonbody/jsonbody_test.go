@@ -77,3 +77,13 @@ func TestDecodeRefusesInvalidUTF8WithTheField(t *testing.T) {
 	assert.Contains(t, rec.Body.String(), `"field":"Name"`)
 	assert.Empty(t, dst.Name, "nothing was decoded")
 }
+
+// BenchmarkCheck checks one line of a bulk import (a FHIR Patient).
+func BenchmarkCheck(b *testing.B) {
+	line := []byte(`{"address":[{"text":"812 Main St"}],"birthDate":"2012-04-27","gender":"female","identifier":[{"system":"http://pms.example.org/fhir/sid/mrn","value":"SYN-00000001"}],"name":[{"family":"Sato","given":["Mary"],"use":"official"}],"resourceType":"Patient","telecom":[{"system":"email","value":"syn-00000001@example.org"},{"system":"phone","value":"+1 555 0000001"}]}`)
+	for b.Loop() {
+		if f, _ := jsonbody.Check(line); f != "" {
+			b.Fatal(f)
+		}
+	}
+}

@@ -111,6 +111,41 @@ func TestBulkImportThroughTheGateway(t *testing.T) {
 	assert.Equal(t, before.TotalUpdates, after.TotalUpdates, "a second import publishes nothing")
 }
 
+// Parts run side by side, but a part naming a patient that a part still
+// running names waits for it: a file whose last line changes the patient
+// its first line creates ends as its last line says, however the parts
+// would have raced.
+func TestBulkImportPartsKeepTheFilesOrder(t *testing.T) {
+	root, err := repoRoot()
+	require.NoError(t, err)
+	run := "ORD" + strings.ToUpper(uuid.NewString()[:6])
+	lines := []string{
+		importLine(t, run+"-1", "1970-01-01"),
+		importLine(t, run+"-2", "1971-01-01"),
+		importLine(t, run+"-3", "1972-01-01"),
+		importLine(t, run+"-1", "1979-09-09"), // the first line's patient, changed
+	}
+	file := filepath.Join(t.TempDir(), "ordered.ndjson")
+	require.NoError(t, os.WriteFile(file, []byte(strings.Join(lines, "\n")+"\n"), 0o600))
+	cmd := exec.Command(filepath.Join(root, "bin", "pmsrun"), "import", "-gateway", gateway, "-email", sys.AdminEmail,
+		"-part", "1", "-parallel", "4", file)
+	cmd.Env = append(os.Environ(), "PMS_PASSWORD="+sys.AdminPassword)
+	out, err := cmd.CombinedOutput()
+	require.NoError(t, err, "%s", out)
+	assert.Contains(t, string(out), "4 patients (3 imported, 1 updated, 0 unchanged, 0 refused)", "%s", out)
+
+	r := doAs(t, adminToken, http.MethodGet, fhirBase+"/Patient?identifier="+mrnSystem+"|"+run+"-1", nil)
+	require.Equal(t, http.StatusOK, r.status, "%s", r.body)
+	var b struct {
+		Entry []struct{ Resource struct{ ID string } }
+	}
+	require.NoError(t, json.Unmarshal(r.body, &b))
+	require.Len(t, b.Entry, 1)
+	p := decodeAs[patient](t, do(t, http.MethodGet, gateway+"/patients/"+b.Entry[0].Resource.ID, nil))
+	assert.Equal(t, "1979-09-09", p.DateOfBirth, "the file's last word on the patient")
+	assert.Equal(t, int64(2), p.Version)
+}
+
 // The import's own API: who may, what it takes, and its answers.
 func TestBulkImportAPI(t *testing.T) {
 	ndjson := []string{"Content-Type", "application/fhir+ndjson"}

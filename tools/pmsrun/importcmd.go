@@ -14,6 +14,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -22,21 +23,25 @@ import (
 const maxPartBytes = 120 << 20
 
 // importFile sends an NDJSON file of FHIR Patients to the running system's
-// bulk import ($import) in parts of at most -part lines, waits for each,
-// and writes the refused lines' OperationOutcomes, numbered by the file's
-// own lines, beside it.
+// bulk import ($import) in parts of at most -part lines, up to -parallel
+// of them at once, waits for each, and writes the refused lines'
+// OperationOutcomes, numbered by the file's own lines, beside it. A part
+// that names an identifier or an email a part still running names waits
+// for it, so the file's lines apply in their order as if sent one part
+// after another.
 func importFile(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("pmsrun import", flag.ContinueOnError)
 	gateway := fs.String("gateway", "http://127.0.0.1:4004", "the gateway's base URL")
 	email := fs.String("email", "admin@pms.local", "an admin's email (the password is read from PMS_PASSWORD, else -password-file)")
 	passwordFile := fs.String("password-file", ".data/admin-password", "file holding the admin's password when PMS_PASSWORD is not set")
 	part := fs.Int("part", 100_000, "patients per request")
+	parallel := fs.Int("parallel", 2, "requests running at once (patient-service runs two imports side by side)")
 	errorsOut := fs.String("errors", "", "where to write the refused lines' OperationOutcomes (default FILE.errors.ndjson)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	if fs.NArg() != 1 || *part < 1 {
-		return errors.New("usage: pmsrun import [-gateway URL] [-email E] [-part N] [-errors FILE] FILE.ndjson")
+	if fs.NArg() != 1 || *part < 1 || *parallel < 1 {
+		return errors.New("usage: pmsrun import [-gateway URL] [-email E] [-part N] [-parallel N] [-errors FILE] FILE.ndjson")
 	}
 	path := fs.Arg(0)
 	if *errorsOut == "" {
@@ -68,6 +73,42 @@ func importFile(ctx context.Context, args []string) error {
 	start := time.Now()
 	var total manifestCounts
 	parts := &partReader{r: bufio.NewReaderSize(f, 1<<20)}
+	type result struct {
+		m   manifest
+		err error
+	}
+	type running struct {
+		n, offset, lines int
+		keys             map[string]bool
+		done             chan result
+	}
+	var inflight []*running
+	// finish waits for the oldest part running and takes its result.
+	finish := func() error {
+		r := inflight[0]
+		inflight = inflight[1:]
+		res := <-r.done
+		if res.err != nil {
+			return fmt.Errorf("part %d (lines %d to %d): %w", r.n, r.offset+1, r.offset+r.lines, res.err)
+		}
+		if res.m.Extension.Rejected > 0 {
+			if err := c.copyErrors(ctx, res.m, r.offset, out); err != nil {
+				return fmt.Errorf("part %d: error file: %w", r.n, err)
+			}
+		}
+		total.add(res.m.Extension)
+		return nil
+	}
+	shares := func(keys map[string]bool) bool {
+		for _, r := range inflight {
+			for k := range keys {
+				if r.keys[k] {
+					return true
+				}
+			}
+		}
+		return false
+	}
 	offset := 0 // lines of the file before this part
 	for n := 1; ; n++ {
 		body, lines, err := parts.next(*part)
@@ -77,17 +118,24 @@ func importFile(ctx context.Context, args []string) error {
 		if lines == 0 {
 			break
 		}
-		m, err := c.importPart(ctx, body, n)
-		if err != nil {
-			return fmt.Errorf("part %d (lines %d to %d): %w", n, offset+1, offset+lines, err)
-		}
-		if m.Extension.Rejected > 0 {
-			if err := c.copyErrors(ctx, m, offset, out); err != nil {
-				return fmt.Errorf("part %d: error file: %w", n, err)
+		keys := patientKeys(body)
+		for len(inflight) > 0 && (len(inflight) >= *parallel || shares(keys)) {
+			if err := finish(); err != nil {
+				return err
 			}
 		}
-		total.add(m.Extension)
+		r := &running{n: n, offset: offset, lines: lines, keys: keys, done: make(chan result, 1)}
+		go func() {
+			m, err := c.importPart(ctx, body, r.n)
+			r.done <- result{m, err}
+		}()
+		inflight = append(inflight, r)
 		offset += lines
+	}
+	for len(inflight) > 0 {
+		if err := finish(); err != nil {
+			return err
+		}
 	}
 	secs := time.Since(start).Seconds()
 	fmt.Printf("Done in %.1f s: %d patients (%d imported, %d updated, %d unchanged, %d refused), %.0f patients/s.\n",
@@ -141,10 +189,38 @@ func (p *partReader) next(max int) ([]byte, int, error) {
 	return buf.Bytes(), lines, nil
 }
 
+// patientKeys is what the lines of body name that the server finds a
+// patient by, or refuses twice: every identifier (system and value, upper
+// case) and every email (lower case). A line that is not a Patient names
+// nothing (the server refuses it).
+func patientKeys(body []byte) map[string]bool {
+	keys := map[string]bool{}
+	for line := range bytes.Lines(body) {
+		var p struct {
+			Identifier []struct{ System, Value string }
+			Telecom    []struct{ System, Value string }
+		}
+		if json.Unmarshal(line, &p) != nil {
+			continue
+		}
+		for _, id := range p.Identifier {
+			keys["identifier "+id.System+"|"+strings.ToUpper(strings.TrimSpace(id.Value))] = true
+		}
+		for _, t := range p.Telecom {
+			if t.System == "email" {
+				keys["email "+strings.ToLower(strings.TrimSpace(t.Value))] = true
+			}
+		}
+	}
+	return keys
+}
+
 type importClient struct {
 	base, email, password string
-	token                 string
 	http                  *http.Client
+
+	mu    sync.Mutex // parts run at once: any may log in again
+	token string
 }
 
 func (c *importClient) login(ctx context.Context) error {
@@ -162,7 +238,9 @@ func (c *importClient) login(ctx context.Context) error {
 	if resp.StatusCode != http.StatusOK || json.NewDecoder(resp.Body).Decode(&tok) != nil || tok.AccessToken == "" {
 		return fmt.Errorf("login as %s: %s", c.email, resp.Status)
 	}
+	c.mu.Lock()
 	c.token = tok.AccessToken
+	c.mu.Unlock()
 	return nil
 }
 
@@ -180,7 +258,9 @@ func (c *importClient) do(ctx context.Context, method, url string, body []byte, 
 		for k, v := range header {
 			req.Header[k] = v
 		}
+		c.mu.Lock()
 		req.Header.Set("Authorization", "Bearer "+c.token)
+		c.mu.Unlock()
 		resp, err := c.http.Do(req)
 		if err != nil || resp.StatusCode != http.StatusUnauthorized || attempt > 0 {
 			return resp, err

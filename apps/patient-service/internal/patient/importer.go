@@ -138,6 +138,14 @@ const MaxImportLineBytes = 64 << 10
 // ImportBatchLines is how many lines one transaction imports.
 const ImportBatchLines = 1000
 
+// ImportWorkers is how many imports one process runs side by side (Run
+// once each): a job's batches go one after another, in line order, and
+// each waits on the database, billing and its own decoding in turn, so a
+// second job keeps the cores busy meanwhile. Two jobs that name the same
+// patient at once each apply their lines whole; which is applied last is
+// the one whose batch commits last, as with two registrations' updates.
+const ImportWorkers = 2
+
 // Importer receives imports and runs them.
 type Importer struct {
 	store   ImportStore
@@ -153,7 +161,7 @@ type Importer struct {
 // opening accounts with billing; wake is called after each batch that
 // stored patients without accounts.
 func NewImporter(store ImportStore, dec ImportDecoder, billing Billing, wake func(), log *slog.Logger) *Importer {
-	return &Importer{store: store, dec: dec, billing: billing, wake: wake, log: log, now: time.Now, signal: make(chan struct{}, 1)}
+	return &Importer{store: store, dec: dec, billing: billing, wake: wake, log: log, now: time.Now, signal: make(chan struct{}, ImportWorkers)}
 }
 
 // importNamespace derives imported patients' ids from their job and line.
@@ -221,9 +229,11 @@ func (im *Importer) Submit(ctx context.Context, a Actor, body io.Reader) (Import
 		return job, nil
 	}
 	im.log.InfoContext(ctx, "import received", "import_id", job.ID, "lines", job.Lines, "user_id", a.UserID)
-	select {
-	case im.signal <- struct{}{}:
-	default:
+	for range ImportWorkers { // every idle worker looks; one takes the job
+		select {
+		case im.signal <- struct{}{}:
+		default:
+		}
 	}
 	return job, nil
 }
@@ -260,7 +270,8 @@ func (im *Importer) Errors(ctx context.Context, a Actor, id string, after, limit
 }
 
 // Run imports the pending lines of every job, a batch at a time, until ctx
-// ends; it looks for work when Submit signals one and every interval. A
+// ends; it looks for work when Submit signals one and every interval.
+// ImportWorkers of it run at once, each on a job the others do not hold. A
 // batch that fails (the database is down; a registration took an email
 // the batch holds) is retried after a pause. A batch whose content the
 // database refuses (ErrStoreRefused) is imported again a line at a time,
