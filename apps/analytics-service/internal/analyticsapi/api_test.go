@@ -144,13 +144,20 @@ func deliverBulk(store *fakeStore, path, body string) *httptest.ResponseRecorder
 	return rec
 }
 
-func TestEventIsRecordedOnce(t *testing.T) {
-	store := &fakeStore{events: map[string]analytics.Event{}}
+// deliveredTwice delivers body, then again (as a sidecar redelivers), and
+// checks that both deliveries succeed.
+func deliveredTwice(t *testing.T, store *fakeStore, body string) {
+	t.Helper()
 	for range 2 {
-		rec := deliver(store, validEvent)
+		rec := deliver(store, body)
 		require.Equal(t, http.StatusOK, rec.Code)
 		assert.JSONEq(t, `{"status":"SUCCESS"}`, rec.Body.String())
 	}
+}
+
+func TestEventIsRecordedOnce(t *testing.T) {
+	store := &fakeStore{events: map[string]analytics.Event{}}
+	deliveredTwice(t, store, validEvent)
 	require.Len(t, store.events, 1)
 	ev := store.events["0b8f0c9e-8f43-4a39-a0a4-3a4f2f0b8e11"]
 	assert.Equal(t, "PATIENT_CREATED", ev.Type)
@@ -251,11 +258,7 @@ func TestEventBatchIsRecordedAsItsEvents(t *testing.T) {
 		patientEvent("6a0b3c1e-0000-4000-8000-000000000001", "PATIENT_CREATED", "7d1c2b3a-0000-4000-8000-000000000001"),
 		patientEvent("6a0b3c1e-0000-4000-8000-000000000002", "PATIENT_CREATED", "7d1c2b3a-0000-4000-8000-000000000002"),
 		patientEvent("6a0b3c1e-0000-4000-8000-000000000003", "PATIENT_UPDATED", "7d1c2b3a-0000-4000-8000-000000000003"))
-	for range 2 {
-		rec := deliver(store, good)
-		require.Equal(t, http.StatusOK, rec.Code)
-		assert.JSONEq(t, `{"status":"SUCCESS"}`, rec.Body.String())
-	}
+	deliveredTwice(t, store, good)
 	require.Len(t, store.events, 3)
 	ev := store.events["6a0b3c1e-0000-4000-8000-000000000003"]
 	assert.Equal(t, "PATIENT_UPDATED", ev.Type)

@@ -15,6 +15,21 @@ import (
 	"github.com/pms-dapr/pms/platform/service"
 )
 
+// closedOnce delivers e twice (delivered, then redelivered) and checks
+// that account id was closed, once.
+func closedOnce(t *testing.T, svc *billing.Service, id string, handle common.TopicEventHandler, e *common.TopicEvent) {
+	t.Helper()
+	for range 2 {
+		retry, err := handle(context.Background(), e)
+		require.NoError(t, err)
+		assert.False(t, retry)
+	}
+	got, err := svc.Get(context.Background(), billingtest.Admin, id)
+	require.NoError(t, err)
+	assert.Equal(t, billing.StatusClosed, got.Status)
+	assert.Equal(t, int64(2), got.Version, "closed once")
+}
+
 func TestPatientDeletionClosesTheAccountOnce(t *testing.T) {
 	svc, err := billing.NewService(billingtest.NewStore(), "USD")
 	require.NoError(t, err)
@@ -23,15 +38,7 @@ func TestPatientDeletionClosesTheAccountOnce(t *testing.T) {
 	handle := billinggrpc.PatientEvents(svc, service.NewLoggerTo(io.Discard, "billing-service"))
 	deleted := `{"eventId":"0b8f0c9e-8f43-4a39-a0a4-3a4f2f0b8e11","type":"PATIENT_DELETED","patientId":"` + patientID + `","version":"2"}`
 
-	for range 2 { // delivered, then redelivered
-		retry, err := handle(context.Background(), &common.TopicEvent{RawData: []byte(deleted)})
-		require.NoError(t, err)
-		assert.False(t, retry)
-	}
-	got, err := svc.Get(context.Background(), billingtest.Admin, acc.ID)
-	require.NoError(t, err)
-	assert.Equal(t, billing.StatusClosed, got.Status)
-	assert.Equal(t, int64(2), got.Version, "closed once")
+	closedOnce(t, svc, acc.ID, handle, &common.TopicEvent{RawData: []byte(deleted)})
 
 	updated := `{"eventId":"0b8f0c9e-8f43-4a39-a0a4-3a4f2f0b8e12","type":"PATIENT_UPDATED","patientId":"` + patientID + `"}`
 	retry, err := handle(context.Background(), &common.TopicEvent{RawData: []byte(updated)})
@@ -58,15 +65,7 @@ func TestPatientEventBatchIsHandledEventByEvent(t *testing.T) {
 	const batchType = "pms.patient.v1.PatientEventBatch"
 	batch := `{"events":[{"eventId":"0b8f0c9e-8f43-4a39-a0a4-3a4f2f0b8e21","type":"PATIENT_CREATED","patientId":"3d993b7f-67e8-4f2f-9429-e766ce3a9de7"},` +
 		`{"eventId":"0b8f0c9e-8f43-4a39-a0a4-3a4f2f0b8e22","type":"PATIENT_DELETED","patientId":"` + patientID + `","version":"2"}]}`
-	for range 2 {
-		retry, err := handle(context.Background(), &common.TopicEvent{Type: batchType, RawData: []byte(batch)})
-		require.NoError(t, err)
-		assert.False(t, retry)
-	}
-	got, err := svc.Get(context.Background(), billingtest.Admin, acc.ID)
-	require.NoError(t, err)
-	assert.Equal(t, billing.StatusClosed, got.Status)
-	assert.Equal(t, int64(2), got.Version, "closed once")
+	closedOnce(t, svc, acc.ID, handle, &common.TopicEvent{Type: batchType, RawData: []byte(batch)})
 
 	for _, bad := range []string{`{"events":[]}`, `{"events":[{"eventId":"0b8f0c9e-8f43-4a39-a0a4-3a4f2f0b8e23"}]}`, `{"events":7}`} {
 		retry, err := handle(context.Background(), &common.TopicEvent{Type: batchType, RawData: []byte(bad)})
