@@ -8,6 +8,8 @@ import (
 	"log/slog"
 	"slices"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -206,6 +208,63 @@ func TestImportOpensAccountsWithTheBatchOrLeavesThemToTheReconciler(t *testing.T
 			assert.Equal(t, "acct-"+id, acct)
 		})
 	}
+}
+
+// meetingBilling opens accounts as importBilling does, but each call first
+// waits (up to a few seconds) for as many calls as there are workers to
+// have come, and counts the calls that waited in vain.
+type meetingBilling struct {
+	importBilling
+	arrived chan struct{}
+	all     chan struct{}
+	once    sync.Once
+	alone   atomic.Int32
+}
+
+func (b *meetingBilling) CreateAccounts(ctx context.Context, ids []string) ([]string, error) {
+	b.arrived <- struct{}{}
+	if len(b.arrived) == cap(b.arrived) {
+		b.once.Do(func() { close(b.all) })
+	}
+	select {
+	case <-b.all:
+	case <-time.After(5 * time.Second):
+		b.alone.Add(1)
+	}
+	return b.importBilling.CreateAccounts(ctx, ids)
+}
+
+// Two imports run side by side: each one's batch waits in billing for the
+// other's, which only a second worker brings while the first waits.
+func TestImportsRunSideBySide(t *testing.T) {
+	pool := template.Pool(t)
+	store := patientdb.New(pool)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	billing := &meetingBilling{arrived: make(chan struct{}, patient.ImportWorkers), all: make(chan struct{})}
+	im := patient.NewImporter(store, fhirapi.Decoder{MRNSystem: importMRNSystem}, billing, nil, slog.New(slog.DiscardHandler))
+	admin := patient.Actor{UserID: "admin-1", Role: patient.RoleAdmin}
+	var jobs []patient.ImportJob
+	for i := range patient.ImportWorkers {
+		job, err := im.Submit(ctx, admin, strings.NewReader(importLine(fmt.Sprintf("SBS-%d", i), "A", fmt.Sprintf("sbs%d@example.com", i), "1980-01-01", "x")))
+		require.NoError(t, err)
+		jobs = append(jobs, job)
+	}
+	for range patient.ImportWorkers {
+		go func() { _ = im.Run(ctx, 10*time.Millisecond) }()
+	}
+	require.Eventually(t, func() bool {
+		for _, job := range jobs {
+			if j, err := im.Status(ctx, admin, job.ID); err != nil || !j.Done() {
+				return false
+			}
+		}
+		return true
+	}, 30*time.Second, 20*time.Millisecond)
+	assert.Zero(t, billing.alone.Load(), "every import's batch met the other's")
+	missing, err := store.MissingBillingAccount(ctx, 10)
+	require.NoError(t, err)
+	assert.Empty(t, missing)
 }
 
 // failingReader gives its text, then fails as a connection cut short does.
