@@ -61,19 +61,11 @@ func Queue(ctx context.Context, b *pgx.Batch, m Message) {
 func Copy(ctx context.Context, tx pgx.Tx, msgs []Message) error {
 	rows := make([][]any, len(msgs))
 	for i, m := range msgs {
-		rows[i] = []any{m.EventID, m.Topic, m.Key, m.Payload, orNull(traceParent(ctx, m)), orNull(m.Type)}
+		rows[i] = []any{m.EventID, m.Topic, m.Key, m.Payload, pgdb.NullIfEmpty(traceParent(ctx, m)), pgdb.NullIfEmpty(m.Type)}
 	}
 	_, err := tx.CopyFrom(ctx, pgx.Identifier{"outbox"}, []string{"event_id", "topic", "partition_key", "payload", "traceparent", "event_type"},
 		pgx.CopyFromRows(rows))
 	return err
-}
-
-// orNull is s, or NULL for "".
-func orNull(s string) any {
-	if s == "" {
-		return nil
-	}
-	return s
 }
 
 // traceParent is m's own traceparent, else ctx's.

@@ -92,3 +92,11 @@ func migrateDB(ctx context.Context, log *slog.Logger, db *sql.DB, migrations fs.
 	}
 	return nil
 }
+
+// NullIfEmpty is s as a query or COPY argument: NULL for "".
+func NullIfEmpty(s string) any {
+	if s == "" {
+		return nil
+	}
+	return s
+}

@@ -228,9 +228,9 @@ func writeImport(ctx context.Context, tx pgx.Tx, jobID string, b patient.ImportB
 		for i, c := range b.Created {
 			p := c.Patient
 			k := keysOf(p)
-			patients[i] = []any{p.ID, p.Name, p.Email, p.Address, nullable(p.Phone), nullable(p.Gender), p.MRN, p.DateOfBirth,
+			patients[i] = []any{p.ID, p.Name, p.Email, p.Address, pgdb.NullIfEmpty(p.Phone), pgdb.NullIfEmpty(p.Gender), p.MRN, p.DateOfBirth,
 				p.RegisteredDate, p.Version, p.CreatedAt, p.UpdatedAt, k.family, k.given, k.name, k.familyKey, k.givenKeys, k.prefixes,
-				nullable(p.BillingAccountID), moreResource(p), orNone(p.More.Identifiers), orNone(p.More.OtherNames)}
+				pgdb.NullIfEmpty(p.BillingAccountID), moreResource(p), orNone(p.More.Identifiers), orNone(p.More.OtherNames)}
 			rec, err := json.Marshal(recordOf(p))
 			if err != nil {
 				return err
@@ -303,12 +303,4 @@ func writeImport(ctx context.Context, tx pgx.Tx, jobID string, b patient.ImportB
 		}
 	}
 	return nil
-}
-
-// nullable is s, or NULL for "".
-func nullable(s string) any {
-	if s == "" {
-		return nil
-	}
-	return s
 }

@@ -256,7 +256,7 @@ func updateArgs(p patient.Patient, k nameKeys) []any {
 }
 
 // moreResource is p's FHIR rest as the column takes it: NULL for none.
-func moreResource(p patient.Patient) any { return nullable(string(p.More.Resource)) }
+func moreResource(p patient.Patient) any { return pgdb.NullIfEmpty(string(p.More.Resource)) }
 
 // orNone is list, or an empty one for nil (the columns are NOT NULL).
 func orNone(list []string) []string {
