@@ -167,8 +167,8 @@ func (pg *Postgres) RestoreLatest(ctx context.Context, db, table string) (time.D
 	// The copy archives nothing: its WAL must not join the original's.
 	p, err := startProc(procSpec{
 		name: "postgres-restored", dir: dir,
-		argv: []string{"postgres", "-D", data, "-p", strconv.Itoa(port), "-k", dir,
-			"-c", "listen_addresses=127.0.0.1", "-c", maxConnections, "-c", "archive_mode=off"},
+		argv: append([]string{"postgres", "-D", data, "-p", strconv.Itoa(port), "-k", dir,
+			"-c", "listen_addresses=127.0.0.1", "-c", maxConnections, "-c", "archive_mode=off"}, registrySettings()...),
 		env: append(os.Environ(), env...), logFile: filepath.Join(dir, "postgres.log"), out: pg.spec.out,
 		stopSig: syscall.SIGINT, cred: cred,
 	})
