@@ -16,6 +16,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/pms-dapr/pms/tools/pmsrun/importparts"
 	"github.com/pms-dapr/pms/tools/pmsrun/samples"
 )
 
@@ -139,8 +140,9 @@ func (b *bench) relogin() error {
 // or an email, so the order of parts does not matter.
 const importsInFlight = 2
 
-// importUpTo imports patients from+1 to to through $import, 100,000 a
-// request with two running at once, and waits until each is stored, has
+// importUpTo imports patients from+1 to to through $import, at most
+// 100,000 a request with two running at once (parts evened out as
+// pmsrun import's), and waits until each is stored, has
 // its billing account and is counted by analytics (which also counts the
 // registrations made so far).
 func (b *bench) importUpTo(o samples.Options, from, to, registered int) (float64, error) {
@@ -159,11 +161,12 @@ func (b *bench) importUpTo(o samples.Options, from, to, registered int) (float64
 		fmt.Printf("bench: imported patients %d to %d (%.0f s so far)\n", p.from, p.to, time.Since(start).Seconds())
 		return nil
 	}
-	for first := from + 1; first <= to; first += 100_000 {
+	size := importparts.Size(to-from, 100_000, importsInFlight)
+	for first := from + 1; first <= to; first += size {
 		if err := b.relogin(); err != nil {
 			return 0, err
 		}
-		o.From, o.To = first, min(first+99_999, to)
+		o.From, o.To = first, min(first+size-1, to)
 		var body bytes.Buffer
 		if err := samples.Write(&body, o); err != nil {
 			return 0, err

@@ -16,6 +16,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/pms-dapr/pms/tools/pmsrun/importparts"
 )
 
 // maxPartBytes keeps each request under the gateway's import limit
@@ -34,7 +36,7 @@ func importFile(ctx context.Context, args []string) error {
 	gateway := fs.String("gateway", "http://127.0.0.1:4004", "the gateway's base URL")
 	email := fs.String("email", "admin@pms.local", "an admin's email (the password is read from PMS_PASSWORD, else -password-file)")
 	passwordFile := fs.String("password-file", ".data/admin-password", "file holding the admin's password when PMS_PASSWORD is not set")
-	part := fs.Int("part", 100_000, "patients per request")
+	part := fs.Int("part", 100_000, "patients per request at most (a file's parts are evened out so that its last part does not run alone)")
 	parallel := fs.Int("parallel", 2, "requests running at once (patient-service runs two imports side by side)")
 	errorsOut := fs.String("errors", "", "where to write the refused lines' OperationOutcomes (default FILE.errors.ndjson)")
 	if err := fs.Parse(args); err != nil {
@@ -66,6 +68,9 @@ func importFile(ctx context.Context, args []string) error {
 	}
 	defer out.Close()
 
+	if lines, err := countLines(f); err == nil {
+		*part = importparts.Size(lines, *part, *parallel)
+	}
 	c := &importClient{base: strings.TrimSuffix(*gateway, "/"), email: *email, password: password, http: &http.Client{Timeout: 10 * time.Minute}}
 	if err := c.login(ctx); err != nil {
 		return err
@@ -146,6 +151,33 @@ func importFile(ctx context.Context, args []string) error {
 		_ = os.Remove(*errorsOut)
 	}
 	return nil
+}
+
+// countLines counts the lines of a regular file and goes back to its
+// start; it fails for anything else (a pipe is read once).
+func countLines(f *os.File) (int, error) {
+	if st, err := f.Stat(); err != nil || !st.Mode().IsRegular() {
+		return 0, errors.New("not a regular file")
+	}
+	n, last, buf := 0, byte('\n'), make([]byte, 1<<20)
+	for {
+		k, err := f.Read(buf)
+		n += bytes.Count(buf[:k], []byte{'\n'})
+		if k > 0 {
+			last = buf[k-1]
+		}
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return 0, err
+		}
+	}
+	if last != '\n' {
+		n++ // a last line without its newline
+	}
+	_, err := f.Seek(0, io.SeekStart)
+	return n, err
 }
 
 // partReader reads a file a part at a time.
