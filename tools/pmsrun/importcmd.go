@@ -68,8 +68,11 @@ func importFile(ctx context.Context, args []string) error {
 	}
 	defer out.Close()
 
-	if lines, err := countLines(f); err == nil {
+	switch lines, err := countLines(f); {
+	case err == nil:
 		*part = importparts.Size(lines, *part, *parallel)
+	case !errors.Is(err, errNotRegular):
+		return err
 	}
 	c := &importClient{base: strings.TrimSuffix(*gateway, "/"), email: *email, password: password, http: &http.Client{Timeout: 10 * time.Minute}}
 	if err := c.login(ctx); err != nil {
@@ -153,11 +156,14 @@ func importFile(ctx context.Context, args []string) error {
 	return nil
 }
 
+// errNotRegular is countLines refusing what it cannot read twice.
+var errNotRegular = errors.New("not a regular file")
+
 // countLines counts the lines of a regular file and goes back to its
-// start; it fails for anything else (a pipe is read once).
+// start; it refuses anything else (errNotRegular: a pipe is read once).
 func countLines(f *os.File) (int, error) {
 	if st, err := f.Stat(); err != nil || !st.Mode().IsRegular() {
-		return 0, errors.New("not a regular file")
+		return 0, errNotRegular
 	}
 	n, last, buf := 0, byte('\n'), make([]byte, 1<<20)
 	for {
@@ -170,7 +176,7 @@ func countLines(f *os.File) (int, error) {
 			break
 		}
 		if err != nil {
-			return 0, err
+			return 0, fmt.Errorf("counting the lines of %s: %w", f.Name(), err)
 		}
 	}
 	if last != '\n' {
