@@ -91,8 +91,8 @@ func Problem(err error, maxBytes int64) problem.Details {
 //     bypassed with the other): the key's path ("name", "meta.source",
 //     "name[0].family").
 //
-// It returns "" for a document without one, including one that is not
-// valid JSON (the decoder reports that).
+// It returns "" for a document without one. A document that is not valid
+// JSON may get either answer: the decoder refuses it anyway.
 //
 // A document of valid UTF-8 is read in one pass over its bytes, decoding
 // only the strings that hold an escape (only an escape can hide a NUL or
