@@ -104,8 +104,7 @@ func Check(raw []byte) (field, msg string) {
 	if !utf8.Valid(raw) {
 		return checkTokens(raw)
 	}
-	var s scan
-	return s.check(raw)
+	return checkScan(raw)
 }
 
 // frame is an open object or array: for an object the keys seen, the
@@ -182,23 +181,22 @@ func onString(stack []frame, s string, quoted []byte) (field, msg string) {
 	return "", ""
 }
 
-// scan is Check's pass over the bytes of a document of valid UTF-8.
-type scan struct{ stack []frame }
-
-func (sc *scan) check(raw []byte) (field, msg string) {
+// checkScan is Check's pass over the bytes of a document of valid UTF-8.
+func checkScan(raw []byte) (field, msg string) {
+	var stack []frame
 	for i := 0; i < len(raw); {
 		switch c := raw[i]; c {
 		case ' ', '\t', '\n', '\r', ',', ':':
 			i++
 		case '{', '[':
-			sc.stack = append(sc.stack, frame{object: c == '{', expectKey: c == '{'})
+			stack = append(stack, frame{object: c == '{', expectKey: c == '{'})
 			i++
 		case '}', ']':
-			if len(sc.stack) == 0 {
+			if len(stack) == 0 {
 				return "", "" // not JSON: the decoder says so
 			}
-			sc.stack = sc.stack[:len(sc.stack)-1]
-			consumedIn(sc.stack)
+			stack = stack[:len(stack)-1]
+			consumedIn(stack)
 			i++
 		case '"':
 			end, escaped := stringEnd(raw, i)
@@ -214,7 +212,7 @@ func (sc *scan) check(raw []byte) (field, msg string) {
 			} else {
 				s, quoted = string(quoted[1:len(quoted)-1]), nil
 			}
-			if field, msg := onString(sc.stack, s, quoted); field != "" {
+			if field, msg := onString(stack, s, quoted); field != "" {
 				return field, msg
 			}
 			i = end + 1
@@ -222,7 +220,7 @@ func (sc *scan) check(raw []byte) (field, msg string) {
 			for i < len(raw) && !strings.ContainsRune(" \t\n\r,:]}", rune(raw[i])) {
 				i++
 			}
-			consumedIn(sc.stack)
+			consumedIn(stack)
 		}
 	}
 	return "", ""

@@ -49,8 +49,7 @@ func TestCheckScanAgreesWithTokens(t *testing.T) {
 		if !json.Valid(doc) {
 			t.Fatalf("the generator wrote invalid JSON: %s", doc)
 		}
-		var s scan
-		field, msg := s.check(doc)
+		field, msg := checkScan(doc)
 		wantField, wantMsg := checkTokens(doc)
 		if field != wantField || msg != wantMsg {
 			t.Fatalf("%s:\nscan   %q %q\ntokens %q %q", doc, field, msg, wantField, wantMsg)
